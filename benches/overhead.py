@@ -1,0 +1,124 @@
+"""Baldur's overhead benchmark: what a protected call costs, beside its peers.
+
+    python benches/overhead.py            # the whole table
+    python benches/overhead.py --quick    # fewer repeats
+
+Every row is measured in this one run, on this machine, with ``timeit``
+(best of several repeats, nanoseconds per call). Peers that are not
+installed are reported as missing, never silently dropped:
+``pip install "baldur-framework[bench]"`` brings pybreaker, tenacity and
+stamina. Timings belong here, never in pass/fail tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import timeit
+from collections.abc import Callable
+from typing import Any
+
+import baldur
+
+
+def target(x: int) -> int:
+    return x
+
+
+def empty_decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def build_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
+    """(label, statement, globals or None when the peer is missing)."""
+    baldur.init()
+    rows: list[tuple[str, str, dict[str, Any] | None]] = []
+    rows.append(("bare call", "f(1)", {"f": target}))
+    rows.append(("empty Python decorator", "f(1)", {"f": empty_decorator(target)}))
+    rows.append(("baldur breaker only", "f(1)", {"f": baldur.protected("bench-breaker")(target)}))
+    full = baldur.protected("bench-full", retry=True, fallback=lambda: 0)(target)
+    rows.append(("baldur retry+fallback+breaker", "f(1)", {"f": full}))
+    opened = baldur.protected("bench-open")(target)
+    baldur.force_open_circuit("bench-open")
+    rows.append((
+        "baldur open breaker (raises)",
+        "try:\n    f(1)\nexcept E:\n    pass",
+        {"f": opened, "E": baldur.CircuitOpenError},
+    ))
+    rows.append((
+        "baldur open breaker (protect_with_meta)",
+        "pwm('bench-open', g)",
+        {"pwm": baldur.protect_with_meta, "g": lambda: 1},
+    ))
+    rows.append((
+        "baldur protect() inline",
+        "p('bench-inline', g)",
+        {"p": baldur.protect, "g": lambda: 1},
+    ))
+    rows.extend(peer_rows())
+    return rows
+
+
+def peer_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
+    rows: list[tuple[str, str, dict[str, Any] | None]] = []
+    try:
+        import pybreaker
+
+        breaker = pybreaker.CircuitBreaker(fail_max=5, reset_timeout=60)
+        rows.append(("pybreaker", "f(1)", {"f": breaker(target)}))
+    except ImportError:
+        rows.append(("pybreaker", "", None))
+    try:
+        import tenacity
+
+        retried = tenacity.retry(
+            stop=tenacity.stop_after_attempt(3), wait=tenacity.wait_exponential_jitter()
+        )(target)
+        rows.append(("tenacity retry", "f(1)", {"f": retried}))
+        if "pybreaker" in sys.modules:
+            breaker = sys.modules["pybreaker"].CircuitBreaker(fail_max=5, reset_timeout=60)
+            rows.append(("pybreaker around tenacity", "f(1)", {"f": breaker(retried)}))
+    except ImportError:
+        rows.append(("tenacity retry", "", None))
+    try:
+        import stamina
+
+        rows.append(("stamina retry", "f(1)", {"f": stamina.retry(on=Exception, attempts=3)(target)}))
+    except ImportError:
+        rows.append(("stamina retry", "", None))
+    return rows
+
+
+def measure(stmt: str, namespace: dict[str, Any], repeats: int) -> float:
+    """Best-of-``repeats`` nanoseconds per execution of ``stmt``."""
+    timer = timeit.Timer(stmt, globals=namespace)
+    number, _ = timer.autorange()
+    number = max(number, 10_000)
+    return min(timer.repeat(repeat=repeats, number=number)) / number * 1e9
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 repeats instead of 7")
+    args = parser.parse_args()
+    repeats = 3 if args.quick else 7
+    results: dict[str, float | None] = {}
+    for label, stmt, namespace in build_rows():
+        results[label] = None if namespace is None else measure(stmt, namespace, repeats)
+    bare = results["bare call"] or 1.0
+    empty = results["empty Python decorator"] or 1.0
+    full = results["baldur retry+fallback+breaker"] or 1.0
+    print(f"{'row':42} {'ns/call':>10} {'x bare':>8} {'x empty':>8} {'x baldur':>9}")
+    for label, ns in results.items():
+        if ns is None:
+            print(f"{label:42} {'missing: pip install baldur-framework[bench]':>38}")
+            continue
+        print(f"{label:42} {ns:10.1f} {ns / bare:8.2f} {ns / empty:8.2f} {ns / full:9.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

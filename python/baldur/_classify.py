@@ -1,0 +1,53 @@
+"""Judging an attempt's error: not a failure, retryable, fatal, or no
+verdict at all. The Rust driver asks this once per failed attempt."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from baldur._http import http_status, is_client_error, retry_after_seconds
+from baldur.retry import ExceptionTypes, RetryPolicy
+
+# Verdict codes shared with src/py/zone.rs.
+NOT_A_FAILURE = 0
+RETRYABLE = 1
+FATAL = 2
+ABORT = 3
+
+Classifier = Callable[[BaseException], tuple[int, float | None]]
+
+
+def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | None) -> Classifier:
+    """The classifier for one zone."""
+    retry_on = policy.retry_on if policy is not None else None
+    give_up_on = policy.give_up_on if policy is not None else ()
+    predicate = retry_on if retry_on is not None and not _is_types(retry_on) else None
+    retry_types: ExceptionTypes = (
+        retry_on if retry_on is not None and _is_types(retry_on) else Exception  # type: ignore[assignment]
+    )
+
+    def classify(exc: BaseException) -> tuple[int, float | None]:
+        if not isinstance(exc, Exception):
+            # KeyboardInterrupt, SystemExit, CancelledError: says nothing
+            # about the dependency.
+            return ABORT, None
+        if ignore and isinstance(exc, ignore):
+            return NOT_A_FAILURE, None
+        status = http_status(exc)
+        if status is not None and is_client_error(status):
+            return NOT_A_FAILURE, None
+        if give_up_on and isinstance(exc, give_up_on):
+            return FATAL, None
+        if predicate is not None:
+            retryable = bool(predicate(exc))
+        else:
+            retryable = isinstance(exc, retry_types)
+        if not retryable:
+            return FATAL, None
+        return RETRYABLE, retry_after_seconds(exc, status)
+
+    return classify
+
+
+def _is_types(value: object) -> bool:
+    return isinstance(value, (type, tuple))

@@ -1,0 +1,54 @@
+"""The settings in force, applied to the Rust core. Loaded from the
+environment on first use; ``baldur.init()`` reloads them with overrides."""
+
+from __future__ import annotations
+
+import threading
+
+from baldur import _core, _settings
+from baldur._settings import Settings
+
+_lock = threading.Lock()
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings in force, loading them from the environment if needed."""
+    settings = _current
+    if settings is None:
+        with _lock:
+            settings = _current if _current is not None else _apply({})
+    return settings
+
+
+def init(**overrides: object) -> None:
+    """Reads ``BALDUR_*`` settings, applies ``overrides`` on top, and configures
+    Baldur. Idempotent, cheap and free of I/O: safe to call from every
+    adapter's startup path, and again to change a setting.
+
+    >>> import baldur
+    >>> baldur.init(cb_failure_threshold=3)
+
+    Keys: the lower-case names of the ``BALDUR_*`` variables without the
+    prefix (``cb_failure_threshold``, ``protect_default_timeout_seconds``,
+    ``log_level``, ...). An unknown key or a bad value raises
+    :class:`~baldur.exceptions.ConfigError`.
+    """
+    with _lock:
+        _apply(overrides)
+
+
+def _apply(overrides: dict[str, object]) -> Settings:
+    global _current
+    settings = _settings.load(overrides)
+    _core.configure_breakers(
+        settings.cb_failure_threshold,
+        settings.cb_minimum_calls,
+        settings.cb_recovery_timeout,
+        settings.cb_half_open_max_calls,
+        settings.cb_window_seconds,
+    )
+    _core.set_default_timeout(settings.protect_default_timeout_seconds)
+    _settings.apply_log_level(settings.log_level)
+    _current = settings
+    return settings

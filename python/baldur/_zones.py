@@ -1,0 +1,154 @@
+"""From a callsite's keywords to a validated zone in the Rust core."""
+
+from __future__ import annotations
+
+import inspect
+import math
+import threading
+from typing import Any
+
+from baldur import _config, _core, _events
+from baldur._classify import build_classifier
+from baldur.exceptions import ConfigError
+from baldur.retry import ExceptionTypes, RetryPolicy, _is_exception_types
+
+_announced: set[str] = set()
+_announced_lock = threading.Lock()
+
+# Keywords that CONTRACT.md names but whose machinery lands in a later
+# release: asking for one is loud, never a silent no-op.
+_NOT_YET = {
+    "idempotency_key": "idempotency (idempotency_key=)",
+    "idempotency_execution_ttl": "idempotency (idempotency_execution_ttl=)",
+    "idempotency_fail_open": "idempotency (idempotency_fail_open=)",
+    "idempotency_payload": "idempotency (idempotency_payload=)",
+    "dlq": "the dead-letter queue (dlq=True)",
+    "bulkhead": "the bulkhead (bulkhead=)",
+}
+
+
+def build_zone(
+    name: object,
+    *,
+    circuit_breaker: object,
+    retry: object,
+    fallback: object,
+    timeout: object,
+    ignore: object,
+    unsupported: dict[str, Any],
+) -> _core.Zone:
+    """Validates a callsite's keywords and builds its zone."""
+    _config.current()
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("name", name, "a non-empty string naming the dependency")
+    for key, value in unsupported.items():
+        if value not in (None, False):
+            raise NotImplementedError(
+                f"{_NOT_YET[key]} is not available in this build of Baldur yet; "
+                f"remove {key}= from {name!r}"
+            )
+    if not isinstance(circuit_breaker, bool):
+        raise ConfigError("circuit_breaker", circuit_breaker, "True or False")
+    policy = _retry_policy(retry)
+    ignore_types = _ignore_types(ignore)
+    fallback_takes_error = _fallback_arity(fallback)
+    timeout_seconds = _timeout(timeout)
+    zone = _core.Zone(
+        name,
+        circuit_breaker=circuit_breaker,
+        attempts=policy.attempts if policy else 1,
+        base_delay=policy.base_delay if policy else 0.0,
+        max_delay=policy.max_delay if policy else 0.0,
+        multiplier=policy.multiplier if policy else 1.0,
+        jitter=policy.jitter if policy else "none",
+        timeout=timeout_seconds,
+        classifier=build_classifier(ignore_types, policy),
+        fallback=fallback,
+        fallback_takes_error=fallback_takes_error,
+    )
+    _announce(name, circuit_breaker, policy, fallback, zone.timeout)
+    return zone
+
+
+def _retry_policy(retry: object) -> RetryPolicy | None:
+    if retry is True:
+        return RetryPolicy()
+    if retry is False or retry is None:
+        return None
+    if isinstance(retry, RetryPolicy):
+        return retry
+    raise ConfigError("retry", retry, "True, False, or a baldur.RetryPolicy")
+
+
+def _ignore_types(ignore: object) -> ExceptionTypes | tuple[()]:
+    if ignore == () or ignore is None:
+        return ()
+    if _is_exception_types(ignore):
+        return ignore  # type: ignore[return-value]
+    raise ConfigError("ignore", ignore, "an exception type or a tuple of exception types")
+
+
+def _timeout(timeout: object) -> float | None:
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or timeout <= 0
+    ):
+        raise ConfigError("timeout", timeout, "a number of seconds > 0, or None")
+    return float(timeout)
+
+
+def _fallback_arity(fallback: object) -> bool:
+    """Whether the fallback takes the final exception (one argument) or
+    nothing."""
+    if fallback is None:
+        return False
+    allowed = "a callable taking no argument, or one (the final exception)"
+    if not callable(fallback):
+        raise ConfigError("fallback", fallback, allowed)
+    try:
+        signature = inspect.signature(fallback)
+    except (TypeError, ValueError):
+        return False  # a builtin that hides its signature: call it bare
+    if _binds(signature, 1):
+        return True
+    if _binds(signature, 0):
+        return False
+    raise ConfigError("fallback", fallback, allowed)
+
+
+def _binds(signature: inspect.Signature, count: int) -> bool:
+    try:
+        signature.bind(*([None] * count))
+    except TypeError:
+        return False
+    return True
+
+
+def _announce(
+    name: str,
+    circuit_breaker: bool,
+    policy: RetryPolicy | None,
+    fallback: object,
+    timeout: float | None,
+) -> None:
+    """The ``protect.composer_built`` event, once per zone name."""
+    with _announced_lock:
+        if name in _announced:
+            return
+        _announced.add(name)
+    policies = [
+        label
+        for label, on in (
+            ("circuit_breaker", circuit_breaker),
+            ("retry", policy is not None),
+            ("timeout", timeout is not None),
+            ("fallback", fallback is not None),
+        )
+        if on
+    ]
+    _events.composer_built(name, policies, timeout)
+

@@ -1,0 +1,68 @@
+"""Manual control of circuit breakers, for operators and tests.
+
+Every function takes a zone name that some ``@baldur.protected`` callsite
+registered; an unknown name is a ``KeyError`` listing the known ones, so a
+typo is loud rather than a silent new breaker.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypedDict
+
+from baldur import _core
+
+CircuitStateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed"]
+
+
+class CircuitSnapshot(TypedDict):
+    """One breaker as ``baldur.circuits()`` reports it."""
+
+    state: CircuitStateName
+    calls: int
+    failures: int
+    opened_at: float | None
+    retry_after: float | None
+    transitions: int
+
+
+def force_open_circuit(name: str) -> None:
+    """Takes a dependency out of rotation: every call fails fast until an
+    operator closes or resets the breaker."""
+    _core.force_open(name)
+
+
+def force_close_circuit(name: str) -> None:
+    """Pins a breaker closed: calls flow and it never trips, until reset."""
+    _core.force_close(name)
+
+
+def reset_circuit(name: str) -> None:
+    """Hands a breaker back to automatic control: closed, window cleared."""
+    _core.reset(name)
+
+
+def circuit_state(name: str) -> CircuitStateName:
+    """``"closed"``, ``"open"``, ``"half_open"``, ``"forced_open"`` or
+    ``"forced_closed"``."""
+    return _core.circuit_state(name)  # type: ignore[return-value]
+
+
+def circuits() -> dict[str, CircuitSnapshot]:
+    """Every breaker by name: state, calls and failures in the window,
+    ``opened_at`` (Unix time, while open) and ``retry_after`` (seconds until
+    probing resumes, while open)."""
+    import time
+
+    now = time.time()
+    result: dict[str, CircuitSnapshot] = {}
+    for name, snap in _core.snapshots().items():
+        opened_ago = snap["opened_ago"]
+        result[name] = CircuitSnapshot(
+            state=snap["state"],
+            calls=snap["calls"],
+            failures=snap["failures"],
+            opened_at=None if opened_ago is None else now - opened_ago,
+            retry_after=snap["retry_after"],
+            transitions=snap["transitions"],
+        )
+    return result

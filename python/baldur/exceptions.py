@@ -1,0 +1,113 @@
+"""Every error Baldur raises, under one base: :class:`BaldurError`.
+
+Where a builtin base means something it is added too, so existing handlers
+keep working: a timeout is a :class:`TimeoutError`, a bad key a
+:class:`ValueError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BaldurError",
+    "BulkheadFullError",
+    "CircuitOpenError",
+    "ConfigError",
+    "IdempotencyDuplicateError",
+    "IdempotencyKeyError",
+    "IdempotencyPayloadMismatchError",
+    "IdempotencyUnavailableError",
+    "ProtectTimeoutError",
+]
+
+
+class BaldurError(Exception):
+    """Base of every error Baldur raises."""
+
+
+class ConfigError(BaldurError, ValueError):
+    """A configuration value (keyword, ``init()`` override or environment
+    variable) that is not allowed.
+
+    >>> str(ConfigError("BALDUR_CB_FAILURE_THRESHOLD", "zero", "an integer >= 1"))
+    "invalid BALDUR_CB_FAILURE_THRESHOLD='zero': allowed is an integer >= 1"
+    """
+
+    def __init__(self, key: str, value: object, allowed: str) -> None:
+        super().__init__(f"invalid {key}={value!r}: allowed is {allowed}")
+        self.key = key
+        self.value = value
+        self.allowed = allowed
+
+
+class CircuitOpenError(BaldurError):
+    """The circuit breaker refused the call: the dependency is judged down.
+
+    ``name`` is the zone; ``retry_after`` the seconds until probing resumes
+    (``0.0`` while probes are underway, ``None`` when an operator forced the
+    breaker open).
+    """
+
+    # Raised on the fail-fast path, so it keeps its fields in ``args`` and
+    # has no ``__init__`` of its own: building one costs no Python frame.
+
+    @property
+    def name(self) -> str:
+        """The zone whose breaker refused the call."""
+        return str(self.args[0])
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds until probing resumes, or ``None`` if forced open."""
+        value = self.args[1] if len(self.args) > 1 else None
+        return None if value is None else float(value)
+
+    def __str__(self) -> str:
+        retry_after = self.retry_after
+        if retry_after is None:
+            return f"circuit {self.name!r} is forced open by an operator"
+        if retry_after == 0.0:
+            return f"circuit {self.name!r} is half-open and its probes are underway"
+        return f"circuit {self.name!r} is open; probing resumes in {retry_after:.3f}s"
+
+
+class ProtectTimeoutError(BaldurError, TimeoutError):
+    """The protected call outran its ``timeout=`` (attempts and backoff
+    included)."""
+
+    def __init__(self, name: str, timeout: float) -> None:
+        super().__init__(f"protected call {name!r} timed out after {timeout:g}s")
+        self.name = name
+        self.timeout = timeout
+
+
+class IdempotencyKeyError(BaldurError, ValueError):
+    """The idempotency key could not be found, or was ``None``: the function
+    did not run."""
+
+
+class IdempotencyDuplicateError(BaldurError):
+    """This operation already ran (``state="completed"``) or is running now
+    (``state="in_progress"``)."""
+
+    def __init__(self, key: str, state: str) -> None:
+        super().__init__(f"duplicate operation {key!r} ({state})")
+        self.key = key
+        self.state = state
+
+
+class IdempotencyPayloadMismatchError(IdempotencyDuplicateError):
+    """A duplicate key arrived with a different payload than the original."""
+
+
+class IdempotencyUnavailableError(BaldurError):
+    """The idempotency store could not answer, and the call is fail-closed."""
+
+
+class BulkheadFullError(BaldurError):
+    """The call's compartment is at capacity."""
+
+    def __init__(self, compartment: str, active: int, capacity: int) -> None:
+        super().__init__(f"{compartment}: {active}/{capacity} active")
+        self.compartment = compartment
+        self.active = active
+        self.capacity = capacity

@@ -1,0 +1,83 @@
+"""``baldur.RetryPolicy``: how a protected call retries."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+from baldur.exceptions import ConfigError
+
+#: Attempts in all, the first included.
+DEFAULT_ATTEMPTS = 3
+#: Seconds before the first retry.
+DEFAULT_BASE_DELAY = 0.1
+#: No wait is longer than this many seconds (a server's Retry-After included).
+DEFAULT_MAX_DELAY = 10.0
+#: Each wait is this many times the one before.
+DEFAULT_MULTIPLIER = 2.0
+#: "full" (uniform between zero and the exponential delay) or "none".
+DEFAULT_JITTER = "full"
+
+ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
+RetryPredicate = Callable[[BaseException], bool]
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How many attempts a call makes and how long it waits between them.
+
+    >>> RetryPolicy(attempts=5, base_delay=0.2, retry_on=(ConnectionError,))
+    RetryPolicy(attempts=5, base_delay=0.2, max_delay=10.0, multiplier=2.0, jitter='full', \
+retry_on=(<class 'ConnectionError'>,), give_up_on=())
+
+    ``retry_on`` takes exception types or a predicate (default: any
+    ``Exception``); ``give_up_on`` types are never retried. A delay the
+    failure names itself (HTTP ``Retry-After`` on a 429 or 503) replaces the
+    schedule, capped by ``max_delay``.
+    """
+
+    attempts: int = DEFAULT_ATTEMPTS
+    base_delay: float = DEFAULT_BASE_DELAY
+    max_delay: float = DEFAULT_MAX_DELAY
+    multiplier: float = DEFAULT_MULTIPLIER
+    jitter: str = DEFAULT_JITTER
+    retry_on: ExceptionTypes | RetryPredicate | None = None
+    give_up_on: ExceptionTypes = ()
+
+    def __post_init__(self) -> None:
+        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+            raise ConfigError("attempts", self.attempts, "an integer >= 1")
+        for key in ("base_delay", "max_delay"):
+            value = getattr(self, key)
+            if not _is_number(value) or not math.isfinite(value) or value < 0:
+                raise ConfigError(key, value, "a number of seconds >= 0")
+        if self.max_delay < self.base_delay:
+            raise ConfigError("max_delay", self.max_delay, "a number of seconds >= base_delay")
+        if not _is_number(self.multiplier) or not math.isfinite(self.multiplier) or self.multiplier < 1:
+            raise ConfigError("multiplier", self.multiplier, "a number >= 1")
+        if self.jitter not in ("full", "none"):
+            raise ConfigError("jitter", self.jitter, "'full' or 'none'")
+        if self.retry_on is not None and not (
+            _is_exception_types(self.retry_on) or callable(self.retry_on)
+        ):
+            raise ConfigError(
+                "retry_on", self.retry_on, "exception types, or a predicate taking the exception"
+            )
+        if not _is_exception_types(self.give_up_on) and self.give_up_on != ():
+            raise ConfigError("give_up_on", self.give_up_on, "exception types")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_exception_types(value: object) -> bool:
+    """An exception class, or a non-empty tuple of them."""
+    if isinstance(value, type):
+        return issubclass(value, BaseException)
+    return (
+        isinstance(value, tuple)
+        and len(value) > 0
+        and all(isinstance(t, type) and issubclass(t, BaseException) for t in value)
+    )

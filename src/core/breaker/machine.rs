@@ -1,0 +1,373 @@
+//! One circuit breaker: a lock-free read path over a state word, and every
+//! transition decided under one short lock.
+//!
+//! Three primitives carry every wrapper: [`CircuitBreaker::try_acquire`]
+//! once per call, then [`CircuitBreaker::on_success`] or
+//! [`CircuitBreaker::on_failure`] per attempt (or [`CircuitBreaker::release`]
+//! when a call ends without a verdict, such as a cancellation).
+
+use crate::core::breaker::config::BreakerConfig;
+use crate::core::breaker::observer::{ObserverSlot, Transition};
+use crate::core::breaker::state::{next_state, Cause, CircuitState};
+use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
+use crate::core::window::{SlidingWindow, Totals};
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The right to make one call: which generation of the breaker admitted it,
+/// and whether it holds one of the half-open probe slots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permit {
+    generation: u64,
+    probe: bool,
+}
+
+impl Permit {
+    /// Whether this permit holds a half-open probe slot.
+    pub fn is_probe(&self) -> bool {
+        self.probe
+    }
+}
+
+/// Why a call was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rejection {
+    /// The state that refused it.
+    pub state: CircuitState,
+    /// Time until probing resumes; `None` when only an operator can reopen
+    /// the way (forced open).
+    pub retry_after: Option<Duration>,
+}
+
+/// What a breaker looks like at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The current state.
+    pub state: CircuitState,
+    /// Calls and failures in the window.
+    pub totals: Totals,
+    /// How long ago it last opened (automatically or by force), if open now.
+    pub opened_ago: Option<Duration>,
+    /// Time until probing resumes, when open.
+    pub retry_after: Option<Duration>,
+    /// Transitions so far.
+    pub generation: u64,
+    /// The thresholds in force.
+    pub config: BreakerConfig,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: BreakerConfig,
+    probes_issued: u32,
+    probes_succeeded: u32,
+    opened_at: Option<Nanos>,
+}
+
+/// A circuit breaker. Shared by every callsite of its name.
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    name: Arc<str>,
+    /// `generation << 8 | state`: one atomic load answers the hot path.
+    word: AtomicU64,
+    /// When an open breaker starts probing; written before `word`.
+    open_until: AtomicU64,
+    window: SlidingWindow,
+    clock: SharedClock,
+    observer: Arc<ObserverSlot>,
+    inner: Mutex<Inner>,
+}
+
+fn pack(generation: u64, state: CircuitState) -> u64 {
+    generation << 8 | state as u64
+}
+
+fn unpack(word: u64) -> (u64, CircuitState) {
+    (word >> 8, CircuitState::from_u8((word & 0xff) as u8))
+}
+
+impl CircuitBreaker {
+    /// A closed breaker.
+    pub fn new(
+        name: impl Into<Arc<str>>,
+        config: BreakerConfig,
+        clock: SharedClock,
+        observer: Arc<ObserverSlot>,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            word: AtomicU64::new(pack(0, CircuitState::Closed)),
+            open_until: AtomicU64::new(0),
+            window: SlidingWindow::new(config.window),
+            clock,
+            observer,
+            inner: Mutex::new(Inner {
+                config,
+                probes_issued: 0,
+                probes_succeeded: 0,
+                opened_at: None,
+            }),
+        }
+    }
+
+    /// The breaker's name.
+    pub fn name(&self) -> &Arc<str> {
+        &self.name
+    }
+
+    /// The current state.
+    #[inline]
+    pub fn state(&self) -> CircuitState {
+        unpack(self.word.load(Ordering::Acquire)).1
+    }
+
+    /// Asks to make a call. Closed costs one atomic load.
+    #[inline]
+    pub fn try_acquire(&self) -> Result<Permit, Rejection> {
+        let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        match state {
+            CircuitState::Closed | CircuitState::ForcedClosed => {
+                Ok(Permit { generation, probe: false })
+            }
+            CircuitState::ForcedOpen => {
+                Err(Rejection { state, retry_after: None })
+            }
+            CircuitState::Open => {
+                let now = self.clock.now();
+                let until = self.open_until.load(Ordering::Acquire);
+                if now < until {
+                    Err(Rejection { state, retry_after: Some(from_nanos(until - now)) })
+                } else {
+                    self.acquire_slow()
+                }
+            }
+            CircuitState::HalfOpen => self.acquire_slow(),
+        }
+    }
+
+    #[cold]
+    fn acquire_slow(&self) -> Result<Permit, Rejection> {
+        let now = self.clock.now();
+        let mut transition = None;
+        let result = {
+            let mut inner = self.inner.lock();
+            let (_, state) = unpack(self.word.load(Ordering::Acquire));
+            if state == CircuitState::Open && now >= self.open_until.load(Ordering::Acquire) {
+                transition = self.transition_locked(&mut inner, Cause::RecoveryElapsed, now);
+            }
+            let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+            match state {
+                CircuitState::Closed | CircuitState::ForcedClosed => {
+                    Ok(Permit { generation, probe: false })
+                }
+                CircuitState::HalfOpen if inner.probes_issued < inner.config.half_open_max_calls => {
+                    inner.probes_issued += 1;
+                    Ok(Permit { generation, probe: true })
+                }
+                // Every probe slot is taken: probing is underway right now.
+                CircuitState::HalfOpen => Err(Rejection { state, retry_after: Some(Duration::ZERO) }),
+                CircuitState::Open => {
+                    let until = self.open_until.load(Ordering::Acquire);
+                    Err(Rejection { state, retry_after: Some(from_nanos(until.saturating_sub(now))) })
+                }
+                CircuitState::ForcedOpen => Err(Rejection { state, retry_after: None }),
+            }
+        };
+        self.observer.emit(transition);
+        result
+    }
+
+    /// An attempt under `permit` succeeded (or ended in an error that is not
+    /// the dependency's fault).
+    #[inline]
+    pub fn on_success(&self, permit: Permit) {
+        if permit.probe {
+            self.probe_succeeded(permit);
+        } else {
+            self.window.record(self.clock.now(), false);
+        }
+    }
+
+    #[cold]
+    fn probe_succeeded(&self, permit: Permit) {
+        let now = self.clock.now();
+        let transition = {
+            let mut inner = self.inner.lock();
+            let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+            if generation != permit.generation || state != CircuitState::HalfOpen {
+                return;
+            }
+            inner.probes_succeeded += 1;
+            if inner.probes_succeeded >= inner.config.half_open_max_calls {
+                self.transition_locked(&mut inner, Cause::ProbesSucceeded, now)
+            } else {
+                None
+            }
+        };
+        self.observer.emit(transition);
+    }
+
+    /// An attempt under `permit` failed.
+    pub fn on_failure(&self, permit: Permit) {
+        let now = self.clock.now();
+        let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        // A verdict from an older generation describes a state that is gone.
+        if generation != permit.generation {
+            return;
+        }
+        let transition = match state {
+            CircuitState::HalfOpen => {
+                let mut inner = self.inner.lock();
+                self.transition_if_current(&mut inner, permit, Cause::ProbeFailed, now)
+            }
+            CircuitState::Closed => {
+                self.window.record(now, true);
+                let totals = self.window.totals(now);
+                let mut inner = self.inner.lock();
+                let config = inner.config;
+                if totals.calls >= u64::from(config.minimum_calls)
+                    && totals.failures >= u64::from(config.failure_threshold)
+                {
+                    self.transition_if_current(&mut inner, permit, Cause::Trip, now)
+                } else {
+                    None
+                }
+            }
+            CircuitState::ForcedClosed => {
+                self.window.record(now, true);
+                None
+            }
+            CircuitState::Open | CircuitState::ForcedOpen => None,
+        };
+        self.observer.emit(transition);
+    }
+
+    /// A call ends without a verdict on the dependency (cancelled, or
+    /// interrupted): a probe slot it held is handed back.
+    pub fn release(&self, permit: Permit) {
+        if !permit.probe {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        if generation == permit.generation && state == CircuitState::HalfOpen {
+            inner.probes_issued = inner.probes_issued.saturating_sub(1);
+        }
+    }
+
+    /// Whether a call holding `permit` may make another attempt: the breaker
+    /// has not changed state since it admitted the call.
+    #[inline]
+    pub fn still_admits(&self, permit: Permit) -> bool {
+        let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        generation == permit.generation
+            && matches!(
+                state,
+                CircuitState::Closed | CircuitState::ForcedClosed | CircuitState::HalfOpen
+            )
+    }
+
+    /// Takes the dependency out of rotation until an operator says otherwise.
+    pub fn force_open(&self) {
+        self.operator(Cause::ForceOpen);
+    }
+
+    /// Pins the breaker closed: calls flow and it never trips.
+    pub fn force_close(&self) {
+        self.operator(Cause::ForceClose);
+    }
+
+    /// Back to automatic control: closed, window cleared.
+    pub fn reset(&self) {
+        self.operator(Cause::Reset);
+    }
+
+    fn operator(&self, cause: Cause) {
+        let now = self.clock.now();
+        let transition = {
+            let mut inner = self.inner.lock();
+            let (_, state) = unpack(self.word.load(Ordering::Acquire));
+            if cause == Cause::Reset && state == CircuitState::Closed {
+                // Already automatic; reset still means "forget the history".
+                self.window.clear();
+                None
+            } else if next_state(state, cause) == Some(state) {
+                None
+            } else {
+                self.transition_locked(&mut inner, cause, now)
+            }
+        };
+        self.observer.emit(transition);
+    }
+
+    /// Applies new thresholds; the window restarts if its span changed.
+    pub fn reconfigure(&self, config: BreakerConfig) {
+        let mut inner = self.inner.lock();
+        if inner.config.window != config.window {
+            self.window.resize(config.window);
+        }
+        inner.config = config;
+    }
+
+    /// The breaker's state and counts now.
+    pub fn snapshot(&self) -> Snapshot {
+        let now = self.clock.now();
+        let inner = self.inner.lock();
+        let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        let open = matches!(state, CircuitState::Open | CircuitState::ForcedOpen);
+        let retry_after = (state == CircuitState::Open)
+            .then(|| from_nanos(self.open_until.load(Ordering::Acquire).saturating_sub(now)));
+        Snapshot {
+            state,
+            totals: self.window.totals(now),
+            opened_ago: inner.opened_at.filter(|_| open).map(|at| from_nanos(now.saturating_sub(at))),
+            retry_after,
+            generation,
+            config: inner.config,
+        }
+    }
+
+    fn transition_if_current(
+        &self,
+        inner: &mut Inner,
+        permit: Permit,
+        cause: Cause,
+        now: Nanos,
+    ) -> Option<Transition> {
+        let (generation, _) = unpack(self.word.load(Ordering::Acquire));
+        if generation == permit.generation {
+            self.transition_locked(inner, cause, now)
+        } else {
+            None
+        }
+    }
+
+    /// The one place state changes. Called with the lock held; an illegal
+    /// move is refused and changes nothing.
+    fn transition_locked(&self, inner: &mut Inner, cause: Cause, now: Nanos) -> Option<Transition> {
+        let (generation, from) = unpack(self.word.load(Ordering::Acquire));
+        let to = next_state(from, cause)?;
+        let totals = self.window.totals(now);
+        match to {
+            CircuitState::Open => {
+                let until = now.saturating_add(to_nanos(inner.config.recovery_timeout));
+                self.open_until.store(until, Ordering::Release);
+                inner.opened_at = Some(now);
+            }
+            CircuitState::ForcedOpen => inner.opened_at = Some(now),
+            CircuitState::HalfOpen => {
+                inner.probes_issued = 0;
+                inner.probes_succeeded = 0;
+            }
+            CircuitState::Closed | CircuitState::ForcedClosed => {
+                inner.opened_at = None;
+                self.window.clear();
+            }
+        }
+        let generation = generation + 1;
+        self.word.store(pack(generation, to), Ordering::Release);
+        Some(Transition { name: self.name.clone(), from, to, cause, generation, totals })
+    }
+}

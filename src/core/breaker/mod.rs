@@ -1,0 +1,14 @@
+//! The circuit breaker: states, thresholds, the state machine, and the
+//! registry of breakers by name.
+
+pub mod config;
+pub mod machine;
+pub mod observer;
+pub mod registry;
+pub mod state;
+
+pub use config::BreakerConfig;
+pub use machine::{CircuitBreaker, Permit, Rejection, Snapshot};
+pub use observer::{BreakerObserver, Transition};
+pub use registry::Registry;
+pub use state::{Cause, CircuitState};

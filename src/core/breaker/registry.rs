@@ -1,0 +1,91 @@
+//! Breakers by name: one per name for the whole process.
+
+use crate::core::breaker::config::BreakerConfig;
+use crate::core::breaker::machine::CircuitBreaker;
+use crate::core::breaker::observer::{BreakerObserver, ObserverSlot};
+use crate::core::clock::SharedClock;
+use parking_lot::RwLock;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every breaker of the process, by name, with the defaults new ones get.
+///
+/// ```
+/// use baldur::core::breaker::registry::Registry;
+/// use baldur::core::clock::SystemClock;
+/// let registry = Registry::new(SystemClock::shared());
+/// let a = registry.get_or_create("payments");
+/// let b = registry.get_or_create("payments");
+/// assert!(std::sync::Arc::ptr_eq(&a, &b));
+/// ```
+#[derive(Debug)]
+pub struct Registry {
+    breakers: RwLock<BTreeMap<Arc<str>, Arc<CircuitBreaker>>>,
+    defaults: RwLock<BreakerConfig>,
+    clock: SharedClock,
+    observer: Arc<ObserverSlot>,
+}
+
+impl Registry {
+    /// An empty registry whose breakers read `clock`.
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            breakers: RwLock::new(BTreeMap::new()),
+            defaults: RwLock::new(BreakerConfig::default()),
+            clock,
+            observer: Arc::new(ObserverSlot::default()),
+        }
+    }
+
+    /// The breaker called `name`, created with the defaults if new.
+    pub fn get_or_create(&self, name: &str) -> Arc<CircuitBreaker> {
+        if let Some(breaker) = self.get(name) {
+            return breaker;
+        }
+        let mut breakers = self.breakers.write();
+        breakers
+            .entry(Arc::from(name))
+            .or_insert_with(|| {
+                Arc::new(CircuitBreaker::new(
+                    name,
+                    *self.defaults.read(),
+                    self.clock.clone(),
+                    self.observer.clone(),
+                ))
+            })
+            .clone()
+    }
+
+    /// The breaker called `name`, if one exists.
+    pub fn get(&self, name: &str) -> Option<Arc<CircuitBreaker>> {
+        self.breakers.read().get(name).cloned()
+    }
+
+    /// Every breaker, ordered by name.
+    pub fn all(&self) -> Vec<Arc<CircuitBreaker>> {
+        self.breakers.read().values().cloned().collect()
+    }
+
+    /// New defaults, applied to every breaker now and to those made later.
+    pub fn set_defaults(&self, config: BreakerConfig) {
+        *self.defaults.write() = config;
+        for breaker in self.all() {
+            breaker.reconfigure(config);
+        }
+    }
+
+    /// The defaults new breakers get.
+    pub fn defaults(&self) -> BreakerConfig {
+        *self.defaults.read()
+    }
+
+    /// Installs the listener every breaker reports transitions to.
+    pub fn set_observer(&self, observer: Option<Arc<dyn BreakerObserver>>) {
+        self.observer.set(observer);
+    }
+
+    /// The clock the breakers read.
+    pub fn clock(&self) -> &SharedClock {
+        &self.clock
+    }
+}

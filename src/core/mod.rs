@@ -1,0 +1,10 @@
+//! Baldur's core: pure Rust, no pyo3. Every state machine here reads time
+//! from an injected [`clock::Clock`], so `cargo test` drives it without
+//! sleeping.
+
+pub mod breaker;
+pub mod clock;
+pub mod error;
+pub mod protect;
+pub mod retry;
+pub mod window;

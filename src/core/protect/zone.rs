@@ -1,0 +1,179 @@
+//! A protection zone: the policies of one protected callsite, and the
+//! per-call state machine a driver (sync or async) steps through.
+//!
+//! The driver owns the I/O: it runs each attempt, classifies errors, and
+//! sleeps. The zone owns every decision: admission, attempt accounting, the
+//! breaker's bookkeeping, backoff and the wall-clock bound.
+
+use crate::core::breaker::{CircuitBreaker, Permit, Rejection};
+use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
+use crate::core::protect::defaults::ZoneDefaults;
+use crate::core::protect::verdict::{GiveUp, Next, Verdict};
+use crate::core::retry::RetryPolicy;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A uniform random number in `[0, 1)`, for jitter.
+pub type RandomSource = fn() -> f64;
+
+/// The policies of one protected callsite.
+#[derive(Debug, Clone)]
+pub struct Zone {
+    breaker: Option<Arc<CircuitBreaker>>,
+    retry: RetryPolicy,
+    timeout: Option<Duration>,
+    defaults: Option<Arc<ZoneDefaults>>,
+    clock: SharedClock,
+    random: RandomSource,
+}
+
+/// One call in progress: plain data, so a driver can keep it on its stack or
+/// inside whatever object an async driver awaits with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallState {
+    permit: Option<Permit>,
+    attempts: u32,
+    deadline: Option<Nanos>,
+}
+
+impl CallState {
+    /// Attempts started so far (the one in flight included).
+    pub fn attempts(&self) -> u32 {
+        self.attempts
+    }
+
+    /// Whether the call holds a half-open probe slot.
+    pub fn is_probe(&self) -> bool {
+        self.permit.is_some_and(|p| p.is_probe())
+    }
+}
+
+impl Zone {
+    /// A zone guarded by `breaker` (if any), retried per `retry`, and bounded
+    /// by `timeout` (if any).
+    pub fn new(
+        breaker: Option<Arc<CircuitBreaker>>,
+        retry: RetryPolicy,
+        timeout: Option<Duration>,
+        clock: SharedClock,
+    ) -> Self {
+        Self { breaker, retry, timeout, defaults: None, clock, random: fastrand::f64 }
+    }
+
+    /// Falls back on `defaults` for what the callsite did not set.
+    pub fn with_defaults(mut self, defaults: Arc<ZoneDefaults>) -> Self {
+        self.defaults = Some(defaults);
+        self
+    }
+
+    /// Replaces the jitter source (tests make it deterministic).
+    pub fn with_random(mut self, random: RandomSource) -> Self {
+        self.random = random;
+        self
+    }
+
+    /// The breaker guarding this zone, if any.
+    pub fn breaker(&self) -> Option<&Arc<CircuitBreaker>> {
+        self.breaker.as_ref()
+    }
+
+    /// The wall-clock bound on a whole call, if any: the callsite's own, else
+    /// the process default.
+    #[inline]
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout.or_else(|| self.defaults.as_ref().and_then(|d| d.timeout()))
+    }
+
+    /// The retry policy.
+    pub fn retry(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    /// Starts a call, or refuses it (open breaker). No attempt has started yet.
+    #[inline]
+    pub fn begin(&self) -> Result<CallState, Rejection> {
+        let permit = match &self.breaker {
+            Some(breaker) => Some(breaker.try_acquire()?),
+            None => None,
+        };
+        let deadline = self.timeout().map(|t| self.clock.now().saturating_add(to_nanos(t)));
+        Ok(CallState { permit, attempts: 0, deadline })
+    }
+
+    /// Starts the next attempt and says how long it may take: `Ok(None)` when
+    /// unbounded, `Err(TimedOut)` when the bound already ran out (the attempt
+    /// does not start, the permit is handed back, the call is over).
+    #[inline]
+    pub fn start_attempt(&self, call: &mut CallState) -> Result<Option<Duration>, GiveUp> {
+        let Some(deadline) = call.deadline else {
+            call.attempts += 1;
+            return Ok(None);
+        };
+        let now = self.clock.now();
+        if now >= deadline {
+            self.abandon(call);
+            return Err(GiveUp::TimedOut);
+        }
+        call.attempts += 1;
+        Ok(Some(from_nanos(deadline - now)))
+    }
+
+    /// The attempt in flight succeeded.
+    #[inline]
+    pub fn succeeded(&self, call: &CallState) {
+        if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
+            breaker.on_success(permit);
+        }
+    }
+
+    /// The attempt in flight failed with an error judged `verdict`. On
+    /// `Next::Retry` the driver waits, then calls [`Zone::start_attempt`].
+    pub fn failed(&self, call: &mut CallState, verdict: Verdict) -> Next {
+        let server_delay = match verdict {
+            Verdict::NotAFailure => {
+                self.succeeded(call);
+                return Next::Propagate;
+            }
+            Verdict::Abort => {
+                self.abandon(call);
+                return Next::Propagate;
+            }
+            Verdict::Fatal => None,
+            Verdict::Retryable { server_delay } => server_delay,
+        };
+        if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
+            breaker.on_failure(permit);
+            if !breaker.still_admits(permit) {
+                return Next::GiveUp(GiveUp::CircuitOpened);
+            }
+        }
+        if verdict == Verdict::Fatal || call.attempts >= self.retry.attempts() {
+            return Next::GiveUp(GiveUp::Exhausted);
+        }
+        let delay = self.retry.backoff().delay(call.attempts.saturating_sub(1), (self.random)(), server_delay);
+        if let Some(deadline) = call.deadline {
+            // The next attempt could not start inside the bound: stop now
+            // rather than sleep only to time out.
+            if self.clock.now().saturating_add(to_nanos(delay)) >= deadline {
+                return Next::GiveUp(GiveUp::TimedOut);
+            }
+        }
+        Next::Retry(delay)
+    }
+
+    /// The attempt in flight outlived the call's wall-clock bound: a failure.
+    pub fn timed_out(&self, call: &CallState) -> GiveUp {
+        if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
+            breaker.on_failure(permit);
+        }
+        GiveUp::TimedOut
+    }
+
+    /// The call ends with no verdict on the dependency (cancelled): a probe
+    /// slot it held goes back.
+    pub fn abandon(&self, call: &CallState) {
+        if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
+            breaker.release(permit);
+        }
+    }
+}

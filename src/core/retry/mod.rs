@@ -1,0 +1,7 @@
+//! Retry: the attempt budget and the backoff schedule between attempts.
+
+pub mod backoff;
+pub mod policy;
+
+pub use backoff::{Backoff, Jitter};
+pub use policy::RetryPolicy;

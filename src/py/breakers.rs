@@ -1,0 +1,127 @@
+//! The process's breaker registry, and the manual controls over it.
+
+use crate::core::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, Registry, Transition};
+use crate::core::clock::SystemClock;
+use crate::py::errors::IntoPyConfig;
+use pyo3::exceptions::PyKeyError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, LazyLock};
+
+/// Every breaker of this process.
+pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::new(SystemClock::shared()));
+
+/// Looks a breaker up by name; unknown names are a `KeyError` naming the known ones,
+/// so a typo in an operator's command is loud.
+fn existing(name: &str) -> PyResult<Arc<CircuitBreaker>> {
+    REGISTRY.get(name).ok_or_else(|| {
+        let known: Vec<String> = REGISTRY.all().iter().map(|b| b.name().to_string()).collect();
+        PyKeyError::new_err(format!("no circuit breaker named {name:?}; known: {known:?}"))
+    })
+}
+
+/// Sets the thresholds every breaker uses (from `BALDUR_CB_*` and `init()`).
+#[pyfunction]
+pub(crate) fn configure_breakers(
+    py: Python<'_>,
+    failure_threshold: u32,
+    minimum_calls: u32,
+    recovery_timeout: f64,
+    half_open_max_calls: u32,
+    window_seconds: f64,
+) -> PyResult<()> {
+    let config = BreakerConfig::new(
+        failure_threshold,
+        minimum_calls,
+        recovery_timeout,
+        half_open_max_calls,
+        window_seconds,
+    )
+    .or_config_error(py)?;
+    REGISTRY.set_defaults(config);
+    Ok(())
+}
+
+/// Creates (or finds) the breaker for a zone name.
+#[pyfunction]
+pub(crate) fn register_breaker(name: &str) {
+    REGISTRY.get_or_create(name);
+}
+
+/// Forces a breaker open.
+#[pyfunction]
+pub(crate) fn force_open(name: &str) -> PyResult<()> {
+    existing(name)?.force_open();
+    Ok(())
+}
+
+/// Forces a breaker closed.
+#[pyfunction]
+pub(crate) fn force_close(name: &str) -> PyResult<()> {
+    existing(name)?.force_close();
+    Ok(())
+}
+
+/// Returns a breaker to automatic control, window cleared.
+#[pyfunction]
+pub(crate) fn reset(name: &str) -> PyResult<()> {
+    existing(name)?.reset();
+    Ok(())
+}
+
+/// The state of one breaker, as a string.
+#[pyfunction]
+pub(crate) fn circuit_state(name: &str) -> PyResult<&'static str> {
+    Ok(existing(name)?.state().as_str())
+}
+
+/// A snapshot of every breaker: name to a dict of its state and counts.
+#[pyfunction]
+pub(crate) fn snapshots(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
+    let all = PyDict::new(py);
+    for breaker in REGISTRY.all() {
+        let snap = breaker.snapshot();
+        let entry = PyDict::new(py);
+        entry.set_item("state", snap.state.as_str())?;
+        entry.set_item("calls", snap.totals.calls)?;
+        entry.set_item("failures", snap.totals.failures)?;
+        entry.set_item("opened_ago", snap.opened_ago.map(|d| d.as_secs_f64()))?;
+        entry.set_item("retry_after", snap.retry_after.map(|d| d.as_secs_f64()))?;
+        entry.set_item("transitions", snap.generation)?;
+        all.set_item(breaker.name().as_ref(), entry)?;
+    }
+    Ok(all)
+}
+
+/// Forwards transitions to a Python callable (the `baldur` event logger).
+struct PyTransitionListener {
+    callback: Py<PyAny>,
+}
+
+impl BreakerObserver for PyTransitionListener {
+    fn on_transition(&self, t: &Transition) {
+        Python::attach(|py| {
+            let args = (
+                t.name.as_ref(),
+                t.from.as_str(),
+                t.to.as_str(),
+                t.cause.as_str(),
+                t.generation,
+                t.totals.calls,
+                t.totals.failures,
+            );
+            if let Err(err) = self.callback.call1(py, args) {
+                // A broken listener must not break the call that tripped the
+                // breaker; Python's unraisable hook makes it visible.
+                err.write_unraisable(py, None);
+            }
+        });
+    }
+}
+
+/// Installs the callable that receives every breaker transition.
+#[pyfunction]
+pub(crate) fn set_transition_listener(callback: Option<Py<PyAny>>) {
+    let observer = callback.map(|callback| Arc::new(PyTransitionListener { callback }) as Arc<dyn BreakerObserver>);
+    REGISTRY.set_observer(observer);
+}

@@ -1,0 +1,130 @@
+//! The sync driver: steps the core's per-call state machine, running each
+//! attempt, classifying errors, sleeping between attempts, and calling the
+//! fallback when the call gives up.
+
+use crate::core::breaker::Rejection;
+use crate::core::protect::{GiveUp, Next};
+use crate::py::attempt::{self, AttemptError};
+use crate::py::errors;
+use crate::py::zone::PyZone;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+
+/// How a protected call ended.
+pub(crate) enum Outcome {
+    /// An attempt returned.
+    Returned { value: Py<PyAny>, attempts: u32 },
+    /// The breaker refused the call; nothing ran.
+    Rejected(Rejection),
+    /// An error that is not the dependency's failure (ignored, HTTP 4xx,
+    /// interrupt), or a failure inside Baldur's own classifier: raised as is.
+    Propagated { error: PyErr, attempts: u32 },
+    /// No attempt succeeded. `error` is the final exception; `fallback`
+    /// holds the fallback's answer (or its own error) if one is set.
+    GaveUp {
+        error: PyErr,
+        // Why it gave up; the dead-letter record (issue #6) will carry it.
+        #[allow(dead_code)]
+        reason: GiveUp,
+        attempts: u32,
+        fallback: Option<PyResult<Py<PyAny>>>,
+    },
+}
+
+impl Outcome {
+    /// The value the caller gets, or the error it sees.
+    pub(crate) fn into_result(self, py: Python<'_>, zone: &PyZone) -> PyResult<Py<PyAny>> {
+        match self {
+            Outcome::Returned { value, .. } => Ok(value),
+            Outcome::Rejected(rejection) => Err(errors::circuit_open(py, &zone.name, rejection)),
+            Outcome::Propagated { error, .. } => Err(error),
+            Outcome::GaveUp { fallback: Some(answer), .. } => answer,
+            Outcome::GaveUp { error, .. } => Err(error),
+        }
+    }
+}
+
+/// Runs `func(*args, **kwargs)` under the zone's protection.
+#[inline]
+pub(crate) fn run(
+    py: Python<'_>,
+    zone: &PyZone,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> Outcome {
+    let core = &zone.core;
+    let mut call = match core.begin() {
+        Ok(call) => call,
+        Err(rejection) => return Outcome::Rejected(rejection),
+    };
+    let mut last_error: Option<PyErr> = None;
+    loop {
+        let attempt = match core.start_attempt(&mut call) {
+            Ok(None) => func.call(args, kwargs).map(Bound::unbind).map_err(AttemptError::Raised),
+            Ok(Some(budget)) => attempt::run_bounded(py, func, args, kwargs, budget),
+            Err(reason) => return give_up(py, zone, timeout_error(py, zone, last_error), reason, call.attempts()),
+        };
+        let error = match attempt {
+            Ok(value) => {
+                core.succeeded(&call);
+                return Outcome::Returned { value, attempts: call.attempts() };
+            }
+            Err(AttemptError::Raised(error)) => error,
+            Err(AttemptError::TimedOut) => {
+                let reason = core.timed_out(&call);
+                return give_up(py, zone, timeout_error(py, zone, last_error), reason, call.attempts());
+            }
+            Err(AttemptError::Interrupted(error)) => {
+                core.abandon(&call);
+                return Outcome::Propagated { error, attempts: call.attempts() };
+            }
+        };
+        let verdict = match zone.classify(py, &error) {
+            Ok(verdict) => verdict,
+            Err(classifier_error) => {
+                // Loud: a broken predicate must not pass for the dependency's verdict.
+                core.abandon(&call);
+                classifier_error.set_cause(py, Some(error));
+                return Outcome::Propagated { error: classifier_error, attempts: call.attempts() };
+            }
+        };
+        match core.failed(&mut call, verdict) {
+            Next::Propagate => return Outcome::Propagated { error, attempts: call.attempts() },
+            Next::GiveUp(GiveUp::TimedOut) => {
+                return give_up(py, zone, timeout_error(py, zone, Some(error)), GiveUp::TimedOut, call.attempts())
+            }
+            Next::GiveUp(reason) => return give_up(py, zone, error, reason, call.attempts()),
+            Next::Retry(delay) => {
+                if !delay.is_zero() {
+                    if let Err(interrupt) = attempt::sleep(py, delay) {
+                        core.abandon(&call);
+                        return Outcome::Propagated { error: interrupt, attempts: call.attempts() };
+                    }
+                }
+                last_error = Some(error);
+            }
+        }
+    }
+}
+
+fn timeout_error(py: Python<'_>, zone: &PyZone, cause: Option<PyErr>) -> PyErr {
+    let seconds = zone.core.timeout().map_or(0.0, |t| t.as_secs_f64());
+    errors::protect_timeout(py, &zone.name, seconds, cause)
+}
+
+/// The call is over without a success: the fallback answers if there is one.
+fn give_up(py: Python<'_>, zone: &PyZone, error: PyErr, reason: GiveUp, attempts: u32) -> Outcome {
+    let fallback = zone.fallback.as_ref().map(|fallback| {
+        let answer = if zone.fallback_takes_error {
+            fallback.call1(py, (error.value(py),))
+        } else {
+            fallback.call0(py)
+        };
+        answer.inspect_err(|fallback_error| {
+            // Python's own chaining, as if the fallback ran in an `except` block.
+            let _ = fallback_error.value(py).setattr("__context__", error.value(py));
+        })
+    });
+    Outcome::GaveUp { error, reason, attempts, fallback }
+}

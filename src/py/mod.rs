@@ -1,0 +1,33 @@
+//! PyO3 glue: converts between the core and Python, nothing more.
+
+mod attempt;
+mod breakers;
+mod call;
+mod driver;
+mod errors;
+mod protected;
+mod result;
+mod zone;
+
+use pyo3::prelude::*;
+
+/// The compiled half of `baldur`. Only `python/baldur/` imports it.
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<zone::PyZone>()?;
+    m.add_class::<protected::Protected>()?;
+    m.add_class::<result::ProtectResult>()?;
+    m.add_function(wrap_pyfunction!(call::protect, m)?)?;
+    m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
+    m.add_function(wrap_pyfunction!(zone::set_default_timeout, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::configure_breakers, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::register_breaker, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::force_open, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::force_close, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::reset, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::circuit_state, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::snapshots, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::set_transition_listener, m)?)?;
+    Ok(())
+}

@@ -1,0 +1,127 @@
+//! `baldur._core.Zone`: one protected callsite's policies, built once by the
+//! Python facade and shared by every call through it.
+
+use crate::core::error::positive_seconds;
+use crate::core::protect::{Verdict, Zone, ZoneDefaults};
+use crate::core::retry::{Backoff, Jitter, RetryPolicy};
+use crate::py::breakers::REGISTRY;
+use crate::py::errors::IntoPyConfig;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyTuple};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// Defaults for every zone of this process (`init()` sets them).
+static ZONE_DEFAULTS: LazyLock<Arc<ZoneDefaults>> = LazyLock::new(Default::default);
+
+/// Sets the wall-clock bound for calls whose callsite names none.
+#[pyfunction]
+#[pyo3(signature = (seconds))]
+pub(crate) fn set_default_timeout(py: Python<'_>, seconds: Option<f64>) -> PyResult<()> {
+    let timeout = seconds
+        .map(|s| positive_seconds("protect_default_timeout_seconds", s))
+        .transpose()
+        .or_config_error(py)?;
+    ZONE_DEFAULTS.set_timeout(timeout);
+    Ok(())
+}
+
+/// Verdict codes the Python classifier returns (see `baldur._classify`).
+const NOT_A_FAILURE: u8 = 0;
+const RETRYABLE: u8 = 1;
+const FATAL: u8 = 2;
+const ABORT: u8 = 3;
+
+/// A zone: the core's policies plus the Python callables around them.
+#[pyclass(frozen, module = "baldur._core", name = "Zone")]
+pub(crate) struct PyZone {
+    pub(crate) name: Py<PyString>,
+    pub(crate) core: Zone,
+    /// `classifier(exc) -> (code, server_delay_seconds | None)`.
+    classifier: Py<PyAny>,
+    pub(crate) fallback: Option<Py<PyAny>>,
+    pub(crate) fallback_takes_error: bool,
+}
+
+#[pymethods]
+impl PyZone {
+    #[new]
+    #[pyo3(signature = (
+        name, *, circuit_breaker, attempts, base_delay, max_delay, multiplier, jitter,
+        timeout, classifier, fallback, fallback_takes_error
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: Bound<'_, PyString>,
+        circuit_breaker: bool,
+        attempts: u32,
+        base_delay: f64,
+        max_delay: f64,
+        multiplier: f64,
+        jitter: &str,
+        timeout: Option<f64>,
+        classifier: Py<PyAny>,
+        fallback: Option<Py<PyAny>>,
+        fallback_takes_error: bool,
+    ) -> PyResult<Self> {
+        let backoff = Backoff::new(base_delay, max_delay, multiplier, Jitter::parse(jitter).or_config_error(py)?)
+            .or_config_error(py)?;
+        let retry = RetryPolicy::new(attempts, backoff).or_config_error(py)?;
+        let timeout = timeout.map(|t| positive_seconds("timeout", t)).transpose().or_config_error(py)?;
+        let breaker = match circuit_breaker {
+            true => Some(REGISTRY.get_or_create(name.to_str()?)),
+            false => None,
+        };
+        Ok(Self {
+            name: name.unbind(),
+            core: Zone::new(breaker, retry, timeout, REGISTRY.clock().clone())
+                .with_defaults(ZONE_DEFAULTS.clone()),
+            classifier,
+            fallback,
+            fallback_takes_error,
+        })
+    }
+
+    /// The zone's name.
+    #[getter]
+    fn name(&self, py: Python<'_>) -> Py<PyString> {
+        self.name.clone_ref(py)
+    }
+
+    /// The wall-clock bound on a whole call, in seconds, or `None`.
+    #[getter]
+    fn timeout(&self) -> Option<f64> {
+        self.core.timeout().map(|t| t.as_secs_f64())
+    }
+
+    /// Attempts per call, the first included.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.core.retry().attempts()
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> String {
+        format!("<baldur Zone {}>", self.name.bind(py))
+    }
+}
+
+impl PyZone {
+    /// Judges an attempt's error with the Python classifier.
+    pub(crate) fn classify(&self, py: Python<'_>, error: &PyErr) -> PyResult<Verdict> {
+        let answer = self.classifier.call1(py, (error.value(py),))?;
+        let answer = answer.bind(py).cast::<PyTuple>().map_err(PyErr::from)?;
+        let code: u8 = answer.get_item(0)?.extract()?;
+        let delay: Option<f64> = answer.get_item(1)?.extract()?;
+        match code {
+            NOT_A_FAILURE => Ok(Verdict::NotAFailure),
+            RETRYABLE => Ok(Verdict::Retryable {
+                server_delay: delay.filter(|d| d.is_finite() && *d >= 0.0).map(Duration::from_secs_f64),
+            }),
+            FATAL => Ok(Verdict::Fatal),
+            ABORT => Ok(Verdict::Abort),
+            other => Err(PyTypeError::new_err(format!("classifier returned unknown verdict {other}"))),
+        }
+    }
+}

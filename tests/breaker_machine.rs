@@ -1,0 +1,314 @@
+//! The breaker state machine, driven one call at a time on a manual clock.
+
+mod common;
+
+use baldur::core::breaker::{BreakerConfig, Cause, CircuitState, Rejection};
+use common::{config, tripped, Rig};
+use std::time::Duration;
+
+const RECOVERY: Duration = Duration::from_secs(10);
+
+fn secs(s: u64) -> Duration {
+    Duration::from_secs(s)
+}
+
+/// A rig that is half-open: tripped at t = 0, then recovery elapsed.
+fn half_open() -> Rig {
+    let rig = tripped(config());
+    rig.advance(RECOVERY);
+    rig
+}
+
+#[test]
+fn stays_closed_below_the_minimum_calls_floor_however_many_fail() {
+    let rig = Rig::new(BreakerConfig::new(1, 10, 10.0, 1, 60.0).unwrap());
+    rig.fail(9);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    rig.fail(1);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn trips_once_calls_reach_the_floor_and_failures_the_threshold() {
+    let rig = Rig::new(config()); // threshold 3, floor 5
+    rig.succeed(10);
+    rig.fail(2);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed, "2 failures < threshold");
+    rig.fail(1);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    let seen = rig.recorder.transitions();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].cause, Cause::Trip);
+    assert_eq!((seen[0].totals.calls, seen[0].totals.failures), (13, 3));
+}
+
+#[test]
+fn successes_count_towards_the_floor() {
+    let rig = Rig::new(config());
+    rig.succeed(2);
+    rig.fail(2);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    rig.fail(1); // 5 calls, 3 failures
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn failures_that_slid_out_of_the_window_do_not_trip() {
+    let rig = Rig::new(config());
+    rig.succeed(5);
+    rig.fail(2);
+    rig.advance(secs(60));
+    rig.succeed(5);
+    rig.fail(2);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+}
+
+#[test]
+fn open_rejects_with_retry_after_counting_down() {
+    let rig = tripped(config());
+    let reject = |left| Err(Rejection { state: CircuitState::Open, retry_after: Some(left) });
+    assert_eq!(rig.breaker.try_acquire(), reject(RECOVERY));
+    rig.advance(secs(4));
+    assert_eq!(rig.breaker.try_acquire(), reject(secs(6)));
+    rig.advance(secs(6) - Duration::from_nanos(1));
+    assert_eq!(rig.breaker.try_acquire(), reject(Duration::from_nanos(1)));
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn after_recovery_the_next_acquire_goes_half_open_with_a_probe() {
+    let rig = half_open();
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "moves only when asked");
+    let permit = rig.breaker.try_acquire().expect("probe admitted");
+    assert!(permit.is_probe());
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
+    assert_eq!(rig.recorder.transitions()[1].cause, Cause::RecoveryElapsed);
+}
+
+#[test]
+fn half_open_admits_exactly_the_probe_budget() {
+    let rig = half_open(); // 2 probes
+    assert!(rig.breaker.try_acquire().unwrap().is_probe());
+    assert!(rig.breaker.try_acquire().unwrap().is_probe());
+    let busy = Rejection { state: CircuitState::HalfOpen, retry_after: Some(Duration::ZERO) };
+    assert_eq!(rig.breaker.try_acquire(), Err(busy));
+}
+
+#[test]
+fn closes_only_when_every_probe_succeeds() {
+    let rig = half_open();
+    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    rig.breaker.on_success(a);
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
+    rig.breaker.on_success(b);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "closing starts a fresh window");
+    assert!(!rig.breaker.try_acquire().unwrap().is_probe());
+}
+
+#[test]
+fn one_failed_probe_reopens_and_restarts_the_timer() {
+    let rig = half_open();
+    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    rig.advance(secs(3));
+    rig.breaker.on_failure(a);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    let retry_after = rig.breaker.try_acquire().unwrap_err().retry_after;
+    assert_eq!(retry_after, Some(RECOVERY), "timer restarts at the failure, not the trip");
+    // The other probe's late success is for a half-open that is gone.
+    rig.breaker.on_success(b);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    assert_eq!(rig.recorder.transitions().last().unwrap().cause, Cause::ProbeFailed);
+}
+
+#[test]
+fn release_hands_a_probe_slot_back() {
+    let rig = half_open();
+    let a = rig.breaker.try_acquire().unwrap();
+    let _b = rig.breaker.try_acquire().unwrap();
+    assert!(rig.breaker.try_acquire().is_err());
+    rig.breaker.release(a);
+    let c = rig.breaker.try_acquire().expect("the released slot");
+    assert!(c.is_probe());
+    assert!(rig.breaker.try_acquire().is_err());
+}
+
+#[test]
+fn releasing_a_non_probe_or_stale_probe_changes_nothing() {
+    let rig = half_open();
+    let old = rig.breaker.try_acquire().unwrap();
+    let other = rig.breaker.try_acquire().unwrap();
+    rig.breaker.on_failure(other); // reopen; `old` is now stale
+    rig.advance(RECOVERY);
+    let _p1 = rig.breaker.try_acquire().unwrap();
+    let _p2 = rig.breaker.try_acquire().unwrap();
+    rig.breaker.release(old);
+    assert!(rig.breaker.try_acquire().is_err(), "stale release freed no slot");
+
+    let closed = Rig::new(config());
+    let permit = closed.breaker.try_acquire().unwrap();
+    closed.breaker.release(permit);
+    assert_eq!(closed.breaker.snapshot().generation, 0);
+}
+
+#[test]
+fn stale_permits_from_an_older_generation_do_not_change_state() {
+    let rig = Rig::new(config());
+    let stale = rig.breaker.try_acquire().unwrap(); // closed, generation 0
+    rig.fail(5);
+    rig.advance(RECOVERY);
+    let probe = rig.breaker.try_acquire().unwrap();
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
+    assert!(!rig.breaker.still_admits(stale));
+    assert!(rig.breaker.still_admits(probe));
+
+    rig.breaker.on_failure(stale);
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen, "old failure is no probe failure");
+    rig.breaker.on_success(stale);
+    rig.breaker.on_success(probe);
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen, "old success is no probe success");
+    assert_eq!(rig.breaker.snapshot().generation, 2);
+}
+
+#[test]
+fn stale_failure_after_reset_is_not_counted() {
+    let rig = Rig::new(BreakerConfig::new(1, 1, 10.0, 1, 60.0).unwrap());
+    let stale = rig.breaker.try_acquire().unwrap();
+    rig.breaker.reset(); // already closed: clears only, no new generation
+    rig.breaker.force_open();
+    rig.breaker.reset();
+    rig.breaker.on_failure(stale);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert_eq!(rig.breaker.snapshot().totals.failures, 0);
+}
+
+#[test]
+fn forced_open_rejects_without_retry_after_until_reset() {
+    let rig = Rig::new(config());
+    rig.breaker.force_open();
+    let refused = Err(Rejection { state: CircuitState::ForcedOpen, retry_after: None });
+    assert_eq!(rig.breaker.try_acquire(), refused);
+    rig.advance(secs(3_600)); // no recovery timer applies
+    assert_eq!(rig.breaker.try_acquire(), refused);
+    let snap = rig.breaker.snapshot();
+    assert_eq!((snap.opened_ago, snap.retry_after), (Some(secs(3_600)), None));
+    rig.breaker.reset();
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert!(rig.breaker.try_acquire().is_ok());
+}
+
+#[test]
+fn forced_closed_never_trips_but_still_counts() {
+    let rig = Rig::new(config());
+    rig.breaker.force_close();
+    rig.fail(100);
+    assert_eq!(rig.breaker.state(), CircuitState::ForcedClosed);
+    assert_eq!(rig.breaker.snapshot().totals.failures, 100);
+    rig.breaker.reset();
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "reset forgets the history");
+}
+
+#[test]
+fn operator_commands_that_change_no_state_emit_nothing() {
+    let rig = Rig::new(config());
+    rig.fail(2);
+    rig.breaker.reset(); // closed already: only forgets the window
+    let snap = rig.breaker.snapshot();
+    assert_eq!((snap.state, snap.totals.calls, snap.generation), (CircuitState::Closed, 0, 0));
+    assert!(rig.recorder.transitions().is_empty());
+    for _ in 0..2 {
+        rig.breaker.force_open();
+    }
+    for _ in 0..2 {
+        rig.breaker.force_close();
+    }
+    assert_eq!(rig.breaker.snapshot().generation, 2, "repeats are no-ops");
+    assert_eq!(rig.recorder.transitions().len(), 2);
+}
+
+#[test]
+fn reconfigure_applies_new_thresholds_and_restarts_a_resized_window() {
+    let rig = Rig::new(config());
+    rig.fail(2);
+    rig.breaker.reconfigure(BreakerConfig::new(3, 5, 10.0, 2, 60.0).unwrap());
+    assert_eq!(rig.breaker.snapshot().totals.calls, 2, "same span keeps counts");
+
+    let lenient = BreakerConfig::new(50, 50, 5.0, 1, 30.0).unwrap();
+    rig.breaker.reconfigure(lenient);
+    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "new span restarts the window");
+    assert_eq!(rig.breaker.snapshot().config, lenient);
+    rig.fail(49);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    rig.fail(1);
+    assert_eq!(rig.breaker.try_acquire().unwrap_err().retry_after, Some(secs(5)));
+}
+
+#[test]
+fn snapshot_reports_each_state() {
+    let rig = Rig::new(config());
+    rig.succeed(1);
+    let snap = rig.breaker.snapshot();
+    assert_eq!((snap.state, snap.generation, snap.config), (CircuitState::Closed, 0, config()));
+    assert_eq!((snap.totals.calls, snap.totals.failures), (1, 0));
+    assert_eq!((snap.opened_ago, snap.retry_after), (None, None));
+
+    rig.fail(4);
+    rig.advance(secs(4));
+    let snap = rig.breaker.snapshot();
+    assert_eq!((snap.state, snap.generation), (CircuitState::Open, 1));
+    assert_eq!((snap.totals.calls, snap.totals.failures), (5, 4));
+    assert_eq!((snap.opened_ago, snap.retry_after), (Some(secs(4)), Some(secs(6))));
+
+    rig.advance(secs(6));
+    rig.breaker.try_acquire().unwrap();
+    let snap = rig.breaker.snapshot();
+    assert_eq!((snap.state, snap.generation), (CircuitState::HalfOpen, 2));
+    assert_eq!((snap.opened_ago, snap.retry_after), (None, None));
+}
+
+#[test]
+fn observer_sees_every_transition_in_generation_order() {
+    let rig = half_open();
+    let probe = rig.breaker.try_acquire().unwrap();
+    rig.breaker.on_failure(probe);
+    rig.advance(RECOVERY);
+    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    rig.breaker.on_success(a);
+    rig.breaker.on_success(b);
+    rig.breaker.force_open();
+    rig.breaker.force_close();
+    rig.breaker.reset();
+
+    use CircuitState::*;
+    let expected = [
+        (Closed, Open, Cause::Trip),
+        (Open, HalfOpen, Cause::RecoveryElapsed),
+        (HalfOpen, Open, Cause::ProbeFailed),
+        (Open, HalfOpen, Cause::RecoveryElapsed),
+        (HalfOpen, Closed, Cause::ProbesSucceeded),
+        (Closed, ForcedOpen, Cause::ForceOpen),
+        (ForcedOpen, ForcedClosed, Cause::ForceClose),
+        (ForcedClosed, Closed, Cause::Reset),
+    ];
+    let seen = rig.recorder.transitions();
+    assert_eq!(seen.len(), expected.len());
+    for (i, (t, (from, to, cause))) in seen.iter().zip(expected).enumerate() {
+        assert_eq!((t.from, t.to, t.cause), (from, to, cause), "transition {i}");
+        assert_eq!(t.generation, i as u64 + 1);
+        assert_eq!(&*t.name, "dep");
+    }
+}
+
+#[test]
+fn config_rejects_zero_counts_and_non_positive_durations() {
+    assert!(BreakerConfig::new(0, 1, 1.0, 1, 1.0).is_err());
+    assert!(BreakerConfig::new(1, 0, 1.0, 1, 1.0).is_err());
+    assert!(BreakerConfig::new(1, 1, 0.0, 1, 1.0).is_err());
+    assert!(BreakerConfig::new(1, 1, 1.0, 0, 1.0).is_err());
+    assert!(BreakerConfig::new(1, 1, 1.0, 1, -1.0).is_err());
+    assert!(BreakerConfig::new(1, 1, f64::NAN, 1, 1.0).is_err());
+    assert!(BreakerConfig::new(1, 1, 1.0, 1, f64::INFINITY).is_err());
+    let err = BreakerConfig::new(1, 1, 1.0, 1, 0.0).unwrap_err();
+    assert_eq!(err.key, "window_seconds");
+}
