@@ -43,21 +43,27 @@ def build_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
     rows.append(("baldur retry+fallback+breaker", "f(1)", {"f": full}))
     opened = baldur.protected("bench-open")(target)
     baldur.force_open_circuit("bench-open")
-    rows.append((
-        "baldur open breaker (raises)",
-        "try:\n    f(1)\nexcept E:\n    pass",
-        {"f": opened, "E": baldur.CircuitOpenError},
-    ))
-    rows.append((
-        "baldur open breaker (protect_with_meta)",
-        "pwm('bench-open', g)",
-        {"pwm": baldur.protect_with_meta, "g": lambda: 1},
-    ))
-    rows.append((
-        "baldur protect() inline",
-        "p('bench-inline', g)",
-        {"p": baldur.protect, "g": lambda: 1},
-    ))
+    rows.append(
+        (
+            "baldur open breaker (raises)",
+            "try:\n    f(1)\nexcept E:\n    pass",
+            {"f": opened, "E": baldur.CircuitOpenError},
+        )
+    )
+    rows.append(
+        (
+            "baldur open breaker (protect_with_meta)",
+            "pwm('bench-open', g)",
+            {"pwm": baldur.protect_with_meta, "g": lambda: 1},
+        )
+    )
+    rows.append(
+        (
+            "baldur protect() inline",
+            "p('bench-inline', g)",
+            {"p": baldur.protect, "g": lambda: 1},
+        )
+    )
     rows.extend(peer_rows())
     return rows
 
@@ -86,7 +92,9 @@ def peer_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
     try:
         import stamina
 
-        rows.append(("stamina retry", "f(1)", {"f": stamina.retry(on=Exception, attempts=3)(target)}))
+        rows.append(
+            ("stamina retry", "f(1)", {"f": stamina.retry(on=Exception, attempts=3)(target)})
+        )
     except ImportError:
         rows.append(("stamina retry", "", None))
     return rows

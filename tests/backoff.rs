@@ -48,7 +48,11 @@ fn huge_retry_numbers_are_capped_not_overflowed() {
     // 0.1 s * 2^70 is finite as an f64 but far beyond what a Duration holds.
     let b = plain();
     for retry in [64, 70, 200, 1_100, u32::MAX] {
-        assert_eq!(b.delay(retry, 0.5, None), Duration::from_secs(1), "retry {retry}");
+        assert_eq!(
+            b.delay(retry, 0.5, None),
+            Duration::from_secs(1),
+            "retry {retry}"
+        );
     }
     let full = Backoff::new(0.1, 1.0, 2.0, Jitter::Full).unwrap();
     assert_eq!(full.delay(u32::MAX, 0.5, None), ms(500));
@@ -81,15 +85,26 @@ fn full_jitter_stays_within_zero_and_the_delay() {
         assert!(d <= ms(200), "unit {unit} gave {d:?}");
     }
     assert_eq!(b.delay(1, 7.0, None), ms(200), "units above 1 clamp to 1");
-    assert_eq!(b.delay(1, -1.0, None), Duration::ZERO, "units below 0 clamp to 0");
+    assert_eq!(
+        b.delay(1, -1.0, None),
+        Duration::ZERO,
+        "units below 0 clamp to 0"
+    );
 }
 
 #[test]
 fn server_delay_wins_up_to_max() {
     let b = plain();
-    assert_eq!(b.delay(3, 0.5, Some(ms(50))), ms(50), "even shorter than the schedule");
+    assert_eq!(
+        b.delay(3, 0.5, Some(ms(50))),
+        ms(50),
+        "even shorter than the schedule"
+    );
     assert_eq!(b.delay(0, 0.5, Some(ms(700))), ms(700));
-    assert_eq!(b.delay(0, 0.5, Some(Duration::from_secs(30))), Duration::from_secs(1));
+    assert_eq!(
+        b.delay(0, 0.5, Some(Duration::from_secs(30))),
+        Duration::from_secs(1)
+    );
     assert_eq!(b.delay(0, 0.5, Some(Duration::ZERO)), Duration::ZERO);
 }
 
@@ -104,14 +119,20 @@ fn invalid_configs_are_rejected() {
     let cases = [
         ("base_delay", Backoff::new(-0.1, 1.0, 2.0, Jitter::None)),
         ("base_delay", Backoff::new(f64::NAN, 1.0, 2.0, Jitter::None)),
-        ("base_delay", Backoff::new(f64::INFINITY, 1.0, 2.0, Jitter::None)),
+        (
+            "base_delay",
+            Backoff::new(f64::INFINITY, 1.0, 2.0, Jitter::None),
+        ),
         ("max_delay", Backoff::new(0.1, -1.0, 2.0, Jitter::None)),
         ("max_delay", Backoff::new(0.1, f64::NAN, 2.0, Jitter::None)),
         ("max_delay", Backoff::new(2.0, 1.0, 2.0, Jitter::None)),
         ("multiplier", Backoff::new(0.1, 1.0, 0.5, Jitter::None)),
         ("multiplier", Backoff::new(0.1, 1.0, -2.0, Jitter::None)),
         ("multiplier", Backoff::new(0.1, 1.0, f64::NAN, Jitter::None)),
-        ("multiplier", Backoff::new(0.1, 1.0, f64::INFINITY, Jitter::None)),
+        (
+            "multiplier",
+            Backoff::new(0.1, 1.0, f64::INFINITY, Jitter::None),
+        ),
     ];
     for (key, result) in cases {
         assert_eq!(result.expect_err(key).key, key);
@@ -121,7 +142,10 @@ fn invalid_configs_are_rejected() {
 #[test]
 fn boundary_configs_are_accepted() {
     assert!(Backoff::new(0.0, 0.0, 1.0, Jitter::Full).is_ok());
-    assert!(Backoff::new(1.0, 1.0, 1.0, Jitter::None).is_ok(), "max == base is fine");
+    assert!(
+        Backoff::new(1.0, 1.0, 1.0, Jitter::None).is_ok(),
+        "max == base is fine"
+    );
 }
 
 #[test]
@@ -138,7 +162,11 @@ fn jitter_parses_its_public_names_only() {
 fn defaults_are_documented_values() {
     let b = Backoff::default();
     assert_eq!(b.max_delay(), Duration::from_secs(10));
-    assert_eq!(b.delay(0, 1.0, None), ms(100), "full jitter at unit 1 is the raw delay");
+    assert_eq!(
+        b.delay(0, 1.0, None),
+        ms(100),
+        "full jitter at unit 1 is the raw delay"
+    );
     assert_eq!(b.delay(1, 1.0, None), ms(200));
 }
 

@@ -135,16 +135,27 @@ fn transitions_under_contention_form_one_contiguous_chain() {
     });
 
     let mut seen = rig.recorder.transitions();
-    assert!(seen.len() > 50, "the breaker should have cycled; saw {}", seen.len());
+    assert!(
+        seen.len() > 50,
+        "the breaker should have cycled; saw {}",
+        seen.len()
+    );
     seen.sort_by_key(|t| t.generation);
     let mut state = CircuitState::Closed;
     for (i, t) in seen.iter().enumerate() {
         assert_eq!(t.generation, i as u64 + 1, "no gaps or duplicates");
-        assert_eq!(t.from, state, "generation {} must leave the state it entered", t.generation);
+        assert_eq!(
+            t.from, state,
+            "generation {} must leave the state it entered",
+            t.generation
+        );
         assert_ne!(t.from, t.to);
         state = t.to;
     }
     let snap = rig.breaker.snapshot();
     assert_eq!(snap.generation, seen.len() as u64);
-    assert_eq!(snap.state, state, "the last event describes the current state");
+    assert_eq!(
+        snap.state, state,
+        "the last event describes the current state"
+    );
 }

@@ -33,7 +33,11 @@ fn trips_once_calls_reach_the_floor_and_failures_the_threshold() {
     let rig = Rig::new(config()); // threshold 3, floor 5
     rig.succeed(10);
     rig.fail(2);
-    assert_eq!(rig.breaker.state(), CircuitState::Closed, "2 failures < threshold");
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::Closed,
+        "2 failures < threshold"
+    );
     rig.fail(1);
     assert_eq!(rig.breaker.state(), CircuitState::Open);
     let seen = rig.recorder.transitions();
@@ -66,7 +70,12 @@ fn failures_that_slid_out_of_the_window_do_not_trip() {
 #[test]
 fn open_rejects_with_retry_after_counting_down() {
     let rig = tripped(config());
-    let reject = |left| Err(Rejection { state: CircuitState::Open, retry_after: Some(left) });
+    let reject = |left| {
+        Err(Rejection {
+            state: CircuitState::Open,
+            retry_after: Some(left),
+        })
+    };
     assert_eq!(rig.breaker.try_acquire(), reject(RECOVERY));
     rig.advance(secs(4));
     assert_eq!(rig.breaker.try_acquire(), reject(secs(6)));
@@ -78,7 +87,11 @@ fn open_rejects_with_retry_after_counting_down() {
 #[test]
 fn after_recovery_the_next_acquire_goes_half_open_with_a_probe() {
     let rig = half_open();
-    assert_eq!(rig.breaker.state(), CircuitState::Open, "moves only when asked");
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::Open,
+        "moves only when asked"
+    );
     let permit = rig.breaker.try_acquire().expect("probe admitted");
     assert!(permit.is_probe());
     assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
@@ -90,35 +103,55 @@ fn half_open_admits_exactly_the_probe_budget() {
     let rig = half_open(); // 2 probes
     assert!(rig.breaker.try_acquire().unwrap().is_probe());
     assert!(rig.breaker.try_acquire().unwrap().is_probe());
-    let busy = Rejection { state: CircuitState::HalfOpen, retry_after: Some(Duration::ZERO) };
+    let busy = Rejection {
+        state: CircuitState::HalfOpen,
+        retry_after: Some(Duration::ZERO),
+    };
     assert_eq!(rig.breaker.try_acquire(), Err(busy));
 }
 
 #[test]
 fn closes_only_when_every_probe_succeeds() {
     let rig = half_open();
-    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    let (a, b) = (
+        rig.breaker.try_acquire().unwrap(),
+        rig.breaker.try_acquire().unwrap(),
+    );
     rig.breaker.on_success(a);
     assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
     rig.breaker.on_success(b);
     assert_eq!(rig.breaker.state(), CircuitState::Closed);
-    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "closing starts a fresh window");
+    assert_eq!(
+        rig.breaker.snapshot().totals.calls,
+        0,
+        "closing starts a fresh window"
+    );
     assert!(!rig.breaker.try_acquire().unwrap().is_probe());
 }
 
 #[test]
 fn one_failed_probe_reopens_and_restarts_the_timer() {
     let rig = half_open();
-    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    let (a, b) = (
+        rig.breaker.try_acquire().unwrap(),
+        rig.breaker.try_acquire().unwrap(),
+    );
     rig.advance(secs(3));
     rig.breaker.on_failure(a);
     assert_eq!(rig.breaker.state(), CircuitState::Open);
     let retry_after = rig.breaker.try_acquire().unwrap_err().retry_after;
-    assert_eq!(retry_after, Some(RECOVERY), "timer restarts at the failure, not the trip");
+    assert_eq!(
+        retry_after,
+        Some(RECOVERY),
+        "timer restarts at the failure, not the trip"
+    );
     // The other probe's late success is for a half-open that is gone.
     rig.breaker.on_success(b);
     assert_eq!(rig.breaker.state(), CircuitState::Open);
-    assert_eq!(rig.recorder.transitions().last().unwrap().cause, Cause::ProbeFailed);
+    assert_eq!(
+        rig.recorder.transitions().last().unwrap().cause,
+        Cause::ProbeFailed
+    );
 }
 
 #[test]
@@ -143,7 +176,10 @@ fn releasing_a_non_probe_or_stale_probe_changes_nothing() {
     let _p1 = rig.breaker.try_acquire().unwrap();
     let _p2 = rig.breaker.try_acquire().unwrap();
     rig.breaker.release(old);
-    assert!(rig.breaker.try_acquire().is_err(), "stale release freed no slot");
+    assert!(
+        rig.breaker.try_acquire().is_err(),
+        "stale release freed no slot"
+    );
 
     let closed = Rig::new(config());
     let permit = closed.breaker.try_acquire().unwrap();
@@ -163,10 +199,18 @@ fn stale_permits_from_an_older_generation_do_not_change_state() {
     assert!(rig.breaker.still_admits(probe));
 
     rig.breaker.on_failure(stale);
-    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen, "old failure is no probe failure");
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::HalfOpen,
+        "old failure is no probe failure"
+    );
     rig.breaker.on_success(stale);
     rig.breaker.on_success(probe);
-    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen, "old success is no probe success");
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::HalfOpen,
+        "old success is no probe success"
+    );
     assert_eq!(rig.breaker.snapshot().generation, 2);
 }
 
@@ -186,12 +230,18 @@ fn stale_failure_after_reset_is_not_counted() {
 fn forced_open_rejects_without_retry_after_until_reset() {
     let rig = Rig::new(config());
     rig.breaker.force_open();
-    let refused = Err(Rejection { state: CircuitState::ForcedOpen, retry_after: None });
+    let refused = Err(Rejection {
+        state: CircuitState::ForcedOpen,
+        retry_after: None,
+    });
     assert_eq!(rig.breaker.try_acquire(), refused);
     rig.advance(secs(3_600)); // no recovery timer applies
     assert_eq!(rig.breaker.try_acquire(), refused);
     let snap = rig.breaker.snapshot();
-    assert_eq!((snap.opened_ago, snap.retry_after), (Some(secs(3_600)), None));
+    assert_eq!(
+        (snap.opened_ago, snap.retry_after),
+        (Some(secs(3_600)), None)
+    );
     rig.breaker.reset();
     assert_eq!(rig.breaker.state(), CircuitState::Closed);
     assert!(rig.breaker.try_acquire().is_ok());
@@ -206,7 +256,11 @@ fn forced_closed_never_trips_but_still_counts() {
     assert_eq!(rig.breaker.snapshot().totals.failures, 100);
     rig.breaker.reset();
     assert_eq!(rig.breaker.state(), CircuitState::Closed);
-    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "reset forgets the history");
+    assert_eq!(
+        rig.breaker.snapshot().totals.calls,
+        0,
+        "reset forgets the history"
+    );
 }
 
 #[test]
@@ -215,7 +269,10 @@ fn operator_commands_that_change_no_state_emit_nothing() {
     rig.fail(2);
     rig.breaker.reset(); // closed already: only forgets the window
     let snap = rig.breaker.snapshot();
-    assert_eq!((snap.state, snap.totals.calls, snap.generation), (CircuitState::Closed, 0, 0));
+    assert_eq!(
+        (snap.state, snap.totals.calls, snap.generation),
+        (CircuitState::Closed, 0, 0)
+    );
     assert!(rig.recorder.transitions().is_empty());
     for _ in 0..2 {
         rig.breaker.force_open();
@@ -231,17 +288,29 @@ fn operator_commands_that_change_no_state_emit_nothing() {
 fn reconfigure_applies_new_thresholds_and_restarts_a_resized_window() {
     let rig = Rig::new(config());
     rig.fail(2);
-    rig.breaker.reconfigure(BreakerConfig::new(3, 5, 10.0, 2, 60.0).unwrap());
-    assert_eq!(rig.breaker.snapshot().totals.calls, 2, "same span keeps counts");
+    rig.breaker
+        .reconfigure(BreakerConfig::new(3, 5, 10.0, 2, 60.0).unwrap());
+    assert_eq!(
+        rig.breaker.snapshot().totals.calls,
+        2,
+        "same span keeps counts"
+    );
 
     let lenient = BreakerConfig::new(50, 50, 5.0, 1, 30.0).unwrap();
     rig.breaker.reconfigure(lenient);
-    assert_eq!(rig.breaker.snapshot().totals.calls, 0, "new span restarts the window");
+    assert_eq!(
+        rig.breaker.snapshot().totals.calls,
+        0,
+        "new span restarts the window"
+    );
     assert_eq!(rig.breaker.snapshot().config, lenient);
     rig.fail(49);
     assert_eq!(rig.breaker.state(), CircuitState::Closed);
     rig.fail(1);
-    assert_eq!(rig.breaker.try_acquire().unwrap_err().retry_after, Some(secs(5)));
+    assert_eq!(
+        rig.breaker.try_acquire().unwrap_err().retry_after,
+        Some(secs(5))
+    );
 }
 
 #[test]
@@ -249,7 +318,10 @@ fn snapshot_reports_each_state() {
     let rig = Rig::new(config());
     rig.succeed(1);
     let snap = rig.breaker.snapshot();
-    assert_eq!((snap.state, snap.generation, snap.config), (CircuitState::Closed, 0, config()));
+    assert_eq!(
+        (snap.state, snap.generation, snap.config),
+        (CircuitState::Closed, 0, config())
+    );
     assert_eq!((snap.totals.calls, snap.totals.failures), (1, 0));
     assert_eq!((snap.opened_ago, snap.retry_after), (None, None));
 
@@ -258,7 +330,10 @@ fn snapshot_reports_each_state() {
     let snap = rig.breaker.snapshot();
     assert_eq!((snap.state, snap.generation), (CircuitState::Open, 1));
     assert_eq!((snap.totals.calls, snap.totals.failures), (5, 4));
-    assert_eq!((snap.opened_ago, snap.retry_after), (Some(secs(4)), Some(secs(6))));
+    assert_eq!(
+        (snap.opened_ago, snap.retry_after),
+        (Some(secs(4)), Some(secs(6)))
+    );
 
     rig.advance(secs(6));
     rig.breaker.try_acquire().unwrap();
@@ -273,7 +348,10 @@ fn observer_sees_every_transition_in_generation_order() {
     let probe = rig.breaker.try_acquire().unwrap();
     rig.breaker.on_failure(probe);
     rig.advance(RECOVERY);
-    let (a, b) = (rig.breaker.try_acquire().unwrap(), rig.breaker.try_acquire().unwrap());
+    let (a, b) = (
+        rig.breaker.try_acquire().unwrap(),
+        rig.breaker.try_acquire().unwrap(),
+    );
     rig.breaker.on_success(a);
     rig.breaker.on_success(b);
     rig.breaker.force_open();

@@ -38,7 +38,11 @@ fn expected(from: CircuitState, cause: Cause) -> Option<CircuitState> {
 fn every_state_and_cause_pair_matches_the_table() {
     for from in CircuitState::ALL {
         for cause in CAUSES {
-            assert_eq!(next_state(from, cause), expected(from, cause), "{from:?} + {cause:?}");
+            assert_eq!(
+                next_state(from, cause),
+                expected(from, cause),
+                "{from:?} + {cause:?}"
+            );
         }
     }
 }
@@ -58,9 +62,21 @@ fn exactly_nineteen_moves_are_legal() {
 fn automatic_causes_apply_only_from_their_own_state() {
     let automatic = [
         (Cause::Trip, CircuitState::Closed, CircuitState::Open),
-        (Cause::RecoveryElapsed, CircuitState::Open, CircuitState::HalfOpen),
-        (Cause::ProbesSucceeded, CircuitState::HalfOpen, CircuitState::Closed),
-        (Cause::ProbeFailed, CircuitState::HalfOpen, CircuitState::Open),
+        (
+            Cause::RecoveryElapsed,
+            CircuitState::Open,
+            CircuitState::HalfOpen,
+        ),
+        (
+            Cause::ProbesSucceeded,
+            CircuitState::HalfOpen,
+            CircuitState::Closed,
+        ),
+        (
+            Cause::ProbeFailed,
+            CircuitState::HalfOpen,
+            CircuitState::Open,
+        ),
     ];
     for (cause, only_from, to) in automatic {
         for from in CircuitState::ALL {
@@ -74,7 +90,12 @@ fn automatic_causes_apply_only_from_their_own_state() {
 fn forced_states_ignore_every_automatic_cause() {
     // A late trip or recovery must never undo an operator's decision.
     for from in [CircuitState::ForcedOpen, CircuitState::ForcedClosed] {
-        for cause in [Cause::Trip, Cause::RecoveryElapsed, Cause::ProbesSucceeded, Cause::ProbeFailed] {
+        for cause in [
+            Cause::Trip,
+            Cause::RecoveryElapsed,
+            Cause::ProbesSucceeded,
+            Cause::ProbeFailed,
+        ] {
             assert_eq!(next_state(from, cause), None, "{from:?} + {cause:?}");
         }
     }
@@ -83,8 +104,14 @@ fn forced_states_ignore_every_automatic_cause() {
 #[test]
 fn operator_causes_apply_from_every_state() {
     for from in CircuitState::ALL {
-        assert_eq!(next_state(from, Cause::ForceOpen), Some(CircuitState::ForcedOpen));
-        assert_eq!(next_state(from, Cause::ForceClose), Some(CircuitState::ForcedClosed));
+        assert_eq!(
+            next_state(from, Cause::ForceOpen),
+            Some(CircuitState::ForcedOpen)
+        );
+        assert_eq!(
+            next_state(from, Cause::ForceClose),
+            Some(CircuitState::ForcedClosed)
+        );
         assert_eq!(next_state(from, Cause::Reset), Some(CircuitState::Closed));
     }
 }
@@ -93,7 +120,11 @@ fn operator_causes_apply_from_every_state() {
 fn every_state_is_reachable() {
     let reachable: HashSet<CircuitState> = CircuitState::ALL
         .iter()
-        .flat_map(|&from| CAUSES.iter().filter_map(move |&cause| next_state(from, cause)))
+        .flat_map(|&from| {
+            CAUSES
+                .iter()
+                .filter_map(move |&cause| next_state(from, cause))
+        })
         .collect();
     assert_eq!(reachable, CircuitState::ALL.into_iter().collect());
 }
@@ -101,7 +132,16 @@ fn every_state_is_reachable() {
 #[test]
 fn public_names_are_stable() {
     let states: Vec<&str> = CircuitState::ALL.iter().map(|s| s.as_str()).collect();
-    assert_eq!(states, ["closed", "open", "half_open", "forced_open", "forced_closed"]);
+    assert_eq!(
+        states,
+        [
+            "closed",
+            "open",
+            "half_open",
+            "forced_open",
+            "forced_closed"
+        ]
+    );
     let causes: Vec<&str> = CAUSES.iter().map(|c| c.as_str()).collect();
     assert_eq!(
         causes,

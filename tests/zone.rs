@@ -27,8 +27,13 @@ fn lenient() -> BreakerConfig {
 }
 
 fn zone(rig: &Rig, attempts: u32, timeout: Option<Duration>) -> Zone {
-    Zone::new(Some(rig.breaker.clone()), policy(attempts), timeout, rig.clock.clone())
-        .with_random(|| 0.5)
+    Zone::new(
+        Some(rig.breaker.clone()),
+        policy(attempts),
+        timeout,
+        rig.clock.clone(),
+    )
+    .with_random(|| 0.5)
 }
 
 /// Begins a call and starts its first attempt, as every driver does.
@@ -78,7 +83,10 @@ fn retryable_failures_retry_with_backoff_until_attempts_run_out() {
     assert_eq!(zone.failed(&mut call, RETRYABLE), Next::Retry(ms(100)));
     retry(&zone, &mut call);
     assert_eq!(call.attempts(), 3);
-    assert_eq!(zone.failed(&mut call, RETRYABLE), Next::GiveUp(GiveUp::Exhausted));
+    assert_eq!(
+        zone.failed(&mut call, RETRYABLE),
+        Next::GiveUp(GiveUp::Exhausted)
+    );
     assert_eq!(totals(&rig), (3, 3), "each attempt counts once");
 }
 
@@ -98,7 +106,9 @@ fn server_delay_replaces_the_schedule() {
     let rig = Rig::new(lenient());
     let zone = zone(&rig, 3, None);
     let mut call = start(&zone);
-    let verdict = Verdict::Retryable { server_delay: Some(ms(300)) };
+    let verdict = Verdict::Retryable {
+        server_delay: Some(ms(300)),
+    };
     assert_eq!(zone.failed(&mut call, verdict), Next::Retry(ms(300)));
 }
 
@@ -107,7 +117,10 @@ fn fatal_gives_up_at_once_and_counts_a_failure() {
     let rig = Rig::new(lenient());
     let zone = zone(&rig, 5, None);
     let mut call = start(&zone);
-    assert_eq!(zone.failed(&mut call, Verdict::Fatal), Next::GiveUp(GiveUp::Exhausted));
+    assert_eq!(
+        zone.failed(&mut call, Verdict::Fatal),
+        Next::GiveUp(GiveUp::Exhausted)
+    );
     assert_eq!(call.attempts(), 1);
     assert_eq!(totals(&rig), (1, 1));
 }
@@ -117,7 +130,10 @@ fn not_a_failure_propagates_and_counts_as_a_success() {
     let rig = Rig::new(lenient());
     let zone = zone(&rig, 5, None);
     let mut call = start(&zone);
-    assert_eq!(zone.failed(&mut call, Verdict::NotAFailure), Next::Propagate);
+    assert_eq!(
+        zone.failed(&mut call, Verdict::NotAFailure),
+        Next::Propagate
+    );
     assert_eq!(totals(&rig), (1, 0));
 }
 
@@ -143,7 +159,10 @@ fn breaker_tripping_on_this_call_gives_up_with_circuit_opened() {
     let mut call = start(&zone);
     assert!(matches!(zone.failed(&mut call, RETRYABLE), Next::Retry(_)));
     retry(&zone, &mut call);
-    assert_eq!(zone.failed(&mut call, RETRYABLE), Next::GiveUp(GiveUp::CircuitOpened));
+    assert_eq!(
+        zone.failed(&mut call, RETRYABLE),
+        Next::GiveUp(GiveUp::CircuitOpened)
+    );
     assert_eq!(rig.breaker.state(), CircuitState::Open);
 }
 
@@ -156,7 +175,10 @@ fn breaker_opened_by_other_calls_mid_loop_gives_up_with_circuit_opened() {
     rig.fail(2); // other callers trip it while this one sleeps
     assert_eq!(rig.breaker.state(), CircuitState::Open);
     retry(&zone, &mut call);
-    assert_eq!(zone.failed(&mut call, RETRYABLE), Next::GiveUp(GiveUp::CircuitOpened));
+    assert_eq!(
+        zone.failed(&mut call, RETRYABLE),
+        Next::GiveUp(GiveUp::CircuitOpened)
+    );
 }
 
 #[test]
@@ -165,7 +187,10 @@ fn failed_probe_gives_up_instead_of_retrying() {
     rig.advance(Duration::from_secs(10));
     let zone = zone(&rig, 5, None);
     let mut call = start(&zone);
-    assert_eq!(zone.failed(&mut call, RETRYABLE), Next::GiveUp(GiveUp::CircuitOpened));
+    assert_eq!(
+        zone.failed(&mut call, RETRYABLE),
+        Next::GiveUp(GiveUp::CircuitOpened)
+    );
     assert_eq!(rig.breaker.state(), CircuitState::Open);
 }
 
@@ -183,15 +208,25 @@ fn attempt_budget_shrinks_as_time_passes_then_times_out() {
     let rig = Rig::new(lenient());
     let zone = zone(&rig, 5, Some(Duration::from_secs(1)));
     let mut call = zone.begin().unwrap();
-    assert_eq!(zone.start_attempt(&mut call), Ok(Some(Duration::from_secs(1))));
+    assert_eq!(
+        zone.start_attempt(&mut call),
+        Ok(Some(Duration::from_secs(1)))
+    );
     rig.advance(ms(300));
     assert_eq!(zone.start_attempt(&mut call), Ok(Some(ms(700))));
     rig.advance(ms(700) - Duration::from_nanos(1));
-    assert_eq!(zone.start_attempt(&mut call), Ok(Some(Duration::from_nanos(1))));
+    assert_eq!(
+        zone.start_attempt(&mut call),
+        Ok(Some(Duration::from_nanos(1)))
+    );
     rig.advance(Duration::from_nanos(1));
     assert_eq!(zone.start_attempt(&mut call), Err(GiveUp::TimedOut));
     assert_eq!(call.attempts(), 3, "the refused attempt never started");
-    assert_eq!(totals(&rig), (0, 0), "running out between attempts is no failure");
+    assert_eq!(
+        totals(&rig),
+        (0, 0),
+        "running out between attempts is no failure"
+    );
 }
 
 #[test]
@@ -236,12 +271,21 @@ fn retry_delay_that_would_cross_the_deadline_gives_up_timed_out() {
     let zone = zone(&rig, 5, Some(Duration::from_secs(1)));
     let mut call = start(&zone);
     rig.advance(ms(899));
-    let delay = |d| Verdict::Retryable { server_delay: Some(ms(d)) };
-    assert_eq!(zone.failed(&mut call, delay(100)), Next::Retry(ms(100)), "ends 1 ms early");
+    let delay = |d| Verdict::Retryable {
+        server_delay: Some(ms(d)),
+    };
+    assert_eq!(
+        zone.failed(&mut call, delay(100)),
+        Next::Retry(ms(100)),
+        "ends 1 ms early"
+    );
     rig.advance(ms(100));
     retry(&zone, &mut call);
     // Now at 999 ms: a 1 ms wait would start the next attempt at the deadline.
-    assert_eq!(zone.failed(&mut call, delay(1)), Next::GiveUp(GiveUp::TimedOut));
+    assert_eq!(
+        zone.failed(&mut call, delay(1)),
+        Next::GiveUp(GiveUp::TimedOut)
+    );
     assert_eq!(call.attempts(), 2);
     assert_eq!(totals(&rig), (2, 2), "the failure is still counted");
 }
@@ -271,8 +315,14 @@ fn zone_without_a_breaker_still_retries_and_times_out() {
     assert!(!call.is_probe());
     assert_eq!(zone.failed(&mut call, RETRYABLE), Next::Retry(ms(50)));
     retry(&zone, &mut call);
-    assert_eq!(zone.failed(&mut call, RETRYABLE), Next::GiveUp(GiveUp::Exhausted));
-    assert_eq!(zone.failed(&mut call, Verdict::NotAFailure), Next::Propagate);
+    assert_eq!(
+        zone.failed(&mut call, RETRYABLE),
+        Next::GiveUp(GiveUp::Exhausted)
+    );
+    assert_eq!(
+        zone.failed(&mut call, Verdict::NotAFailure),
+        Next::Propagate
+    );
     assert_eq!(zone.failed(&mut call, Verdict::Abort), Next::Propagate);
     zone.succeeded(&call);
 

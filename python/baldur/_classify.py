@@ -4,9 +4,10 @@ verdict at all. The Rust driver asks this once per failed attempt."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from baldur._http import http_status, is_client_error, retry_after_seconds
-from baldur.retry import ExceptionTypes, RetryPolicy
+from baldur.retry import ExceptionTypes, RetryPolicy, RetryPredicate
 
 # Verdict codes shared with src/py/zone.rs.
 NOT_A_FAILURE = 0
@@ -21,10 +22,12 @@ def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | N
     """The classifier for one zone."""
     retry_on = policy.retry_on if policy is not None else None
     give_up_on = policy.give_up_on if policy is not None else ()
-    predicate = retry_on if retry_on is not None and not _is_types(retry_on) else None
-    retry_types: ExceptionTypes = (
-        retry_on if retry_on is not None and _is_types(retry_on) else Exception  # type: ignore[assignment]
-    )
+    predicate: RetryPredicate | None = None
+    retry_types: ExceptionTypes = Exception
+    if isinstance(retry_on, (type, tuple)):
+        retry_types = cast(ExceptionTypes, retry_on)
+    elif retry_on is not None:
+        predicate = retry_on
 
     def classify(exc: BaseException) -> tuple[int, float | None]:
         if not isinstance(exc, Exception):
@@ -47,7 +50,3 @@ def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | N
         return RETRYABLE, retry_after_seconds(exc, status)
 
     return classify
-
-
-def _is_types(value: object) -> bool:
-    return isinstance(value, (type, tuple))

@@ -1,6 +1,29 @@
 # Stubs for the compiled module built from src/py/ (checked by mypy.stubtest).
 from collections.abc import Callable
-from typing import Any, final
+from typing import Any, TypeVar, final
+
+from typing_extensions import Unpack
+
+from baldur._options import ProtectOptions
+
+_T = TypeVar("_T")
+
+__all__ = [
+    "ProtectResult",
+    "Protected",
+    "Zone",
+    "circuit_state",
+    "configure_breakers",
+    "force_close",
+    "force_open",
+    "protect",
+    "protect_with_meta",
+    "register_breaker",
+    "reset",
+    "set_default_timeout",
+    "set_transition_listener",
+    "snapshots",
+]
 
 @final
 class Zone:
@@ -30,7 +53,7 @@ class Zone:
 class Protected:
     def __new__(cls, zone: Zone, func: Callable[..., Any]) -> Protected: ...
     def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
-    def __get__(self, instance: object, owner: object = None) -> Any: ...
+    def __get__(self, instance: object, owner: object = None, /) -> Any: ...
     @property
     def zone(self) -> Zone: ...
 
@@ -58,8 +81,10 @@ class ProtectResult:
     def dlq_id(self) -> str | None: ...
     def __bool__(self) -> bool: ...
 
-def protect(zone: Zone, func: Callable[[], Any]) -> Any: ...
-def protect_with_meta(zone: Zone, func: Callable[[], Any]) -> ProtectResult: ...
+def protect(name: str, func: Callable[[], _T], /, **keywords: Unpack[ProtectOptions]) -> _T: ...
+def protect_with_meta(
+    name: str, func: Callable[[], Any], /, **keywords: Unpack[ProtectOptions]
+) -> ProtectResult: ...
 def set_default_timeout(seconds: float | None) -> None: ...
 def configure_breakers(
     failure_threshold: int,
@@ -74,4 +99,6 @@ def force_close(name: str) -> None: ...
 def reset(name: str) -> None: ...
 def circuit_state(name: str) -> str: ...
 def snapshots() -> dict[str, dict[str, Any]]: ...
-def set_transition_listener(callback: Callable[[str, str, str, str, int, int, int], None] | None) -> None: ...
+def set_transition_listener(
+    callback: Callable[[str, str, str, str, int, int, int], None] | None,
+) -> None: ...

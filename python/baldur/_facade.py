@@ -9,11 +9,16 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from baldur import _core
 from baldur._zones import build_zone
 from baldur.retry import ExceptionTypes, RetryPolicy
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from baldur._options import ProtectOptions
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,7 +60,7 @@ def zone_from_keywords(
     )
 
 
-def protected(name: str, **keywords: Any) -> Callable[[F], F]:
+def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]:
     """Protects a function: circuit breaker by default, and retry, timeout
     and fallback by keyword, layered in the one order that keeps them
     working together.
@@ -93,32 +98,27 @@ def protected(name: str, **keywords: Any) -> Callable[[F], F]:
     return decorate
 
 
-def protect(name: str, func: Callable[[], T], **keywords: Any) -> T:
-    """Calls ``func()`` now, protected; the same keywords as
-    :func:`protected`.
-
-    >>> import baldur
-    >>> baldur.protect("pricing", lambda: 42, retry=True)
-    42
-    """
-    return _core.protect(_zone_for_call(name, func, keywords), func)  # type: ignore[no-any-return]
-
-
-def protect_with_meta(name: str, func: Callable[[], Any], **keywords: Any) -> _core.ProtectResult:
-    """Calls ``func()`` now, protected, and reports the outcome as a
-    :class:`ProtectResult` instead of raising the call's error.
-
-    >>> import baldur
-    >>> result = baldur.protect_with_meta("pricing", lambda: 1 / 0, fallback=lambda: 0)
-    >>> (result.ok, result.value, result.fallback_used, type(result.error).__name__)
-    (False, 0, True, 'ZeroDivisionError')
-    """
-    return _core.protect_with_meta(_zone_for_call(name, func, keywords), func)
+def zone_for_call(name: str, **keywords: Any) -> _core.Zone:
+    """The zone of a function-form call (``baldur.protect``), built from its
+    keywords. Zones whose keywords are all hashable are kept, so a callsite
+    that passes the same keywords each time validates them once."""
+    try:
+        key = (name, frozenset(keywords.items()))
+        zone = _call_zones.get(key)
+    except TypeError:  # an unhashable keyword value: build every time
+        return zone_from_keywords(name, **keywords)
+    if zone is None:
+        zone = zone_from_keywords(name, **keywords)
+        if len(_call_zones) >= _CALL_ZONES_MAX:
+            _call_zones.clear()
+        _call_zones[key] = zone
+    return zone
 
 
-def _zone_for_call(name: str, func: Callable[[], Any], keywords: dict[str, Any]) -> _core.Zone:
-    if not callable(func):
-        raise TypeError(f"baldur.protect({name!r}, ...) needs a callable, not {func!r}")
-    if inspect.iscoroutinefunction(func):
-        raise TypeError(f"baldur.protect({name!r}, ...) got an async function; use baldur.aprotect")
-    return zone_from_keywords(name, **keywords)
+# Bounded, because an inline lambda is a new key on every call.
+_CALL_ZONES_MAX = 512
+_call_zones: dict[tuple[str, frozenset[tuple[str, Any]]], _core.Zone] = {}
+
+
+protect = _core.protect
+protect_with_meta = _core.protect_with_meta

@@ -5,7 +5,8 @@ from __future__ import annotations
 import inspect
 import math
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
 from baldur import _config, _core, _events
 from baldur._classify import build_classifier
@@ -63,7 +64,7 @@ def build_zone(
         jitter=policy.jitter if policy else "none",
         timeout=timeout_seconds,
         classifier=build_classifier(ignore_types, policy),
-        fallback=fallback,
+        fallback=cast("Callable[..., Any] | None", fallback),
         fallback_takes_error=fallback_takes_error,
     )
     _announce(name, circuit_breaker, policy, fallback, zone.timeout)
@@ -151,4 +152,3 @@ def _announce(
         if on
     ]
     _events.composer_built(name, policies, timeout)
-

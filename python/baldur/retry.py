@@ -46,7 +46,11 @@ retry_on=(<class 'ConnectionError'>,), give_up_on=())
     give_up_on: ExceptionTypes = ()
 
     def __post_init__(self) -> None:
-        if isinstance(self.attempts, bool) or not isinstance(self.attempts, int) or self.attempts < 1:
+        if (
+            isinstance(self.attempts, bool)
+            or not isinstance(self.attempts, int)
+            or self.attempts < 1
+        ):
             raise ConfigError("attempts", self.attempts, "an integer >= 1")
         for key in ("base_delay", "max_delay"):
             value = getattr(self, key)
@@ -54,7 +58,11 @@ retry_on=(<class 'ConnectionError'>,), give_up_on=())
                 raise ConfigError(key, value, "a number of seconds >= 0")
         if self.max_delay < self.base_delay:
             raise ConfigError("max_delay", self.max_delay, "a number of seconds >= base_delay")
-        if not _is_number(self.multiplier) or not math.isfinite(self.multiplier) or self.multiplier < 1:
+        if (
+            not _is_number(self.multiplier)
+            or not math.isfinite(self.multiplier)
+            or self.multiplier < 1
+        ):
             raise ConfigError("multiplier", self.multiplier, "a number >= 1")
         if self.jitter not in ("full", "none"):
             raise ConfigError("jitter", self.jitter, "'full' or 'none'")

@@ -36,7 +36,9 @@ pub struct SystemClock {
 impl SystemClock {
     /// A clock whose origin is now.
     pub fn new() -> Self {
-        Self { origin: coarsetime::Instant::now() }
+        Self {
+            origin: coarsetime::Instant::now(),
+        }
     }
 
     /// A shared system clock, the default for every breaker and zone.
@@ -53,7 +55,9 @@ impl Default for SystemClock {
 
 impl Clock for SystemClock {
     fn now(&self) -> Nanos {
-        coarsetime::Instant::now().duration_since(self.origin).as_nanos()
+        coarsetime::Instant::now()
+            .duration_since(self.origin)
+            .as_nanos()
     }
 }
 

@@ -22,20 +22,31 @@ pub struct ConfigError {
 impl ConfigError {
     /// A new error for `key`.
     pub fn new(key: &'static str, value: impl fmt::Display, allowed: &'static str) -> Self {
-        Self { key, value: value.to_string(), allowed }
+        Self {
+            key,
+            value: value.to_string(),
+            allowed,
+        }
     }
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid {}={}: allowed is {}", self.key, self.value, self.allowed)
+        write!(
+            f,
+            "invalid {}={}: allowed is {}",
+            self.key, self.value, self.allowed
+        )
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 /// Checks that a duration given in seconds is finite and positive.
-pub fn positive_seconds(key: &'static str, seconds: f64) -> Result<std::time::Duration, ConfigError> {
+pub fn positive_seconds(
+    key: &'static str,
+    seconds: f64,
+) -> Result<std::time::Duration, ConfigError> {
     if seconds.is_finite() && seconds > 0.0 {
         Ok(std::time::Duration::from_secs_f64(seconds))
     } else {

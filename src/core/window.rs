@@ -67,7 +67,8 @@ impl SlidingWindow {
     /// Changes the span and forgets every count.
     pub fn resize(&self, span: Duration) {
         let _guard = self.recycle.lock();
-        self.bucket_nanos.store(bucket_nanos(span), Ordering::Relaxed);
+        self.bucket_nanos
+            .store(bucket_nanos(span), Ordering::Relaxed);
         self.clear_locked();
     }
 

@@ -42,7 +42,11 @@ pub(crate) fn run_bounded(
     thread::Builder::new()
         .name("baldur-attempt".into())
         .spawn(move || job.run(done))
-        .map_err(|e| AttemptError::Raised(PyRuntimeError::new_err(format!("cannot start an attempt thread: {e}"))))?;
+        .map_err(|e| {
+            AttemptError::Raised(PyRuntimeError::new_err(format!(
+                "cannot start an attempt thread: {e}"
+            )))
+        })?;
     let deadline = Instant::now() + budget;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -51,13 +55,18 @@ pub(crate) fn run_bounded(
         }
         // A Receiver is Send but not Sync: it travels into the detached
         // closure and back out.
-        let (received, receiver) = py.detach(move || (result.recv_timeout(left.min(SIGNAL_SLICE)), result));
+        let (received, receiver) =
+            py.detach(move || (result.recv_timeout(left.min(SIGNAL_SLICE)), result));
         result = receiver;
         match received {
             Ok(outcome) => return outcome.map_err(AttemptError::Raised),
-            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals().map_err(AttemptError::Interrupted)?,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                py.check_signals().map_err(AttemptError::Interrupted)?
+            }
             Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(AttemptError::Raised(PyRuntimeError::new_err("the attempt thread died without an answer")))
+                return Err(AttemptError::Raised(PyRuntimeError::new_err(
+                    "the attempt thread died without an answer",
+                )))
             }
         }
     }

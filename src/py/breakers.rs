@@ -9,14 +9,21 @@ use pyo3::types::PyDict;
 use std::sync::{Arc, LazyLock};
 
 /// Every breaker of this process.
-pub(crate) static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::new(SystemClock::shared()));
+pub(crate) static REGISTRY: LazyLock<Registry> =
+    LazyLock::new(|| Registry::new(SystemClock::shared()));
 
 /// Looks a breaker up by name; unknown names are a `KeyError` naming the known ones,
 /// so a typo in an operator's command is loud.
 fn existing(name: &str) -> PyResult<Arc<CircuitBreaker>> {
     REGISTRY.get(name).ok_or_else(|| {
-        let known: Vec<String> = REGISTRY.all().iter().map(|b| b.name().to_string()).collect();
-        PyKeyError::new_err(format!("no circuit breaker named {name:?}; known: {known:?}"))
+        let known: Vec<String> = REGISTRY
+            .all()
+            .iter()
+            .map(|b| b.name().to_string())
+            .collect();
+        PyKeyError::new_err(format!(
+            "no circuit breaker named {name:?}; known: {known:?}"
+        ))
     })
 }
 
@@ -122,6 +129,7 @@ impl BreakerObserver for PyTransitionListener {
 /// Installs the callable that receives every breaker transition.
 #[pyfunction]
 pub(crate) fn set_transition_listener(callback: Option<Py<PyAny>>) {
-    let observer = callback.map(|callback| Arc::new(PyTransitionListener { callback }) as Arc<dyn BreakerObserver>);
+    let observer = callback
+        .map(|callback| Arc::new(PyTransitionListener { callback }) as Arc<dyn BreakerObserver>);
     REGISTRY.set_observer(observer);
 }

@@ -1,28 +1,121 @@
 //! The function forms: `baldur.protect()` and `baldur.protect_with_meta()`.
+//!
+//! Implemented here rather than in Python so a call without keywords costs
+//! a dict lookup for its zone, not a zone build: the zone of a bare
+//! `protect(name, fn)` is made once per name and kept.
 
-use crate::py::driver;
+use crate::py::driver::{self, Outcome};
 use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
+use pyo3::exceptions::PyTypeError;
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::PyTuple;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple, PyType};
 use std::time::Instant;
 
-/// Calls `func()` now, under `zone`'s protection.
+static PLAIN_ZONES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
+static ZONE_BUILDER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static COROUTINE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// protect(name, func, /, **keywords)
+/// --
+///
+/// Calls ``func()`` now, protected; the same keywords as ``protected``.
+///
+/// >>> import baldur
+/// >>> baldur.protect("pricing", lambda: 42, retry=True)
+/// 42
 #[pyfunction]
-pub(crate) fn protect(py: Python<'_>, zone: &Bound<'_, PyZone>, func: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
+#[pyo3(signature = (name, func, /, **keywords))]
+pub(crate) fn protect(
+    py: Python<'_>,
+    name: &Bound<'_, PyString>,
+    func: &Bound<'_, PyAny>,
+    keywords: Option<&Bound<'_, PyDict>>,
+) -> PyResult<Py<PyAny>> {
+    let zone = zone_for(py, name, func, keywords)?;
     let zone = zone.get();
-    driver::run(py, zone, func, &PyTuple::empty(py), None).into_result(py, zone)
+    let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None);
+    refuse_coroutine(py, name, outcome)?.into_result(py, zone)
 }
 
-/// Calls `func()` now and reports the outcome as a `ProtectResult`.
+/// protect_with_meta(name, func, /, **keywords)
+/// --
+///
+/// Calls ``func()`` now, protected, and reports the outcome as a
+/// ``ProtectResult`` instead of raising the call's error.
+///
+/// >>> import baldur
+/// >>> result = baldur.protect_with_meta("pricing", lambda: 1 / 0, fallback=lambda: 0)
+/// >>> (result.ok, result.value, result.fallback_used, type(result.error).__name__)
+/// (False, 0, True, 'ZeroDivisionError')
 #[pyfunction]
+#[pyo3(signature = (name, func, /, **keywords))]
 pub(crate) fn protect_with_meta(
     py: Python<'_>,
-    zone: &Bound<'_, PyZone>,
+    name: &Bound<'_, PyString>,
     func: &Bound<'_, PyAny>,
+    keywords: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ProtectResult> {
+    let zone = zone_for(py, name, func, keywords)?;
     let zone = zone.get();
     let started = Instant::now();
     let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None);
+    let outcome = refuse_coroutine(py, name, outcome)?;
     ProtectResult::from_outcome(py, zone, outcome, started.elapsed().as_secs_f64())
+}
+
+/// The zone for a function-form call: cached per name when no keyword is
+/// given, else built (and validated) by the Python facade.
+fn zone_for<'py>(
+    py: Python<'py>,
+    name: &Bound<'py, PyString>,
+    func: &Bound<'py, PyAny>,
+    keywords: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyZone>> {
+    if !func.is_callable() {
+        return Err(PyTypeError::new_err(format!(
+            "baldur.protect({}, ...) needs a callable, not {}",
+            name.repr()?,
+            func.repr()?
+        )));
+    }
+    let plain = keywords.is_none_or(|k| k.is_empty());
+    let cache = PLAIN_ZONES
+        .get_or_init(py, || PyDict::new(py).unbind())
+        .bind(py);
+    if plain {
+        if let Some(zone) = cache.get_item(name)? {
+            return Ok(zone.cast_into()?);
+        }
+    }
+    let builder = ZONE_BUILDER.import(py, "baldur._facade", "zone_for_call")?;
+    let zone = builder.call((name,), keywords)?.cast_into::<PyZone>()?;
+    if plain {
+        cache.set_item(name, &zone)?;
+    }
+    Ok(zone)
+}
+
+/// An async function passed to the sync form returns an unawaited
+/// coroutine: close it and say which form to use, rather than hand back a
+/// coroutine that was never protected.
+fn refuse_coroutine(
+    py: Python<'_>,
+    name: &Bound<'_, PyString>,
+    outcome: Outcome,
+) -> PyResult<Outcome> {
+    if let Outcome::Returned { value, .. } = &outcome {
+        let value = value.bind(py);
+        let coroutine = COROUTINE_TYPE.import(py, "types", "CoroutineType")?;
+        if value.is_exact_instance(coroutine) {
+            value.call_method0(intern!(py, "close"))?;
+            return Err(PyTypeError::new_err(format!(
+                "baldur.protect({}, ...) got an async function; use baldur.aprotect",
+                name.repr()?
+            )));
+        }
+    }
+    Ok(outcome)
 }

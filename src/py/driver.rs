@@ -38,7 +38,10 @@ impl Outcome {
             Outcome::Returned { value, .. } => Ok(value),
             Outcome::Rejected(rejection) => Err(errors::circuit_open(py, &zone.name, rejection)),
             Outcome::Propagated { error, .. } => Err(error),
-            Outcome::GaveUp { fallback: Some(answer), .. } => answer,
+            Outcome::GaveUp {
+                fallback: Some(answer),
+                ..
+            } => answer,
             Outcome::GaveUp { error, .. } => Err(error),
         }
     }
@@ -61,23 +64,46 @@ pub(crate) fn run(
     let mut last_error: Option<PyErr> = None;
     loop {
         let attempt = match core.start_attempt(&mut call) {
-            Ok(None) => func.call(args, kwargs).map(Bound::unbind).map_err(AttemptError::Raised),
+            Ok(None) => func
+                .call(args, kwargs)
+                .map(Bound::unbind)
+                .map_err(AttemptError::Raised),
             Ok(Some(budget)) => attempt::run_bounded(py, func, args, kwargs, budget),
-            Err(reason) => return give_up(py, zone, timeout_error(py, zone, last_error), reason, call.attempts()),
+            Err(reason) => {
+                return give_up(
+                    py,
+                    zone,
+                    timeout_error(py, zone, last_error),
+                    reason,
+                    call.attempts(),
+                )
+            }
         };
         let error = match attempt {
             Ok(value) => {
                 core.succeeded(&call);
-                return Outcome::Returned { value, attempts: call.attempts() };
+                return Outcome::Returned {
+                    value,
+                    attempts: call.attempts(),
+                };
             }
             Err(AttemptError::Raised(error)) => error,
             Err(AttemptError::TimedOut) => {
                 let reason = core.timed_out(&call);
-                return give_up(py, zone, timeout_error(py, zone, last_error), reason, call.attempts());
+                return give_up(
+                    py,
+                    zone,
+                    timeout_error(py, zone, last_error),
+                    reason,
+                    call.attempts(),
+                );
             }
             Err(AttemptError::Interrupted(error)) => {
                 core.abandon(&call);
-                return Outcome::Propagated { error, attempts: call.attempts() };
+                return Outcome::Propagated {
+                    error,
+                    attempts: call.attempts(),
+                };
             }
         };
         let verdict = match zone.classify(py, &error) {
@@ -86,20 +112,37 @@ pub(crate) fn run(
                 // Loud: a broken predicate must not pass for the dependency's verdict.
                 core.abandon(&call);
                 classifier_error.set_cause(py, Some(error));
-                return Outcome::Propagated { error: classifier_error, attempts: call.attempts() };
+                return Outcome::Propagated {
+                    error: classifier_error,
+                    attempts: call.attempts(),
+                };
             }
         };
         match core.failed(&mut call, verdict) {
-            Next::Propagate => return Outcome::Propagated { error, attempts: call.attempts() },
+            Next::Propagate => {
+                return Outcome::Propagated {
+                    error,
+                    attempts: call.attempts(),
+                }
+            }
             Next::GiveUp(GiveUp::TimedOut) => {
-                return give_up(py, zone, timeout_error(py, zone, Some(error)), GiveUp::TimedOut, call.attempts())
+                return give_up(
+                    py,
+                    zone,
+                    timeout_error(py, zone, Some(error)),
+                    GiveUp::TimedOut,
+                    call.attempts(),
+                )
             }
             Next::GiveUp(reason) => return give_up(py, zone, error, reason, call.attempts()),
             Next::Retry(delay) => {
                 if !delay.is_zero() {
                     if let Err(interrupt) = attempt::sleep(py, delay) {
                         core.abandon(&call);
-                        return Outcome::Propagated { error: interrupt, attempts: call.attempts() };
+                        return Outcome::Propagated {
+                            error: interrupt,
+                            attempts: call.attempts(),
+                        };
                     }
                 }
                 last_error = Some(error);
@@ -123,8 +166,15 @@ fn give_up(py: Python<'_>, zone: &PyZone, error: PyErr, reason: GiveUp, attempts
         };
         answer.inspect_err(|fallback_error| {
             // Python's own chaining, as if the fallback ran in an `except` block.
-            let _ = fallback_error.value(py).setattr("__context__", error.value(py));
+            let _ = fallback_error
+                .value(py)
+                .setattr("__context__", error.value(py));
         })
     });
-    Outcome::GaveUp { error, reason, attempts, fallback }
+    Outcome::GaveUp {
+        error,
+        reason,
+        attempts,
+        fallback,
+    }
 }

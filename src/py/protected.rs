@@ -61,7 +61,16 @@ impl Protected {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let name = self.func.bind(py).getattr("__qualname__").map(|n| n.to_string()).unwrap_or_else(|_| "?".into());
-        Ok(format!("<baldur.protected {:?} {}>", self.zone.get().name.bind(py).to_string(), name))
+        let name = self
+            .func
+            .bind(py)
+            .getattr("__qualname__")
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| "?".into());
+        Ok(format!(
+            "<baldur.protected {:?} {}>",
+            self.zone.get().name.bind(py).to_string(),
+            name
+        ))
     }
 }

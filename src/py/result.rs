@@ -47,7 +47,9 @@ impl ProtectResult {
         self.error
             .get_or_init(py, || {
                 self.rejection.as_ref().map(|(name, rejection)| {
-                    errors::circuit_open(py, name, *rejection).into_value(py).into_any()
+                    errors::circuit_open(py, name, *rejection)
+                        .into_value(py)
+                        .into_any()
                 })
             })
             .as_ref()
@@ -80,24 +82,74 @@ impl ProtectResult {
 }
 
 fn py_bool(b: bool) -> &'static str {
-    if b { "True" } else { "False" }
+    if b {
+        "True"
+    } else {
+        "False"
+    }
 }
 
 impl ProtectResult {
     /// Turns a finished call into a result; no error of the call is raised.
-    pub(crate) fn from_outcome(py: Python<'_>, zone: &PyZone, outcome: Outcome, duration_s: f64) -> PyResult<Self> {
-        let state = zone.core.breaker().map_or(CircuitState::Closed, |b| b.state());
+    pub(crate) fn from_outcome(
+        py: Python<'_>,
+        zone: &PyZone,
+        outcome: Outcome,
+        duration_s: f64,
+    ) -> PyResult<Self> {
+        let state = zone
+            .core
+            .breaker()
+            .map_or(CircuitState::Closed, |b| b.state());
         let none = || py.None();
         let (value, error, ok, fallback_used, attempts, rejection) = match outcome {
             Outcome::Returned { value, attempts } => (value, None, true, false, attempts, None),
-            Outcome::Rejected(rejection) => (none(), None, false, false, 0, Some((zone.name.clone_ref(py), rejection))),
-            Outcome::Propagated { error, attempts } => {
-                (none(), Some(error_value(py, error)?), false, false, attempts, None)
-            }
-            Outcome::GaveUp { error, attempts, fallback, .. } => match fallback {
-                None => (none(), Some(error_value(py, error)?), false, false, attempts, None),
-                Some(Ok(answer)) => (answer, Some(error_value(py, error)?), false, true, attempts, None),
-                Some(Err(fallback_error)) => (none(), Some(error_value(py, fallback_error)?), false, true, attempts, None),
+            Outcome::Rejected(rejection) => (
+                none(),
+                None,
+                false,
+                false,
+                0,
+                Some((zone.name.clone_ref(py), rejection)),
+            ),
+            Outcome::Propagated { error, attempts } => (
+                none(),
+                Some(error_value(py, error)?),
+                false,
+                false,
+                attempts,
+                None,
+            ),
+            Outcome::GaveUp {
+                error,
+                attempts,
+                fallback,
+                ..
+            } => match fallback {
+                None => (
+                    none(),
+                    Some(error_value(py, error)?),
+                    false,
+                    false,
+                    attempts,
+                    None,
+                ),
+                Some(Ok(answer)) => (
+                    answer,
+                    Some(error_value(py, error)?),
+                    false,
+                    true,
+                    attempts,
+                    None,
+                ),
+                Some(Err(fallback_error)) => (
+                    none(),
+                    Some(error_value(py, fallback_error)?),
+                    false,
+                    true,
+                    attempts,
+                    None,
+                ),
             },
         };
         let cell = PyOnceLock::new();

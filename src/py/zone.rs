@@ -66,10 +66,18 @@ impl PyZone {
         fallback: Option<Py<PyAny>>,
         fallback_takes_error: bool,
     ) -> PyResult<Self> {
-        let backoff = Backoff::new(base_delay, max_delay, multiplier, Jitter::parse(jitter).or_config_error(py)?)
-            .or_config_error(py)?;
+        let backoff = Backoff::new(
+            base_delay,
+            max_delay,
+            multiplier,
+            Jitter::parse(jitter).or_config_error(py)?,
+        )
+        .or_config_error(py)?;
         let retry = RetryPolicy::new(attempts, backoff).or_config_error(py)?;
-        let timeout = timeout.map(|t| positive_seconds("timeout", t)).transpose().or_config_error(py)?;
+        let timeout = timeout
+            .map(|t| positive_seconds("timeout", t))
+            .transpose()
+            .or_config_error(py)?;
         let breaker = match circuit_breaker {
             true => Some(REGISTRY.get_or_create(name.to_str()?)),
             false => None,
@@ -117,11 +125,15 @@ impl PyZone {
         match code {
             NOT_A_FAILURE => Ok(Verdict::NotAFailure),
             RETRYABLE => Ok(Verdict::Retryable {
-                server_delay: delay.filter(|d| d.is_finite() && *d >= 0.0).map(Duration::from_secs_f64),
+                server_delay: delay
+                    .filter(|d| d.is_finite() && *d >= 0.0)
+                    .map(Duration::from_secs_f64),
             }),
             FATAL => Ok(Verdict::Fatal),
             ABORT => Ok(Verdict::Abort),
-            other => Err(PyTypeError::new_err(format!("classifier returned unknown verdict {other}"))),
+            other => Err(PyTypeError::new_err(format!(
+                "classifier returned unknown verdict {other}"
+            ))),
         }
     }
 }

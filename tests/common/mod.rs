@@ -41,7 +41,11 @@ impl Rig {
         let slot = Arc::new(ObserverSlot::default());
         slot.set(Some(recorder.clone()));
         let breaker = Arc::new(CircuitBreaker::new("dep", config, shared, slot));
-        Self { clock, breaker, recorder }
+        Self {
+            clock,
+            breaker,
+            recorder,
+        }
     }
 
     pub fn advance(&self, by: Duration) {
@@ -74,6 +78,9 @@ pub fn config() -> BreakerConfig {
 pub fn tripped(config: BreakerConfig) -> Rig {
     let rig = Rig::new(config);
     rig.fail(config.minimum_calls.max(config.failure_threshold));
-    assert_eq!(rig.breaker.state(), baldur::core::breaker::CircuitState::Open);
+    assert_eq!(
+        rig.breaker.state(),
+        baldur::core::breaker::CircuitState::Open
+    );
     rig
 }

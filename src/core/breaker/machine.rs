@@ -128,17 +128,22 @@ impl CircuitBreaker {
     pub fn try_acquire(&self) -> Result<Permit, Rejection> {
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
         match state {
-            CircuitState::Closed | CircuitState::ForcedClosed => {
-                Ok(Permit { generation, probe: false })
-            }
-            CircuitState::ForcedOpen => {
-                Err(Rejection { state, retry_after: None })
-            }
+            CircuitState::Closed | CircuitState::ForcedClosed => Ok(Permit {
+                generation,
+                probe: false,
+            }),
+            CircuitState::ForcedOpen => Err(Rejection {
+                state,
+                retry_after: None,
+            }),
             CircuitState::Open => {
                 let now = self.clock.now();
                 let until = self.open_until.load(Ordering::Acquire);
                 if now < until {
-                    Err(Rejection { state, retry_after: Some(from_nanos(until - now)) })
+                    Err(Rejection {
+                        state,
+                        retry_after: Some(from_nanos(until - now)),
+                    })
                 } else {
                     self.acquire_slow()
                 }
@@ -159,20 +164,35 @@ impl CircuitBreaker {
             }
             let (generation, state) = unpack(self.word.load(Ordering::Acquire));
             match state {
-                CircuitState::Closed | CircuitState::ForcedClosed => {
-                    Ok(Permit { generation, probe: false })
-                }
-                CircuitState::HalfOpen if inner.probes_issued < inner.config.half_open_max_calls => {
+                CircuitState::Closed | CircuitState::ForcedClosed => Ok(Permit {
+                    generation,
+                    probe: false,
+                }),
+                CircuitState::HalfOpen
+                    if inner.probes_issued < inner.config.half_open_max_calls =>
+                {
                     inner.probes_issued += 1;
-                    Ok(Permit { generation, probe: true })
+                    Ok(Permit {
+                        generation,
+                        probe: true,
+                    })
                 }
                 // Every probe slot is taken: probing is underway right now.
-                CircuitState::HalfOpen => Err(Rejection { state, retry_after: Some(Duration::ZERO) }),
+                CircuitState::HalfOpen => Err(Rejection {
+                    state,
+                    retry_after: Some(Duration::ZERO),
+                }),
                 CircuitState::Open => {
                     let until = self.open_until.load(Ordering::Acquire);
-                    Err(Rejection { state, retry_after: Some(from_nanos(until.saturating_sub(now))) })
+                    Err(Rejection {
+                        state,
+                        retry_after: Some(from_nanos(until.saturating_sub(now))),
+                    })
                 }
-                CircuitState::ForcedOpen => Err(Rejection { state, retry_after: None }),
+                CircuitState::ForcedOpen => Err(Rejection {
+                    state,
+                    retry_after: None,
+                }),
             }
         };
         self.observer.emit(transition);
@@ -322,7 +342,10 @@ impl CircuitBreaker {
         Snapshot {
             state,
             totals: self.window.totals(now),
-            opened_ago: inner.opened_at.filter(|_| open).map(|at| from_nanos(now.saturating_sub(at))),
+            opened_ago: inner
+                .opened_at
+                .filter(|_| open)
+                .map(|at| from_nanos(now.saturating_sub(at))),
             retry_after,
             generation,
             config: inner.config,
@@ -368,6 +391,13 @@ impl CircuitBreaker {
         }
         let generation = generation + 1;
         self.word.store(pack(generation, to), Ordering::Release);
-        Some(Transition { name: self.name.clone(), from, to, cause, generation, totals })
+        Some(Transition {
+            name: self.name.clone(),
+            from,
+            to,
+            cause,
+            generation,
+            totals,
+        })
     }
 }

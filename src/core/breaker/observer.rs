@@ -57,6 +57,8 @@ impl ObserverSlot {
 
 impl std::fmt::Debug for ObserverSlot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ObserverSlot").field("set", &self.observer.read().is_some()).finish()
+        f.debug_struct("ObserverSlot")
+            .field("set", &self.observer.read().is_some())
+            .finish()
     }
 }

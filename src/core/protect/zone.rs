@@ -57,7 +57,14 @@ impl Zone {
         timeout: Option<Duration>,
         clock: SharedClock,
     ) -> Self {
-        Self { breaker, retry, timeout, defaults: None, clock, random: fastrand::f64 }
+        Self {
+            breaker,
+            retry,
+            timeout,
+            defaults: None,
+            clock,
+            random: fastrand::f64,
+        }
     }
 
     /// Falls back on `defaults` for what the callsite did not set.
@@ -81,7 +88,8 @@ impl Zone {
     /// the process default.
     #[inline]
     pub fn timeout(&self) -> Option<Duration> {
-        self.timeout.or_else(|| self.defaults.as_ref().and_then(|d| d.timeout()))
+        self.timeout
+            .or_else(|| self.defaults.as_ref().and_then(|d| d.timeout()))
     }
 
     /// The retry policy.
@@ -96,8 +104,14 @@ impl Zone {
             Some(breaker) => Some(breaker.try_acquire()?),
             None => None,
         };
-        let deadline = self.timeout().map(|t| self.clock.now().saturating_add(to_nanos(t)));
-        Ok(CallState { permit, attempts: 0, deadline })
+        let deadline = self
+            .timeout()
+            .map(|t| self.clock.now().saturating_add(to_nanos(t)));
+        Ok(CallState {
+            permit,
+            attempts: 0,
+            deadline,
+        })
     }
 
     /// Starts the next attempt and says how long it may take: `Ok(None)` when
@@ -150,7 +164,11 @@ impl Zone {
         if verdict == Verdict::Fatal || call.attempts >= self.retry.attempts() {
             return Next::GiveUp(GiveUp::Exhausted);
         }
-        let delay = self.retry.backoff().delay(call.attempts.saturating_sub(1), (self.random)(), server_delay);
+        let delay = self.retry.backoff().delay(
+            call.attempts.saturating_sub(1),
+            (self.random)(),
+            server_delay,
+        );
         if let Some(deadline) = call.deadline {
             // The next attempt could not start inside the bound: stop now
             // rather than sleep only to time out.

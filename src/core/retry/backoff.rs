@@ -61,12 +61,21 @@ impl Backoff {
         let base = non_negative_seconds("base_delay", base_delay)?;
         let max = non_negative_seconds("max_delay", max_delay)?;
         if max < base {
-            return Err(ConfigError::new("max_delay", max_delay, "a number of seconds >= base_delay"));
+            return Err(ConfigError::new(
+                "max_delay",
+                max_delay,
+                "a number of seconds >= base_delay",
+            ));
         }
         if !(multiplier.is_finite() && multiplier >= 1.0) {
             return Err(ConfigError::new("multiplier", multiplier, "a number >= 1"));
         }
-        Ok(Self { base, max, multiplier, jitter })
+        Ok(Self {
+            base,
+            max,
+            multiplier,
+            jitter,
+        })
     }
 
     /// The wait before retry number `retry` (0 for the first retry).
@@ -90,7 +99,11 @@ impl Backoff {
         match self.jitter {
             Jitter::None => capped,
             // A NaN from a custom random source must not panic mul_f64.
-            Jitter::Full => capped.mul_f64(if unit.is_nan() { 0.0 } else { unit.clamp(0.0, 1.0) }),
+            Jitter::Full => capped.mul_f64(if unit.is_nan() {
+                0.0
+            } else {
+                unit.clamp(0.0, 1.0)
+            }),
         }
     }
 

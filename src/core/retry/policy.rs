@@ -30,7 +30,10 @@ impl RetryPolicy {
 
     /// One attempt, no retry: what a call without `retry=` gets.
     pub fn once() -> Self {
-        Self { attempts: 1, backoff: Backoff::default() }
+        Self {
+            attempts: 1,
+            backoff: Backoff::default(),
+        }
     }
 
     /// Attempts in all.
@@ -46,6 +49,9 @@ impl RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts: DEFAULT_ATTEMPTS, backoff: Backoff::default() }
+        Self {
+            attempts: DEFAULT_ATTEMPTS,
+            backoff: Backoff::default(),
+        }
     }
 }
