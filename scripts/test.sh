@@ -27,7 +27,7 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --features python --quiet -- -D warnings
 
 step "ruff"
-ruff check python tests_py benches examples
+ruff check python tests_py benches
 ruff format --check python benches
 
 step "mypy --strict (package) and stubtest (compiled module)"
