@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import timeit
 from collections.abc import Callable
 from typing import Any
@@ -100,6 +101,75 @@ def peer_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
     return rows
 
 
+async def async_target(x: int) -> int:
+    return x
+
+
+def empty_async_decorator(func: Callable[..., Any]) -> Callable[..., Any]:
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return await func(*args, **kwargs)
+
+    return wrapper
+
+
+def build_async_rows() -> list[tuple[str, Callable[..., Any] | None]]:
+    """(label, async callable or None when the peer is missing)."""
+    rows: list[tuple[str, Callable[..., Any] | None]] = [
+        ("bare await", async_target),
+        ("empty async decorator", empty_async_decorator(async_target)),
+        ("baldur async breaker only", baldur.protected("bench-async-breaker")(async_target)),
+        (
+            "baldur async retry+fallback+breaker",
+            baldur.protected("bench-async-full", retry=True, fallback=lambda: 0)(async_target),
+        ),
+    ]
+    try:
+        from hyx.circuitbreaker import consecutive_breaker
+        from hyx.fallback import fallback
+        from hyx.retry import retry
+
+        async def zero() -> int:
+            return 0
+
+        breaker = consecutive_breaker()
+        rows.append(
+            (
+                "hyx breaker+retry+fallback",
+                breaker(retry(attempts=3)(fallback(lambda *a, **k: zero())(async_target))),
+            )
+        )
+    except ImportError:
+        rows.append(("hyx breaker+retry+fallback", None))
+    try:
+        import tenacity
+
+        rows.append(
+            (
+                "tenacity async retry",
+                tenacity.retry(stop=tenacity.stop_after_attempt(3))(async_target),
+            )
+        )
+    except ImportError:
+        rows.append(("tenacity async retry", None))
+    return rows
+
+
+def measure_async(func: Callable[..., Any], repeats: int, number: int = 20_000) -> float:
+    """Best-of-``repeats`` nanoseconds per ``await func(1)`` on one loop."""
+    import asyncio
+
+    async def loop() -> float:
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            for _ in range(number):
+                await func(1)
+            best = min(best, time.perf_counter() - started)
+        return best / number * 1e9
+
+    return asyncio.run(loop())
+
+
 def measure(stmt: str, namespace: dict[str, Any], repeats: int) -> float:
     """Best-of-``repeats`` nanoseconds per execution of ``stmt``."""
     timer = timeit.Timer(stmt, globals=namespace)
@@ -125,7 +195,23 @@ def main() -> int:
             print(f"{label:42} {'missing: pip install baldur-framework[bench]':>38}")
             continue
         print(f"{label:42} {ns:10.1f} {ns / bare:8.2f} {ns / empty:8.2f} {ns / full:9.2f}")
+    print_async(repeats)
     return 0
+
+
+def print_async(repeats: int) -> None:
+    results = {
+        label: None if func is None else measure_async(func, repeats)
+        for label, func in build_async_rows()
+    }
+    bare = results["bare await"] or 0.0
+    full = results["baldur async retry+fallback+breaker"] or 1.0
+    print(f"\n{'async row':42} {'ns/call':>10} {'over bare':>10} {'x baldur':>9}")
+    for label, ns in results.items():
+        if ns is None:
+            print(f"{label:42} {'missing: pip install hyx tenacity':>30}")
+            continue
+        print(f"{label:42} {ns:10.1f} {ns - bare:10.1f} {(ns - bare) / (full - bare):9.2f}")
 
 
 if __name__ == "__main__":

@@ -174,11 +174,41 @@ fn breaker_opened_by_other_calls_mid_loop_gives_up_with_circuit_opened() {
     assert!(matches!(zone.failed(&mut call, RETRYABLE), Next::Retry(_)));
     rig.fail(2); // other callers trip it while this one sleeps
     assert_eq!(rig.breaker.state(), CircuitState::Open);
-    retry(&zone, &mut call);
-    assert_eq!(
-        zone.failed(&mut call, RETRYABLE),
-        Next::GiveUp(GiveUp::CircuitOpened)
+    // The next attempt is refused before it reaches the dependency.
+    assert_eq!(zone.start_attempt(&mut call), Err(GiveUp::CircuitOpened));
+    assert_eq!(call.attempts(), 1);
+}
+
+#[test]
+fn breaker_opened_during_the_wait_is_seen_before_the_next_attempt() {
+    let rig = Rig::new(BreakerConfig::new(3, 3, 10.0, 1, 60.0).unwrap());
+    let zone = zone(&rig, 5, None);
+    let mut call = start(&zone);
+    assert!(matches!(zone.failed(&mut call, RETRYABLE), Next::Retry(_)));
+    assert!(zone.still_admitted(&call), "nothing changed yet");
+    rig.fail(2); // other callers trip it while this one sleeps
+    assert!(
+        !zone.still_admitted(&call),
+        "no further attempt once it opened"
     );
+}
+
+#[test]
+fn operator_opening_the_breaker_during_the_wait_is_seen() {
+    let rig = Rig::new(lenient());
+    let zone = zone(&rig, 5, None);
+    let mut call = start(&zone);
+    assert!(matches!(zone.failed(&mut call, RETRYABLE), Next::Retry(_)));
+    rig.breaker.force_open();
+    assert!(!zone.still_admitted(&call));
+}
+
+#[test]
+fn zone_without_a_breaker_always_admits() {
+    let rig = Rig::new(lenient());
+    let zone = Zone::new(None, policy(3), None, rig.clock.clone());
+    let call = start(&zone);
+    assert!(zone.still_admitted(&call));
 }
 
 #[test]

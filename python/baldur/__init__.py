@@ -18,7 +18,14 @@ from __future__ import annotations
 from baldur import _core, _events
 from baldur._config import init
 from baldur._core import ProtectResult
-from baldur._facade import protect, protect_with_meta, protected
+from baldur._facade import (
+    aprotect,
+    aprotect_with_meta,
+    aprotected,
+    protect,
+    protect_with_meta,
+    protected,
+)
 from baldur.circuits import (
     circuit_state,
     circuits,
@@ -51,6 +58,9 @@ __all__ = [
     "ProtectResult",
     "ProtectTimeoutError",
     "RetryPolicy",
+    "aprotect",
+    "aprotect_with_meta",
+    "aprotected",
     "circuit_state",
     "circuits",
     "force_close_circuit",

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
+import time
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from baldur import _core
+from baldur import _async, _core
 from baldur._zones import build_zone
+from baldur.exceptions import CircuitOpenError
 from baldur.retry import ExceptionTypes, RetryPolicy
 
 if TYPE_CHECKING:
@@ -87,10 +89,7 @@ def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]
         if not callable(func):
             raise TypeError(f"@baldur.protected({name!r}) decorates a callable, not {func!r}")
         if inspect.iscoroutinefunction(func):
-            raise NotImplementedError(
-                f"@baldur.protected({name!r}) on an async function is not available in this "
-                "build of Baldur yet"
-            )
+            return _protect_async(zone, func)  # type: ignore[return-value]
         wrapper = _core.Protected(zone, func)
         functools.update_wrapper(wrapper, func)
         return wrapper  # type: ignore[return-value]
@@ -98,12 +97,109 @@ def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]
     return decorate
 
 
+def aprotected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]:
+    """The async-only form of :func:`protected`: a ``TypeError`` on a sync
+    function, so a callsite that must be async cannot silently become sync.
+
+    >>> import asyncio, baldur
+    >>> @baldur.aprotected("inventory-async", retry=True)
+    ... async def lookup(sku: str) -> str:
+    ...     return sku
+    >>> asyncio.run(lookup("A-1"))
+    'A-1'
+    """
+    zone = zone_from_keywords(name, **keywords)
+
+    def decorate(func: F) -> F:
+        if not inspect.iscoroutinefunction(func):
+            raise TypeError(
+                f"@baldur.aprotected({name!r}) needs an async def function, not {func!r}; "
+                "use @baldur.protected for sync functions"
+            )
+        return _protect_async(zone, func)  # type: ignore[return-value]
+
+    return decorate
+
+
+def _protect_async(zone: _core.Zone, func: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
+    """A real coroutine function (``inspect.iscoroutinefunction`` is true, so
+    frameworks treat it as async) with the original's signature."""
+
+    return functools.wraps(func)(_async.coroutine_function(zone, func))
+
+
+async def aprotect(name: str, func: Callable[[], Awaitable[T]], **keywords: Any) -> T:
+    """Awaits ``func()`` now, protected; the same keywords as
+    :func:`protected`.
+
+    >>> import asyncio, baldur
+    >>> async def price() -> int:
+    ...     return 42
+    >>> asyncio.run(baldur.aprotect("pricing-async", price, retry=True))
+    42
+    """
+    zone = _async_zone_for_call("aprotect", name, func, keywords)
+    return await _async.coroutine_function(zone, func)()  # type: ignore[no-any-return]
+
+
+async def aprotect_with_meta(
+    name: str, func: Callable[[], Awaitable[Any]], **keywords: Any
+) -> _core.ProtectResult:
+    """Awaits ``func()`` now, protected, and reports the outcome as a
+    :class:`ProtectResult` instead of raising the call's error.
+
+    >>> import asyncio, baldur
+    >>> async def broken() -> int:
+    ...     raise ConnectionError("down")
+    >>> result = asyncio.run(baldur.aprotect_with_meta("pricing-async", broken, fallback=lambda: 0))
+    >>> (result.ok, result.value, result.fallback_used, type(result.error).__name__)
+    (False, 0, True, 'ConnectionError')
+    """
+    zone = _async_zone_for_call("aprotect_with_meta", name, func, keywords)
+    started = time.perf_counter()
+    try:
+        call = _core.AsyncCall(zone)
+    except CircuitOpenError as rejected:
+        return _core.rejected_result(zone, rejected, time.perf_counter() - started)
+    value: Any = None
+    error: BaseException | None = None
+    fallback_used = False
+    try:
+        ok, outcome = await _async.attempts(call, func, (), {})
+        if ok:
+            value = outcome
+        else:
+            error = outcome
+            if zone.fallback is not None:
+                fallback_used = True
+                value = await _async.answer_or_raise(zone, outcome)
+    except Exception as unhandled:  # the call's error is reported, never raised
+        ok, value, error = False, None, unhandled
+    return call.result(
+        value=value,
+        ok=ok,
+        fallback_used=fallback_used,
+        error=error,
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _async_zone_for_call(
+    form: str, name: str, func: Callable[[], Awaitable[Any]], keywords: dict[str, Any]
+) -> _core.Zone:
+    if not callable(func):
+        raise TypeError(f"baldur.{form}({name!r}, ...) needs a callable, not {func!r}")
+    return zone_for_call(name, **keywords)
+
+
 def zone_for_call(name: str, **keywords: Any) -> _core.Zone:
     """The zone of a function-form call (``baldur.protect``), built from its
     keywords. Zones whose keywords are all hashable are kept, so a callsite
     that passes the same keywords each time validates them once."""
     try:
-        key = (name, frozenset(keywords.items()))
+        # Each value's type is part of the key: ``True == 1``, and a zone
+        # built for ``retry=True`` must not answer for ``retry=1``.
+        key = (name, frozenset((k, type(v), v) for k, v in keywords.items()))
         zone = _call_zones.get(key)
     except TypeError:  # an unhashable keyword value: build every time
         return zone_from_keywords(name, **keywords)
@@ -117,7 +213,7 @@ def zone_for_call(name: str, **keywords: Any) -> _core.Zone:
 
 # Bounded, because an inline lambda is a new key on every call.
 _CALL_ZONES_MAX = 512
-_call_zones: dict[tuple[str, frozenset[tuple[str, Any]]], _core.Zone] = {}
+_call_zones: dict[tuple[str, frozenset[tuple[str, type, Any]]], _core.Zone] = {}
 
 
 protect = _core.protect

@@ -6,7 +6,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,7 +30,9 @@ pub(crate) enum AttemptError {
 /// caller's context, and waits at most `budget` for it.
 ///
 /// Python cannot stop a running thread, so an attempt that outlives its
-/// budget keeps running in the background; its result is discarded.
+/// budget keeps running in the background; its result is discarded. One
+/// that has not begun when the caller gives up never begins: the dependency
+/// is not called after its call has already ended.
 pub(crate) fn run_bounded(
     py: Python<'_>,
     func: &Bound<'_, PyAny>,
@@ -37,7 +40,8 @@ pub(crate) fn run_bounded(
     kwargs: Option<&Bound<'_, PyDict>>,
     budget: Duration,
 ) -> Result<Py<PyAny>, AttemptError> {
-    let job = Job::new(py, func, args, kwargs).map_err(AttemptError::Raised)?;
+    let abandoned = Arc::new(AtomicBool::new(false));
+    let job = Job::new(py, func, args, kwargs, abandoned.clone()).map_err(AttemptError::Raised)?;
     let (done, mut result) = mpsc::sync_channel::<PyResult<Py<PyAny>>>(1);
     thread::Builder::new()
         .name("baldur-attempt".into())
@@ -48,9 +52,13 @@ pub(crate) fn run_bounded(
             )))
         })?;
     let deadline = Instant::now() + budget;
+    // Stored with the GIL held, and the worker reads it with the GIL held
+    // just before calling: either the attempt began, or it never will.
+    let abandon = || abandoned.store(true, Ordering::Release);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
+            abandon();
             return Err(AttemptError::TimedOut);
         }
         // A Receiver is Send but not Sync: it travels into the detached
@@ -60,9 +68,10 @@ pub(crate) fn run_bounded(
         result = receiver;
         match received {
             Ok(outcome) => return outcome.map_err(AttemptError::Raised),
-            Err(mpsc::RecvTimeoutError::Timeout) => {
-                py.check_signals().map_err(AttemptError::Interrupted)?
-            }
+            Err(mpsc::RecvTimeoutError::Timeout) => py.check_signals().map_err(|interrupt| {
+                abandon();
+                AttemptError::Interrupted(interrupt)
+            })?,
             Err(mpsc::RecvTimeoutError::Disconnected) => {
                 return Err(AttemptError::Raised(PyRuntimeError::new_err(
                     "the attempt thread died without an answer",
@@ -90,6 +99,8 @@ struct Job {
     context: Py<PyAny>,
     call_args: Py<PyTuple>,
     kwargs: Option<Py<PyDict>>,
+    /// Set by the caller once it stops waiting.
+    abandoned: Arc<AtomicBool>,
 }
 
 impl Job {
@@ -98,6 +109,7 @@ impl Job {
         func: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
+        abandoned: Arc<AtomicBool>,
     ) -> PyResult<Self> {
         let copy_context = COPY_CONTEXT.get_or_try_init(py, || {
             PyResult::Ok(py.import("contextvars")?.getattr("copy_context")?.unbind())
@@ -109,12 +121,17 @@ impl Job {
             context: copy_context.call0(py)?,
             call_args: PyTuple::new(py, items)?.unbind(),
             kwargs: kwargs.map(|k| k.clone().unbind()),
+            abandoned,
         })
     }
 
     fn run(self, done: mpsc::SyncSender<PyResult<Py<PyAny>>>) {
         // `move`: the job's references are dropped inside, with the GIL held.
         Python::attach(move |py| {
+            if self.abandoned.load(Ordering::Acquire) {
+                // The call timed out before this thread got going.
+                return;
+            }
             let kwargs = self.kwargs.as_ref().map(|k| k.bind(py));
             let outcome = self
                 .context

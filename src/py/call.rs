@@ -18,9 +18,6 @@ static PLAIN_ZONES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static ZONE_BUILDER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static COROUTINE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// protect(name, func, /, **keywords)
-/// --
-///
 /// Calls ``func()`` now, protected; the same keywords as ``protected``.
 ///
 /// >>> import baldur
@@ -40,9 +37,6 @@ pub(crate) fn protect(
     refuse_coroutine(py, name, outcome)?.into_result(py, zone)
 }
 
-/// protect_with_meta(name, func, /, **keywords)
-/// --
-///
 /// Calls ``func()`` now, protected, and reports the outcome as a
 /// ``ProtectResult`` instead of raising the call's error.
 ///

@@ -69,14 +69,21 @@ pub(crate) fn run(
                 .map(Bound::unbind)
                 .map_err(AttemptError::Raised),
             Ok(Some(budget)) => attempt::run_bounded(py, func, args, kwargs, budget),
-            Err(reason) => {
+            Err(GiveUp::TimedOut) => {
                 return give_up(
                     py,
                     zone,
                     timeout_error(py, zone, last_error),
-                    reason,
+                    GiveUp::TimedOut,
                     call.attempts(),
                 )
+            }
+            Err(reason) => {
+                // Only a retry can be refused, so an earlier attempt failed.
+                let error = last_error.unwrap_or_else(|| {
+                    pyo3::exceptions::PyRuntimeError::new_err("call refused before any attempt")
+                });
+                return give_up(py, zone, error, reason, call.attempts());
             }
         };
         let error = match attempt {

@@ -1,5 +1,6 @@
 //! PyO3 glue: converts between the core and Python, nothing more.
 
+mod async_call;
 mod attempt;
 mod breakers;
 mod call;
@@ -18,6 +19,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;
+    m.add_class::<async_call::AsyncCall>()?;
+    m.add_function(wrap_pyfunction!(async_call::rejected_result, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
     m.add_function(wrap_pyfunction!(zone::set_default_timeout, m)?)?;

@@ -90,35 +90,34 @@ fn py_bool(b: bool) -> &'static str {
 }
 
 impl ProtectResult {
-    /// Turns a finished call into a result; no error of the call is raised.
+    /// Turns a finished sync call into a result; no error of the call is raised.
     pub(crate) fn from_outcome(
         py: Python<'_>,
         zone: &PyZone,
         outcome: Outcome,
         duration_s: f64,
     ) -> PyResult<Self> {
-        let state = zone
-            .core
-            .breaker()
-            .map_or(CircuitState::Closed, |b| b.state());
         let none = || py.None();
-        let (value, error, ok, fallback_used, attempts, rejection) = match outcome {
-            Outcome::Returned { value, attempts } => (value, None, true, false, attempts, None),
-            Outcome::Rejected(rejection) => (
-                none(),
-                None,
-                false,
-                false,
-                0,
-                Some((zone.name.clone_ref(py), rejection)),
-            ),
+        let (value, error, ok, fallback_used, attempts) = match outcome {
+            Outcome::Returned { value, attempts } => (value, None, true, false, attempts),
+            Outcome::Rejected(rejection) => {
+                let lazy = Some((zone.name.clone_ref(py), rejection));
+                return Ok(Self::build(
+                    zone,
+                    none(),
+                    PyOnceLock::new(),
+                    lazy,
+                    false,
+                    0,
+                    duration_s,
+                ));
+            }
             Outcome::Propagated { error, attempts } => (
                 none(),
                 Some(error_value(py, error)?),
                 false,
                 false,
                 attempts,
-                None,
             ),
             Outcome::GaveUp {
                 error,
@@ -132,43 +131,106 @@ impl ProtectResult {
                     false,
                     false,
                     attempts,
-                    None,
                 ),
-                Some(Ok(answer)) => (
-                    answer,
-                    Some(error_value(py, error)?),
-                    false,
-                    true,
-                    attempts,
-                    None,
-                ),
+                Some(Ok(answer)) => (answer, Some(error_value(py, error)?), false, true, attempts),
                 Some(Err(fallback_error)) => (
                     none(),
                     Some(error_value(py, fallback_error)?),
                     false,
                     true,
                     attempts,
-                    None,
                 ),
             },
         };
-        let cell = PyOnceLock::new();
-        if rejection.is_none() {
-            let _ = cell.set(py, error);
-        }
-        Ok(Self {
+        Ok(Self::from_parts(
+            py,
+            zone,
             value,
+            error,
             ok,
             fallback_used,
+            attempts,
+            duration_s,
+        ))
+    }
+
+    /// A result from its parts (the async driver assembles them in Python).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn from_parts(
+        py: Python<'_>,
+        zone: &PyZone,
+        value: Py<PyAny>,
+        error: Option<Py<PyAny>>,
+        ok: bool,
+        fallback_used: bool,
+        attempts: u32,
+        duration_s: f64,
+    ) -> Self {
+        let mut result = Self::build(
+            zone,
+            value,
+            known(py, error),
+            None,
+            ok,
+            attempts,
+            duration_s,
+        );
+        result.fallback_used = fallback_used;
+        result
+    }
+
+    /// The result of a call the breaker refused, with its `CircuitOpenError`.
+    pub(crate) fn rejected(
+        py: Python<'_>,
+        zone: &PyZone,
+        error: Py<PyAny>,
+        duration_s: f64,
+    ) -> Self {
+        let mut result = Self::build(
+            zone,
+            py.None(),
+            known(py, Some(error)),
+            None,
+            false,
+            0,
+            duration_s,
+        );
+        result.rejected = true;
+        result
+    }
+
+    fn build(
+        zone: &PyZone,
+        value: Py<PyAny>,
+        error: PyOnceLock<Option<Py<PyAny>>>,
+        rejection: Option<(Py<PyString>, Rejection)>,
+        ok: bool,
+        attempts: u32,
+        duration_s: f64,
+    ) -> Self {
+        Self {
+            value,
+            ok,
+            fallback_used: false,
             attempts,
             rejected: rejection.is_some(),
             duration_s,
             dlq_id: None,
-            state,
-            error: cell,
+            state: zone
+                .core
+                .breaker()
+                .map_or(CircuitState::Closed, |b| b.state()),
+            error,
             rejection,
-        })
+        }
     }
+}
+
+/// An error slot that is already filled.
+fn known(py: Python<'_>, error: Option<Py<PyAny>>) -> PyOnceLock<Option<Py<PyAny>>> {
+    let cell = PyOnceLock::new();
+    let _ = cell.set(py, error);
+    cell
 }
 
 /// The exception object of an error, unless it is one no caller should

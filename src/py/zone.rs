@@ -110,6 +110,18 @@ impl PyZone {
         self.core.retry().attempts()
     }
 
+    /// The fallback, or `None`.
+    #[getter]
+    fn fallback(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.fallback.as_ref().map(|f| f.clone_ref(py))
+    }
+
+    /// Whether the fallback takes the final exception.
+    #[getter]
+    fn fallback_takes_error(&self) -> bool {
+        self.fallback_takes_error
+    }
+
     fn __repr__(&self, py: Python<'_>) -> String {
         format!("<baldur Zone {}>", self.name.bind(py))
     }

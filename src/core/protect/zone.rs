@@ -115,10 +115,16 @@ impl Zone {
     }
 
     /// Starts the next attempt and says how long it may take: `Ok(None)` when
-    /// unbounded, `Err(TimedOut)` when the bound already ran out (the attempt
-    /// does not start, the permit is handed back, the call is over).
+    /// unbounded. The attempt does not start and the call is over when the
+    /// bound already ran out (`Err(TimedOut)`, the permit is handed back) or
+    /// when the breaker changed state since it admitted the call
+    /// (`Err(CircuitOpened)`: during a backoff wait, other calls or an
+    /// operator may have opened it).
     #[inline]
     pub fn start_attempt(&self, call: &mut CallState) -> Result<Option<Duration>, GiveUp> {
+        if call.attempts > 0 && !self.still_admitted(call) {
+            return Err(GiveUp::CircuitOpened);
+        }
         let Some(deadline) = call.deadline else {
             call.attempts += 1;
             return Ok(None);
@@ -130,6 +136,20 @@ impl Zone {
         }
         call.attempts += 1;
         Ok(Some(from_nanos(deadline - now)))
+    }
+
+    /// Whether the breaker still admits the call's next attempt: it has not
+    /// changed state since it admitted the call. A driver asks after a
+    /// failed attempt, before the next one (and after any wait between them),
+    /// because other calls or an operator may have opened it meanwhile; if
+    /// not, the call gives up with [`GiveUp::CircuitOpened`] and no further
+    /// attempt reaches the dependency.
+    #[inline]
+    pub fn still_admitted(&self, call: &CallState) -> bool {
+        match (&self.breaker, call.permit) {
+            (Some(breaker), Some(permit)) => breaker.still_admits(permit),
+            _ => true,
+        }
     }
 
     /// The attempt in flight succeeded.

@@ -1,0 +1,148 @@
+"""The async driver: the same pipeline as the sync one (breaker, retry,
+timeout, fallback), awaited on the event loop.
+
+Every decision (admission, attempt accounting, backoff, the bound) is made
+by the Rust core through ``baldur._core.AsyncCall``; this module only awaits:
+the attempts, the backoff sleeps (``asyncio.sleep``, never blocking the
+loop), the timeout (the attempt is cancelled, so its ``finally`` runs) and a
+fallback that may itself be async. Cancellation is never a failure: it is
+not retried, not counted, runs no fallback, and returns a probe slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from baldur import _core
+
+# AsyncCall.failed() answers; shared with src/py/async_call.rs.
+RETRY = 0
+PROPAGATE = 1
+GIVE_UP = 2
+
+AsyncFunction = Callable[..., Awaitable[Any]]
+
+
+class _AttemptTimedOut(Exception):
+    """The call's own bound expired during an attempt (never escapes)."""
+
+
+def coroutine_function(zone: _core.Zone, func: AsyncFunction) -> Callable[..., Any]:
+    """``func`` under ``zone``, as a coroutine function: the async twin of the
+    sync driver. The first attempt is inlined, so a call that succeeds
+    awaits one coroutine of ours, not a stack of them."""
+    new_call = _core.AsyncCall
+
+    async def protected_call(*args: Any, **kwargs: Any) -> Any:
+        call = new_call(zone)
+        if call.budget is not None:
+            ok, value = await attempts(call, func, args, kwargs)
+            return value if ok else await answer_or_raise(zone, value)
+        try:
+            value = await func(*args, **kwargs)
+        except BaseException as exc:
+            verdict = call.failed(exc)
+            if verdict == PROPAGATE:
+                raise
+            ok, value = await _after_failure(call, verdict, func, args, kwargs)
+            return value if ok else await answer_or_raise(zone, value)
+        call.succeeded()
+        return value
+
+    return protected_call
+
+
+async def attempts(
+    call: _core.AsyncCall, func: AsyncFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bool, Any]:
+    """Attempts from the one ``call`` has started until one returns
+    (``(True, value)``) or the call gives up (``(False, final_error)``). An
+    error that is not a failure propagates."""
+    while True:
+        budget = call.budget
+        try:
+            if budget is None:
+                value = await func(*args, **kwargs)
+            else:
+                value = await _bounded(func(*args, **kwargs), budget)
+        except _AttemptTimedOut:
+            call.timed_out()
+            return False, call.final_error
+        except BaseException as exc:
+            verdict = call.failed(exc)
+            if verdict == PROPAGATE:
+                raise
+            if verdict == GIVE_UP:
+                return False, call.final_error
+            if not await _wait_and_start(call):
+                return False, call.final_error
+        else:
+            call.succeeded()
+            return True, value
+
+
+async def _after_failure(
+    call: _core.AsyncCall,
+    verdict: int,
+    func: AsyncFunction,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> tuple[bool, Any]:
+    if verdict == GIVE_UP or not await _wait_and_start(call):
+        return False, call.final_error
+    return await attempts(call, func, args, kwargs)
+
+
+async def _wait_and_start(call: _core.AsyncCall) -> bool:
+    """The backoff sleep, then the next attempt. False when the call's bound
+    ran out first."""
+    delay = call.delay
+    if delay > 0:
+        try:
+            await asyncio.sleep(delay)
+        except BaseException:
+            call.abandon()
+            raise
+    return call.start_attempt()
+
+
+async def answer_or_raise(zone: _core.Zone, error: BaseException) -> Any:
+    """The call gave up: the fallback answers (awaited if async), else the
+    final error is raised."""
+    fallback = zone.fallback
+    if fallback is None:
+        raise error
+    try:
+        answer = fallback(error) if zone.fallback_takes_error else fallback()
+        if inspect.isawaitable(answer):
+            answer = await answer
+    except BaseException as fallback_error:
+        # Chained as if the fallback had run in an `except` block.
+        fallback_error.__context__ = error
+        raise
+    return answer
+
+
+if sys.version_info >= (3, 11):
+
+    async def _bounded(coro: Awaitable[Any], budget: float) -> Any:
+        scope = asyncio.timeout(budget)
+        try:
+            async with scope:
+                return await coro
+        except TimeoutError:
+            if scope.expired():
+                raise _AttemptTimedOut from None
+            raise
+
+else:  # pragma: no cover - Python 3.10
+
+    async def _bounded(coro: Awaitable[Any], budget: float) -> Any:
+        try:
+            return await asyncio.wait_for(coro, budget)
+        except asyncio.TimeoutError:
+            raise _AttemptTimedOut from None

@@ -1,0 +1,201 @@
+//! `baldur._core.AsyncCall`: the per-call state machine, stepped by the
+//! Python async driver (`baldur._async`), which owns the awaiting: attempts,
+//! backoff sleeps on the event loop, timeouts and async fallbacks.
+
+use crate::core::protect::{CallState, GiveUp, Next};
+use crate::py::errors;
+use crate::py::result::ProtectResult;
+use crate::py::zone::PyZone;
+use pyo3::prelude::*;
+
+/// `failed()` answers: sleep `delay` and attempt again.
+const RETRY: u8 = 0;
+/// `failed()` answers: re-raise the error untouched.
+const PROPAGATE: u8 = 1;
+/// `failed()` answers: the call is over; `final_error` is what failed it.
+const GIVE_UP: u8 = 2;
+
+/// One async call in progress. Created by `AsyncCall(zone)`, which asks the
+/// breaker and starts the first attempt (or raises `CircuitOpenError`).
+#[pyclass(module = "baldur._core", name = "AsyncCall")]
+pub(crate) struct AsyncCall {
+    zone: Py<PyZone>,
+    state: CallState,
+    budget: Option<f64>,
+    delay: f64,
+    last_error: Option<Py<PyAny>>,
+    final_error: Option<Py<PyAny>>,
+    reason: Option<GiveUp>,
+}
+
+#[pymethods]
+impl AsyncCall {
+    #[new]
+    fn new(py: Python<'_>, zone: Py<PyZone>) -> PyResult<Self> {
+        let core = &zone.get().core;
+        let mut state = core
+            .begin()
+            .map_err(|rejection| errors::circuit_open(py, &zone.get().name, rejection))?;
+        let mut call = Self {
+            zone,
+            state,
+            budget: None,
+            delay: 0.0,
+            last_error: None,
+            final_error: None,
+            reason: None,
+        };
+        // The first attempt starts with the call; its budget cannot have run out.
+        if let Ok(budget) = call.zone.get().core.start_attempt(&mut state) {
+            call.budget = budget.map(|b| b.as_secs_f64());
+        }
+        call.state = state;
+        Ok(call)
+    }
+
+    /// Seconds the current attempt may take, or `None` when unbounded.
+    #[getter]
+    fn budget(&self) -> Option<f64> {
+        self.budget
+    }
+
+    /// Seconds to wait before the next attempt (after `failed()` said RETRY).
+    #[getter]
+    fn delay(&self) -> f64 {
+        self.delay
+    }
+
+    /// Attempts started so far.
+    #[getter]
+    fn attempts(&self) -> u32 {
+        self.state.attempts()
+    }
+
+    /// The exception that ended the call (after GIVE_UP, or a timeout).
+    #[getter]
+    fn final_error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
+        self.final_error.as_ref().map(|e| e.clone_ref(py))
+    }
+
+    /// Why the call gave up: "exhausted", "circuit_open" or "timeout".
+    #[getter]
+    fn reason(&self) -> Option<&'static str> {
+        self.reason.map(GiveUp::as_str)
+    }
+
+    /// Starts the next attempt. False when the call is over instead: its
+    /// time ran out (`final_error` is a `ProtectTimeoutError`) or the breaker
+    /// opened during the wait (`final_error` is the last attempt's error).
+    fn start_attempt(&mut self, py: Python<'_>) -> bool {
+        match self.zone.get().core.start_attempt(&mut self.state) {
+            Ok(budget) => {
+                self.budget = budget.map(|b| b.as_secs_f64());
+                true
+            }
+            Err(GiveUp::TimedOut) => {
+                let cause = self.last_error.take();
+                self.give_up_with_timeout(py, GiveUp::TimedOut, cause);
+                false
+            }
+            Err(reason) => {
+                self.reason = Some(reason);
+                self.final_error = self.last_error.take();
+                false
+            }
+        }
+    }
+
+    /// The attempt in flight returned.
+    fn succeeded(&self) {
+        self.zone.get().core.succeeded(&self.state);
+    }
+
+    /// The attempt in flight raised `error`: RETRY (0), PROPAGATE (1) or GIVE_UP (2).
+    fn failed(&mut self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<u8> {
+        let zone = self.zone.get();
+        let err = PyErr::from_value(error.clone());
+        let verdict = match zone.classify(py, &err) {
+            Ok(verdict) => verdict,
+            Err(classifier_error) => {
+                zone.core.abandon(&self.state);
+                classifier_error.set_cause(py, Some(err));
+                return Err(classifier_error);
+            }
+        };
+        Ok(match zone.core.failed(&mut self.state, verdict) {
+            Next::Retry(delay) => {
+                self.delay = delay.as_secs_f64();
+                self.last_error = Some(error.unbind());
+                RETRY
+            }
+            Next::Propagate => PROPAGATE,
+            Next::GiveUp(GiveUp::TimedOut) => {
+                self.give_up_with_timeout(py, GiveUp::TimedOut, Some(error.unbind()));
+                GIVE_UP
+            }
+            Next::GiveUp(reason) => {
+                self.reason = Some(reason);
+                self.final_error = Some(error.unbind());
+                GIVE_UP
+            }
+        })
+    }
+
+    /// The attempt in flight outlived the call's bound: a failure, and the
+    /// end of the call (`final_error` is a `ProtectTimeoutError`).
+    fn timed_out(&mut self, py: Python<'_>) {
+        let reason = self.zone.get().core.timed_out(&self.state);
+        let cause = self.last_error.take();
+        self.give_up_with_timeout(py, reason, cause);
+    }
+
+    /// The call was cancelled: no verdict, and a probe slot goes back.
+    fn abandon(&self) {
+        self.zone.get().core.abandon(&self.state);
+    }
+
+    /// The call's outcome as a `ProtectResult`.
+    #[pyo3(signature = (*, value, ok, fallback_used, error, duration_s))]
+    fn result(
+        &self,
+        py: Python<'_>,
+        value: Py<PyAny>,
+        ok: bool,
+        fallback_used: bool,
+        error: Option<Py<PyAny>>,
+        duration_s: f64,
+    ) -> ProtectResult {
+        ProtectResult::from_parts(
+            py,
+            self.zone.get(),
+            value,
+            error,
+            ok,
+            fallback_used,
+            self.state.attempts(),
+            duration_s,
+        )
+    }
+}
+
+impl AsyncCall {
+    fn give_up_with_timeout(&mut self, py: Python<'_>, reason: GiveUp, cause: Option<Py<PyAny>>) {
+        let zone = self.zone.get();
+        let seconds = zone.core.timeout().map_or(0.0, |t| t.as_secs_f64());
+        let cause = cause.map(|c| PyErr::from_value(c.into_bound(py)));
+        let error = errors::protect_timeout(py, &zone.name, seconds, cause);
+        self.reason = Some(reason);
+        self.final_error = Some(error.into_value(py).into_any());
+    }
+}
+
+/// The `ProtectResult` of an async call the breaker refused.
+#[pyfunction]
+pub(crate) fn rejected_result(
+    py: Python<'_>,
+    zone: &Bound<'_, PyZone>,
+    error: Py<PyAny>,
+    duration_s: f64,
+) -> ProtectResult {
+    ProtectResult::rejected(py, zone.get(), error, duration_s)
+}

@@ -1,0 +1,98 @@
+"""Shared fixtures for the sync facade's tests.
+
+Every test gets its own zone name (breaker state is per name and lives for the
+whole process), and runs against Baldur's documented defaults: ``BALDUR_*``
+variables from the developer's shell are hidden for the session, and whatever
+a test changes with ``baldur.init()`` is put back afterwards.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import baldur
+from helpers import FastBreaker, Stall
+
+_counter = itertools.count()
+
+
+def _restore_defaults() -> None:
+    """``baldur.init()`` with no ``BALDUR_*`` variable in sight: the defaults."""
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("BALDUR_"):
+                mp.delenv(key)
+        baldur.init()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _hermetic_environment() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as mp:
+        for key in list(os.environ):
+            if key.startswith("BALDUR_"):
+                mp.delenv(key)
+        baldur.init()
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _defaults_after_each_test() -> Iterator[None]:
+    """Puts Baldur's settings and the ``baldur`` logger's level back."""
+    logger = logging.getLogger("baldur")
+    level = logger.level
+    yield
+    _restore_defaults()
+    logger.setLevel(level)
+
+
+@pytest.fixture
+def new_name(request: pytest.FixtureRequest) -> Callable[[], str]:
+    """Makes zone names no other test (or call of this factory) uses."""
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:48]
+
+    def make() -> str:
+        return f"{stem}-{next(_counter)}-{uuid.uuid4().hex[:8]}"
+
+    return make
+
+
+@pytest.fixture
+def zone_name(new_name: Callable[[], str]) -> str:
+    """A zone name unique to this test."""
+    return new_name()
+
+
+@pytest.fixture
+def configure() -> Iterator[Callable[..., None]]:
+    """``baldur.init(**overrides)``, undone (back to the defaults) after the test."""
+    yield baldur.init
+    _restore_defaults()
+
+
+@pytest.fixture
+def fast_breaker(configure: Callable[..., None]) -> FastBreaker:
+    """Breakers that trip after two failed calls out of two, probe after 0.1 s,
+    and close after two successful probes."""
+    settings = FastBreaker()
+    configure(
+        cb_failure_threshold=settings.failure_threshold,
+        cb_minimum_calls=settings.minimum_calls,
+        cb_recovery_timeout=settings.recovery_timeout,
+        cb_half_open_max_calls=settings.half_open_max_calls,
+    )
+    return settings
+
+
+@pytest.fixture
+def stall() -> Iterator[Stall]:
+    """A hanging dependency, released when the test ends."""
+    dependency = Stall()
+    yield dependency
+    dependency.release()
