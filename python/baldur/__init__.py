@@ -15,7 +15,7 @@ The state machines, windows and backoff live in a Rust core
 
 from __future__ import annotations
 
-from baldur import _core, _events
+from baldur import _core, _events, _runtime
 from baldur._config import init
 from baldur._core import ProtectResult
 from baldur._facade import (
@@ -76,3 +76,4 @@ __version__ = "0.1.0"
 
 # Breaker transitions are decided in Rust and logged here.
 _core.set_transition_listener(_events.breaker_transition)
+_runtime.install_hooks()

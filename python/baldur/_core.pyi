@@ -1,5 +1,5 @@
 # Stubs for the compiled module built from src/py/ (checked by mypy.stubtest).
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, final
 
 from typing_extensions import Unpack
@@ -22,8 +22,12 @@ __all__ = [
     "register_breaker",
     "rejected_result",
     "reset",
+    "runtime_after_fork",
+    "runtime_ping",
+    "runtime_status",
     "set_default_timeout",
     "set_transition_listener",
+    "shutdown_runtime",
     "snapshots",
 ]
 
@@ -117,6 +121,10 @@ class AsyncCall:
         duration_s: float,
     ) -> ProtectResult: ...
 
+def shutdown_runtime() -> None: ...
+def runtime_after_fork() -> None: ...
+def runtime_status() -> tuple[bool, int]: ...
+def runtime_ping() -> Awaitable[bool]: ...
 def rejected_result(zone: Zone, error: BaseException, duration_s: float) -> ProtectResult: ...
 def protect(name: str, func: Callable[[], _T], /, **keywords: Unpack[ProtectOptions]) -> _T: ...
 def protect_with_meta(

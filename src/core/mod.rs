@@ -7,4 +7,5 @@ pub mod clock;
 pub mod error;
 pub mod protect;
 pub mod retry;
+pub mod runtime;
 pub mod window;

@@ -8,6 +8,7 @@ mod driver;
 mod errors;
 mod protected;
 mod result;
+mod runtime;
 mod zone;
 
 use pyo3::prelude::*;
@@ -32,5 +33,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(breakers::circuit_state, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::snapshots, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::set_transition_listener, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::runtime_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::runtime_status, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::runtime_ping, m)?)?;
     Ok(())
 }

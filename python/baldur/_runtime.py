@@ -1,0 +1,36 @@
+"""The background runtime's life-cycle hooks.
+
+The Rust runtime that serves Rust I/O starts on first use, never at import.
+Installed here at import (installing starts nothing): it is shut down at
+interpreter exit with the GIL released, so no worker thread is left to
+re-take the GIL while the interpreter finalises; and a forked child
+(gunicorn ``--preload``, Celery prefork, ``multiprocessing`` with fork)
+forgets its parent's runtime, whose threads did not survive the fork, and
+starts its own on first use.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+
+from baldur import _core
+
+
+def install_hooks() -> None:
+    """Registers the exit and fork hooks (once per process, at import)."""
+    atexit.register(_core.shutdown_runtime)
+    if hasattr(os, "register_at_fork"):
+        os.register_at_fork(after_in_child=_core.runtime_after_fork)
+
+
+async def ping() -> bool:
+    """A round trip through the background runtime, awaited on the running
+    event loop (starting the runtime if needed)."""
+    return await _core.runtime_ping()
+
+
+def status() -> tuple[bool, int]:
+    """``(running, starts)``: whether the runtime is up, and how many times
+    it was started in this process."""
+    return _core.runtime_status()

@@ -1,0 +1,109 @@
+//! The process's background runtime, as pyo3-async-runtimes sees it, and
+//! its life-cycle hooks (`baldur._runtime` installs them): shut down at
+//! interpreter exit with the GIL released, forgotten in a forked child.
+
+use crate::core::runtime::BackgroundRuntime;
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3_async_runtimes::generic::{ContextExt, Runtime};
+use pyo3_async_runtimes::TaskLocals;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tokio::task::JoinHandle;
+
+/// Time the exit hook waits for blocking tasks before abandoning them.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The one background runtime of this process.
+pub(crate) static RUNTIME: BackgroundRuntime = BackgroundRuntime::new();
+
+tokio::task_local! {
+    static TASK_LOCALS: OnceLock<TaskLocals>;
+}
+
+/// pyo3-async-runtimes' view of [`RUNTIME`]: Rust futures handed to Python
+/// run there, never on a runtime the library would own (and fail to stop).
+pub(crate) struct BaldurRuntime;
+
+impl Runtime for BaldurRuntime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        handle().spawn(fut)
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        handle().spawn_blocking(f)
+    }
+}
+
+impl ContextExt for BaldurRuntime {
+    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = OnceLock::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<TaskLocals> {
+        TASK_LOCALS
+            .try_with(|cell| cell.get().cloned())
+            .unwrap_or_default()
+    }
+}
+
+fn handle() -> tokio::runtime::Handle {
+    // The trait's spawn cannot fail; a runtime that cannot start (no
+    // threads left) is unrecoverable for the caller either way.
+    RUNTIME
+        .handle()
+        .unwrap_or_else(|e| panic!("cannot start Baldur's background runtime: {e}"))
+}
+
+/// Stops the background runtime (the `atexit` hook). Releases the GIL while
+/// its workers finish, since a worker may need it to hand a result back.
+#[pyfunction]
+pub(crate) fn shutdown_runtime(py: Python<'_>) {
+    py.detach(|| RUNTIME.shutdown(SHUTDOWN_TIMEOUT));
+}
+
+/// Forgets the parent's runtime in a forked child (the `os.register_at_fork`
+/// hook); the child starts its own on first use.
+#[pyfunction]
+pub(crate) fn runtime_after_fork() {
+    RUNTIME.forget_after_fork();
+}
+
+/// Whether the background runtime is started, and how many times it was.
+#[pyfunction]
+pub(crate) fn runtime_status() -> (bool, u64) {
+    (RUNTIME.is_running(), RUNTIME.starts())
+}
+
+/// ping() -> Awaitable[bool]
+/// --
+///
+/// A round trip through the background runtime, awaited on the caller's
+/// event loop: true once a task ran there. Readiness checks use it to prove
+/// the runtime serving Rust I/O is alive.
+#[pyfunction]
+pub(crate) fn runtime_ping(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    RUNTIME
+        .handle()
+        .map_err(|e| PyRuntimeError::new_err(format!("cannot start the runtime: {e}")))?;
+    pyo3_async_runtimes::generic::future_into_py::<BaldurRuntime, _, _>(py, async {
+        tokio::task::yield_now().await;
+        Ok(true)
+    })
+}
