@@ -354,15 +354,7 @@ def test_an_empty_name_is_a_config_error(name: str, form: str) -> None:
 @pytest.mark.parametrize("form", ["decorator", "protect"])
 @pytest.mark.parametrize(
     ("key", "value"),
-    [
-        ("idempotency_key", "order_id"),
-        ("idempotency_key", lambda *a, **k: "k"),
-        ("idempotency_execution_ttl", 30),
-        ("idempotency_fail_open", True),
-        ("idempotency_payload", True),
-        ("dlq", True),
-        ("bulkhead", 10),
-    ],
+    [("dlq", True), ("bulkhead", 10)],
 )
 def test_keywords_not_built_yet_are_loud(
     zone_name: str, form: str, key: str, value: object

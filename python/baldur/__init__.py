@@ -16,16 +16,10 @@ The state machines, windows and backoff live in a Rust core
 from __future__ import annotations
 
 from baldur import _core, _events, _runtime
+from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_meta
 from baldur._config import init
 from baldur._core import ProtectResult
-from baldur._facade import (
-    aprotect,
-    aprotect_with_meta,
-    aprotected,
-    protect,
-    protect_with_meta,
-    protected,
-)
+from baldur._facade import aprotected, idempotent, protected
 from baldur.circuits import (
     circuit_state,
     circuits,
@@ -65,6 +59,7 @@ __all__ = [
     "circuits",
     "force_close_circuit",
     "force_open_circuit",
+    "idempotent",
     "init",
     "protect",
     "protect_with_meta",

@@ -31,14 +31,17 @@ class _AttemptTimedOut(Exception):
     """The call's own bound expired during an attempt (never escapes)."""
 
 
-def coroutine_function(zone: _core.Zone, func: AsyncFunction) -> Callable[..., Any]:
+def coroutine_function(
+    zone: _core.Zone, func: AsyncFunction, key: object = None
+) -> Callable[..., Any]:
     """``func`` under ``zone``, as a coroutine function: the async twin of the
-    sync driver. The first attempt is inlined, so a call that succeeds
-    awaits one coroutine of ours, not a stack of them."""
+    sync driver. ``key`` is a function-form call's idempotency key. The first
+    attempt is inlined, so a call that succeeds awaits one coroutine of
+    ours, not a stack of them."""
     new_call = _core.AsyncCall
 
     async def protected_call(*args: Any, **kwargs: Any) -> Any:
-        call = new_call(zone)
+        call = new_call(zone, args, kwargs, key)
         if call.budget is not None:
             ok, value = await attempts(call, func, args, kwargs)
             return value if ok else await answer_or_raise(zone, value)

@@ -49,6 +49,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_window_seconds,
     )
     _core.set_default_timeout(settings.protect_default_timeout_seconds)
+    _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
     _settings.apply_log_level(settings.log_level)
     _current = settings
     return settings

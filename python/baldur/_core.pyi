@@ -10,6 +10,7 @@ _T = TypeVar("_T")
 
 __all__ = [
     "AsyncCall",
+    "IdempotencySpec",
     "ProtectResult",
     "Protected",
     "Zone",
@@ -19,13 +20,14 @@ __all__ = [
     "force_open",
     "protect",
     "protect_with_meta",
+    "refused_result",
     "register_breaker",
-    "rejected_result",
     "reset",
     "runtime_after_fork",
     "runtime_ping",
     "runtime_status",
     "set_default_timeout",
+    "set_idempotency_memory_ttl",
     "set_transition_listener",
     "shutdown_runtime",
     "snapshots",
@@ -47,6 +49,8 @@ class Zone:
         classifier: Callable[[BaseException], tuple[int, float | None]],
         fallback: Callable[..., Any] | None,
         fallback_takes_error: bool,
+        idempotency: IdempotencySpec | None = None,
+        default_timeout: bool = True,
     ) -> Zone: ...
     @property
     def name(self) -> str: ...
@@ -92,10 +96,37 @@ class ProtectResult:
     def __bool__(self) -> bool: ...
 
 @final
+class IdempotencySpec:
+    """How one zone finds, namespaces and fingerprints its idempotency key."""
+
+    def __new__(
+        cls,
+        namespace: str,
+        *,
+        key_name: str | None = None,
+        key_index: int | None = None,
+        key_default: object = None,
+        key_callable: Callable[..., object] | None = None,
+        key_value: object = None,
+        key_given: bool = False,
+        fingerprint: Callable[[tuple[Any, ...], dict[str, Any] | None], int] | None = None,
+        execution_ttl: float,
+        fail_open: bool,
+    ) -> IdempotencySpec: ...
+    @property
+    def namespace(self) -> str: ...
+
+@final
 class AsyncCall:
     """One async call in progress (stepped by baldur._async)."""
 
-    def __new__(cls, zone: Zone) -> AsyncCall: ...
+    def __new__(
+        cls,
+        zone: Zone,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any] | None = None,
+        key: object = None,
+    ) -> AsyncCall: ...
     @property
     def budget(self) -> float | None: ...
     @property
@@ -125,7 +156,10 @@ def shutdown_runtime() -> None: ...
 def runtime_after_fork() -> None: ...
 def runtime_status() -> tuple[bool, int]: ...
 def runtime_ping() -> Awaitable[bool]: ...
-def rejected_result(zone: Zone, error: BaseException, duration_s: float) -> ProtectResult: ...
+def refused_result(
+    zone: Zone, error: BaseException, duration_s: float, rejected: bool
+) -> ProtectResult: ...
+def set_idempotency_memory_ttl(seconds: float) -> None: ...
 def protect(name: str, func: Callable[[], _T], /, **keywords: Unpack[ProtectOptions]) -> _T: ...
 def protect_with_meta(
     name: str, func: Callable[[], Any], /, **keywords: Unpack[ProtectOptions]

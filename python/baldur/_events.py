@@ -59,3 +59,12 @@ def breaker_transition(
         calls=calls,
         failures=failures,
     )
+
+
+_idempotency_log = logging.getLogger("baldur.idempotency")
+
+
+def idempotency_event(event: str, key: str, detail: str) -> None:
+    """Called by the Rust core when a claim cannot be settled as planned (a
+    store that did not answer, a claim taken over): WARNING, never silent."""
+    emit(_idempotency_log, logging.WARNING, event, key=key, detail=detail)

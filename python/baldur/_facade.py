@@ -1,20 +1,23 @@
-"""The facade: ``@baldur.protected`` and its function forms.
+"""The facade's decorators: ``@baldur.protected``, ``@baldur.aprotected``
+and ``@baldur.idempotent``, and the one place their keywords are declared.
 
 A protected sync function is a ``baldur._core.Protected``: calling it runs
-the whole pipeline (breaker, retry, timeout, fallback) in Rust.
+the whole pipeline (idempotency, breaker, retry, timeout, fallback) in Rust.
+A protected ``async def`` is a real coroutine function stepping the same
+state machine (``baldur._async``).
 """
 
 from __future__ import annotations
 
 import functools
 import inspect
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from baldur import _async, _core
+from baldur._idempotency import IdempotencyOptions, spec_for_call, spec_for_function
 from baldur._zones import build_zone
-from baldur.exceptions import CircuitOpenError
+from baldur.exceptions import ConfigError
 from baldur.retry import ExceptionTypes, RetryPolicy
 
 if TYPE_CHECKING:
@@ -22,12 +25,18 @@ if TYPE_CHECKING:
 
     from baldur._options import ProtectOptions
 
-T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
+
+#: zone_from_keywords' targets besides a function: a function-form call
+#: (whose function takes no argument), or validation only.
+CALL = object()
+VALIDATE = object()
 
 
 def zone_from_keywords(
     name: str,
+    target: object,
+    /,
     *,
     circuit_breaker: bool = True,
     retry: bool | RetryPolicy = False,
@@ -43,7 +52,21 @@ def zone_from_keywords(
 ) -> _core.Zone:
     """The one place the facade's keywords are declared: every form passes
     its keywords through here, so an unknown one is a ``TypeError`` and a
-    bad value a ``ConfigError``, the same everywhere."""
+    bad value a ``ConfigError``, the same everywhere.
+
+    ``target`` is the decorated function (the idempotency key names one of
+    its arguments), :data:`CALL` for the function forms, or
+    :data:`VALIDATE` to check the keywords before the function is known.
+    """
+    options = IdempotencyOptions.from_keywords(
+        idempotency_key, idempotency_execution_ttl, idempotency_fail_open, idempotency_payload
+    )
+    spec = None
+    if options is not None and target is not VALIDATE:
+        if target is CALL:
+            spec = spec_for_call(name, options)
+        else:
+            spec = spec_for_function(name, options, target)  # type: ignore[arg-type]
     return build_zone(
         name,
         circuit_breaker=circuit_breaker,
@@ -51,21 +74,16 @@ def zone_from_keywords(
         fallback=fallback,
         timeout=timeout,
         ignore=ignore,
-        unsupported={
-            "idempotency_key": idempotency_key,
-            "idempotency_execution_ttl": idempotency_execution_ttl,
-            "idempotency_fail_open": idempotency_fail_open,
-            "idempotency_payload": idempotency_payload,
-            "dlq": dlq,
-            "bulkhead": bulkhead,
-        },
+        unsupported={"dlq": dlq, "bulkhead": bulkhead},
+        idempotency=spec,
+        idempotent=options is not None,
     )
 
 
 def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]:
-    """Protects a function: circuit breaker by default, and retry, timeout
-    and fallback by keyword, layered in the one order that keeps them
-    working together.
+    """Protects a function: circuit breaker by default, and retry, timeout,
+    fallback and idempotency by keyword, layered in the one order that keeps
+    them working together.
 
     >>> import baldur
     >>> @baldur.protected("inventory-lookup", retry=True, fallback=lambda: [])
@@ -77,24 +95,17 @@ def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]
     Keywords: ``circuit_breaker=True``, ``retry=False`` (or a
     :class:`RetryPolicy`), ``fallback=None`` (a callable taking nothing, or
     the final exception), ``timeout=None`` (seconds, the whole call),
-    ``ignore=()`` (exception types that are not failures).
+    ``ignore=()`` (exception types that are not failures),
+    ``idempotency_key=None`` (an argument's name, or a callable receiving
+    the call's arguments), ``idempotency_execution_ttl``,
+    ``idempotency_fail_open``, ``idempotency_payload``.
 
-    ``name`` is the dependency's identity: its breaker, retry domain and
-    metrics label. The function keeps its name, docstring and signature, and
-    works as a method.
+    ``name`` is the dependency's identity: its breaker, retry domain,
+    idempotency namespace and metrics label. The function keeps its name,
+    docstring and signature, and works as a method; an ``async def`` stays a
+    coroutine function.
     """
-    zone = zone_from_keywords(name, **keywords)
-
-    def decorate(func: F) -> F:
-        if not callable(func):
-            raise TypeError(f"@baldur.protected({name!r}) decorates a callable, not {func!r}")
-        if inspect.iscoroutinefunction(func):
-            return _protect_async(zone, func)  # type: ignore[return-value]
-        wrapper = _core.Protected(zone, func)
-        functools.update_wrapper(wrapper, func)
-        return wrapper  # type: ignore[return-value]
-
-    return decorate
+    return _decorator("protected", name, keywords, async_only=False)
 
 
 def aprotected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]:
@@ -108,113 +119,92 @@ def aprotected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F
     >>> asyncio.run(lookup("A-1"))
     'A-1'
     """
-    zone = zone_from_keywords(name, **keywords)
+    return _decorator("aprotected", name, keywords, async_only=True)
+
+
+def idempotent(
+    key: str | Callable[..., object],
+    *,
+    operation: str | None = None,
+    execution_ttl: float | None = None,
+    fail_open: bool = False,
+    payload: bool | Callable[..., object] | None = None,
+) -> Callable[[F], F]:
+    """Runs a function's side effect once per key. Sync or async.
+
+    >>> import baldur
+    >>> @baldur.idempotent(key="order_id")
+    ... def ship(order_id: str) -> str:
+    ...     return f"shipped {order_id}"
+    >>> ship("o-1")
+    'shipped o-1'
+
+    Keys are namespaced by the function's module-qualified name, unless
+    ``operation=`` names one logical operation that several entry points
+    share (an HTTP handler and a worker guarding the same charge). A
+    duplicate raises :class:`IdempotencyDuplicateError`.
+    """
+    options = IdempotencyOptions.from_keywords(key, execution_ttl, fail_open, payload, prefix="")
+    if options is None:
+        raise ConfigError("key", key, "an argument name, or a callable receiving the arguments")
+    if operation is not None and (not isinstance(operation, str) or not operation.strip()):
+        raise ConfigError("operation", operation, "a non-empty string, or None")
 
     def decorate(func: F) -> F:
-        if not inspect.iscoroutinefunction(func):
+        _check_callable("idempotent", key, func)
+        namespace = operation or f"{func.__module__}.{func.__qualname__}"
+        zone = build_zone(
+            namespace,
+            circuit_breaker=False,
+            retry=False,
+            fallback=None,
+            timeout=None,
+            ignore=(),
+            unsupported={},
+            idempotency=spec_for_function(namespace, options, func),
+            idempotent=True,
+            default_timeout=False,
+        )
+        return _wrap(zone, func)
+
+    return decorate
+
+
+def _decorator(
+    form: str, name: str, keywords: Mapping[str, Any], *, async_only: bool
+) -> Callable[[F], F]:
+    # Checked now, so a bad keyword fails where the decorator is written;
+    # an idempotency key can only be resolved once the function is known.
+    zone = zone_from_keywords(name, VALIDATE, **keywords)
+    needs_function = keywords.get("idempotency_key") is not None
+
+    def decorate(func: F) -> F:
+        _check_callable(form, name, func)
+        if async_only and not inspect.iscoroutinefunction(func):
             raise TypeError(
                 f"@baldur.aprotected({name!r}) needs an async def function, not {func!r}; "
                 "use @baldur.protected for sync functions"
             )
-        return _protect_async(zone, func)  # type: ignore[return-value]
+        final = zone_from_keywords(name, func, **keywords) if needs_function else zone
+        return _wrap(final, func)
 
     return decorate
+
+
+def _check_callable(form: str, name: object, func: object) -> None:
+    if not callable(func):
+        raise TypeError(f"@baldur.{form}({name!r}) decorates a callable, not {func!r}")
+
+
+def _wrap(zone: _core.Zone, func: F) -> F:
+    if inspect.iscoroutinefunction(func):
+        return _protect_async(zone, func)  # type: ignore[return-value]
+    wrapper = _core.Protected(zone, func)
+    functools.update_wrapper(wrapper, func)
+    return wrapper  # type: ignore[return-value]
 
 
 def _protect_async(zone: _core.Zone, func: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """A real coroutine function (``inspect.iscoroutinefunction`` is true, so
     frameworks treat it as async) with the original's signature."""
-
     return functools.wraps(func)(_async.coroutine_function(zone, func))
-
-
-async def aprotect(name: str, func: Callable[[], Awaitable[T]], **keywords: Any) -> T:
-    """Awaits ``func()`` now, protected; the same keywords as
-    :func:`protected`.
-
-    >>> import asyncio, baldur
-    >>> async def price() -> int:
-    ...     return 42
-    >>> asyncio.run(baldur.aprotect("pricing-async", price, retry=True))
-    42
-    """
-    zone = _async_zone_for_call("aprotect", name, func, keywords)
-    return await _async.coroutine_function(zone, func)()  # type: ignore[no-any-return]
-
-
-async def aprotect_with_meta(
-    name: str, func: Callable[[], Awaitable[Any]], **keywords: Any
-) -> _core.ProtectResult:
-    """Awaits ``func()`` now, protected, and reports the outcome as a
-    :class:`ProtectResult` instead of raising the call's error.
-
-    >>> import asyncio, baldur
-    >>> async def broken() -> int:
-    ...     raise ConnectionError("down")
-    >>> result = asyncio.run(baldur.aprotect_with_meta("pricing-async", broken, fallback=lambda: 0))
-    >>> (result.ok, result.value, result.fallback_used, type(result.error).__name__)
-    (False, 0, True, 'ConnectionError')
-    """
-    zone = _async_zone_for_call("aprotect_with_meta", name, func, keywords)
-    started = time.perf_counter()
-    try:
-        call = _core.AsyncCall(zone)
-    except CircuitOpenError as rejected:
-        return _core.rejected_result(zone, rejected, time.perf_counter() - started)
-    value: Any = None
-    error: BaseException | None = None
-    fallback_used = False
-    try:
-        ok, outcome = await _async.attempts(call, func, (), {})
-        if ok:
-            value = outcome
-        else:
-            error = outcome
-            if zone.fallback is not None:
-                fallback_used = True
-                value = await _async.answer_or_raise(zone, outcome)
-    except Exception as unhandled:  # the call's error is reported, never raised
-        ok, value, error = False, None, unhandled
-    return call.result(
-        value=value,
-        ok=ok,
-        fallback_used=fallback_used,
-        error=error,
-        duration_s=time.perf_counter() - started,
-    )
-
-
-def _async_zone_for_call(
-    form: str, name: str, func: Callable[[], Awaitable[Any]], keywords: dict[str, Any]
-) -> _core.Zone:
-    if not callable(func):
-        raise TypeError(f"baldur.{form}({name!r}, ...) needs a callable, not {func!r}")
-    return zone_for_call(name, **keywords)
-
-
-def zone_for_call(name: str, **keywords: Any) -> _core.Zone:
-    """The zone of a function-form call (``baldur.protect``), built from its
-    keywords. Zones whose keywords are all hashable are kept, so a callsite
-    that passes the same keywords each time validates them once."""
-    try:
-        # Each value's type is part of the key: ``True == 1``, and a zone
-        # built for ``retry=True`` must not answer for ``retry=1``.
-        key = (name, frozenset((k, type(v), v) for k, v in keywords.items()))
-        zone = _call_zones.get(key)
-    except TypeError:  # an unhashable keyword value: build every time
-        return zone_from_keywords(name, **keywords)
-    if zone is None:
-        zone = zone_from_keywords(name, **keywords)
-        if len(_call_zones) >= _CALL_ZONES_MAX:
-            _call_zones.clear()
-        _call_zones[key] = zone
-    return zone
-
-
-# Bounded, because an inline lambda is a new key on every call.
-_CALL_ZONES_MAX = 512
-_call_zones: dict[tuple[str, frozenset[tuple[str, type, Any]]], _core.Zone] = {}
-
-
-protect = _core.protect
-protect_with_meta = _core.protect_with_meta

@@ -85,6 +85,12 @@ SETTINGS: Mapping[str, Setting] = {
         None,
     ),
     "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, " | ".join(LOG_LEVELS), None),
+    "idempotency_gate_memory_ttl_seconds": Setting(
+        "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS",
+        _positive_seconds,
+        "a number of seconds > 0",
+        1800.0,
+    ),
 }
 
 
@@ -99,6 +105,7 @@ class Settings:
     cb_window_seconds: float
     protect_default_timeout_seconds: float | None
     log_level: str | None
+    idempotency_gate_memory_ttl_seconds: float
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:

@@ -19,10 +19,6 @@ _announced_lock = threading.Lock()
 # Keywords that CONTRACT.md names but whose machinery lands in a later
 # release: asking for one is loud, never a silent no-op.
 _NOT_YET = {
-    "idempotency_key": "idempotency (idempotency_key=)",
-    "idempotency_execution_ttl": "idempotency (idempotency_execution_ttl=)",
-    "idempotency_fail_open": "idempotency (idempotency_fail_open=)",
-    "idempotency_payload": "idempotency (idempotency_payload=)",
     "dlq": "the dead-letter queue (dlq=True)",
     "bulkhead": "the bulkhead (bulkhead=)",
 }
@@ -37,8 +33,14 @@ def build_zone(
     timeout: object,
     ignore: object,
     unsupported: dict[str, Any],
+    idempotency: _core.IdempotencySpec | None = None,
+    idempotent: bool = False,
+    default_timeout: bool = True,
 ) -> _core.Zone:
-    """Validates a callsite's keywords and builds its zone."""
+    """Validates a callsite's keywords and builds its zone. With
+    ``default_timeout=False`` the zone ignores
+    ``BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS`` (``@idempotent`` alone bounds
+    nothing)."""
     _config.current()
     if not isinstance(name, str) or not name.strip():
         raise ConfigError("name", name, "a non-empty string naming the dependency")
@@ -66,8 +68,10 @@ def build_zone(
         classifier=build_classifier(ignore_types, policy),
         fallback=cast("Callable[..., Any] | None", fallback),
         fallback_takes_error=fallback_takes_error,
+        idempotency=idempotency,
+        default_timeout=default_timeout,
     )
-    _announce(name, circuit_breaker, policy, fallback, zone.timeout)
+    _announce(name, idempotent, circuit_breaker, policy, fallback, zone.timeout)
     return zone
 
 
@@ -131,6 +135,7 @@ def _binds(signature: inspect.Signature, count: int) -> bool:
 
 def _announce(
     name: str,
+    idempotent: bool,
     circuit_breaker: bool,
     policy: RetryPolicy | None,
     fallback: object,
@@ -144,6 +149,7 @@ def _announce(
     policies = [
         label
         for label, on in (
+            ("idempotency", idempotent),
             ("circuit_breaker", circuit_breaker),
             ("retry", policy is not None),
             ("timeout", timeout is not None),

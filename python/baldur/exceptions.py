@@ -87,16 +87,32 @@ class IdempotencyKeyError(BaldurError, ValueError):
 
 class IdempotencyDuplicateError(BaldurError):
     """This operation already ran (``state="completed"``) or is running now
-    (``state="in_progress"``)."""
+    (``state="in_progress"``). Treat it as "this work already happened":
+    Baldur does not replay the original response.
 
-    def __init__(self, key: str, state: str) -> None:
-        super().__init__(f"duplicate operation {key!r} ({state})")
+    ``key`` is the call's key as text; ``operation`` the namespace it lives
+    in (the zone name, or ``@idempotent``'s operation).
+    """
+
+    def __init__(self, key: str, state: str, operation: str | None = None) -> None:
+        where = f" of {operation!r}" if operation else ""
+        super().__init__(f"duplicate operation {key!r}{where} ({state})")
         self.key = key
         self.state = state
+        self.operation = operation
 
 
 class IdempotencyPayloadMismatchError(IdempotencyDuplicateError):
-    """A duplicate key arrived with a different payload than the original."""
+    """A duplicate key arrived with a different payload than the original:
+    most likely a different operation under a reused key, refused rather
+    than quietly treated as the same one."""
+
+    def __init__(self, key: str, state: str, operation: str | None = None) -> None:
+        super().__init__(key, state, operation)
+        where = f" of {operation!r}" if operation else ""
+        self.args = (
+            f"operation {key!r}{where} was already seen with a different payload ({state})",
+        )
 
 
 class IdempotencyUnavailableError(BaldurError):

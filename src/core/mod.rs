@@ -5,7 +5,9 @@
 pub mod breaker;
 pub mod clock;
 pub mod error;
+pub mod idempotency;
 pub mod protect;
+pub mod random;
 pub mod retry;
 pub mod runtime;
 pub mod window;

@@ -4,9 +4,11 @@
 
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::errors;
+use crate::py::idempotency::HeldClaim;
 use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
 
 /// `failed()` answers: sleep `delay` and attempt again.
 const RETRY: u8 = 0;
@@ -19,6 +21,8 @@ const GIVE_UP: u8 = 2;
 /// breaker and starts the first attempt (or raises `CircuitOpenError`).
 #[pyclass(module = "baldur._core", name = "AsyncCall")]
 pub(crate) struct AsyncCall {
+    /// Completed by `succeeded()`; released when the call is dropped otherwise.
+    claim: Option<HeldClaim>,
     zone: Py<PyZone>,
     state: CallState,
     budget: Option<f64>,
@@ -31,12 +35,26 @@ pub(crate) struct AsyncCall {
 #[pymethods]
 impl AsyncCall {
     #[new]
-    fn new(py: Python<'_>, zone: Py<PyZone>) -> PyResult<Self> {
+    #[pyo3(signature = (zone, args, kwargs=None, key=None))]
+    fn new(
+        py: Python<'_>,
+        zone: Py<PyZone>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        key: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        // As in the sync driver: the claim first, then the breaker; a
+        // refusal drops the claim, which releases it.
+        let claim = match &zone.get().idempotency {
+            Some(spec) => spec.get().claim(py, args, kwargs, key)?,
+            None => None,
+        };
         let core = &zone.get().core;
         let mut state = core
             .begin()
             .map_err(|rejection| errors::circuit_open(py, &zone.get().name, rejection))?;
         let mut call = Self {
+            claim,
             zone,
             state,
             budget: None,
@@ -100,14 +118,18 @@ impl AsyncCall {
             Err(reason) => {
                 self.reason = Some(reason);
                 self.final_error = self.last_error.take();
+                self.release_claim();
                 false
             }
         }
     }
 
     /// The attempt in flight returned.
-    fn succeeded(&self) {
+    fn succeeded(&mut self, py: Python<'_>) {
         self.zone.get().core.succeeded(&self.state);
+        if let Some(claim) = self.claim.take() {
+            claim.complete(py);
+        }
     }
 
     /// The attempt in flight raised `error`: RETRY (0), PROPAGATE (1) or GIVE_UP (2).
@@ -118,6 +140,7 @@ impl AsyncCall {
             Ok(verdict) => verdict,
             Err(classifier_error) => {
                 zone.core.abandon(&self.state);
+                self.release_claim();
                 classifier_error.set_cause(py, Some(err));
                 return Err(classifier_error);
             }
@@ -128,7 +151,10 @@ impl AsyncCall {
                 self.last_error = Some(error.unbind());
                 RETRY
             }
-            Next::Propagate => PROPAGATE,
+            Next::Propagate => {
+                self.release_claim();
+                PROPAGATE
+            }
             Next::GiveUp(GiveUp::TimedOut) => {
                 self.give_up_with_timeout(py, GiveUp::TimedOut, Some(error.unbind()));
                 GIVE_UP
@@ -136,6 +162,7 @@ impl AsyncCall {
             Next::GiveUp(reason) => {
                 self.reason = Some(reason);
                 self.final_error = Some(error.unbind());
+                self.release_claim();
                 GIVE_UP
             }
         })
@@ -149,9 +176,11 @@ impl AsyncCall {
         self.give_up_with_timeout(py, reason, cause);
     }
 
-    /// The call was cancelled: no verdict, and a probe slot goes back.
-    fn abandon(&self) {
+    /// The call was cancelled: no verdict, a probe slot goes back, and so
+    /// does the idempotency claim.
+    fn abandon(&mut self) {
         self.zone.get().core.abandon(&self.state);
+        self.release_claim();
     }
 
     /// The call's outcome as a `ProtectResult`.
@@ -179,6 +208,14 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
+    /// Settles the claim of a call that ended without success, now rather
+    /// than when this object is collected: a traceback may keep it alive.
+    fn release_claim(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            claim.release();
+        }
+    }
+
     fn give_up_with_timeout(&mut self, py: Python<'_>, reason: GiveUp, cause: Option<Py<PyAny>>) {
         let zone = self.zone.get();
         let seconds = zone.core.timeout().map_or(0.0, |t| t.as_secs_f64());
@@ -186,16 +223,19 @@ impl AsyncCall {
         let error = errors::protect_timeout(py, &zone.name, seconds, cause);
         self.reason = Some(reason);
         self.final_error = Some(error.into_value(py).into_any());
+        self.release_claim();
     }
 }
 
-/// The `ProtectResult` of an async call the breaker refused.
+/// The `ProtectResult` of an async call that never started: the breaker
+/// refused it (`rejected`), or idempotency did (a duplicate, no key).
 #[pyfunction]
-pub(crate) fn rejected_result(
+pub(crate) fn refused_result(
     py: Python<'_>,
     zone: &Bound<'_, PyZone>,
     error: Py<PyAny>,
     duration_s: f64,
+    rejected: bool,
 ) -> ProtectResult {
-    ProtectResult::rejected(py, zone.get(), error, duration_s)
+    ProtectResult::refused(py, zone.get(), error, duration_s, rejected)
 }

@@ -31,9 +31,9 @@ pub(crate) fn protect(
     func: &Bound<'_, PyAny>,
     keywords: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Py<PyAny>> {
-    let zone = zone_for(py, name, func, keywords)?;
+    let (zone, key) = zone_for(py, name, func, keywords)?;
     let zone = zone.get();
-    let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None);
+    let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None, key.as_ref());
     refuse_coroutine(py, name, outcome)?.into_result(py, zone)
 }
 
@@ -52,22 +52,23 @@ pub(crate) fn protect_with_meta(
     func: &Bound<'_, PyAny>,
     keywords: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<ProtectResult> {
-    let zone = zone_for(py, name, func, keywords)?;
+    let (zone, key) = zone_for(py, name, func, keywords)?;
     let zone = zone.get();
     let started = Instant::now();
-    let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None);
+    let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None, key.as_ref());
     let outcome = refuse_coroutine(py, name, outcome)?;
     ProtectResult::from_outcome(py, zone, outcome, started.elapsed().as_secs_f64())
 }
 
-/// The zone for a function-form call: cached per name when no keyword is
-/// given, else built (and validated) by the Python facade.
+/// The zone for a function-form call, and the idempotency key given with
+/// it: cached per name when no keyword is given, else built (and
+/// validated) by the Python facade.
 fn zone_for<'py>(
     py: Python<'py>,
     name: &Bound<'py, PyString>,
     func: &Bound<'py, PyAny>,
     keywords: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyZone>> {
+) -> PyResult<(Bound<'py, PyZone>, Option<Bound<'py, PyAny>>)> {
     if !func.is_callable() {
         return Err(PyTypeError::new_err(format!(
             "baldur.protect({}, ...) needs a callable, not {}",
@@ -81,15 +82,17 @@ fn zone_for<'py>(
         .bind(py);
     if plain {
         if let Some(zone) = cache.get_item(name)? {
-            return Ok(zone.cast_into()?);
+            return Ok((zone.cast_into()?, None));
         }
     }
-    let builder = ZONE_BUILDER.import(py, "baldur._facade", "zone_for_call")?;
-    let zone = builder.call((name,), keywords)?.cast_into::<PyZone>()?;
+    let builder = ZONE_BUILDER.import(py, "baldur._calls", "zone_for_call")?;
+    let (zone, key): (Bound<'py, PyAny>, Bound<'py, PyAny>) =
+        builder.call((name,), keywords)?.extract()?;
+    let zone = zone.cast_into::<PyZone>()?;
     if plain {
         cache.set_item(name, &zone)?;
     }
-    Ok(zone)
+    Ok((zone, (!key.is_none()).then_some(key)))
 }
 
 /// An async function passed to the sync form returns an unawaited

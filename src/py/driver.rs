@@ -47,9 +47,36 @@ impl Outcome {
     }
 }
 
-/// Runs `func(*args, **kwargs)` under the zone's protection.
+/// Runs `func(*args, **kwargs)` under the zone's protection. `key` is a
+/// function-form call's idempotency key.
 #[inline]
 pub(crate) fn run(
+    py: Python<'_>,
+    zone: &PyZone,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    key: Option<&Bound<'_, PyAny>>,
+) -> Outcome {
+    let Some(spec) = &zone.idempotency else {
+        return run_claimed(py, zone, func, args, kwargs);
+    };
+    // The claim comes first: a duplicate never reaches the breaker, and the
+    // claim is held through every attempt of this call.
+    let claim = match spec.get().claim(py, args, kwargs, key) {
+        Ok(claim) => claim,
+        Err(error) => return Outcome::Propagated { error, attempts: 0 },
+    };
+    let outcome = run_claimed(py, zone, func, args, kwargs);
+    if let (Some(claim), Outcome::Returned { .. }) = (claim, &outcome) {
+        claim.complete(py);
+    } // any other end drops the claim, which releases it
+    outcome
+}
+
+/// The pipeline after the idempotency claim: breaker, attempts, fallback.
+#[inline]
+fn run_claimed(
     py: Python<'_>,
     zone: &PyZone,
     func: &Bound<'_, PyAny>,

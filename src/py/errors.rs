@@ -6,22 +6,39 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyType};
 
+const MODULE: &str = "baldur.exceptions";
+
 static CIRCUIT_OPEN: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PROTECT_TIMEOUT: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static CONFIG_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DUPLICATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static PAYLOAD_MISMATCH: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static KEY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static UNAVAILABLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-const MODULE: &str = "baldur.exceptions";
+/// `baldur.exceptions.<name>(*args)`, as an error to raise. If the
+/// exception cannot even be built, that failure is what surfaces.
+fn build<'py>(
+    py: Python<'py>,
+    cache: &PyOnceLock<Py<PyType>>,
+    name: &str,
+    args: impl pyo3::call::PyCallArgs<'py>,
+) -> PyErr {
+    match cache.import(py, MODULE, name).and_then(|ty| ty.call1(args)) {
+        Ok(instance) => PyErr::from_value(instance),
+        Err(err) => err,
+    }
+}
 
 /// `CircuitOpenError(name, retry_after)` for a refused call.
 pub(crate) fn circuit_open(py: Python<'_>, name: &Py<PyString>, rejection: Rejection) -> PyErr {
     let retry_after = rejection.retry_after.map(|d| d.as_secs_f64());
-    match CIRCUIT_OPEN.import(py, MODULE, "CircuitOpenError") {
-        Ok(ty) => match ty.call1((name.clone_ref(py), retry_after)) {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    }
+    build(
+        py,
+        &CIRCUIT_OPEN,
+        "CircuitOpenError",
+        (name.clone_ref(py), retry_after),
+    )
 }
 
 /// `ProtectTimeoutError(name, timeout)`, caused by the last attempt's error.
@@ -31,26 +48,50 @@ pub(crate) fn protect_timeout(
     timeout_seconds: f64,
     cause: Option<PyErr>,
 ) -> PyErr {
-    let err = match PROTECT_TIMEOUT.import(py, MODULE, "ProtectTimeoutError") {
-        Ok(ty) => match ty.call1((name.clone_ref(py), timeout_seconds)) {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    };
+    let err = build(
+        py,
+        &PROTECT_TIMEOUT,
+        "ProtectTimeoutError",
+        (name.clone_ref(py), timeout_seconds),
+    );
     err.set_cause(py, cause);
     err
 }
 
 /// `baldur.ConfigError(key, value, allowed)` from the core's error.
 pub(crate) fn config(py: Python<'_>, error: ConfigError) -> PyErr {
-    match CONFIG_ERROR.import(py, MODULE, "ConfigError") {
-        Ok(ty) => match ty.call1((error.key, error.value, error.allowed)) {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    }
+    build(
+        py,
+        &CONFIG_ERROR,
+        "ConfigError",
+        (error.key, error.value, error.allowed),
+    )
+}
+
+/// `IdempotencyDuplicateError` or its payload-mismatch subclass.
+pub(crate) fn idempotency_duplicate(
+    py: Python<'_>,
+    class: &str,
+    key: &Bound<'_, PyString>,
+    operation: &str,
+    state: &str,
+) -> PyErr {
+    let cache = if class == "IdempotencyPayloadMismatchError" {
+        &PAYLOAD_MISMATCH
+    } else {
+        &DUPLICATE
+    };
+    build(py, cache, class, (key.clone(), state, operation))
+}
+
+/// `IdempotencyKeyError(message)`: no usable key, so the call did not run.
+pub(crate) fn idempotency_key(py: Python<'_>, message: &str) -> PyErr {
+    build(py, &KEY_ERROR, "IdempotencyKeyError", (message,))
+}
+
+/// `IdempotencyUnavailableError(message)`: fail-closed.
+pub(crate) fn idempotency_unavailable(py: Python<'_>, message: &str) -> PyErr {
+    build(py, &UNAVAILABLE, "IdempotencyUnavailableError", (message,))
 }
 
 /// Extension trait: `result.or_config_error(py)?`.

@@ -6,6 +6,7 @@ mod breakers;
 mod call;
 mod driver;
 mod errors;
+mod idempotency;
 mod protected;
 mod result;
 mod runtime;
@@ -21,7 +22,12 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;
     m.add_class::<async_call::AsyncCall>()?;
-    m.add_function(wrap_pyfunction!(async_call::rejected_result, m)?)?;
+    m.add_class::<idempotency::IdempotencySpec>()?;
+    m.add_function(wrap_pyfunction!(
+        idempotency::set_idempotency_memory_ttl,
+        m
+    )?)?;
+    m.add_function(wrap_pyfunction!(async_call::refused_result, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
     m.add_function(wrap_pyfunction!(zone::set_default_timeout, m)?)?;

@@ -32,7 +32,7 @@ impl Protected {
         kwargs: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<Py<PyAny>> {
         let zone = self.zone.get();
-        driver::run(py, zone, self.func.bind(py), args, kwargs).into_result(py, zone)
+        driver::run(py, zone, self.func.bind(py), args, kwargs, None).into_result(py, zone)
     }
 
     /// Binds like a function does, so a protected method receives `self`.

@@ -179,12 +179,14 @@ impl ProtectResult {
         result
     }
 
-    /// The result of a call the breaker refused, with its `CircuitOpenError`.
-    pub(crate) fn rejected(
+    /// The result of a call that never ran: refused by the breaker
+    /// (`rejected`, with its `CircuitOpenError`) or by idempotency.
+    pub(crate) fn refused(
         py: Python<'_>,
         zone: &PyZone,
         error: Py<PyAny>,
         duration_s: f64,
+        rejected: bool,
     ) -> Self {
         let mut result = Self::build(
             zone,
@@ -195,7 +197,7 @@ impl ProtectResult {
             0,
             duration_s,
         );
-        result.rejected = true;
+        result.rejected = rejected;
         result
     }
 

@@ -78,11 +78,13 @@ pub(crate) fn shutdown_runtime(py: Python<'_>) {
     py.detach(|| RUNTIME.shutdown(SHUTDOWN_TIMEOUT));
 }
 
-/// Forgets the parent's runtime in a forked child (the `os.register_at_fork`
-/// hook); the child starts its own on first use.
+/// The `os.register_at_fork` child hook: forgets the parent's runtime (the
+/// child starts its own on first use) and reseeds the random generator the
+/// child inherited, so workers do not share jitter or owner tokens.
 #[pyfunction]
 pub(crate) fn runtime_after_fork() {
     RUNTIME.forget_after_fork();
+    crate::core::random::reseed_after_fork();
 }
 
 /// Whether the background runtime is started, and how many times it was.

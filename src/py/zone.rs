@@ -6,6 +6,7 @@ use crate::core::protect::{Verdict, Zone, ZoneDefaults};
 use crate::core::retry::{Backoff, Jitter, RetryPolicy};
 use crate::py::breakers::REGISTRY;
 use crate::py::errors::IntoPyConfig;
+use crate::py::idempotency::IdempotencySpec;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
@@ -42,6 +43,8 @@ pub(crate) struct PyZone {
     classifier: Py<PyAny>,
     pub(crate) fallback: Option<Py<PyAny>>,
     pub(crate) fallback_takes_error: bool,
+    /// Claimed before the breaker is asked, settled when the call ends.
+    pub(crate) idempotency: Option<Py<IdempotencySpec>>,
 }
 
 #[pymethods]
@@ -49,7 +52,8 @@ impl PyZone {
     #[new]
     #[pyo3(signature = (
         name, *, circuit_breaker, attempts, base_delay, max_delay, multiplier, jitter,
-        timeout, classifier, fallback, fallback_takes_error
+        timeout, classifier, fallback, fallback_takes_error, idempotency=None,
+        default_timeout=true
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -65,6 +69,8 @@ impl PyZone {
         classifier: Py<PyAny>,
         fallback: Option<Py<PyAny>>,
         fallback_takes_error: bool,
+        idempotency: Option<Py<IdempotencySpec>>,
+        default_timeout: bool,
     ) -> PyResult<Self> {
         let backoff = Backoff::new(
             base_delay,
@@ -84,11 +90,19 @@ impl PyZone {
         };
         Ok(Self {
             name: name.unbind(),
-            core: Zone::new(breaker, retry, timeout, REGISTRY.clock().clone())
-                .with_defaults(ZONE_DEFAULTS.clone()),
+            core: {
+                let zone = Zone::new(breaker, retry, timeout, REGISTRY.clock().clone());
+                // BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unless the zone opted out.
+                if default_timeout {
+                    zone.with_defaults(ZONE_DEFAULTS.clone())
+                } else {
+                    zone
+                }
+            },
             classifier,
             fallback,
             fallback_takes_error,
+            idempotency,
         })
     }
 

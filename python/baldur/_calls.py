@@ -1,0 +1,116 @@
+"""The function forms: ``protect``/``protect_with_meta`` (in Rust, see
+src/py/call.rs) and ``aprotect``/``aprotect_with_meta``, and the zones they
+call through."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from baldur import _async, _core
+from baldur._facade import CALL, zone_from_keywords
+from baldur._idempotency import GIVEN
+from baldur.exceptions import CircuitOpenError
+
+T = TypeVar("T")
+
+# Bounded, because an inline lambda is a new key on every call.
+_CALL_ZONES_MAX = 512
+_call_zones: dict[tuple[str, frozenset[tuple[str, type, Any]]], _core.Zone] = {}
+
+
+def zone_for_call(name: str, **keywords: Any) -> tuple[_core.Zone, object]:
+    """The zone of a function-form call, and the idempotency key it was
+    given (``None`` if none). A key given as a value travels with the call,
+    not in the zone, so one zone serves every key. Zones whose keywords are
+    all hashable are kept: a callsite passing the same keywords each time
+    validates them once."""
+    key = keywords.get("idempotency_key")
+    if key is not None and not callable(key):
+        keywords["idempotency_key"] = GIVEN
+    else:
+        key = None
+    try:
+        # Each value's type is part of the cache key: ``True == 1``, and a
+        # zone built for ``retry=True`` must not answer for ``retry=1``.
+        cache_key = (name, frozenset((k, type(v), v) for k, v in keywords.items()))
+        zone = _call_zones.get(cache_key)
+    except TypeError:  # an unhashable keyword value: build every time
+        return zone_from_keywords(name, CALL, **keywords), key
+    if zone is None:
+        zone = zone_from_keywords(name, CALL, **keywords)
+        if len(_call_zones) >= _CALL_ZONES_MAX:
+            _call_zones.clear()
+        _call_zones[cache_key] = zone
+    return zone, key
+
+
+async def aprotect(name: str, func: Callable[[], Awaitable[T]], **keywords: Any) -> T:
+    """Awaits ``func()`` now, protected; the same keywords as ``protected``
+    (``idempotency_key=`` is the key itself, or a callable returning it).
+
+    >>> import asyncio, baldur
+    >>> async def price() -> int:
+    ...     return 42
+    >>> asyncio.run(baldur.aprotect("pricing-async", price, retry=True))
+    42
+    """
+    zone, key = _async_zone_for_call("aprotect", name, func, keywords)
+    return await _async.coroutine_function(zone, func, key)()  # type: ignore[no-any-return]
+
+
+async def aprotect_with_meta(
+    name: str, func: Callable[[], Awaitable[Any]], **keywords: Any
+) -> _core.ProtectResult:
+    """Awaits ``func()`` now, protected, and reports the outcome as a
+    :class:`ProtectResult` instead of raising the call's error.
+
+    >>> import asyncio, baldur
+    >>> async def broken() -> int:
+    ...     raise ConnectionError("down")
+    >>> result = asyncio.run(baldur.aprotect_with_meta("pricing-async", broken, fallback=lambda: 0))
+    >>> (result.ok, result.value, result.fallback_used, type(result.error).__name__)
+    (False, 0, True, 'ConnectionError')
+    """
+    zone, key = _async_zone_for_call("aprotect_with_meta", name, func, keywords)
+    started = time.perf_counter()
+    try:
+        call = _core.AsyncCall(zone, (), None, key)
+    except CircuitOpenError as rejected:
+        return _core.refused_result(zone, rejected, time.perf_counter() - started, True)
+    except Exception as refused:  # a duplicate, a missing key: reported, not raised
+        return _core.refused_result(zone, refused, time.perf_counter() - started, False)
+    value: Any = None
+    error: BaseException | None = None
+    fallback_used = False
+    try:
+        ok, outcome = await _async.attempts(call, func, (), {})
+        if ok:
+            value = outcome
+        else:
+            error = outcome
+            if zone.fallback is not None:
+                fallback_used = True
+                value = await _async.answer_or_raise(zone, outcome)
+    except Exception as unhandled:  # the call's error is reported, never raised
+        ok, value, error = False, None, unhandled
+    return call.result(
+        value=value,
+        ok=ok,
+        fallback_used=fallback_used,
+        error=error,
+        duration_s=time.perf_counter() - started,
+    )
+
+
+def _async_zone_for_call(
+    form: str, name: str, func: Callable[[], Awaitable[Any]], keywords: dict[str, Any]
+) -> tuple[_core.Zone, object]:
+    if not callable(func):
+        raise TypeError(f"baldur.{form}({name!r}, ...) needs a callable, not {func!r}")
+    return zone_for_call(name, **keywords)
+
+
+protect = _core.protect
+protect_with_meta = _core.protect_with_meta

@@ -1,0 +1,144 @@
+//! The idempotency gate: claims with owner tokens over whichever store is
+//! configured, and the two clocks of the spec (the execution window of a
+//! running claim, the memory TTL of a completed one).
+
+use crate::core::clock::{from_nanos, to_nanos};
+use crate::core::idempotency::store::{
+    ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
+};
+use parking_lot::RwLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Seconds a completed operation keeps blocking duplicates
+/// (`BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS`).
+pub const DEFAULT_MEMORY_TTL_SECONDS: f64 = 1800.0;
+/// Seconds a running claim is honoured before it may be taken over.
+pub const DEFAULT_EXECUTION_TTL_SECONDS: f64 = 1800.0;
+
+/// A claim held on one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim {
+    key: String,
+    owner: Owner,
+    took_over: bool,
+}
+
+impl Claim {
+    /// The namespaced key.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// Whether this claim took over one whose execution window ran out (its
+    /// owner presumably crashed mid-operation).
+    pub fn took_over(&self) -> bool {
+        self.took_over
+    }
+}
+
+/// Why a call may not run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The operation ran (`Completed`) or is running (`InProgress`).
+    Duplicate(RecordState),
+    /// As `Duplicate`, but the payload differs from the original's.
+    PayloadMismatch(RecordState),
+    /// The store could not answer: fail-closed unless the caller opted out.
+    Unavailable(StoreError),
+}
+
+/// Claims, completions and releases over the configured store.
+///
+/// ```
+/// use baldur::core::clock::SystemClock;
+/// use baldur::core::idempotency::{IdempotencyGate, MemoryStore, Refusal, RecordState};
+/// use std::sync::Arc;
+/// use std::time::Duration;
+/// let gate = IdempotencyGate::new(Arc::new(MemoryStore::new(SystemClock::shared())));
+/// let window = Duration::from_secs(60);
+/// let claim = gate.claim("charge:order-1".into(), None, window).unwrap();
+/// gate.complete(&claim).unwrap();
+/// let again = gate.claim("charge:order-1".into(), None, window);
+/// assert_eq!(again.unwrap_err(), Refusal::Duplicate(RecordState::Completed));
+/// ```
+#[derive(Debug)]
+pub struct IdempotencyGate {
+    store: RwLock<Arc<dyn IdempotencyStore>>,
+    memory_ttl_nanos: AtomicU64,
+}
+
+impl IdempotencyGate {
+    /// A gate over `store`, with the default memory TTL.
+    pub fn new(store: Arc<dyn IdempotencyStore>) -> Self {
+        Self {
+            store: RwLock::new(store),
+            memory_ttl_nanos: AtomicU64::new(to_nanos(Duration::from_secs_f64(
+                DEFAULT_MEMORY_TTL_SECONDS,
+            ))),
+        }
+    }
+
+    /// Replaces the store (claims held in the old one are forgotten).
+    pub fn set_store(&self, store: Arc<dyn IdempotencyStore>) {
+        *self.store.write() = store;
+    }
+
+    /// Sets how long a completed operation blocks duplicates.
+    pub fn set_memory_ttl(&self, ttl: Duration) {
+        self.memory_ttl_nanos
+            .store(to_nanos(ttl), Ordering::Relaxed);
+    }
+
+    /// How long a completed operation blocks duplicates.
+    pub fn memory_ttl(&self) -> Duration {
+        from_nanos(self.memory_ttl_nanos.load(Ordering::Relaxed))
+    }
+
+    /// Claims `key` (already namespaced) for a new owner.
+    pub fn claim(
+        &self,
+        key: String,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> Result<Claim, Refusal> {
+        let owner = fastrand::u64(..);
+        let store = self.store.read().clone();
+        match store.claim(&key, owner, fingerprint, execution_ttl) {
+            Ok(ClaimOutcome::Claimed) => Ok(Claim {
+                key,
+                owner,
+                took_over: false,
+            }),
+            Ok(ClaimOutcome::TookOver) => Ok(Claim {
+                key,
+                owner,
+                took_over: true,
+            }),
+            Ok(ClaimOutcome::Duplicate {
+                state,
+                same_payload: true,
+            }) => Err(Refusal::Duplicate(state)),
+            Ok(ClaimOutcome::Duplicate {
+                state,
+                same_payload: false,
+            }) => Err(Refusal::PayloadMismatch(state)),
+            Err(error) => Err(Refusal::Unavailable(error)),
+        }
+    }
+
+    /// The operation succeeded. False when the claim was taken over
+    /// meanwhile: the new owner's record is left alone.
+    pub fn complete(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let store = self.store.read().clone();
+        store.complete(&claim.key, claim.owner, self.memory_ttl())
+    }
+
+    /// The operation did not succeed: a later attempt may run. False when
+    /// the claim was taken over meanwhile.
+    pub fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
+        let store = self.store.read().clone();
+        store.release(&claim.key, claim.owner)
+    }
+}

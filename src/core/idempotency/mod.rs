@@ -1,0 +1,11 @@
+//! Idempotency: a repeated operation runs its side effect once. Claims with
+//! owner tokens over a store trait; the memory store lives here, the Redis
+//! store implements the same three operations atomically.
+
+pub mod gate;
+pub mod memory;
+pub mod store;
+
+pub use gate::{Claim, IdempotencyGate, Refusal};
+pub use memory::MemoryStore;
+pub use store::{ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError};

@@ -1,0 +1,291 @@
+//! Idempotency at the callsite: finding the key among the call's
+//! arguments, claiming it before the breaker, and settling the claim when
+//! the call ends (completed on success, released otherwise).
+
+use crate::core::clock::SystemClock;
+use crate::core::error::positive_seconds;
+use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, Refusal};
+use crate::py::errors;
+use crate::py::errors::IntoPyConfig;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyString, PyTuple};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// The process's idempotency gate; the memory store until a shared one is
+/// configured.
+pub(crate) static GATE: LazyLock<IdempotencyGate> =
+    LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(SystemClock::shared()))));
+
+static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Sets how long a completed operation blocks duplicates.
+#[pyfunction]
+pub(crate) fn set_idempotency_memory_ttl(py: Python<'_>, seconds: f64) -> PyResult<()> {
+    let ttl =
+        positive_seconds("idempotency_gate_memory_ttl_seconds", seconds).or_config_error(py)?;
+    GATE.set_memory_ttl(ttl);
+    Ok(())
+}
+
+/// Where a call's key comes from.
+enum KeySource {
+    /// An argument of the protected function, by name (and position).
+    Argument {
+        name: Py<PyString>,
+        index: Option<usize>,
+        default: Option<Py<PyAny>>,
+    },
+    /// `key(*args, **kwargs)`.
+    Callable(Py<PyAny>),
+    /// The key itself (the function forms, whose function takes no argument).
+    Value(Py<PyAny>),
+    /// Given with each call (the function forms' cached zones).
+    Given,
+}
+
+/// `baldur._core.IdempotencySpec`: how one zone finds, namespaces and
+/// fingerprints its key. Built by the facade, which knows the signature.
+#[pyclass(frozen, module = "baldur._core", name = "IdempotencySpec")]
+pub(crate) struct IdempotencySpec {
+    namespace: String,
+    key: KeySource,
+    fingerprint: Option<Py<PyAny>>,
+    execution_ttl: Duration,
+    fail_open: bool,
+}
+
+#[pymethods]
+impl IdempotencySpec {
+    #[new]
+    #[pyo3(signature = (
+        namespace, *, key_name=None, key_index=None, key_default=None, key_callable=None,
+        key_value=None, key_given=false, fingerprint=None, execution_ttl, fail_open
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        namespace: String,
+        key_name: Option<Py<PyString>>,
+        key_index: Option<usize>,
+        key_default: Option<Py<PyAny>>,
+        key_callable: Option<Py<PyAny>>,
+        key_value: Option<Py<PyAny>>,
+        key_given: bool,
+        fingerprint: Option<Py<PyAny>>,
+        execution_ttl: f64,
+        fail_open: bool,
+    ) -> PyResult<Self> {
+        let key = match (key_name, key_callable, key_value, key_given) {
+            (Some(name), None, None, false) => KeySource::Argument {
+                name,
+                index: key_index,
+                default: key_default,
+            },
+            (None, Some(callable), None, false) => KeySource::Callable(callable),
+            (None, None, Some(value), false) => KeySource::Value(value),
+            (None, None, None, true) => KeySource::Given,
+            _ => {
+                return Err(pyo3::exceptions::PyValueError::new_err(
+                    "exactly one of key_name, key_callable, key_value, key_given",
+                ))
+            }
+        };
+        let execution_ttl =
+            positive_seconds("idempotency_execution_ttl", execution_ttl).or_config_error(py)?;
+        Ok(Self {
+            namespace,
+            key,
+            fingerprint,
+            execution_ttl,
+            fail_open,
+        })
+    }
+
+    /// The namespace keys are prefixed with.
+    #[getter]
+    fn namespace(&self) -> &str {
+        &self.namespace
+    }
+}
+
+/// A claim held for the length of one call. Settled exactly once: completed
+/// on success, released on any other end (including being dropped).
+pub(crate) struct HeldClaim {
+    claim: Option<Claim>,
+}
+
+impl HeldClaim {
+    /// The call succeeded: duplicates are refused from now on.
+    pub(crate) fn complete(mut self, py: Python<'_>) {
+        if let Some(claim) = self.claim.take() {
+            match GATE.complete(&claim) {
+                Ok(true) => {}
+                Ok(false) => event(
+                    py,
+                    "idempotency.completion_blocked",
+                    &claim,
+                    "the claim was taken over by a newer owner; its record is left alone",
+                ),
+                Err(error) => event(
+                    py,
+                    "idempotency.completion_failed",
+                    &claim,
+                    &error.to_string(),
+                ),
+            }
+        }
+    }
+}
+
+impl HeldClaim {
+    /// The call ended without success: a later attempt may run.
+    pub(crate) fn release(mut self) {
+        self.release_now();
+    }
+
+    fn release_now(&mut self) {
+        if let Some(claim) = self.claim.take() {
+            if let Err(error) = GATE.release(&claim) {
+                Python::attach(|py| {
+                    event(py, "idempotency.release_failed", &claim, &error.to_string())
+                });
+            }
+        }
+    }
+}
+
+/// A claim is never leaked: one not settled by its call is released.
+impl Drop for HeldClaim {
+    fn drop(&mut self) {
+        self.release_now();
+    }
+}
+
+impl IdempotencySpec {
+    /// Finds the call's key and claims it. `Ok(None)`: the store is
+    /// unreachable and the zone is fail-open, so the call runs unclaimed.
+    pub(crate) fn claim(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        given: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Option<HeldClaim>> {
+        let key = self.key_of(py, args, kwargs, given)?;
+        let fingerprint = match &self.fingerprint {
+            Some(fingerprint) => Some(fingerprint.call1(py, (args, kwargs))?.extract::<u64>(py)?),
+            None => None,
+        };
+        let key_text = key.str()?;
+        let namespaced = format!("{}:{}", self.namespace, key_text.to_str()?);
+        match GATE.claim(namespaced, fingerprint, self.execution_ttl) {
+            Ok(claim) => {
+                if claim.took_over() {
+                    event(
+                        py,
+                        "idempotency.claim_taken_over",
+                        &claim,
+                        "a claim older than its execution window was taken over",
+                    );
+                }
+                Ok(Some(HeldClaim { claim: Some(claim) }))
+            }
+            Err(Refusal::Duplicate(state)) => Err(errors::idempotency_duplicate(
+                py,
+                "IdempotencyDuplicateError",
+                &key_text,
+                &self.namespace,
+                state.as_str(),
+            )),
+            Err(Refusal::PayloadMismatch(state)) => Err(errors::idempotency_duplicate(
+                py,
+                "IdempotencyPayloadMismatchError",
+                &key_text,
+                &self.namespace,
+                state.as_str(),
+            )),
+            Err(Refusal::Unavailable(error)) if self.fail_open => {
+                let message = format!("{error}; running unclaimed (fail_open=True)");
+                emit(
+                    py,
+                    "idempotency.claim_failed",
+                    &format!("{}:{}", self.namespace, key_text),
+                    &message,
+                );
+                Ok(None)
+            }
+            Err(Refusal::Unavailable(error)) => {
+                Err(errors::idempotency_unavailable(py, &error.to_string()))
+            }
+        }
+    }
+
+    fn key_of<'py>(
+        &self,
+        py: Python<'py>,
+        args: &Bound<'py, PyTuple>,
+        kwargs: Option<&Bound<'py, PyDict>>,
+        given: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (key, described) = match &self.key {
+            KeySource::Given => (given.cloned(), "the idempotency_key value".to_owned()),
+            KeySource::Value(value) => (
+                Some(value.bind(py).clone()),
+                "the idempotency_key value".to_owned(),
+            ),
+            KeySource::Callable(callable) => (
+                Some(callable.bind(py).call(args, kwargs)?),
+                "the idempotency_key callable's answer".to_owned(),
+            ),
+            KeySource::Argument {
+                name,
+                index,
+                default,
+            } => {
+                let by_name = match kwargs {
+                    Some(kwargs) => kwargs.get_item(name)?,
+                    None => None,
+                };
+                let by_position = index.and_then(|i| args.get_item(i).ok());
+                let found = by_name
+                    .or(by_position)
+                    .or_else(|| default.as_ref().map(|d| d.bind(py).clone()));
+                (found, format!("argument {}", name.bind(py)))
+            }
+        };
+        match key {
+            Some(key) if !key.is_none() => Ok(key),
+            Some(_) => Err(errors::idempotency_key(
+                py,
+                &format!(
+                    "{described} of {:?} is None: the call did not run",
+                    self.namespace
+                ),
+            )),
+            None => Err(errors::idempotency_key(
+                py,
+                &format!(
+                    "{described} of {:?} is missing: the call did not run",
+                    self.namespace
+                ),
+            )),
+        }
+    }
+}
+
+fn event(py: Python<'_>, name: &str, claim: &Claim, detail: &str) {
+    emit(py, name, claim.key(), detail);
+}
+
+/// Logs an idempotency event through `baldur._events`; a broken logger
+/// must not break the call.
+fn emit(py: Python<'_>, name: &str, key: &str, detail: &str) {
+    let logged = EVENT
+        .import(py, "baldur._events", "idempotency_event")
+        .and_then(|log| log.call1((name, key, detail)));
+    if let Err(err) = logged {
+        err.write_unraisable(py, None);
+    }
+}
