@@ -215,15 +215,29 @@ fn stale_permits_from_an_older_generation_do_not_change_state() {
 }
 
 #[test]
-fn stale_failure_after_reset_is_not_counted() {
+fn a_failure_observed_after_a_reset_counts_in_the_new_window() {
+    // A retry loop admitted before an operator's reset keeps reporting: its
+    // failures are the dependency's, observed now.
     let rig = Rig::new(BreakerConfig::new(1, 1, 10.0, 1, 60.0).unwrap());
-    let stale = rig.breaker.try_acquire().unwrap();
-    rig.breaker.reset(); // already closed: clears only, no new generation
+    let earlier = rig.breaker.try_acquire().unwrap();
     rig.breaker.force_open();
     rig.breaker.reset();
-    rig.breaker.on_failure(stale);
-    assert_eq!(rig.breaker.state(), CircuitState::Closed);
-    assert_eq!(rig.breaker.snapshot().totals.failures, 0);
+    assert!(
+        rig.breaker.still_admits(earlier),
+        "closed again: calls flow"
+    );
+    rig.breaker.on_failure(earlier);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn force_close_during_a_retry_loop_lets_it_continue() {
+    let rig = Rig::new(config());
+    let permit = rig.breaker.try_acquire().unwrap();
+    rig.breaker.force_close();
+    assert!(rig.breaker.still_admits(permit));
+    rig.breaker.force_open();
+    assert!(!rig.breaker.still_admits(permit));
 }
 
 #[test]

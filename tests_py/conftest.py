@@ -24,12 +24,13 @@ _counter = itertools.count()
 
 
 def _restore_defaults() -> None:
-    """``baldur.init()`` with no ``BALDUR_*`` variable in sight: the defaults."""
+    """Every ``init()`` override forgotten, with no ``BALDUR_*`` variable in
+    sight: the defaults."""
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
             if key.startswith("BALDUR_"):
                 mp.delenv(key)
-        baldur.init()
+        baldur._config.reset()
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -38,7 +39,7 @@ def _hermetic_environment() -> Iterator[None]:
         for key in list(os.environ):
             if key.startswith("BALDUR_"):
                 mp.delenv(key)
-        baldur.init()
+        baldur._config.reset()
         yield
 
 

@@ -205,3 +205,32 @@ def test_retry_without_delay_never_sleeps(zone_name: str) -> None:
             baldur.protect(zone_name, failing, retry=policy)
         assert failing.count == 3
         assert time.monotonic() - started < 0.5
+
+
+def test_an_operator_force_closing_during_backoff_lets_the_retries_go_on(
+    zone_name: str,
+) -> None:
+    """Only an opening ends a retry loop early: forcing the breaker closed
+    (or resetting it) mid-wait leaves the call its remaining attempts."""
+    attempts = 0
+    waited = threading.Event()
+
+    def dependency() -> str:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            waited.set()
+            raise Boom("first attempt fails")
+        return "recovered"
+
+    policy = baldur.RetryPolicy(attempts=3, base_delay=0.3, max_delay=0.3, jitter="none")
+    results: list[object] = []
+    caller = threading.Thread(
+        target=lambda: results.append(baldur.protect(zone_name, dependency, retry=policy))
+    )
+    caller.start()
+    assert waited.wait(5)
+    baldur.force_close_circuit(zone_name)
+    caller.join(5)
+    assert results == ["recovered"]
+    assert attempts == 2

@@ -273,6 +273,18 @@ def test_retry_after_is_capped_by_max_delay(zone_name: str, make: MakeError, sta
     assert 0.15 <= elapsed < 3.0  # waited, but max_delay, not 30 s
 
 
+@pytest.mark.parametrize("huge", ["99999999999999999999", "1" + "0" * 400])
+def test_an_absurd_retry_after_is_capped_not_a_crash(zone_name: str, huge: str) -> None:
+    """A server's Retry-After too large for any clock still means "as long
+    as allowed": capped by max_delay; the call neither crashes nor leaks its
+    breaker state."""
+    dependency = Flaky(requests_error(503, {"Retry-After": huge}), value="ok")
+    policy = baldur.RetryPolicy(attempts=2, base_delay=0, max_delay=0.05)
+    assert baldur.protect(zone_name, dependency, retry=policy) == "ok"
+    assert dependency.count == 2
+    assert baldur.circuit_state(zone_name) == "closed"
+
+
 def test_retry_after_as_an_http_date(zone_name: str) -> None:
     later = email.utils.formatdate(time.time() + 30, usegmt=True)
     dependency = Flaky(httpx_error(503, {"Retry-After": later}), value="ok")

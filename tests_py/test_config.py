@@ -173,13 +173,6 @@ def test_init_is_idempotent(zone_name: str, configure: Configure) -> None:
     assert baldur.circuit_state(zone_name) == "open"
 
 
-def test_init_without_overrides_restores_the_defaults(zone_name: str) -> None:
-    baldur.init(cb_failure_threshold=1, cb_minimum_calls=1)
-    baldur.init()
-    fail(zone_name)
-    assert baldur.circuit_state(zone_name) == "closed"
-
-
 def test_an_unknown_init_key_is_a_config_error(configure: Configure) -> None:
     with pytest.raises(baldur.ConfigError) as caught:
         configure(cb_failure_treshold=3)
@@ -223,14 +216,14 @@ def test_a_bad_init_changes_nothing(zone_name: str, configure: Configure) -> Non
 @pytest.mark.parametrize(
     ("env", "value", "allowed"),
     [
-        ("BALDUR_CB_FAILURE_THRESHOLD", "zero", "an integer >= 1"),
-        ("BALDUR_CB_FAILURE_THRESHOLD", "0", "an integer >= 1"),
-        ("BALDUR_CB_FAILURE_THRESHOLD", "2.5", "an integer >= 1"),
-        ("BALDUR_CB_MINIMUM_CALLS", "-3", "an integer >= 1"),
+        ("BALDUR_CB_FAILURE_THRESHOLD", "zero", "an integer from 1 to 1000000"),
+        ("BALDUR_CB_FAILURE_THRESHOLD", "0", "an integer from 1 to 1000000"),
+        ("BALDUR_CB_FAILURE_THRESHOLD", "2.5", "an integer from 1 to 1000000"),
+        ("BALDUR_CB_MINIMUM_CALLS", "-3", "an integer from 1 to 1000000"),
         ("BALDUR_CB_RECOVERY_TIMEOUT", "soon", "a number of seconds > 0"),
         ("BALDUR_CB_RECOVERY_TIMEOUT", "0", "a number of seconds > 0"),
         ("BALDUR_CB_RECOVERY_TIMEOUT", "nan", "a number of seconds > 0"),
-        ("BALDUR_CB_HALF_OPEN_MAX_CALLS", "", "an integer >= 1"),
+        ("BALDUR_CB_HALF_OPEN_MAX_CALLS", "", "an integer from 1 to 1000000"),
         ("BALDUR_CB_WINDOW_SECONDS", "-1", "a number of seconds > 0"),
         ("BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", "-1", "a number of seconds > 0"),
         ("BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", "30s", "a number of seconds > 0"),
@@ -381,3 +374,58 @@ def test_not_built_keywords_at_their_defaults_are_accepted(
     zone_name: str, key: str, value: object
 ) -> None:
     assert baldur.protect(zone_name, lambda: "ok", **{key: value}) == "ok"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "key"),
+    [
+        ({"cb_recovery_timeout": 1e20}, "cb_recovery_timeout"),
+        ({"cb_failure_threshold": 2**40}, "cb_failure_threshold"),
+        ({"cb_window_seconds": float("inf")}, "cb_window_seconds"),
+        ({"protect_default_timeout_seconds": 1e300}, "protect_default_timeout_seconds"),
+    ],
+)
+def test_absurdly_large_settings_are_config_errors(
+    configure: Callable[..., None], overrides: dict[str, object], key: str
+) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        configure(**overrides)
+    assert caught.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("build", "key"),
+    [
+        (lambda: baldur.RetryPolicy(attempts=2**40), "attempts"),
+        (lambda: baldur.RetryPolicy(max_delay=1e20), "max_delay"),
+        (lambda: baldur.RetryPolicy(multiplier=1e9), "multiplier"),
+    ],
+)
+def test_absurd_retry_policies_are_config_errors(build: Callable[[], object], key: str) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        build()
+    assert caught.value.key == key
+
+
+def test_an_absurd_timeout_is_a_config_error(zone_name: str) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        baldur.protected(zone_name, timeout=1e20)
+    assert caught.value.key == "timeout"
+
+
+def test_a_later_bare_init_keeps_earlier_overrides(configure: Callable[..., None]) -> None:
+    """An adapter's init() must not undo the app's own settings."""
+    configure(cb_failure_threshold=2, cb_minimum_calls=2)
+    baldur.init()
+    assert baldur._config.current().cb_failure_threshold == 2
+    baldur.init(cb_failure_threshold=4)
+    settings = baldur._config.current()
+    assert (settings.cb_failure_threshold, settings.cb_minimum_calls) == (4, 2)
+
+
+def test_a_rejected_init_changes_nothing(configure: Callable[..., None]) -> None:
+    configure(cb_failure_threshold=2)
+    with pytest.raises(baldur.ConfigError):
+        baldur.init(cb_minimum_calls=0)
+    baldur.init()
+    assert baldur._config.current().cb_minimum_calls == 10

@@ -10,6 +10,9 @@ from baldur._settings import Settings
 
 _lock = threading.Lock()
 _current: Settings | None = None
+# Every override any init() call made: a later bare init() (an adapter's)
+# must not undo the app's own init(cb_failure_threshold=...).
+_overrides: dict[str, object] = {}
 
 
 def current() -> Settings:
@@ -31,11 +34,25 @@ def init(**overrides: object) -> None:
 
     Keys: the lower-case names of the ``BALDUR_*`` variables without the
     prefix (``cb_failure_threshold``, ``protect_default_timeout_seconds``,
-    ``log_level``, ...). An unknown key or a bad value raises
-    :class:`~baldur.exceptions.ConfigError`.
+    ``log_level``, ...). Overrides accumulate: each call re-reads the
+    environment and keeps what earlier calls set, so every adapter may call
+    ``init()`` without undoing the app's own settings. An unknown key or a
+    bad value raises :class:`~baldur.exceptions.ConfigError` and changes
+    nothing.
     """
     with _lock:
-        _apply(overrides)
+        merged = {**_overrides, **overrides}
+        _apply(merged)
+        _overrides.clear()
+        _overrides.update(merged)
+
+
+def reset() -> None:
+    """Forgets every ``init()`` override and re-reads the environment (for
+    tests, and for a process that reconfigures from scratch)."""
+    with _lock:
+        _overrides.clear()
+        _apply({})
 
 
 def _apply(overrides: dict[str, object]) -> Settings:

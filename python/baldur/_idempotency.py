@@ -7,11 +7,10 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import math
 from collections.abc import Callable
 from typing import Any
 
-from baldur import _core
+from baldur import _core, _validate
 from baldur.exceptions import ConfigError
 
 #: Seconds a running claim is honoured before it may be taken over.
@@ -65,20 +64,13 @@ class IdempotencyOptions:
             return None
         if execution_ttl is None:
             execution_ttl = DEFAULT_EXECUTION_TTL
-        if (
-            isinstance(execution_ttl, bool)
-            or not isinstance(execution_ttl, (int, float))
-            or not math.isfinite(execution_ttl)
-            or execution_ttl <= 0
-        ):
-            raise ConfigError(prefix + "execution_ttl", execution_ttl, "a number of seconds > 0")
-        if not isinstance(fail_open, bool):
-            raise ConfigError(prefix + "fail_open", fail_open, "True or False")
+        ttl = _validate.seconds(prefix + "execution_ttl", execution_ttl)
+        _validate.flag(prefix + "fail_open", fail_open)
         if payload is not None and not isinstance(payload, bool) and not callable(payload):
             raise ConfigError(
                 prefix + "payload", payload, "True, or a callable returning the fields that matter"
             )
-        return cls(key, float(execution_ttl), fail_open, payload, prefix)
+        return cls(key, ttl, bool(fail_open), payload, prefix)
 
 
 def spec_for_function(

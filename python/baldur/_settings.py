@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from baldur import _validate
 from baldur.exceptions import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -25,71 +25,45 @@ class Setting:
     """One key: its environment variable, how text becomes a value, its default."""
 
     env: str
-    parse: Callable[[object], object]
-    allowed: str
+    #: parse(key, raw): the value, or a ConfigError naming ``key``.
+    parse: Callable[[str, object], object]
     default: object
 
 
-def _integer_at_least_one(raw: object) -> int:
-    if isinstance(raw, bool):
-        raise ValueError
-    value = int(raw) if isinstance(raw, str) else raw
-    if not isinstance(value, int) or value < 1:
-        raise ValueError
-    return value
+def _count(key: str, raw: object) -> int:
+    return _validate.count(key, raw, text=True)
 
 
-def _positive_seconds(raw: object) -> float:
-    if isinstance(raw, bool):
-        raise ValueError
-    value = float(raw) if isinstance(raw, (str, int, float)) else math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError
-    return value
+def _seconds(key: str, raw: object) -> float:
+    return _validate.seconds(key, raw, text=True)
 
 
-def _optional_positive_seconds(raw: object) -> float | None:
+def _optional_seconds(key: str, raw: object) -> float | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
-    return _positive_seconds(raw)
+    return _seconds(key, raw)
 
 
-def _log_level(raw: object) -> str | None:
+def _log_level(key: str, raw: object) -> str | None:
     if raw is None:
         return None
     if not isinstance(raw, str) or raw.strip().upper() not in LOG_LEVELS:
-        raise ValueError
+        raise ConfigError(key, raw, " | ".join(LOG_LEVELS))
     return raw.strip().upper()
 
 
 SETTINGS: Mapping[str, Setting] = {
-    "cb_failure_threshold": Setting(
-        "BALDUR_CB_FAILURE_THRESHOLD", _integer_at_least_one, "an integer >= 1", 5
-    ),
-    "cb_minimum_calls": Setting(
-        "BALDUR_CB_MINIMUM_CALLS", _integer_at_least_one, "an integer >= 1", 10
-    ),
-    "cb_recovery_timeout": Setting(
-        "BALDUR_CB_RECOVERY_TIMEOUT", _positive_seconds, "a number of seconds > 0", 60.0
-    ),
-    "cb_half_open_max_calls": Setting(
-        "BALDUR_CB_HALF_OPEN_MAX_CALLS", _integer_at_least_one, "an integer >= 1", 3
-    ),
-    "cb_window_seconds": Setting(
-        "BALDUR_CB_WINDOW_SECONDS", _positive_seconds, "a number of seconds > 0", 60.0
-    ),
+    "cb_failure_threshold": Setting("BALDUR_CB_FAILURE_THRESHOLD", _count, 5),
+    "cb_minimum_calls": Setting("BALDUR_CB_MINIMUM_CALLS", _count, 10),
+    "cb_recovery_timeout": Setting("BALDUR_CB_RECOVERY_TIMEOUT", _seconds, 60.0),
+    "cb_half_open_max_calls": Setting("BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, 3),
+    "cb_window_seconds": Setting("BALDUR_CB_WINDOW_SECONDS", _seconds, 60.0),
     "protect_default_timeout_seconds": Setting(
-        "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS",
-        _optional_positive_seconds,
-        "a number of seconds > 0, or empty for none",
-        None,
+        "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
     ),
-    "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, " | ".join(LOG_LEVELS), None),
+    "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
-        "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS",
-        _positive_seconds,
-        "a number of seconds > 0",
-        1800.0,
+        "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
 }
 
@@ -124,10 +98,7 @@ def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = No
         else:
             values[key] = setting.default
             continue
-        try:
-            values[key] = setting.parse(raw)
-        except (TypeError, ValueError):
-            raise ConfigError(source, raw, setting.allowed) from None
+        values[key] = setting.parse(source, raw)
     return Settings(**values)
 
 

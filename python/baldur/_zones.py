@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import inspect
-import math
 import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from baldur import _config, _core, _events
+from baldur import _config, _core, _events, _validate
 from baldur._classify import build_classifier
 from baldur.exceptions import ConfigError
 from baldur.retry import ExceptionTypes, RetryPolicy, _is_exception_types
@@ -50,8 +49,7 @@ def build_zone(
                 f"{_NOT_YET[key]} is not available in this build of Baldur yet; "
                 f"remove {key}= from {name!r}"
             )
-    if not isinstance(circuit_breaker, bool):
-        raise ConfigError("circuit_breaker", circuit_breaker, "True or False")
+    circuit_breaker = _validate.flag("circuit_breaker", circuit_breaker)
     policy = _retry_policy(retry)
     ignore_types = _ignore_types(ignore)
     fallback_takes_error = _fallback_arity(fallback)
@@ -96,14 +94,15 @@ def _ignore_types(ignore: object) -> ExceptionTypes | tuple[()]:
 def _timeout(timeout: object) -> float | None:
     if timeout is None:
         return None
-    if (
-        isinstance(timeout, bool)
-        or not isinstance(timeout, (int, float))
-        or not math.isfinite(timeout)
-        or timeout <= 0
-    ):
-        raise ConfigError("timeout", timeout, "a number of seconds > 0, or None")
-    return float(timeout)
+    return (
+        _validate.seconds("timeout", timeout)
+        if not isinstance(timeout, str)
+        else _bad_timeout(timeout)
+    )
+
+
+def _bad_timeout(timeout: str) -> float:
+    raise ConfigError("timeout", timeout, _validate.SECONDS + ", or None")
 
 
 def _fallback_arity(fallback: object) -> bool:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable
 
+from baldur import _validate
 from baldur.exceptions import ConfigError
 
 #: Attempts in all, the first included.
@@ -46,24 +46,14 @@ retry_on=(<class 'ConnectionError'>,), give_up_on=())
     give_up_on: ExceptionTypes = ()
 
     def __post_init__(self) -> None:
-        if (
-            isinstance(self.attempts, bool)
-            or not isinstance(self.attempts, int)
-            or self.attempts < 1
-        ):
-            raise ConfigError("attempts", self.attempts, "an integer >= 1")
-        for key in ("base_delay", "max_delay"):
-            value = getattr(self, key)
-            if not _is_number(value) or not math.isfinite(value) or value < 0:
-                raise ConfigError(key, value, "a number of seconds >= 0")
+        _validate.count("attempts", self.attempts)
+        _validate.seconds("base_delay", self.base_delay, zero_allowed=True)
+        _validate.seconds("max_delay", self.max_delay, zero_allowed=True)
         if self.max_delay < self.base_delay:
             raise ConfigError("max_delay", self.max_delay, "a number of seconds >= base_delay")
-        if (
-            not _is_number(self.multiplier)
-            or not math.isfinite(self.multiplier)
-            or self.multiplier < 1
-        ):
-            raise ConfigError("multiplier", self.multiplier, "a number >= 1")
+        multiplier = _validate.number(self.multiplier)
+        if not (1 <= multiplier <= 1000) or isinstance(self.multiplier, str):
+            raise ConfigError("multiplier", self.multiplier, "a number from 1 to 1000")
         if self.jitter not in ("full", "none"):
             raise ConfigError("jitter", self.jitter, "'full' or 'none'")
         if self.retry_on is not None and not (
@@ -74,10 +64,6 @@ retry_on=(<class 'ConnectionError'>,), give_up_on=())
             )
         if not _is_exception_types(self.give_up_on) and self.give_up_on != ():
             raise ConfigError("give_up_on", self.give_up_on, "exception types")
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _is_exception_types(value: object) -> bool:

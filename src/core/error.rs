@@ -47,10 +47,9 @@ pub fn positive_seconds(
     key: &'static str,
     seconds: f64,
 ) -> Result<std::time::Duration, ConfigError> {
-    if seconds.is_finite() && seconds > 0.0 {
-        Ok(std::time::Duration::from_secs_f64(seconds))
-    } else {
-        Err(ConfigError::new(key, seconds, "a number of seconds > 0"))
+    match std::time::Duration::try_from_secs_f64(seconds) {
+        Ok(duration) if seconds > 0.0 => Ok(duration),
+        _ => Err(ConfigError::new(key, seconds, "a number of seconds > 0")),
     }
 }
 
@@ -59,9 +58,7 @@ pub fn non_negative_seconds(
     key: &'static str,
     seconds: f64,
 ) -> Result<std::time::Duration, ConfigError> {
-    if seconds.is_finite() && seconds >= 0.0 {
-        Ok(std::time::Duration::from_secs_f64(seconds))
-    } else {
-        Err(ConfigError::new(key, seconds, "a number of seconds >= 0"))
-    }
+    // try_from refuses NaN, infinities, negatives and what overflows.
+    std::time::Duration::try_from_secs_f64(seconds)
+        .map_err(|_| ConfigError::new(key, seconds, "a number of seconds >= 0"))
 }

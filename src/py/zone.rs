@@ -151,9 +151,11 @@ impl PyZone {
         match code {
             NOT_A_FAILURE => Ok(Verdict::NotAFailure),
             RETRYABLE => Ok(Verdict::Retryable {
+                // A delay too long for a Duration is still "wait as long as
+                // allowed": the backoff caps it at max_delay.
                 server_delay: delay
-                    .filter(|d| d.is_finite() && *d >= 0.0)
-                    .map(Duration::from_secs_f64),
+                    .filter(|d| *d >= 0.0)
+                    .map(|d| Duration::try_from_secs_f64(d).unwrap_or(Duration::MAX)),
             }),
             FATAL => Ok(Verdict::Fatal),
             ABORT => Ok(Verdict::Abort),

@@ -230,17 +230,18 @@ impl CircuitBreaker {
     }
 
     /// An attempt under `permit` failed.
+    ///
+    /// While calls flow (closed), every failure observed counts, whichever
+    /// generation admitted its call: an operator's reset during a retry
+    /// loop does not make the dependency's later failures invisible. While
+    /// half-open, only the probes this half-open state admitted speak.
     pub fn on_failure(&self, permit: Permit) {
         let now = self.clock.now();
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
-        // A verdict from an older generation describes a state that is gone.
-        if generation != permit.generation {
-            return;
-        }
         let transition = match state {
-            CircuitState::HalfOpen => {
+            CircuitState::HalfOpen if permit.probe && generation == permit.generation => {
                 let mut inner = self.inner.lock();
-                self.transition_if_current(&mut inner, permit, Cause::ProbeFailed, now)
+                self.transition_if_current(&mut inner, generation, Cause::ProbeFailed, now)
             }
             CircuitState::Closed => {
                 self.window.record(now, true);
@@ -250,7 +251,7 @@ impl CircuitBreaker {
                 if totals.calls >= u64::from(config.minimum_calls)
                     && totals.failures >= u64::from(config.failure_threshold)
                 {
-                    self.transition_if_current(&mut inner, permit, Cause::Trip, now)
+                    self.transition_if_current(&mut inner, generation, Cause::Trip, now)
                 } else {
                     None
                 }
@@ -259,7 +260,7 @@ impl CircuitBreaker {
                 self.window.record(now, true);
                 None
             }
-            CircuitState::Open | CircuitState::ForcedOpen => None,
+            CircuitState::HalfOpen | CircuitState::Open | CircuitState::ForcedOpen => None,
         };
         self.observer.emit(transition);
     }
@@ -277,16 +278,18 @@ impl CircuitBreaker {
         }
     }
 
-    /// Whether a call holding `permit` may make another attempt: the breaker
-    /// has not changed state since it admitted the call.
+    /// Whether a call holding `permit` may make another attempt: calls flow
+    /// (closed or forced closed, whatever happened meanwhile: an operator's
+    /// reset or force-close must not end a retry loop), or it holds a probe
+    /// slot of the current half-open state.
     #[inline]
     pub fn still_admits(&self, permit: Permit) -> bool {
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
-        generation == permit.generation
-            && matches!(
-                state,
-                CircuitState::Closed | CircuitState::ForcedClosed | CircuitState::HalfOpen
-            )
+        match state {
+            CircuitState::Closed | CircuitState::ForcedClosed => true,
+            CircuitState::HalfOpen => permit.probe && generation == permit.generation,
+            CircuitState::Open | CircuitState::ForcedOpen => false,
+        }
     }
 
     /// Takes the dependency out of rotation until an operator says otherwise.
@@ -352,15 +355,16 @@ impl CircuitBreaker {
         }
     }
 
+    /// Transitions only if no other change happened since `seen` was read.
     fn transition_if_current(
         &self,
         inner: &mut Inner,
-        permit: Permit,
+        seen: u64,
         cause: Cause,
         now: Nanos,
     ) -> Option<Transition> {
         let (generation, _) = unpack(self.word.load(Ordering::Acquire));
-        if generation == permit.generation {
+        if generation == seen {
             self.transition_locked(inner, cause, now)
         } else {
             None
