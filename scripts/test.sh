@@ -36,3 +36,6 @@ python -m mypy.stubtest baldur._core --allowlist scripts/stubtest-allowlist.txt
 
 step "pytest"
 python -m pytest
+
+step "pytest on Python 3.10, the oldest the abi3 wheel supports"
+scripts/test-oldest-python.sh

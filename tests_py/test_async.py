@@ -443,3 +443,15 @@ def test_aprotect_and_aprotect_with_meta(run: Runner, zone_name: str) -> None:
     assert (rejected.ok, rejected.rejected, rejected.attempts) == (False, True, 0)
     assert isinstance(rejected.error, baldur.CircuitOpenError)
     assert rejected.circuit_state == "forced_open"
+
+
+def test_aprotect_refuses_a_sync_function_uncounted(run: Runner, zone_name: str) -> None:
+    def sync() -> int:
+        return 1
+
+    with pytest.raises(TypeError, match="not an awaitable"):
+        run(baldur.aprotect(zone_name, sync, retry=True))  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not an awaitable"):
+        run(baldur.aprotect_with_meta(zone_name, sync))
+    snapshot = baldur.circuits()[zone_name]
+    assert (snapshot["calls"], snapshot["failures"]) == (0, 0)

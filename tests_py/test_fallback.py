@@ -167,3 +167,11 @@ def test_a_fallback_answer_never_counts_as_a_success(
 def test_fallback_none_means_no_fallback(zone_name: str) -> None:
     with pytest.raises(Boom):
         baldur.protect(zone_name, AlwaysFails(), fallback=None)
+
+
+@pytest.mark.parametrize(("fallback", "answer"), [(list, []), (tuple, ()), (dict, {}), (str, "")])
+def test_a_class_or_builtin_fallback_is_called_with_nothing(
+    zone_name: str, fallback: object, answer: object
+) -> None:
+    """``fallback=list`` means "an empty list", not ``list(exc)``."""
+    assert baldur.protect(zone_name, AlwaysFails(), fallback=fallback) == answer  # type: ignore[arg-type]

@@ -260,3 +260,25 @@ def test_result_is_read_only(zone_name: str) -> None:
     result = baldur.protect_with_meta(zone_name, lambda: 7)
     with pytest.raises(AttributeError):
         result.value = 8  # type: ignore[misc]
+
+
+def test_a_sync_callable_returning_a_coroutine_is_refused_uncounted(zone_name: str) -> None:
+    """An async function behind a sync-looking callable: nothing of it would
+    run under protection, so it is the caller's error, raised even by
+    protect_with_meta, and the breaker counts nothing."""
+
+    async def fetch() -> int:
+        return 1
+
+    def looks_sync() -> object:
+        return fetch()
+
+    decorated = baldur.protected(zone_name, retry=True)(looks_sync)
+    with pytest.raises(TypeError, match="coroutine"):
+        decorated()
+    with pytest.raises(TypeError, match="coroutine"):
+        baldur.protect(zone_name, looks_sync)
+    with pytest.raises(TypeError, match="coroutine"):
+        baldur.protect_with_meta(zone_name, looks_sync)
+    snapshot = baldur.circuits()[zone_name]
+    assert (snapshot["calls"], snapshot["failures"]) == (0, 0)

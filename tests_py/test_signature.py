@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import functools
 import inspect
 
@@ -160,3 +162,34 @@ def test_the_function_forms_document_themselves(form: object) -> None:
     doc = inspect.getdoc(form)
     assert doc is not None
     assert doc.startswith("Calls ``func()`` now, protected")  # no repeated signature header
+
+
+def test_a_protected_staticmethod_and_classmethod_keep_their_kind(zone_name: str) -> None:
+    class Client:
+        base = 10
+
+        @baldur.protected(zone_name)
+        @staticmethod
+        def double(x: int) -> int:
+            return 2 * x
+
+        @baldur.protected(zone_name)
+        @classmethod
+        def shifted(cls, x: int) -> int:
+            return cls.base + x
+
+    assert Client.double(2) == 4
+    assert Client().double(3) == 6
+    assert Client.shifted(1) == 11
+    assert Client().shifted(2) == 12
+    assert baldur.circuits()[zone_name]["calls"] == 4
+
+
+def test_a_generator_function_is_refused_at_decoration(zone_name: str) -> None:
+    """Its work would run while iterated, after the protected call returned."""
+
+    def stream() -> Iterator[int]:
+        yield 1
+
+    with pytest.raises(TypeError, match="generator"):
+        baldur.protected(zone_name)(stream)

@@ -142,10 +142,25 @@ if sys.version_info >= (3, 11):
                 raise _AttemptTimedOut from None
             raise
 
-else:  # pragma: no cover - Python 3.10
+else:  # Python 3.10: no asyncio.timeout, and wait_for cannot tell its own
+    # timeout from a TimeoutError the function raised itself.
 
     async def _bounded(coro: Awaitable[Any], budget: float) -> Any:
+        task = asyncio.current_task()
+        assert task is not None, "a protected coroutine runs inside a task"
+        expired = False
+
+        def expire() -> None:
+            nonlocal expired
+            expired = True
+            task.cancel()
+
+        deadline = asyncio.get_running_loop().call_later(budget, expire)
         try:
-            return await asyncio.wait_for(coro, budget)
-        except asyncio.TimeoutError:
-            raise _AttemptTimedOut from None
+            return await coro
+        except asyncio.CancelledError:
+            if expired:
+                raise _AttemptTimedOut from None
+            raise
+        finally:
+            deadline.cancel()

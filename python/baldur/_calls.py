@@ -4,11 +4,13 @@ call through."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from baldur import _async, _core
+from baldur._classify import WrongColourError
 from baldur._facade import CALL, zone_from_keywords
 from baldur._idempotency import GIVEN
 from baldur.exceptions import CircuitOpenError
@@ -57,7 +59,8 @@ async def aprotect(name: str, func: Callable[[], Awaitable[T]], **keywords: Any)
     42
     """
     zone, key = _async_zone_for_call("aprotect", name, func, keywords)
-    return await _async.coroutine_function(zone, func, key)()  # type: ignore[no-any-return]
+    attempt = _awaited("aprotect", name, func)
+    return await _async.coroutine_function(zone, attempt, key)()  # type: ignore[no-any-return]
 
 
 async def aprotect_with_meta(
@@ -85,7 +88,9 @@ async def aprotect_with_meta(
     error: BaseException | None = None
     fallback_used = False
     try:
-        ok, outcome = await _async.attempts(call, func, (), {})
+        ok, outcome = await _async.attempts(
+            call, _awaited("aprotect_with_meta", name, func), (), {}
+        )
         if ok:
             value = outcome
         else:
@@ -93,6 +98,8 @@ async def aprotect_with_meta(
             if zone.fallback is not None:
                 fallback_used = True
                 value = await _async.answer_or_raise(zone, outcome)
+    except WrongColourError:
+        raise  # the caller's mistake, not the call's outcome
     except Exception as unhandled:  # the call's error is reported, never raised
         ok, value, error = False, None, unhandled
     return call.result(
@@ -110,6 +117,22 @@ def _async_zone_for_call(
     if not callable(func):
         raise TypeError(f"baldur.{form}({name!r}, ...) needs a callable, not {func!r}")
     return zone_for_call(name, **keywords)
+
+
+def _awaited(form: str, name: str, func: Callable[[], Any]) -> Callable[[], Awaitable[Any]]:
+    """``func``, refusing loudly (and uncounted) if it turns out sync: a
+    plain value is not an attempt that failed."""
+
+    def attempt() -> Awaitable[Any]:
+        awaitable = func()
+        if not inspect.isawaitable(awaitable):
+            raise WrongColourError(
+                f"baldur.{form}({name!r}, ...) got {func!r}, which returned "
+                f"{type(awaitable).__name__}, not an awaitable; use baldur.protect"
+            )
+        return awaitable  # type: ignore[no-any-return]
+
+    return attempt
 
 
 protect = _core.protect

@@ -18,6 +18,11 @@ ABORT = 3
 Classifier = Callable[[BaseException], tuple[int, float | None]]
 
 
+class WrongColourError(TypeError):
+    """A sync callable given to an async form, or the other way round: the
+    caller's mistake, never the dependency's failure."""
+
+
 def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | None) -> Classifier:
     """The classifier for one zone."""
     retry_on = policy.retry_on if policy is not None else None
@@ -30,9 +35,9 @@ def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | N
         predicate = retry_on
 
     def classify(exc: BaseException) -> tuple[int, float | None]:
-        if not isinstance(exc, Exception):
-            # KeyboardInterrupt, SystemExit, CancelledError: says nothing
-            # about the dependency.
+        if not isinstance(exc, Exception) or isinstance(exc, WrongColourError):
+            # KeyboardInterrupt, SystemExit, CancelledError, a misused form:
+            # says nothing about the dependency.
             return ABORT, None
         if ignore and isinstance(exc, ignore):
             return NOT_A_FAILURE, None

@@ -152,7 +152,8 @@ def idempotent(
 
     def decorate(func: F) -> F:
         _check_callable("idempotent", key, func)
-        namespace = operation or f"{func.__module__}.{func.__qualname__}"
+        inner = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+        namespace = operation or f"{inner.__module__}.{inner.__qualname__}"
         zone = build_zone(
             namespace,
             circuit_breaker=False,
@@ -161,7 +162,7 @@ def idempotent(
             timeout=None,
             ignore=(),
             unsupported={},
-            idempotency=spec_for_function(namespace, options, func),
+            idempotency=spec_for_function(namespace, options, inner),
             idempotent=True,
             default_timeout=False,
         )
@@ -180,23 +181,36 @@ def _decorator(
 
     def decorate(func: F) -> F:
         _check_callable(form, name, func)
-        if async_only and not inspect.iscoroutinefunction(func):
+        inner = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
+        if async_only and not inspect.iscoroutinefunction(inner):
             raise TypeError(
                 f"@baldur.aprotected({name!r}) needs an async def function, not {func!r}; "
                 "use @baldur.protected for sync functions"
             )
-        final = zone_from_keywords(name, func, **keywords) if needs_function else zone
+        final = zone_from_keywords(name, inner, **keywords) if needs_function else zone
         return _wrap(final, func)
 
     return decorate
 
 
 def _check_callable(form: str, name: object, func: object) -> None:
+    if isinstance(func, (staticmethod, classmethod)):
+        func = func.__func__
     if not callable(func):
         raise TypeError(f"@baldur.{form}({name!r}) decorates a callable, not {func!r}")
+    if inspect.isgeneratorfunction(func) or inspect.isasyncgenfunction(func):
+        # A generator's work runs while it is iterated, after the call has
+        # returned: nothing would be protected.
+        raise TypeError(
+            f"@baldur.{form}({name!r}) cannot protect the generator function "
+            f"{getattr(func, '__qualname__', func)}: protect the call that consumes it instead"
+        )
 
 
 def _wrap(zone: _core.Zone, func: F) -> F:
+    """The protected callable; a staticmethod or classmethod stays one."""
+    if isinstance(func, (staticmethod, classmethod)):
+        return type(func)(_wrap(zone, func.__func__))
     if inspect.iscoroutinefunction(func):
         return _protect_async(zone, func)  # type: ignore[return-value]
     wrapper = _core.Protected(zone, func)

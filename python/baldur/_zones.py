@@ -107,12 +107,18 @@ def _bad_timeout(timeout: str) -> float:
 
 def _fallback_arity(fallback: object) -> bool:
     """Whether the fallback takes the final exception (one argument) or
-    nothing."""
+    nothing. A class or a builtin is called with nothing (``fallback=list``
+    answers ``[]``, not ``list(exc)``); any other callable that accepts one
+    positional argument gets the exception."""
     if fallback is None:
         return False
     allowed = "a callable taking no argument, or one (the final exception)"
     if not callable(fallback):
         raise ConfigError("fallback", fallback, allowed)
+    if isinstance(fallback, type) or inspect.isbuiltin(fallback):
+        if not _binds_bare(fallback):
+            raise ConfigError("fallback", fallback, allowed)
+        return False
     try:
         signature = inspect.signature(fallback)
     except (TypeError, ValueError):
@@ -122,6 +128,13 @@ def _fallback_arity(fallback: object) -> bool:
     if _binds(signature, 0):
         return False
     raise ConfigError("fallback", fallback, allowed)
+
+
+def _binds_bare(fallback: object) -> bool:
+    try:
+        return _binds(inspect.signature(fallback), 0)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return True  # no signature to read: trust it
 
 
 def _binds(signature: inspect.Signature, count: int) -> bool:

@@ -4,19 +4,17 @@
 //! a dict lookup for its zone, not a zone build: the zone of a bare
 //! `protect(name, fn)` is made once per name and kept.
 
-use crate::py::driver::{self, Outcome};
+use crate::py::driver;
 use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
 use pyo3::exceptions::PyTypeError;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyTuple, PyType};
+use pyo3::types::{PyDict, PyString, PyTuple};
 use std::time::Instant;
 
 static PLAIN_ZONES: PyOnceLock<Py<PyDict>> = PyOnceLock::new();
 static ZONE_BUILDER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-static COROUTINE_TYPE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Calls ``func()`` now, protected; the same keywords as ``protected``.
 ///
@@ -34,7 +32,7 @@ pub(crate) fn protect(
     let (zone, key) = zone_for(py, name, func, keywords)?;
     let zone = zone.get();
     let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None, key.as_ref());
-    refuse_coroutine(py, name, outcome)?.into_result(py, zone)
+    outcome.into_result(py, zone)
 }
 
 /// Calls ``func()`` now, protected, and reports the outcome as a
@@ -56,7 +54,6 @@ pub(crate) fn protect_with_meta(
     let zone = zone.get();
     let started = Instant::now();
     let outcome = driver::run(py, zone, func, &PyTuple::empty(py), None, key.as_ref());
-    let outcome = refuse_coroutine(py, name, outcome)?;
     ProtectResult::from_outcome(py, zone, outcome, started.elapsed().as_secs_f64())
 }
 
@@ -93,26 +90,4 @@ fn zone_for<'py>(
         cache.set_item(name, &zone)?;
     }
     Ok((zone, (!key.is_none()).then_some(key)))
-}
-
-/// An async function passed to the sync form returns an unawaited
-/// coroutine: close it and say which form to use, rather than hand back a
-/// coroutine that was never protected.
-fn refuse_coroutine(
-    py: Python<'_>,
-    name: &Bound<'_, PyString>,
-    outcome: Outcome,
-) -> PyResult<Outcome> {
-    if let Outcome::Returned { value, .. } = &outcome {
-        let value = value.bind(py);
-        let coroutine = COROUTINE_TYPE.import(py, "types", "CoroutineType")?;
-        if value.is_exact_instance(coroutine) {
-            value.call_method0(intern!(py, "close"))?;
-            return Err(PyTypeError::new_err(format!(
-                "baldur.protect({}, ...) got an async function; use baldur.aprotect",
-                name.repr()?
-            )));
-        }
-    }
-    Ok(outcome)
 }

@@ -115,6 +115,13 @@ fn run_claimed(
         };
         let error = match attempt {
             Ok(value) => {
+                if let Some(error) = errors::refuse_coroutine(py, value.bind(py)) {
+                    core.abandon(&call);
+                    return Outcome::Propagated {
+                        error,
+                        attempts: call.attempts(),
+                    };
+                }
                 core.succeeded(&call);
                 return Outcome::Returned {
                     value,

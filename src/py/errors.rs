@@ -15,6 +15,8 @@ static DUPLICATE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static PAYLOAD_MISMATCH: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static KEY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UNAVAILABLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static WRONG_COLOUR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static COROUTINE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// `baldur.exceptions.<name>(*args)`, as an error to raise. If the
 /// exception cannot even be built, that failure is what surfaces.
@@ -103,4 +105,37 @@ impl<T> IntoPyConfig<T> for Result<T, ConfigError> {
     fn or_config_error(self, py: Python<'_>) -> PyResult<T> {
         self.map_err(|e| config(py, e))
     }
+}
+
+/// A sync protected call that returned a coroutine (an async function
+/// behind a sync-looking callable): closed, and refused as the caller's
+/// mistake, since nothing of it ran under protection.
+pub(crate) fn refuse_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> Option<PyErr> {
+    let coroutine = COROUTINE.import(py, "types", "CoroutineType").ok()?;
+    if !value.is_exact_instance(coroutine) {
+        return None;
+    }
+    if let Err(err) = value.call_method0("close") {
+        return Some(err);
+    }
+    let message = "a sync protected call returned a coroutine: protect the async function \
+                   itself (@baldur.protected on the async def, or baldur.aprotect)";
+    Some(
+        match WRONG_COLOUR.import(py, "baldur._classify", "WrongColourError") {
+            Ok(ty) => match ty.call1((message,)) {
+                Ok(instance) => PyErr::from_value(instance),
+                Err(err) => err,
+            },
+            Err(err) => err,
+        },
+    )
+}
+
+/// Whether an error is the caller's misuse of a form (see
+/// `baldur._classify.WrongColourError`): raised even by the `_with_meta`
+/// forms, which report only the call's own outcome.
+pub(crate) fn is_wrong_colour(py: Python<'_>, error: &PyErr) -> bool {
+    WRONG_COLOUR
+        .import(py, "baldur._classify", "WrongColourError")
+        .is_ok_and(|ty| error.value(py).is_instance(ty).unwrap_or(false))
 }

@@ -236,9 +236,12 @@ fn known(py: Python<'_>, error: Option<Py<PyAny>>) -> PyOnceLock<Option<Py<PyAny
 }
 
 /// The exception object of an error, unless it is one no caller should
-/// swallow (KeyboardInterrupt, SystemExit): those are raised even here.
+/// swallow (KeyboardInterrupt, SystemExit) or the caller's misuse of a form
+/// (a coroutine through a sync form): those are raised even here.
 fn error_value(py: Python<'_>, error: PyErr) -> PyResult<Py<PyAny>> {
-    if error.is_instance_of::<pyo3::exceptions::PyException>(py) {
+    if error.is_instance_of::<pyo3::exceptions::PyException>(py)
+        && !errors::is_wrong_colour(py, &error)
+    {
         Ok(error.into_value(py).into_any())
     } else {
         Err(error)
