@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import functools
 import inspect
+from collections.abc import Iterator
 
 import pytest
 
