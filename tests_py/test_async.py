@@ -455,3 +455,37 @@ def test_aprotect_refuses_a_sync_function_uncounted(run: Runner, zone_name: str)
         run(baldur.aprotect_with_meta(zone_name, sync))
     snapshot = baldur.circuits()[zone_name]
     assert (snapshot["calls"], snapshot["failures"]) == (0, 0)
+
+
+def aiohttp_error(status: int, headers: dict[str, str] | None = None) -> BaseException:
+    import aiohttp
+    from multidict import CIMultiDict, CIMultiDictProxy
+    from yarl import URL
+
+    url = URL("https://api.example/orders/1")
+    info = aiohttp.RequestInfo(url, "GET", CIMultiDictProxy(CIMultiDict()), url)
+    return aiohttp.ClientResponseError(
+        info, (), status=status, message="", headers=CIMultiDictProxy(CIMultiDict(headers or {}))
+    )
+
+
+@pytest.mark.parametrize(
+    ("status", "counted"), [(404, False), (409, False), (503, True), (429, True)]
+)
+def test_aiohttp_response_errors_are_classified_by_status(
+    run: Runner, zone_name: str, status: int, counted: bool
+) -> None:
+    calls = 0
+
+    @baldur.protected(zone_name, retry=baldur.RetryPolicy(attempts=2, base_delay=0))
+    async def fetch() -> None:
+        nonlocal calls
+        calls += 1
+        raise aiohttp_error(status, {"Retry-After": "0"})
+
+    import aiohttp
+
+    with pytest.raises(aiohttp.ClientResponseError):
+        run(fetch())
+    assert calls == (2 if counted else 1)
+    assert baldur.circuits()[zone_name]["failures"] == (2 if counted else 0)

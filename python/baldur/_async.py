@@ -19,10 +19,10 @@ from typing import Any
 
 from baldur import _core
 
-# AsyncCall.failed() answers; shared with src/py/async_call.rs.
-RETRY = 0
-PROPAGATE = 1
-GIVE_UP = 2
+# AsyncCall.failed() answers, defined once in src/py/async_call.rs.
+RETRY = _core.STEP_RETRY
+PROPAGATE = _core.STEP_PROPAGATE
+GIVE_UP = _core.STEP_GIVE_UP
 
 AsyncFunction = Callable[..., Awaitable[Any]]
 

@@ -130,7 +130,7 @@ def _awaited(form: str, name: str, func: Callable[[], Any]) -> Callable[[], Awai
                 f"baldur.{form}({name!r}, ...) got {func!r}, which returned "
                 f"{type(awaitable).__name__}, not an awaitable; use baldur.protect"
             )
-        return awaitable  # type: ignore[no-any-return]
+        return awaitable
 
     return attempt
 

@@ -6,14 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
+from baldur import _core
 from baldur._http import http_status, is_client_error, retry_after_seconds
 from baldur.retry import ExceptionTypes, RetryPolicy, RetryPredicate
 
-# Verdict codes shared with src/py/zone.rs.
-NOT_A_FAILURE = 0
-RETRYABLE = 1
-FATAL = 2
-ABORT = 3
+# Verdict codes, defined once in src/py/zone.rs.
+NOT_A_FAILURE = _core.VERDICT_NOT_A_FAILURE
+RETRYABLE = _core.VERDICT_RETRYABLE
+FATAL = _core.VERDICT_FATAL
+ABORT = _core.VERDICT_ABORT
 
 Classifier = Callable[[BaseException], tuple[int, float | None]]
 

@@ -8,7 +8,22 @@ from baldur._options import ProtectOptions
 
 _T = TypeVar("_T")
 
+VERDICT_NOT_A_FAILURE: int
+VERDICT_RETRYABLE: int
+VERDICT_FATAL: int
+VERDICT_ABORT: int
+STEP_RETRY: int
+STEP_PROPAGATE: int
+STEP_GIVE_UP: int
+
 __all__ = [
+    "STEP_GIVE_UP",
+    "STEP_PROPAGATE",
+    "STEP_RETRY",
+    "VERDICT_ABORT",
+    "VERDICT_FATAL",
+    "VERDICT_NOT_A_FAILURE",
+    "VERDICT_RETRYABLE",
     "AsyncCall",
     "IdempotencySpec",
     "ProtectResult",

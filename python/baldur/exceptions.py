@@ -75,7 +75,9 @@ class ProtectTimeoutError(BaldurError, TimeoutError):
     included)."""
 
     def __init__(self, name: str, timeout: float) -> None:
-        super().__init__(f"protected call {name!r} timed out after {timeout:g}s")
+        super().__init__(
+            f"protected call {name!r} could not finish within its {timeout:g}s timeout"
+        )
         self.name = name
         self.timeout = timeout
 

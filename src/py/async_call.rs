@@ -11,11 +11,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
 /// `failed()` answers: sleep `delay` and attempt again.
-const RETRY: u8 = 0;
+pub(crate) const RETRY: u8 = 0;
 /// `failed()` answers: re-raise the error untouched.
-const PROPAGATE: u8 = 1;
+pub(crate) const PROPAGATE: u8 = 1;
 /// `failed()` answers: the call is over; `final_error` is what failed it.
-const GIVE_UP: u8 = 2;
+pub(crate) const GIVE_UP: u8 = 2;
 
 /// One async call in progress. Created by `AsyncCall(zone)`, which asks the
 /// breaker and starts the first attempt (or raises `CircuitOpenError`).

@@ -18,6 +18,14 @@ use pyo3::prelude::*;
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    // One definition of the codes the two sides exchange.
+    m.add("VERDICT_NOT_A_FAILURE", zone::NOT_A_FAILURE)?;
+    m.add("VERDICT_RETRYABLE", zone::RETRYABLE)?;
+    m.add("VERDICT_FATAL", zone::FATAL)?;
+    m.add("VERDICT_ABORT", zone::ABORT)?;
+    m.add("STEP_RETRY", async_call::RETRY)?;
+    m.add("STEP_PROPAGATE", async_call::PROPAGATE)?;
+    m.add("STEP_GIVE_UP", async_call::GIVE_UP)?;
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;

@@ -28,11 +28,12 @@ pub(crate) fn set_default_timeout(py: Python<'_>, seconds: Option<f64>) -> PyRes
     Ok(())
 }
 
-/// Verdict codes the Python classifier returns (see `baldur._classify`).
-const NOT_A_FAILURE: u8 = 0;
-const RETRYABLE: u8 = 1;
-const FATAL: u8 = 2;
-const ABORT: u8 = 3;
+/// Verdict codes the Python classifier returns; exported to Python as
+/// `_core.VERDICT_*`, so both sides read one definition.
+pub(crate) const NOT_A_FAILURE: u8 = 0;
+pub(crate) const RETRYABLE: u8 = 1;
+pub(crate) const FATAL: u8 = 2;
+pub(crate) const ABORT: u8 = 3;
 
 /// A zone: the core's policies plus the Python callables around them.
 #[pyclass(frozen, module = "baldur._core", name = "Zone")]
