@@ -13,6 +13,7 @@ stamina. Timings belong here, never in pass/fail tests.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 import time
 import timeit
@@ -33,15 +34,34 @@ def empty_decorator(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+NO_KEY = "baldur retry+fallback+breaker (new str)"
+WITH_KEY = "baldur retry+fallback+breaker+idempotency"
+
+
+def new_keys() -> Callable[[], str]:
+    """A fresh string on every call: "0", "1", "2", ..."""
+    return map(str, itertools.count()).__next__
+
+
 def build_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
     """(label, statement, globals or None when the peer is missing)."""
-    baldur.init()
+    # Millions of keys pass through the idempotency rows: a short memory TTL
+    # lets the store's sweeps keep it flat (their cost is in the numbers).
+    baldur.init(idempotency_gate_memory_ttl_seconds=0.1)
     rows: list[tuple[str, str, dict[str, Any] | None]] = []
     rows.append(("bare call", "f(1)", {"f": target}))
     rows.append(("empty Python decorator", "f(1)", {"f": empty_decorator(target)}))
     rows.append(("baldur breaker only", "f(1)", {"f": baldur.protected("bench-breaker")(target)}))
     full = baldur.protected("bench-full", retry=True, fallback=lambda: 0)(target)
     rows.append(("baldur retry+fallback+breaker", "f(1)", {"f": full}))
+    # An idempotent call needs a new key each time (a repeated one is a
+    # duplicate), so the two rows below generate keys the same way: the
+    # difference between them is what idempotency costs.
+    rows.append((NO_KEY, "f(k())", {"f": full, "k": new_keys()}))
+    keyed = baldur.protected(
+        "bench-idempotency", retry=True, fallback=lambda: 0, idempotency_key="x"
+    )(target)
+    rows.append((WITH_KEY, "f(k())", {"f": keyed, "k": new_keys()}))
     opened = baldur.protected("bench-open")(target)
     baldur.force_open_circuit("bench-open")
     rows.append(
@@ -195,6 +215,9 @@ def main() -> int:
             print(f"{label:42} {'missing: pip install baldur-framework[bench]':>38}")
             continue
         print(f"{label:42} {ns:10.1f} {ns / bare:8.2f} {ns / empty:8.2f} {ns / full:9.2f}")
+    if results[NO_KEY] is not None and results[WITH_KEY] is not None:
+        cost = results[WITH_KEY] - results[NO_KEY]
+        print(f"\nidempotency (memory store, a new key per call): {cost:+.1f} ns/call")
     print_async(repeats)
     return 0
 

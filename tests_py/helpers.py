@@ -103,3 +103,18 @@ class Raising:
         error = self.make()
         self.raised.append(error)
         raise error
+
+
+class Recorder:
+    """An idempotent operation's side effect: records the key of each run;
+    its first ``fail`` runs raise ``error``."""
+
+    def __init__(self, fail: int = 0, error: BaseException | None = None) -> None:
+        self.ran: list[object] = []
+        self.fail, self.error = fail, error or Boom("down")
+
+    def __call__(self, order_id: object, *args: object, **kwargs: object) -> str:
+        self.ran.append(order_id)
+        if len(self.ran) <= self.fail:
+            raise self.error
+        return f"done {order_id}"

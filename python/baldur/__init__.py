@@ -37,6 +37,7 @@ from baldur.exceptions import (
     IdempotencyPayloadMismatchError,
     IdempotencyUnavailableError,
     ProtectTimeoutError,
+    WrongColourError,
 )
 from baldur.retry import RetryPolicy
 
@@ -52,6 +53,7 @@ __all__ = [
     "ProtectResult",
     "ProtectTimeoutError",
     "RetryPolicy",
+    "WrongColourError",
     "aprotect",
     "aprotect_with_meta",
     "aprotected",

@@ -10,10 +10,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from baldur import _async, _core
-from baldur._classify import WrongColourError
 from baldur._facade import CALL, zone_from_keywords
 from baldur._idempotency import GIVEN
-from baldur.exceptions import CircuitOpenError
+from baldur.exceptions import CircuitOpenError, WrongColourError
 
 T = TypeVar("T")
 

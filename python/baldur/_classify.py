@@ -8,6 +8,7 @@ from typing import cast
 
 from baldur import _core
 from baldur._http import http_status, is_client_error, retry_after_seconds
+from baldur.exceptions import WrongColourError
 from baldur.retry import ExceptionTypes, RetryPolicy, RetryPredicate
 
 # Verdict codes, defined once in src/py/zone.rs.
@@ -17,11 +18,6 @@ FATAL = _core.VERDICT_FATAL
 ABORT = _core.VERDICT_ABORT
 
 Classifier = Callable[[BaseException], tuple[int, float | None]]
-
-
-class WrongColourError(TypeError):
-    """A sync callable given to an async form, or the other way round: the
-    caller's mistake, never the dependency's failure."""
 
 
 def build_classifier(ignore: ExceptionTypes | tuple[()], policy: RetryPolicy | None) -> Classifier:

@@ -17,6 +17,7 @@ __all__ = [
     "IdempotencyPayloadMismatchError",
     "IdempotencyUnavailableError",
     "ProtectTimeoutError",
+    "WrongColourError",
 ]
 
 
@@ -129,3 +130,9 @@ class BulkheadFullError(BaldurError):
         self.compartment = compartment
         self.active = active
         self.capacity = capacity
+
+
+class WrongColourError(BaldurError, TypeError):
+    """A sync form given an async function, or an async form given a sync
+    one: the caller's mistake, never counted as the dependency's failure,
+    and raised even by the ``_with_meta`` forms."""

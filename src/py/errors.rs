@@ -107,28 +107,34 @@ impl<T> IntoPyConfig<T> for Result<T, ConfigError> {
     }
 }
 
+/// Caches what the hot path compares against, at module import.
+pub(crate) fn init(py: Python<'_>) -> PyResult<()> {
+    COROUTINE.import(py, "types", "CoroutineType")?;
+    Ok(())
+}
+
 /// A sync protected call that returned a coroutine (an async function
 /// behind a sync-looking callable): closed, and refused as the caller's
-/// mistake, since nothing of it ran under protection.
+/// mistake, since nothing of it ran under protection. On the success path
+/// of every call, so the common answer is one pointer comparison.
+#[inline]
 pub(crate) fn refuse_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> Option<PyErr> {
-    let coroutine = COROUTINE.import(py, "types", "CoroutineType").ok()?;
-    if !value.is_exact_instance(coroutine) {
-        return None;
+    let coroutine = COROUTINE.get(py)?;
+    if value.is_exact_instance(coroutine.bind(py)) {
+        Some(wrong_colour(py, value))
+    } else {
+        None
     }
+}
+
+#[cold]
+fn wrong_colour(py: Python<'_>, value: &Bound<'_, PyAny>) -> PyErr {
     if let Err(err) = value.call_method0("close") {
-        return Some(err);
+        return err;
     }
     let message = "a sync protected call returned a coroutine: protect the async function \
                    itself (@baldur.protected on the async def, or baldur.aprotect)";
-    Some(
-        match WRONG_COLOUR.import(py, "baldur._classify", "WrongColourError") {
-            Ok(ty) => match ty.call1((message,)) {
-                Ok(instance) => PyErr::from_value(instance),
-                Err(err) => err,
-            },
-            Err(err) => err,
-        },
-    )
+    build(py, &WRONG_COLOUR, "WrongColourError", (message,))
 }
 
 /// Whether an error is the caller's misuse of a form (see
@@ -136,6 +142,6 @@ pub(crate) fn refuse_coroutine(py: Python<'_>, value: &Bound<'_, PyAny>) -> Opti
 /// forms, which report only the call's own outcome.
 pub(crate) fn is_wrong_colour(py: Python<'_>, error: &PyErr) -> bool {
     WRONG_COLOUR
-        .import(py, "baldur._classify", "WrongColourError")
+        .import(py, MODULE, "WrongColourError")
         .is_ok_and(|ty| error.value(py).is_instance(ty).unwrap_or(false))
 }

@@ -18,6 +18,7 @@ use pyo3::prelude::*;
 #[pymodule]
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::init(m.py())?;
     // One definition of the codes the two sides exchange.
     m.add("VERDICT_NOT_A_FAILURE", zone::NOT_A_FAILURE)?;
     m.add("VERDICT_RETRYABLE", zone::RETRYABLE)?;
