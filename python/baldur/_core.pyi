@@ -33,6 +33,7 @@ __all__ = [
     "configure_breakers",
     "force_close",
     "force_open",
+    "inject_idempotency_store_fault",
     "protect",
     "protect_with_meta",
     "refused_result",
@@ -175,6 +176,7 @@ def refused_result(
     zone: Zone, error: BaseException, duration_s: float, rejected: bool
 ) -> ProtectResult: ...
 def set_idempotency_memory_ttl(seconds: float) -> None: ...
+def inject_idempotency_store_fault(reason: str | None) -> None: ...
 def protect(name: str, func: Callable[[], _T], /, **keywords: Unpack[ProtectOptions]) -> _T: ...
 def protect_with_meta(
     name: str, func: Callable[[], Any], /, **keywords: Unpack[ProtectOptions]

@@ -153,7 +153,7 @@ def idempotent(
     def decorate(func: F) -> F:
         _check_callable("idempotent", key, func)
         inner = func.__func__ if isinstance(func, (staticmethod, classmethod)) else func
-        namespace = operation or f"{inner.__module__}.{inner.__qualname__}"
+        namespace = operation or _qualified_name(inner)
         zone = build_zone(
             namespace,
             circuit_breaker=False,
@@ -169,6 +169,12 @@ def idempotent(
         return _wrap(zone, func)
 
     return decorate
+
+
+def _qualified_name(func: object) -> str:
+    """``module.qualname`` of a function, or of a callable object's class."""
+    named = func if hasattr(func, "__qualname__") else type(func)
+    return f"{named.__module__}.{named.__qualname__}"
 
 
 def _decorator(

@@ -4,7 +4,7 @@
 
 use crate::core::clock::SystemClock;
 use crate::core::error::positive_seconds;
-use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, Refusal};
+use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, Refusal, UnreachableStore};
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
 use pyo3::prelude::*;
@@ -27,6 +27,19 @@ pub(crate) fn set_idempotency_memory_ttl(py: Python<'_>, seconds: f64) -> PyResu
         positive_seconds("idempotency_gate_memory_ttl_seconds", seconds).or_config_error(py)?;
     GATE.set_memory_ttl(ttl);
     Ok(())
+}
+
+/// Fault injection: with a reason, the idempotency store behaves as if its
+/// backing service were down (every claim fails: fail-closed calls raise
+/// `IdempotencyUnavailableError`, fail-open ones run unclaimed); with
+/// `None`, a fresh memory store is back. For tests and failure drills.
+#[pyfunction]
+#[pyo3(signature = (reason))]
+pub(crate) fn inject_idempotency_store_fault(reason: Option<String>) {
+    match reason {
+        Some(reason) => GATE.set_store(Arc::new(UnreachableStore::new(reason))),
+        None => GATE.set_store(Arc::new(MemoryStore::new(SystemClock::shared()))),
+    }
 }
 
 /// Where a call's key comes from.

@@ -36,6 +36,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         idempotency::set_idempotency_memory_ttl,
         m
     )?)?;
+    m.add_function(wrap_pyfunction!(
+        idempotency::inject_idempotency_store_fault,
+        m
+    )?)?;
     m.add_function(wrap_pyfunction!(async_call::refused_result, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;

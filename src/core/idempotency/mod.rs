@@ -8,4 +8,4 @@ pub mod store;
 
 pub use gate::{Claim, IdempotencyGate, Refusal};
 pub use memory::MemoryStore;
-pub use store::{ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError};
+pub use store::{ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError, UnreachableStore};

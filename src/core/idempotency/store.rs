@@ -79,3 +79,44 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
     /// (and nothing changed) when `owner` no longer holds it.
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError>;
 }
+
+/// A store that answers every operation with an error: what the gate sees
+/// while its backing service is down. Used to inject that fault on purpose
+/// (tests, drills), and to exercise the fail-closed path.
+#[derive(Debug, Clone)]
+pub struct UnreachableStore {
+    reason: String,
+}
+
+impl UnreachableStore {
+    /// A store that is down for `reason`.
+    pub fn new(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+        }
+    }
+
+    fn error(&self) -> StoreError {
+        StoreError(self.reason.clone())
+    }
+}
+
+impl IdempotencyStore for UnreachableStore {
+    fn claim(
+        &self,
+        _: &str,
+        _: Owner,
+        _: Option<u64>,
+        _: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        Err(self.error())
+    }
+
+    fn complete(&self, _: &str, _: Owner, _: Duration) -> Result<bool, StoreError> {
+        Err(self.error())
+    }
+
+    fn release(&self, _: &str, _: Owner) -> Result<bool, StoreError> {
+        Err(self.error())
+    }
+}
