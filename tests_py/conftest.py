@@ -28,7 +28,7 @@ def _restore_defaults() -> None:
     sight: the defaults."""
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
-            if key.startswith("BALDUR_"):
+            if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
         baldur._config.reset()
 
@@ -37,7 +37,7 @@ def _restore_defaults() -> None:
 def _hermetic_environment() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as mp:
         for key in list(os.environ):
-            if key.startswith("BALDUR_"):
+            if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
         baldur._config.reset()
         yield

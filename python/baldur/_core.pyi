@@ -31,11 +31,13 @@ __all__ = [
     "Zone",
     "circuit_state",
     "configure_breakers",
+    "configure_stores",
     "force_close",
     "force_open",
     "inject_idempotency_store_fault",
     "protect",
     "protect_with_meta",
+    "redis_url_problem",
     "refused_result",
     "register_breaker",
     "reset",
@@ -47,6 +49,7 @@ __all__ = [
     "set_transition_listener",
     "shutdown_runtime",
     "snapshots",
+    "store_health",
 ]
 
 @final
@@ -177,6 +180,9 @@ def refused_result(
 ) -> ProtectResult: ...
 def set_idempotency_memory_ttl(seconds: float) -> None: ...
 def inject_idempotency_store_fault(reason: str | None) -> None: ...
+def redis_url_problem(url: str) -> str | None: ...
+def configure_stores(idempotency_url: str | None) -> None: ...
+def store_health() -> dict[str, dict[str, Any]]: ...
 def protect(name: str, func: Callable[[], _T], /, **keywords: Unpack[ProtectOptions]) -> _T: ...
 def protect_with_meta(
     name: str, func: Callable[[], Any], /, **keywords: Unpack[ProtectOptions]

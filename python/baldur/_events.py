@@ -68,3 +68,13 @@ def idempotency_event(event: str, key: str, detail: str) -> None:
     """Called by the Rust core when a claim cannot be settled as planned (a
     store that did not answer, a claim taken over): WARNING, never silent."""
     emit(_idempotency_log, logging.WARNING, event, key=key, detail=detail)
+
+
+_storage_log = logging.getLogger("baldur.storage")
+
+
+def storage_event(event: str, store: str, detail: str) -> None:
+    """Called by the Rust core when a shared store enters DEGRADED (WARNING)
+    or leaves it (INFO)."""
+    level = logging.WARNING if event.endswith("_entered") else logging.INFO
+    emit(_storage_log, level, event, store=store, detail=detail)

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from baldur import _validate
+from baldur import _core, _validate
 from baldur.exceptions import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -44,6 +44,17 @@ def _optional_seconds(key: str, raw: object) -> float | None:
     return _seconds(key, raw)
 
 
+def _redis_url(key: str, raw: object) -> str | None:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(key, raw, "a redis:// URL")
+    problem = _core.redis_url_problem(raw.strip())
+    if problem is not None:
+        raise ConfigError(key, raw, f"a redis:// URL ({problem})")
+    return raw.strip()
+
+
 def _log_level(key: str, raw: object) -> str | None:
     if raw is None:
         return None
@@ -62,6 +73,11 @@ SETTINGS: Mapping[str, Setting] = {
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
     ),
     "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, None),
+    # The shared store. A bare REDIS_URL counts only when BALDUR_REDIS_URL
+    # is unset (see load()); a per-feature URL wins for its feature.
+    "redis_url": Setting("BALDUR_REDIS_URL", _redis_url, None),
+    "resilient_storage_redis_url": Setting("BALDUR_RESILIENT_STORAGE_REDIS_URL", _redis_url, None),
+    "idempotency_redis_url": Setting("BALDUR_IDEMPOTENCY_REDIS_URL", _redis_url, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
@@ -79,6 +95,9 @@ class Settings:
     cb_window_seconds: float
     protect_default_timeout_seconds: float | None
     log_level: str | None
+    redis_url: str | None
+    resilient_storage_redis_url: str | None
+    idempotency_redis_url: str | None
     idempotency_gate_memory_ttl_seconds: float
 
 
@@ -95,6 +114,9 @@ def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = No
             source, raw = key, overrides[key]
         elif setting.env in environ:
             source, raw = setting.env, environ[setting.env]
+        elif key == "redis_url" and "REDIS_URL" in environ:
+            # The unprefixed name, honoured only when the prefixed is unset.
+            source, raw = "REDIS_URL", environ["REDIS_URL"]
         else:
             values[key] = setting.default
             continue
@@ -106,3 +128,11 @@ def apply_log_level(level: str | None) -> None:
     """Sets the ``baldur`` logger's level; ``None`` leaves it to the app."""
     if level is not None:
         logging.getLogger("baldur").setLevel(level)
+
+
+def idempotency_store_url(settings: Settings) -> str | None:
+    """Where idempotency claims live: its own URL, else the resilient
+    storage's, else the shared one; ``None`` for process memory."""
+    return (
+        settings.idempotency_redis_url or settings.resilient_storage_redis_url or settings.redis_url
+    )

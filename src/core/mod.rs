@@ -10,4 +10,5 @@ pub mod protect;
 pub mod random;
 pub mod retry;
 pub mod runtime;
+pub mod store;
 pub mod window;

@@ -133,7 +133,12 @@ impl HeldClaim {
     /// The call succeeded: duplicates are refused from now on.
     pub(crate) fn complete(mut self, py: Python<'_>) {
         if let Some(claim) = self.claim.take() {
-            match GATE.complete(&claim) {
+            let completed = if GATE.is_remote() {
+                py.detach(|| GATE.complete(&claim))
+            } else {
+                GATE.complete(&claim)
+            };
+            match completed {
                 Ok(true) => {}
                 Ok(false) => event(
                     py,
@@ -160,7 +165,14 @@ impl HeldClaim {
 
     fn release_now(&mut self) {
         if let Some(claim) = self.claim.take() {
-            if let Err(error) = GATE.release(&claim) {
+            let released = if GATE.is_remote() {
+                // Drop may run with or without the GIL: hold it, then let
+                // it go for the round trip.
+                Python::attach(|py| py.detach(|| GATE.release(&claim)))
+            } else {
+                GATE.release(&claim)
+            };
+            if let Err(error) = released {
                 Python::attach(|py| {
                     event(py, "idempotency.release_failed", &claim, &error.to_string())
                 });
@@ -193,7 +205,13 @@ impl IdempotencySpec {
         };
         let key_text = key.str()?;
         let namespaced = format!("{}:{}", self.namespace, key_text.to_str()?);
-        match GATE.claim(namespaced, fingerprint, self.execution_ttl) {
+        let execution_ttl = self.execution_ttl;
+        let claimed = if GATE.is_remote() {
+            py.detach(|| GATE.claim(namespaced, fingerprint, execution_ttl))
+        } else {
+            GATE.claim(namespaced, fingerprint, execution_ttl)
+        };
+        match claimed {
             Ok(claim) => {
                 if claim.took_over() {
                     event(

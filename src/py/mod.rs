@@ -10,6 +10,7 @@ mod idempotency;
 mod protected;
 mod result;
 mod runtime;
+mod stores;
 mod zone;
 
 use pyo3::prelude::*;
@@ -56,5 +57,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::runtime_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_status, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_ping, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::redis_url_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     Ok(())
 }

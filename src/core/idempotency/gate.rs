@@ -85,6 +85,11 @@ impl IdempotencyGate {
         *self.store.write() = store;
     }
 
+    /// Whether the configured store goes over the network.
+    pub fn is_remote(&self) -> bool {
+        self.store.read().is_remote()
+    }
+
     /// Sets how long a completed operation blocks duplicates.
     pub fn set_memory_ttl(&self, ttl: Duration) {
         self.memory_ttl_nanos

@@ -4,8 +4,10 @@
 
 pub mod gate;
 pub mod memory;
+pub mod redis;
 pub mod store;
 
 pub use gate::{Claim, IdempotencyGate, Refusal};
 pub use memory::MemoryStore;
+pub use redis::RedisIdempotencyStore;
 pub use store::{ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError, UnreachableStore};

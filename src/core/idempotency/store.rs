@@ -78,6 +78,12 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
     /// Drops `owner`'s running claim so a later attempt may run. False
     /// (and nothing changed) when `owner` no longer holds it.
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError>;
+
+    /// Whether operations go over the network (the caller then releases
+    /// the GIL around them; an in-process store is not worth the switch).
+    fn is_remote(&self) -> bool {
+        false
+    }
 }
 
 /// A store that answers every operation with an error: what the gate sees

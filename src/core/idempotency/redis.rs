@@ -1,0 +1,174 @@
+//! The Redis idempotency store: the same three operations as the memory
+//! store, each one Lua script, so it is atomic across every worker. Time is
+//! the Redis server's (`TIME`), never a worker's clock.
+
+use crate::core::idempotency::store::{
+    ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
+};
+use crate::core::store::RedisStore;
+use redis::Script;
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+/// Keys live under this prefix: `baldur:idem:<namespace>:<key>`.
+pub const KEY_PREFIX: &str = "baldur:idem:";
+
+/// Claims a key unless a live record holds it. A record is kept past its
+/// window (twice as long) so a take-over can be told from a fresh claim.
+static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rec = redis.call('HMGET', KEYS[1], 'owner', 'state', 'fp', 'until')
+local outcome = 'claimed'
+if rec[1] then
+  if tonumber(rec[4]) > now then
+    local same = 0
+    if rec[3] == '' or ARGV[2] == '' or rec[3] == ARGV[2] then same = 1 end
+    return {'duplicate', rec[2], same}
+  end
+  if rec[2] == 'running' then outcome = 'took_over' end
+end
+local window = tonumber(ARGV[3])
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'running', 'fp', ARGV[2], 'until', now + window)
+redis.call('PEXPIRE', KEYS[1], window * 2)
+return {outcome}
+",
+    )
+});
+
+/// Completes the owner's running claim; refuses anyone else.
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local rec = redis.call('HMGET', KEYS[1], 'owner', 'state')
+if rec[1] == ARGV[1] and rec[2] == 'running' then
+  local ttl = tonumber(ARGV[2])
+  redis.call('HSET', KEYS[1], 'state', 'completed', 'until', now + ttl)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Drops the owner's running claim; refuses anyone else.
+static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local rec = redis.call('HMGET', KEYS[1], 'owner', 'state')
+if rec[1] == ARGV[1] and rec[2] == 'running' then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
+",
+    )
+});
+
+/// Idempotency records in Redis, shared by every worker.
+#[derive(Debug, Clone)]
+pub struct RedisIdempotencyStore {
+    redis: Arc<RedisStore>,
+}
+
+impl RedisIdempotencyStore {
+    /// Records kept through `redis`.
+    pub fn new(redis: Arc<RedisStore>) -> Self {
+        Self { redis }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+fn record_key(key: &str) -> String {
+    format!("{KEY_PREFIX}{key}")
+}
+
+impl IdempotencyStore for RedisIdempotencyStore {
+    fn claim(
+        &self,
+        key: &str,
+        owner: Owner,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let record = record_key(key);
+        let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
+        let answer: Vec<redis::Value> = self.redis.run(|mut connection| async move {
+            CLAIM
+                .key(record)
+                .arg(owner.to_string())
+                .arg(fingerprint)
+                .arg(millis(execution_ttl))
+                .invoke_async(&mut connection)
+                .await
+        })?;
+        parse_claim(&answer)
+    }
+
+    fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
+        let record = record_key(key);
+        let done: i64 = self.redis.run(|mut connection| async move {
+            COMPLETE
+                .key(record)
+                .arg(owner.to_string())
+                .arg(millis(memory_ttl))
+                .invoke_async(&mut connection)
+                .await
+        })?;
+        Ok(done == 1)
+    }
+
+    fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
+        let record = record_key(key);
+        let done: i64 = self.redis.run(|mut connection| async move {
+            RELEASE
+                .key(record)
+                .arg(owner.to_string())
+                .invoke_async(&mut connection)
+                .await
+        })?;
+        Ok(done == 1)
+    }
+
+    fn is_remote(&self) -> bool {
+        true
+    }
+}
+
+fn text(value: Option<&redis::Value>) -> Option<String> {
+    match value? {
+        redis::Value::BulkString(bytes) => String::from_utf8(bytes.clone()).ok(),
+        redis::Value::SimpleString(s) => Some(s.clone()),
+        redis::Value::Int(i) => Some(i.to_string()),
+        _ => None,
+    }
+}
+
+fn parse_claim(answer: &[redis::Value]) -> Result<ClaimOutcome, StoreError> {
+    let unexpected = || StoreError(format!("unexpected answer to a claim: {answer:?}"));
+    match text(answer.first()).as_deref() {
+        Some("claimed") => Ok(ClaimOutcome::Claimed),
+        Some("took_over") => Ok(ClaimOutcome::TookOver),
+        Some("duplicate") => {
+            let state = match text(answer.get(1)).as_deref() {
+                Some("running") => RecordState::InProgress,
+                Some("completed") => RecordState::Completed,
+                _ => return Err(unexpected()),
+            };
+            let same_payload = text(answer.get(2)).as_deref() == Some("1");
+            Ok(ClaimOutcome::Duplicate {
+                state,
+                same_payload,
+            })
+        }
+        _ => Err(unexpected()),
+    }
+}

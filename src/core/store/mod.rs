@@ -1,0 +1,7 @@
+//! Stores shared by every worker: the Redis connection and its health.
+
+pub mod health;
+pub mod redis;
+
+pub use health::{Admission, HealthEvent, HealthListener, StoreHealth};
+pub use redis::{RedisStore, RedisTarget};

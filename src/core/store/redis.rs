@@ -1,0 +1,162 @@
+//! The Redis connection every shared store goes through: one multiplexed,
+//! self-reconnecting connection per process, every operation bounded by a
+//! timeout of a few hundred milliseconds (never a client's minute-long
+//! default), and a health record that turns failures into DEGRADED.
+
+use crate::core::idempotency::StoreError;
+use crate::core::runtime::BackgroundRuntime;
+use crate::core::store::health::{Admission, StoreHealth};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{ConnectionInfo, IntoConnectionInfo, RedisResult};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest any one Redis operation may take before it counts as a
+/// failure (connect, or answer).
+pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(300);
+
+/// A validated Redis URL.
+///
+/// ```
+/// use baldur::core::store::RedisTarget;
+/// assert!(RedisTarget::parse("redis://127.0.0.1:6379/0").is_ok());
+/// assert!(RedisTarget::parse("http://example.com").is_err());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RedisTarget {
+    url: String,
+    info: ConnectionInfo,
+}
+
+impl RedisTarget {
+    /// Parses `url`; the error says what is wrong with it.
+    pub fn parse(url: &str) -> Result<Self, String> {
+        let scheme = url.split("://").next().unwrap_or_default();
+        match scheme {
+            "redis" | "unix" | "redis+unix" => {}
+            "rediss" => {
+                return Err("rediss:// (TLS) is not available in this build of Baldur yet".into())
+            }
+            "redis+sentinel" | "redis+cluster" => {
+                return Err(format!(
+                    "{scheme}:// is not available in this build of Baldur yet"
+                ))
+            }
+            _ => {
+                return Err(format!(
+                    "unknown scheme {scheme:?}: use redis://host:port/db"
+                ))
+            }
+        }
+        let info = url.into_connection_info().map_err(|e| e.to_string())?;
+        Ok(Self {
+            url: url.to_owned(),
+            info,
+        })
+    }
+
+    /// The URL as given.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+/// A Redis connection with bounded operations and a health record.
+#[derive(Debug)]
+pub struct RedisStore {
+    client: redis::Client,
+    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    health: Arc<StoreHealth>,
+    runtime: &'static BackgroundRuntime,
+    timeout: Duration,
+}
+
+impl RedisStore {
+    /// A store for `target`, connecting lazily on `runtime`.
+    pub fn new(
+        target: &RedisTarget,
+        runtime: &'static BackgroundRuntime,
+        health: Arc<StoreHealth>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
+        let client = redis::Client::open(target.info.clone()).map_err(|e| e.to_string())?;
+        Ok(Self {
+            client,
+            connection: tokio::sync::Mutex::new(None),
+            health,
+            runtime,
+            timeout,
+        })
+    }
+
+    /// The store's health record.
+    pub fn health(&self) -> &Arc<StoreHealth> {
+        &self.health
+    }
+
+    /// Runs one operation to completion from a thread outside the runtime
+    /// (the caller releases the GIL first). Fails fast while degraded,
+    /// but for one probe per interval.
+    pub fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut + Send,
+        Fut: Future<Output = RedisResult<T>> + Send,
+        T: Send,
+    {
+        if self.health.admit() == Admission::FailFast {
+            return Err(StoreError("redis is unreachable (degraded)".into()));
+        }
+        let outcome = self
+            .runtime
+            .block_on(self.bounded(op))
+            .map_err(|e| format!("background runtime unavailable: {e}"))
+            .and_then(|result| result);
+        match outcome {
+            Ok(value) => {
+                self.health.succeeded();
+                Ok(value)
+            }
+            Err(error) => {
+                self.health.failed(&error);
+                Err(StoreError(error))
+            }
+        }
+    }
+
+    async fn bounded<T, F, Fut>(&self, op: F) -> Result<T, String>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
+        let work = async {
+            let connection = self.connection().await?;
+            op(connection).await.map_err(|e| format!("redis: {e}"))
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Ok(result) => result,
+            Err(_) => Err(format!("redis did not answer within {:?}", self.timeout)),
+        }
+    }
+
+    /// The shared connection, made on first use. A failed first connect
+    /// leaves nothing behind, so the next operation tries again.
+    async fn connection(&self) -> Result<ConnectionManager, String> {
+        let mut slot = self.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Ok(connection.clone());
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(self.timeout);
+        let connection = self
+            .client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(|e| format!("redis: cannot connect: {e}"))?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+}

@@ -1,0 +1,216 @@
+"""Idempotency on a real Redis shared by several processes, and what
+happens when Redis goes away: DEGRADED within a bounded time, fail-closed
+(or fail-open on request), and back to normal once it returns."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import baldur
+from helpers import Recorder
+from redis_server import RedisServer
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def on_redis(redis_server: RedisServer, configure: Callable[..., None]) -> RedisServer:
+    configure(redis_url=redis_server.url)
+    return redis_server
+
+
+def worker(url: str, body: str) -> subprocess.Popen[str]:
+    """Another worker process of the same service, on the same Redis."""
+    source = "import baldur, sys, time\nbaldur.init()\n" + textwrap.dedent(body)
+    env = {**os.environ, "BALDUR_REDIS_URL": url}
+    return subprocess.Popen(
+        [sys.executable, "-c", source],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_a_key_claimed_by_one_worker_is_a_duplicate_for_another(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    other = worker(
+        on_redis.url,
+        f"""
+        @baldur.protected({zone_name!r}, idempotency_key="order_id")
+        def charge(order_id):
+            print("running", flush=True)
+            time.sleep(1.0)
+            return "charged"
+        print(charge("o-1"), flush=True)
+        """,
+    )
+    assert other.stdout is not None
+    assert other.stdout.readline().strip() == "running"
+    charge = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    with pytest.raises(baldur.IdempotencyDuplicateError) as running:
+        charge("o-1")
+    assert running.value.state == "in_progress"
+    out, err = other.communicate(timeout=20)
+    assert out.strip() == "charged", err
+    with pytest.raises(baldur.IdempotencyDuplicateError) as done:
+        charge("o-1")
+    assert done.value.state == "completed"
+
+
+def test_many_workers_racing_on_one_key_run_it_once(on_redis: RedisServer, zone_name: str) -> None:
+    body = f"""
+        @baldur.protected({zone_name!r}, idempotency_key="order_id")
+        def charge(order_id):
+            time.sleep(0.3)
+            return "ran"
+        try:
+            print(charge("o-2"))
+        except baldur.IdempotencyDuplicateError as e:
+            print(e.state)
+        """
+    workers = [worker(on_redis.url, body) for _ in range(6)]
+    answers = sorted(w.communicate(timeout=30)[0].strip() for w in workers)
+    assert answers.count("ran") == 1
+    assert set(answers) - {"ran"} <= {"in_progress", "completed"}
+
+
+def test_a_failed_call_releases_its_claim_in_redis(on_redis: RedisServer, zone_name: str) -> None:
+    charge = Recorder(fail=1)
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(charge)
+    with pytest.raises(Exception, match="down"):
+        protected("o-3")
+    assert protected("o-3") == "done o-3"
+    assert on_redis.command("EXISTS", f"baldur:idem:{zone_name}:o-3").startswith(b":1")
+
+
+def test_a_completed_key_expires_after_the_memory_ttl(
+    on_redis: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    configure(redis_url=on_redis.url, idempotency_gate_memory_ttl_seconds=0.3)
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    protected("o-4")
+    with pytest.raises(baldur.IdempotencyDuplicateError):
+        protected("o-4")
+    time.sleep(0.5)
+    assert protected("o-4") == "done o-4"
+
+
+def test_losing_redis_is_fail_closed_within_a_bounded_time(
+    on_redis: RedisServer, zone_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    charge = Recorder()
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(charge)
+    assert protected("o-5") == "done o-5"
+    on_redis.kill()
+    with caplog.at_level(logging.INFO, logger="baldur"):
+        started = time.monotonic()
+        with pytest.raises(baldur.IdempotencyUnavailableError):
+            protected("o-6")
+        assert time.monotonic() - started < 2.0
+        # While degraded, calls fail fast instead of each waiting a timeout.
+        started = time.monotonic()
+        with pytest.raises(baldur.IdempotencyUnavailableError):
+            protected("o-7")
+        assert time.monotonic() - started < 0.5
+    assert charge.ran == ["o-5"]
+    events = [getattr(r, "event", None) for r in caplog.records]
+    assert events.count("storage.degraded_entered") == 1
+    health = baldur._core.store_health()["redis:idempotency"]
+    assert health["degraded"] is True
+    assert health["degraded_entries"] >= 1
+
+
+def test_fail_open_calls_keep_running_while_redis_is_down(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    charge = Recorder()
+    protected = baldur.protected(zone_name, idempotency_key="order_id", idempotency_fail_open=True)(
+        charge
+    )
+    on_redis.kill()
+    assert protected("o-8") == "done o-8"
+    assert charge.ran == ["o-8"]
+
+
+def test_calls_recover_when_redis_comes_back(
+    on_redis: RedisServer, zone_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    on_redis.kill()
+    with pytest.raises(baldur.IdempotencyUnavailableError):
+        protected("o-9")
+    on_redis.start()
+    with caplog.at_level(logging.INFO, logger="baldur"):
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                assert protected("o-9") == "done o-9"
+                break
+            except baldur.IdempotencyUnavailableError:
+                assert time.monotonic() < deadline, "never recovered"
+                time.sleep(0.1)
+    assert "storage.degraded_exited" in [getattr(r, "event", None) for r in caplog.records]
+    assert baldur._core.store_health()["redis:idempotency"]["degraded"] is False
+
+
+def test_a_stalled_redis_is_cut_off_by_the_timeout(on_redis: RedisServer, zone_name: str) -> None:
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    assert protected("o-10") == "done o-10"
+    on_redis.pause(3000)
+    started = time.monotonic()
+    with pytest.raises(baldur.IdempotencyUnavailableError, match=r"timed out|did not answer"):
+        protected("o-11")
+    assert time.monotonic() - started < 1.5
+
+
+def test_async_calls_claim_in_redis(on_redis: RedisServer, zone_name: str) -> None:
+    import asyncio
+
+    @baldur.protected(zone_name, idempotency_key="order_id")
+    async def charge(order_id: str) -> str:
+        await asyncio.sleep(0.1)
+        return order_id
+
+    async def twice() -> list[object]:
+        return await asyncio.gather(charge("o-12"), charge("o-12"), return_exceptions=True)
+
+    outcomes = asyncio.run(twice())
+    assert outcomes.count("o-12") == 1
+    assert any(isinstance(o, baldur.IdempotencyDuplicateError) for o in outcomes)
+
+
+def test_a_forked_child_claims_through_its_own_connection(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    import multiprocessing
+
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    assert protected("o-13") == "done o-13"  # the parent's connection is live
+
+    def child() -> None:
+        try:
+            protected("o-13")
+        except baldur.IdempotencyDuplicateError:
+            os._exit(0)
+        os._exit(3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    process.join(20)
+    assert process.exitcode == 0
