@@ -156,3 +156,11 @@ fn public_names_are_stable() {
         ]
     );
 }
+
+#[test]
+fn the_fleets_sync_is_never_a_move_of_the_table() {
+    // Adopting the shared store's state is fenced by its version instead.
+    for from in CircuitState::ALL {
+        assert_eq!(next_state(from, Cause::Synced), None);
+    }
+}

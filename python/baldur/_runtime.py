@@ -19,9 +19,16 @@ from baldur import _core
 
 def install_hooks() -> None:
     """Registers the exit and fork hooks (once per process, at import)."""
-    atexit.register(_core.shutdown_runtime)
+    atexit.register(_at_exit)
     if hasattr(os, "register_at_fork"):
         os.register_at_fork(after_in_child=_core.runtime_after_fork)
+
+
+def _at_exit() -> None:
+    """What the fleet must still hear (a probe's success, a trip) is sent,
+    then the runtime stops."""
+    _core.flush_stores()
+    _core.shutdown_runtime()
 
 
 async def ping() -> bool:

@@ -78,6 +78,7 @@ SETTINGS: Mapping[str, Setting] = {
     "redis_url": Setting("BALDUR_REDIS_URL", _redis_url, None),
     "resilient_storage_redis_url": Setting("BALDUR_RESILIENT_STORAGE_REDIS_URL", _redis_url, None),
     "idempotency_redis_url": Setting("BALDUR_IDEMPOTENCY_REDIS_URL", _redis_url, None),
+    "circuit_breaker_redis_url": Setting("BALDUR_CIRCUIT_BREAKER_REDIS_URL", _redis_url, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
@@ -98,6 +99,7 @@ class Settings:
     redis_url: str | None
     resilient_storage_redis_url: str | None
     idempotency_redis_url: str | None
+    circuit_breaker_redis_url: str | None
     idempotency_gate_memory_ttl_seconds: float
 
 
@@ -135,4 +137,14 @@ def idempotency_store_url(settings: Settings) -> str | None:
     storage's, else the shared one; ``None`` for process memory."""
     return (
         settings.idempotency_redis_url or settings.resilient_storage_redis_url or settings.redis_url
+    )
+
+
+def breaker_store_url(settings: Settings) -> str | None:
+    """Where breaker state is shared: its own URL, else the resilient
+    storage's, else the shared one; ``None`` for per-process breakers."""
+    return (
+        settings.circuit_breaker_redis_url
+        or settings.resilient_storage_redis_url
+        or settings.redis_url
     )

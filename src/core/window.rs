@@ -49,6 +49,9 @@ struct Bucket {
 #[derive(Debug)]
 pub struct SlidingWindow {
     buckets: Box<[Bucket]>,
+    /// What a shared store was already sent of each bucket, so counts reach
+    /// it as deltas without a second counter on the call path.
+    sent: Box<[Bucket]>,
     bucket_nanos: AtomicU64,
     recycle: Mutex<()>,
 }
@@ -57,8 +60,10 @@ impl SlidingWindow {
     /// A window covering `span` (at least one nanosecond per bucket).
     pub fn new(span: Duration) -> Self {
         let buckets = (0..BUCKETS).map(|_| Bucket::default()).collect();
+        let sent = (0..BUCKETS).map(|_| Bucket::default()).collect();
         Self {
             buckets,
+            sent,
             bucket_nanos: AtomicU64::new(bucket_nanos(span)),
             recycle: Mutex::new(()),
         }
@@ -97,6 +102,39 @@ impl SlidingWindow {
                 let counts = bucket.counts.load(Ordering::Relaxed);
                 totals.calls += counts & CALL_MASK;
                 totals.failures += counts >> 32;
+            }
+        }
+        totals
+    }
+
+    /// Counts recorded since the last [`SlidingWindow::take_unsent`],
+    /// without marking them sent.
+    pub fn peek_unsent(&self) -> Totals {
+        self.unsent(false)
+    }
+
+    /// Counts recorded since the last call, marked sent. One caller at a
+    /// time (the sync task); a bucket recycled since holds only counts a
+    /// whole window old, long since sent.
+    pub fn take_unsent(&self) -> Totals {
+        self.unsent(true)
+    }
+
+    fn unsent(&self, take: bool) -> Totals {
+        let mut totals = Totals::default();
+        for (bucket, sent) in self.buckets.iter().zip(self.sent.iter()) {
+            let tag = bucket.tag.load(Ordering::Acquire);
+            let counts = bucket.counts.load(Ordering::Acquire);
+            let already = if sent.tag.load(Ordering::Relaxed) == tag {
+                sent.counts.load(Ordering::Relaxed)
+            } else {
+                0
+            };
+            totals.calls += (counts & CALL_MASK).saturating_sub(already & CALL_MASK);
+            totals.failures += (counts >> 32).saturating_sub(already >> 32);
+            if take {
+                sent.tag.store(tag, Ordering::Relaxed);
+                sent.counts.store(counts, Ordering::Relaxed);
             }
         }
         totals

@@ -43,6 +43,7 @@ impl AsyncCall {
         kwargs: Option<&Bound<'_, PyDict>>,
         key: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
+        crate::py::stores::ensure_started(py);
         // As in the sync driver: the claim first, then the breaker; a
         // refusal drops the claim, which releases it.
         let claim = match &zone.get().idempotency {

@@ -6,6 +6,7 @@ use crate::core::breaker::Rejection;
 use crate::core::protect::{GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
 use crate::py::errors;
+use crate::py::stores;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
@@ -58,6 +59,7 @@ pub(crate) fn run(
     kwargs: Option<&Bound<'_, PyDict>>,
     key: Option<&Bound<'_, PyAny>>,
 ) -> Outcome {
+    stores::ensure_started(py);
     let Some(spec) = &zone.idempotency else {
         return run_claimed(py, zone, func, args, kwargs);
     };

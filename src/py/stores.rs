@@ -1,11 +1,15 @@
-//! Which stores this process uses: the memory store by default, Redis when
-//! `init()` names a URL. Health changes are logged through `baldur._events`.
+//! Which stores this process uses: process memory by default, Redis when
+//! `init()` names a URL (for idempotency claims, and for breaker state
+//! shared by every worker). Health changes are logged through
+//! `baldur._events`.
 
 use crate::core::clock::SystemClock;
 use crate::core::idempotency::{MemoryStore, RedisIdempotencyStore};
+use crate::core::store::breaker_sync::DEFAULT_SYNC_INTERVAL;
 use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
-use crate::core::store::{RedisStore, RedisTarget};
+use crate::core::store::{BreakerSync, RedisStore, RedisTarget};
+use crate::py::breakers::REGISTRY;
 use crate::py::idempotency::GATE;
 use crate::py::runtime::RUNTIME;
 use parking_lot::Mutex;
@@ -13,17 +17,35 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio::task::JoinHandle;
 
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// What `configure_stores` was last given, so a forked child can rebuild
-/// its own connections, and the health records to report.
-static CONFIGURED: Mutex<Option<Configured>> = Mutex::new(None);
+/// The URLs `configure_stores` was given and what was built from them.
+static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
+
+/// Set when breaker sync is configured but its task not yet started: the
+/// runtime starts on first use (a call), never at import or in `init()`.
+static SYNC_PENDING: AtomicBool = AtomicBool::new(false);
 
 struct Configured {
-    idempotency_url: String,
-    health: Arc<StoreHealth>,
+    idempotency: Option<(String, Arc<StoreHealth>)>,
+    breakers: Option<(String, Arc<StoreHealth>, Arc<RedisStore>)>,
+    sync_task: Option<JoinHandle<()>>,
+    sync: Option<BreakerSync>,
+}
+
+impl Configured {
+    const fn memory() -> Self {
+        Self {
+            idempotency: None,
+            breakers: None,
+            sync_task: None,
+            sync: None,
+        }
+    }
 }
 
 /// Checks a Redis URL: `None` when usable, else what is wrong with it.
@@ -32,63 +54,133 @@ pub(crate) fn redis_url_problem(url: &str) -> Option<String> {
     RedisTarget::parse(url).err()
 }
 
-/// Puts idempotency claims in Redis at `idempotency_url`, or back in
-/// process memory with `None`. Connects lazily: no I/O here.
+/// Puts idempotency claims and breaker state in Redis at the URLs given, or
+/// back in process memory with `None`. No I/O here: connections are made,
+/// and the sync task started, on first use.
 #[pyfunction]
-#[pyo3(signature = (idempotency_url))]
-pub(crate) fn configure_stores(idempotency_url: Option<String>) -> PyResult<()> {
+#[pyo3(signature = (idempotency_url, breaker_url))]
+pub(crate) fn configure_stores(
+    idempotency_url: Option<String>,
+    breaker_url: Option<String>,
+) -> PyResult<()> {
     let mut configured = CONFIGURED.lock();
-    if configured
-        .as_ref()
-        .map(|c| Some(c.idempotency_url.as_str()))
-        == Some(idempotency_url.as_deref())
-    {
-        return Ok(()); // init() again with the same URL: keep the connection
+    let current = configured.idempotency.as_ref().map(|(url, _)| url.as_str());
+    if current != idempotency_url.as_deref() {
+        configured.idempotency = match idempotency_url {
+            None => {
+                GATE.set_store(Arc::new(MemoryStore::new(SystemClock::shared())));
+                None
+            }
+            Some(url) => {
+                let (redis, health) = connect(&url, "redis:idempotency")?;
+                GATE.set_store(Arc::new(RedisIdempotencyStore::new(redis)));
+                Some((url, health))
+            }
+        };
     }
-    match idempotency_url {
-        None => {
-            GATE.set_store(Arc::new(MemoryStore::new(SystemClock::shared())));
-            *configured = None;
+    let current = configured.breakers.as_ref().map(|(url, ..)| url.as_str());
+    if current != breaker_url.as_deref() {
+        if let Some(task) = configured.sync_task.take() {
+            task.abort();
         }
-        Some(url) => {
-            let health = connect_idempotency(&url)?;
-            *configured = Some(Configured {
-                idempotency_url: url,
-                health,
-            });
-        }
+        configured.sync = None;
+        configured.breakers = match breaker_url {
+            None => {
+                REGISTRY.set_shared(false);
+                SYNC_PENDING.store(false, Ordering::Release);
+                None
+            }
+            Some(url) => {
+                let (redis, health) = connect(&url, "redis:circuit_breaker")?;
+                REGISTRY.set_shared(true);
+                SYNC_PENDING.store(true, Ordering::Release);
+                Some((url, health, redis))
+            }
+        };
     }
     Ok(())
 }
 
-fn connect_idempotency(url: &str) -> PyResult<Arc<StoreHealth>> {
+fn connect(url: &str, name: &str) -> PyResult<(Arc<RedisStore>, Arc<StoreHealth>)> {
     let target = RedisTarget::parse(url).map_err(PyValueError::new_err)?;
     let health = Arc::new(StoreHealth::new(
-        "redis:idempotency",
+        name,
         SystemClock::shared(),
         DEFAULT_PROBE_INTERVAL,
     ));
     health.set_listener(Some(Arc::new(log_health_event)));
     let redis = RedisStore::new(&target, &RUNTIME, health.clone(), DEFAULT_OPERATION_TIMEOUT)
         .map_err(PyValueError::new_err)?;
-    GATE.set_store(Arc::new(RedisIdempotencyStore::new(Arc::new(redis))));
-    Ok(health)
+    Ok((Arc::new(redis), health))
 }
 
-/// In a forked child: the parent's connections belong to a runtime the
-/// child does not have, so the stores are rebuilt (connecting lazily).
-pub(crate) fn after_fork() {
-    let url = CONFIGURED
+/// Starts the breaker sync if it is configured and not yet running.
+/// Called on every protected call: one atomic load when there is nothing
+/// to do.
+#[inline]
+pub(crate) fn ensure_started(py: Python<'_>) {
+    if SYNC_PENDING.load(Ordering::Relaxed) {
+        start_sync(py);
+    }
+}
+
+/// The worker's first protected call: one sync round before it is
+/// admitted (a new worker must not probe a dependency the fleet knows is
+/// down), then the periodic task.
+#[cold]
+fn start_sync(py: Python<'_>) {
+    if !SYNC_PENDING.swap(false, Ordering::AcqRel) {
+        return;
+    }
+    let Some(redis) = CONFIGURED
         .lock()
+        .breakers
         .as_ref()
-        .map(|c| c.idempotency_url.clone());
-    if let Some(url) = url {
-        if let Ok(health) = connect_idempotency(&url) {
-            *CONFIGURED.lock() = Some(Configured {
-                idempotency_url: url,
-                health,
-            });
+        .map(|(_, _, r)| r.clone())
+    else {
+        return;
+    };
+    let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
+    let sync = BreakerSync::new(&REGISTRY, redis, worker, DEFAULT_SYNC_INTERVAL);
+    let first = sync.clone();
+    // Bounded by the store's operation timeout; DEGRADED if it fails.
+    let _ = py.detach(|| RUNTIME.block_on(async move { first.sync_all().await }));
+    let keep = sync.clone();
+    match RUNTIME.spawn(sync.run()) {
+        Ok(task) => {
+            let mut configured = CONFIGURED.lock();
+            configured.sync_task = Some(task);
+            configured.sync = Some(keep);
         }
+        // Breakers keep deciding alone; the next call tries again.
+        Err(_) => SYNC_PENDING.store(true, Ordering::Release),
+    }
+}
+
+/// Carries every breaker's unsent outbox to the store (the exit hook runs
+/// it before the runtime stops): a probe's success or a trip decided just
+/// before exit must not die with the process.
+#[pyfunction]
+pub(crate) fn flush_stores(py: Python<'_>) {
+    let sync = CONFIGURED.lock().sync.clone();
+    if let Some(sync) = sync {
+        let _ = py.detach(|| RUNTIME.block_on(async move { sync.sync_all().await }));
+    }
+}
+
+/// In a forked child: the parent's connections and sync task belong to a
+/// runtime the child does not have, so both are rebuilt (lazily).
+pub(crate) fn after_fork() {
+    let mut configured = CONFIGURED.lock();
+    if let Some(task) = configured.sync_task.take() {
+        std::mem::forget(task); // its runtime is gone; aborting would touch it
+    }
+    configured.sync = None;
+    let idempotency = configured.idempotency.take().map(|(url, _)| url);
+    let breakers = configured.breakers.take().map(|(url, ..)| url);
+    drop(configured);
+    if let Err(error) = configure_stores(idempotency, breakers) {
+        Python::attach(|py| error.write_unraisable(py, None));
     }
 }
 
@@ -96,11 +188,17 @@ pub(crate) fn after_fork() {
 #[pyfunction]
 pub(crate) fn store_health(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let report = PyDict::new(py);
-    if let Some(configured) = CONFIGURED.lock().as_ref() {
+    let configured = CONFIGURED.lock();
+    let healths = configured
+        .idempotency
+        .iter()
+        .map(|(_, health)| health)
+        .chain(configured.breakers.iter().map(|(_, health, _)| health));
+    for health in healths {
         let entry = PyDict::new(py);
-        entry.set_item("degraded", configured.health.is_degraded())?;
-        entry.set_item("degraded_entries", configured.health.degraded_entries())?;
-        report.set_item(configured.health.name(), entry)?;
+        entry.set_item("degraded", health.is_degraded())?;
+        entry.set_item("degraded_entries", health.degraded_entries())?;
+        report.set_item(health.name(), entry)?;
     }
     Ok(report)
 }

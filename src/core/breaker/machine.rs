@@ -8,6 +8,7 @@
 
 use crate::core::breaker::config::BreakerConfig;
 use crate::core::breaker::observer::{ObserverSlot, Transition};
+use crate::core::breaker::shared::{Inbox, OperatorAction, Outbox, SharedLink};
 use crate::core::breaker::state::{next_state, Cause, CircuitState};
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
 use crate::core::window::{SlidingWindow, Totals};
@@ -78,6 +79,8 @@ pub struct CircuitBreaker {
     clock: SharedClock,
     observer: Arc<ObserverSlot>,
     inner: Mutex<Inner>,
+    /// The fleet: consulted only when a shared store is configured.
+    link: SharedLink,
 }
 
 fn pack(generation: u64, state: CircuitState) -> u64 {
@@ -109,7 +112,13 @@ impl CircuitBreaker {
                 probes_succeeded: 0,
                 opened_at: None,
             }),
+            link: SharedLink::new(),
         }
+    }
+
+    /// The breaker's link to the fleet.
+    pub fn link(&self) -> &SharedLink {
+        &self.link
     }
 
     /// The breaker's name.
@@ -159,7 +168,13 @@ impl CircuitBreaker {
         let result = {
             let mut inner = self.inner.lock();
             let (_, state) = unpack(self.word.load(Ordering::Acquire));
-            if state == CircuitState::Open && now >= self.open_until.load(Ordering::Acquire) {
+            // With the fleet connected, the store decides when probing
+            // starts and leases the slots; alone, the breaker does.
+            let fleet = self.link.is_connected();
+            if state == CircuitState::Open
+                && now >= self.open_until.load(Ordering::Acquire)
+                && !fleet
+            {
                 transition = self.transition_locked(&mut inner, Cause::RecoveryElapsed, now);
             }
             let (generation, state) = unpack(self.word.load(Ordering::Acquire));
@@ -168,8 +183,15 @@ impl CircuitBreaker {
                     generation,
                     probe: false,
                 }),
+                CircuitState::HalfOpen if fleet && self.link.take_probe() => {
+                    inner.probes_issued += 1;
+                    Ok(Permit {
+                        generation,
+                        probe: true,
+                    })
+                }
                 CircuitState::HalfOpen
-                    if inner.probes_issued < inner.config.half_open_max_calls =>
+                    if !fleet && inner.probes_issued < inner.config.half_open_max_calls =>
                 {
                     inner.probes_issued += 1;
                     Ok(Permit {
@@ -219,6 +241,11 @@ impl CircuitBreaker {
             if generation != permit.generation || state != CircuitState::HalfOpen {
                 return;
             }
+            if self.link.is_connected() {
+                // The fleet closes it once enough probes, anywhere, succeeded.
+                self.link.report_probe(true);
+                return;
+            }
             inner.probes_succeeded += 1;
             if inner.probes_succeeded >= inner.config.half_open_max_calls {
                 self.transition_locked(&mut inner, Cause::ProbesSucceeded, now)
@@ -240,18 +267,32 @@ impl CircuitBreaker {
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
         let transition = match state {
             CircuitState::HalfOpen if permit.probe && generation == permit.generation => {
+                if self.link.is_enabled() {
+                    self.link.report_probe(false);
+                }
                 let mut inner = self.inner.lock();
                 self.transition_if_current(&mut inner, generation, Cause::ProbeFailed, now)
             }
             CircuitState::Closed => {
                 self.window.record(now, true);
-                let totals = self.window.totals(now);
+                // With the fleet connected, the floor and threshold are met
+                // by everyone's traffic, not this worker's alone.
+                let totals = if self.link.is_connected() {
+                    self.link.totals(self.window.peek_unsent())
+                } else {
+                    self.window.totals(now)
+                };
                 let mut inner = self.inner.lock();
                 let config = inner.config;
                 if totals.calls >= u64::from(config.minimum_calls)
                     && totals.failures >= u64::from(config.failure_threshold)
                 {
-                    self.transition_if_current(&mut inner, generation, Cause::Trip, now)
+                    let tripped =
+                        self.transition_if_current(&mut inner, generation, Cause::Trip, now);
+                    if tripped.is_some() && self.link.is_enabled() {
+                        self.link.request_trip();
+                    }
+                    tripped
                 } else {
                     None
                 }
@@ -308,6 +349,12 @@ impl CircuitBreaker {
     }
 
     fn operator(&self, cause: Cause) {
+        if self.link.is_enabled() {
+            self.link.request_operator(OperatorAction {
+                cause,
+                epoch: wall_clock_millis(),
+            });
+        }
         let now = self.clock.now();
         let transition = {
             let mut inner = self.inner.lock();
@@ -332,6 +379,76 @@ impl CircuitBreaker {
             self.window.resize(config.window);
         }
         inner.config = config;
+    }
+
+    /// Adopts the fleet's state, if `inbox` is newer than what this breaker
+    /// applied. The store fenced it by version, so the table is not asked.
+    pub fn apply_fleet(&self, inbox: &Inbox) {
+        if !self.link.sync_succeeded(inbox) {
+            return;
+        }
+        let now = self.clock.now();
+        let transition = {
+            let mut inner = self.inner.lock();
+            let (generation, from) = unpack(self.word.load(Ordering::Acquire));
+            let until = now.saturating_add(inbox.open_remaining_ms.saturating_mul(1_000_000));
+            if inbox.state == CircuitState::Open {
+                self.open_until.store(until, Ordering::Release);
+            }
+            if inbox.state == from {
+                None
+            } else {
+                let totals = self.window.totals(now);
+                match inbox.state {
+                    CircuitState::Open | CircuitState::ForcedOpen => inner.opened_at = Some(now),
+                    CircuitState::HalfOpen => {
+                        inner.probes_issued = 0;
+                        inner.probes_succeeded = 0;
+                    }
+                    CircuitState::Closed | CircuitState::ForcedClosed => {
+                        inner.opened_at = None;
+                        self.window.clear();
+                    }
+                }
+                if inbox.state != CircuitState::HalfOpen {
+                    self.link.reset_half_open();
+                }
+                let generation = generation + 1;
+                self.word
+                    .store(pack(generation, inbox.state), Ordering::Release);
+                Some(Transition {
+                    name: self.name.clone(),
+                    from,
+                    to: inbox.state,
+                    cause: Cause::Synced,
+                    generation,
+                    totals,
+                })
+            }
+        };
+        self.observer.emit(transition);
+    }
+
+    /// Empties the breaker's outbox for one sync with the shared store.
+    pub fn drain_outbox(&self) -> Outbox {
+        self.link.drain(
+            self.window.take_unsent(),
+            (self.state(), self.open_remaining_ms()),
+        )
+    }
+
+    /// Milliseconds until an open breaker starts probing (0 otherwise).
+    pub fn open_remaining_ms(&self) -> u64 {
+        if self.state() != CircuitState::Open {
+            return 0;
+        }
+        let until = self.open_until.load(Ordering::Acquire);
+        until.saturating_sub(self.clock.now()) / 1_000_000
+    }
+
+    /// The thresholds in force.
+    pub fn config(&self) -> BreakerConfig {
+        self.inner.lock().config
     }
 
     /// The breaker's state and counts now.
@@ -404,4 +521,12 @@ impl CircuitBreaker {
             totals,
         })
     }
+}
+
+/// Wall-clock milliseconds: orders operator actions across workers, whose
+/// monotonic clocks share no origin.
+fn wall_clock_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

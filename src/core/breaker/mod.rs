@@ -5,6 +5,7 @@ pub mod config;
 pub mod machine;
 pub mod observer;
 pub mod registry;
+pub mod shared;
 pub mod state;
 
 pub use config::BreakerConfig;

@@ -24,6 +24,8 @@ pub struct Registry {
     defaults: RwLock<BreakerConfig>,
     clock: SharedClock,
     observer: Arc<ObserverSlot>,
+    /// Whether breakers share their state through a store.
+    shared: std::sync::atomic::AtomicBool,
 }
 
 impl Registry {
@@ -34,6 +36,7 @@ impl Registry {
             defaults: RwLock::new(BreakerConfig::default()),
             clock,
             observer: Arc::new(ObserverSlot::default()),
+            shared: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -46,12 +49,16 @@ impl Registry {
         breakers
             .entry(Arc::from(name))
             .or_insert_with(|| {
-                Arc::new(CircuitBreaker::new(
+                let breaker = CircuitBreaker::new(
                     name,
                     *self.defaults.read(),
                     self.clock.clone(),
                     self.observer.clone(),
-                ))
+                );
+                breaker
+                    .link()
+                    .set_enabled(self.shared.load(std::sync::atomic::Ordering::Acquire));
+                Arc::new(breaker)
             })
             .clone()
     }
@@ -77,6 +84,16 @@ impl Registry {
     /// The defaults new breakers get.
     pub fn defaults(&self) -> BreakerConfig {
         *self.defaults.read()
+    }
+
+    /// Turns state sharing through a store on or off, for every breaker now
+    /// and those made later.
+    pub fn set_shared(&self, shared: bool) {
+        self.shared
+            .store(shared, std::sync::atomic::Ordering::Release);
+        for breaker in self.all() {
+            breaker.link().set_enabled(shared);
+        }
     }
 
     /// Installs the listener every breaker reports transitions to.

@@ -65,6 +65,9 @@ pub enum Cause {
     ForceClose,
     /// An operator handed the breaker back to automatic control.
     Reset,
+    /// The fleet's state, as the shared store decided it (never taken from
+    /// the table: the store fences it by version instead).
+    Synced,
 }
 
 impl Cause {
@@ -78,6 +81,7 @@ impl Cause {
             Cause::ForceOpen => "forced_open",
             Cause::ForceClose => "forced_closed",
             Cause::Reset => "reset",
+            Cause::Synced => "fleet_sync",
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Stores shared by every worker: the Redis connection and its health.
 
+pub mod breaker_sync;
 pub mod health;
 pub mod redis;
 
+pub use breaker_sync::BreakerSync;
 pub use health::{Admission, HealthEvent, HealthListener, StoreHealth};
 pub use redis::{RedisStore, RedisTarget};

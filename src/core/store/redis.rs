@@ -104,15 +104,22 @@ impl RedisStore {
         Fut: Future<Output = RedisResult<T>> + Send,
         T: Send,
     {
+        self.runtime
+            .block_on(self.run_async(op))
+            .map_err(|e| StoreError(format!("background runtime unavailable: {e}")))
+            .and_then(|result| result)
+    }
+
+    /// [`RedisStore::run`] for a task already on the runtime.
+    pub async fn run_async<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = RedisResult<T>>,
+    {
         if self.health.admit() == Admission::FailFast {
             return Err(StoreError("redis is unreachable (degraded)".into()));
         }
-        let outcome = self
-            .runtime
-            .block_on(self.bounded(op))
-            .map_err(|e| format!("background runtime unavailable: {e}"))
-            .and_then(|result| result);
-        match outcome {
+        match self.bounded(op).await {
             Ok(value) => {
                 self.health.succeeded();
                 Ok(value)
@@ -122,6 +129,11 @@ impl RedisStore {
                 Err(StoreError(error))
             }
         }
+    }
+
+    /// The runtime this store's connection lives on.
+    pub fn runtime(&self) -> &'static BackgroundRuntime {
+        self.runtime
     }
 
     async fn bounded<T, F, Fut>(&self, op: F) -> Result<T, String>

@@ -1,0 +1,232 @@
+"""One breaker for every worker: state shared through a real Redis, trips
+decided on the fleet's traffic, operator actions reaching everyone, probe
+slots leased fleet-wide, and each worker deciding alone while Redis is
+gone, merged most-restrictive-wins when it returns."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import baldur
+from helpers import AlwaysFails, Boom
+from redis_server import RedisServer
+
+SETTINGS = {
+    "BALDUR_CB_FAILURE_THRESHOLD": "3",
+    "BALDUR_CB_MINIMUM_CALLS": "3",
+    "BALDUR_CB_RECOVERY_TIMEOUT": "1",
+    "BALDUR_CB_HALF_OPEN_MAX_CALLS": "1",
+}
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fleet(
+    redis_server: RedisServer, configure: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+) -> RedisServer:
+    """This process as one worker of a fleet sharing `redis_server`."""
+    for key, value in SETTINGS.items():
+        monkeypatch.setenv(key, value)
+    configure(redis_url=redis_server.url)
+    return redis_server
+
+
+def other_worker(url: str, body: str) -> subprocess.CompletedProcess[str]:
+    source = "import baldur, sys, time\nbaldur.init()\n" + textwrap.dedent(body)
+    env = {**os.environ, **SETTINGS, "BALDUR_REDIS_URL": url}
+    return subprocess.run(
+        [sys.executable, "-c", source], env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def wait_for_state(name: str, wanted: str, within: float = 2.0) -> float:
+    """Seconds until this worker's breaker shows `wanted`."""
+    started = time.monotonic()
+    while baldur.circuit_state(name) != wanted:
+        assert time.monotonic() - started < within, (
+            f"{name} still {baldur.circuit_state(name)!r}, not {wanted!r}, after {within}s"
+        )
+        time.sleep(0.02)
+    return time.monotonic() - started
+
+
+def test_a_trip_on_one_worker_makes_every_worker_fail_fast(
+    fleet: RedisServer, zone_name: str
+) -> None:
+    dependency = AlwaysFails()
+    here = baldur.protected(zone_name)(dependency)
+    with pytest.raises(Boom):
+        here()  # this worker is live: its sync task runs
+    tripped = other_worker(
+        fleet.url,
+        f"""
+        @baldur.protected({zone_name!r})
+        def failing():
+            raise ConnectionError("down")
+        for _ in range(3):
+            try:
+                failing()
+            except (ConnectionError, baldur.CircuitOpenError):
+                pass
+        print(baldur.circuit_state({zone_name!r}))
+        time.sleep(0.6)  # its sync carries the trip to Redis
+        """,
+    )
+    assert tripped.stdout.strip() == "open", tripped.stderr
+    assert wait_for_state(zone_name, "open", within=1.0) < 1.0
+    calls_before = dependency.count
+    with pytest.raises(baldur.CircuitOpenError):
+        here()
+    assert dependency.count == calls_before
+
+
+def test_the_minimum_calls_floor_is_met_by_the_fleet(fleet: RedisServer, zone_name: str) -> None:
+    """Two failures here, two there: neither worker alone reaches the
+    floor of three calls, the fleet does."""
+    here = baldur.protected(zone_name)(AlwaysFails())
+    for _ in range(2):
+        with pytest.raises(Boom):
+            here()
+    time.sleep(0.5)  # counted in Redis
+    other = other_worker(
+        fleet.url,
+        f"""
+        @baldur.protected({zone_name!r})
+        def failing():
+            raise ConnectionError("down")
+        failing.__call__  # noqa
+        time.sleep(0.5)  # first sync: the fleet's counts arrive
+        for _ in range(2):
+            try:
+                failing()
+            except (ConnectionError, baldur.CircuitOpenError):
+                pass
+        time.sleep(0.6)
+        print(baldur.circuit_state({zone_name!r}))
+        """,
+    )
+    assert other.stdout.strip() == "open", other.stderr
+    wait_for_state(zone_name, "open")
+
+
+def test_an_operator_action_reaches_every_worker(fleet: RedisServer, zone_name: str) -> None:
+    here = baldur.protected(zone_name)(lambda: "ok")
+    assert here() == "ok"
+    forced = other_worker(
+        fleet.url,
+        f"""
+        baldur.protected({zone_name!r})(lambda: None)()
+        baldur.force_open_circuit({zone_name!r})
+        time.sleep(0.6)
+        """,
+    )
+    assert forced.returncode == 0, forced.stderr
+    wait_for_state(zone_name, "forced_open")
+    baldur.reset_circuit(zone_name)
+    wait_for_state(zone_name, "closed")
+    time.sleep(0.5)  # the reset reached Redis: it stays closed
+    assert baldur.circuit_state(zone_name) == "closed"
+
+
+def test_the_half_open_probe_budget_is_fleet_wide(
+    fleet: RedisServer, zone_name: str, tmp_path: Path
+) -> None:
+    """One probe slot for the whole fleet: of two workers calling as soon
+    as probing starts, one probe reaches the dependency."""
+    probes = tmp_path / "probes"
+    here = baldur.protected(zone_name)(AlwaysFails())
+    for _ in range(3):
+        with pytest.raises((Boom, baldur.CircuitOpenError)):
+            here()
+    wait_for_state(zone_name, "open")
+    body = f"""
+        import os
+        def probe():
+            with open({str(probes)!r}, "a") as out:
+                out.write("x")
+            time.sleep(1.0)
+            return "ok"
+        protected = baldur.protected({zone_name!r})(probe)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            try:
+                protected()
+                break
+            except baldur.CircuitOpenError:
+                time.sleep(0.05)
+        """
+    workers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-c",
+                "import baldur, sys, time\nbaldur.init()\n" + textwrap.dedent(body),
+            ],
+            env={**os.environ, **SETTINGS, "BALDUR_REDIS_URL": fleet.url},
+        )
+        for _ in range(2)
+    ]
+    time.sleep(1.6)  # both are calling when probing starts
+    assert probes.read_text() == "x"
+    for w in workers:
+        w.wait(20)
+    wait_for_state(zone_name, "closed", within=3.0)
+
+
+def test_while_redis_is_down_each_worker_decides_alone(fleet: RedisServer, zone_name: str) -> None:
+    dependency = AlwaysFails()
+    here = baldur.protected(zone_name)(dependency)
+    with pytest.raises(Boom):
+        here()
+    fleet.kill()
+    time.sleep(0.5)  # a sync fails: DEGRADED
+    for _ in range(3):
+        with pytest.raises((Boom, baldur.CircuitOpenError)):
+            here()
+    assert baldur.circuit_state(zone_name) == "open"  # its own traffic tripped it
+    assert baldur._core.store_health()["redis:circuit_breaker"]["degraded"] is True
+
+
+def test_recovery_merges_the_most_restrictive_state(fleet: RedisServer, zone_name: str) -> None:
+    """Opened alone during the outage, this worker's breaker wins over the
+    fleet's closed one once Redis is back: other workers learn it."""
+    here = baldur.protected(zone_name)(AlwaysFails())
+    with pytest.raises(Boom):
+        here()
+    time.sleep(0.4)
+    fleet.kill()
+    time.sleep(0.5)
+    for _ in range(3):
+        with pytest.raises((Boom, baldur.CircuitOpenError)):
+            here()
+    assert baldur.circuit_state(zone_name) == "open"
+    fleet.start()  # a fresh Redis: it knows nothing of the trip
+    time.sleep(1.0)  # a probe sync reconnects and merges
+    seen = other_worker(
+        fleet.url,
+        f"""
+        baldur.protected({zone_name!r})(lambda: None)
+        try:
+            baldur.protected({zone_name!r})(lambda: None)()
+        except baldur.CircuitOpenError:
+            pass
+        time.sleep(0.5)
+        print(baldur.circuit_state({zone_name!r}))
+        """,
+    )
+    assert seen.stdout.strip() in ("open", "half_open"), seen.stderr
