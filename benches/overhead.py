@@ -219,7 +219,52 @@ def main() -> int:
         cost = results[WITH_KEY] - results[NO_KEY]
         print(f"\nidempotency (memory store, a new key per call): {cost:+.1f} ns/call")
     print_async(repeats)
+    print_redis(repeats)
     return 0
+
+
+def print_redis(repeats: int) -> None:
+    """The same calls with breaker state and idempotency in Redis: a
+    redis-server of the benchmark's own, on a free port."""
+    import shutil
+    import socket
+    import subprocess
+    import tempfile
+
+    binary = shutil.which("redis-server")
+    if binary is None:
+        print("\nredis rows: missing (apt-get install redis-server)")
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    workdir = tempfile.mkdtemp(prefix="baldur-bench-redis-")
+    server = subprocess.Popen(
+        [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        time.sleep(0.3)
+        memory_full = baldur.protected("bench-redis-full", retry=True, fallback=lambda: 0)(target)
+        memory_ns = measure("f(1)", {"f": memory_full}, repeats)
+        baldur.init(redis_url=f"redis://127.0.0.1:{port}/0", idempotency_gate_memory_ttl_seconds=60)
+        memory_full(1)  # the worker's first call: its first sync
+        redis_ns = measure("f(1)", {"f": memory_full}, repeats)
+        keyed = baldur.protected(
+            "bench-redis-idem", retry=True, fallback=lambda: 0, idempotency_key="x"
+        )(target)
+        timer = timeit.Timer("f(k())", globals={"f": keyed, "k": new_keys()})
+        idem_ns = min(timer.repeat(repeat=repeats, number=2000)) / 2000 * 1e9
+    finally:
+        baldur.init(redis_url=None)
+        server.kill()
+        server.wait()
+    print(f"\n{'redis row':42} {'ns/call':>10} {'x memory':>9}")
+    print(f"{'retry+fallback+breaker, memory mode':42} {memory_ns:10.1f} {1.0:9.2f}")
+    print(
+        f"{'retry+fallback+breaker, Redis-shared':42} {redis_ns:10.1f} {redis_ns / memory_ns:9.2f}"
+    )
+    print(f"{'+ idempotency in Redis (claim+complete)':42} {idem_ns:10.1f}")
 
 
 def print_async(repeats: int) -> None:

@@ -28,7 +28,7 @@ def _at_exit() -> None:
     """What the fleet must still hear (a probe's success, a trip) is sent,
     then the runtime stops."""
     _core.flush_stores()
-    _core.shutdown_runtime()
+    _core.close_runtime()
 
 
 async def ping() -> bool:

@@ -31,6 +31,9 @@ pub const WORKER_THREADS: usize = 2;
 pub struct BackgroundRuntime {
     runtime: Mutex<Option<Runtime>>,
     starts: Mutex<u64>,
+    /// Set at interpreter exit: no runtime may start after the final
+    /// shutdown (its threads would outlive the interpreter).
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl BackgroundRuntime {
@@ -39,6 +42,7 @@ impl BackgroundRuntime {
         Self {
             runtime: Mutex::new(None),
             starts: Mutex::new(0),
+            closed: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -47,6 +51,11 @@ impl BackgroundRuntime {
         let mut slot = self.runtime.lock();
         if let Some(runtime) = slot.as_ref() {
             return Ok(runtime.handle().clone());
+        }
+        if self.closed.load(std::sync::atomic::Ordering::Acquire) {
+            return Err(io::Error::other(
+                "the background runtime was closed at exit",
+            ));
         }
         let runtime = Builder::new_multi_thread()
             .worker_threads(WORKER_THREADS)
@@ -93,6 +102,14 @@ impl BackgroundRuntime {
         if let Some(runtime) = runtime {
             runtime.shutdown_timeout(timeout);
         }
+    }
+
+    /// The final shutdown (interpreter exit): as [`BackgroundRuntime::shutdown`],
+    /// and no runtime starts again.
+    pub fn close(&self, timeout: Duration) {
+        self.closed
+            .store(true, std::sync::atomic::Ordering::Release);
+        self.shutdown(timeout);
     }
 
     /// In a forked child: forgets the parent's runtime without touching it

@@ -121,6 +121,10 @@ impl SlidingWindow {
     }
 
     fn unsent(&self, take: bool) -> Totals {
+        // Taking holds the recycle lock: a bucket recycled (or the window
+        // cleared) between reading its tag and its counts would pair the old
+        // tag with new counts, and those counts would be sent twice.
+        let _guard = take.then(|| self.recycle.lock());
         let mut totals = Totals::default();
         for (bucket, sent) in self.buckets.iter().zip(self.sent.iter()) {
             let tag = bucket.tag.load(Ordering::Acquire);
@@ -147,9 +151,13 @@ impl SlidingWindow {
     }
 
     fn clear_locked(&self) {
-        for bucket in self.buckets.iter() {
+        // What was sent goes too: a bucket reused under the same tag after a
+        // clear would otherwise hide its new counts behind the old ones.
+        for (bucket, sent) in self.buckets.iter().zip(self.sent.iter()) {
             bucket.counts.store(0, Ordering::Relaxed);
             bucket.tag.store(0, Ordering::Release);
+            sent.counts.store(0, Ordering::Relaxed);
+            sent.tag.store(0, Ordering::Relaxed);
         }
     }
 

@@ -4,9 +4,12 @@
 
 use crate::core::clock::SystemClock;
 use crate::core::error::positive_seconds;
-use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, Refusal, UnreachableStore};
+use crate::core::idempotency::{
+    Claim, IdempotencyGate, MemoryStore, Refusal, StoreError, UnreachableStore,
+};
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
+use crate::py::runtime::RUNTIME;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -19,6 +22,29 @@ pub(crate) static GATE: LazyLock<IdempotencyGate> =
     LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(SystemClock::shared()))));
 
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Completions still travelling to a remote store; the exit hook waits for
+/// them before the runtime stops.
+static IN_FLIGHT: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>> =
+    parking_lot::Mutex::new(Vec::new());
+
+/// Waits (at most `timeout`) for background completions to land.
+pub(crate) fn wait_for_completions(py: Python<'_>, timeout: Duration) {
+    let tasks = std::mem::take(&mut *IN_FLIGHT.lock());
+    if tasks.is_empty() {
+        return;
+    }
+    py.detach(|| {
+        let _ = RUNTIME.block_on(async move {
+            let all = async {
+                for task in tasks {
+                    let _ = task.await;
+                }
+            };
+            let _ = tokio::time::timeout(timeout, all).await;
+        });
+    });
+}
 
 /// Sets how long a completed operation blocks duplicates.
 #[pyfunction]
@@ -132,27 +158,29 @@ pub(crate) struct HeldClaim {
 impl HeldClaim {
     /// The call succeeded: duplicates are refused from now on.
     pub(crate) fn complete(mut self, py: Python<'_>) {
-        if let Some(claim) = self.claim.take() {
-            let completed = if GATE.is_remote() {
-                py.detach(|| GATE.complete(&claim))
-            } else {
-                GATE.complete(&claim)
-            };
-            match completed {
-                Ok(true) => {}
-                Ok(false) => event(
-                    py,
-                    "idempotency.completion_blocked",
-                    &claim,
-                    "the claim was taken over by a newer owner; its record is left alone",
-                ),
-                Err(error) => event(
-                    py,
-                    "idempotency.completion_failed",
-                    &claim,
-                    &error.to_string(),
-                ),
+        let Some(claim) = self.claim.take() else {
+            return;
+        };
+        if !GATE.is_remote() {
+            settle_completion(py, &claim, GATE.complete(&claim));
+            return;
+        }
+        // A remote completion runs in the background: the caller has its
+        // answer after one round trip (the claim). Until it lands, a
+        // duplicate still sees the claim, "in_progress", and is refused.
+        let background = RUNTIME.handle().map(|runtime| {
+            runtime.spawn_blocking(move || {
+                let completed = GATE.complete(&claim);
+                Python::attach(|py| settle_completion(py, &claim, completed));
+            })
+        });
+        match background {
+            Ok(task) => {
+                let mut in_flight = IN_FLIGHT.lock();
+                in_flight.retain(|task| !task.is_finished());
+                in_flight.push(task);
             }
+            Err(error) => event_text(py, "idempotency.completion_failed", &error.to_string()),
         }
     }
 }
@@ -304,6 +332,29 @@ impl IdempotencySpec {
             )),
         }
     }
+}
+
+/// Logs what became of a completion that did not simply succeed.
+fn settle_completion(py: Python<'_>, claim: &Claim, completed: Result<bool, StoreError>) {
+    match completed {
+        Ok(true) => {}
+        Ok(false) => event(
+            py,
+            "idempotency.completion_blocked",
+            claim,
+            "the claim was taken over by a newer owner; its record is left alone",
+        ),
+        Err(error) => event(
+            py,
+            "idempotency.completion_failed",
+            claim,
+            &error.to_string(),
+        ),
+    }
+}
+
+fn event_text(py: Python<'_>, name: &str, detail: &str) {
+    emit(py, name, "", detail);
 }
 
 fn event(py: Python<'_>, name: &str, claim: &Claim, detail: &str) {

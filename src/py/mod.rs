@@ -54,6 +54,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(breakers::snapshots, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::set_transition_listener, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::close_runtime, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_after_fork, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_status, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_ping, m)?)?;

@@ -10,6 +10,7 @@ use pyo3_async_runtimes::TaskLocals;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::task::JoinHandle;
 
@@ -27,22 +28,44 @@ tokio::task_local! {
 /// run there, never on a runtime the library would own (and fail to stop).
 pub(crate) struct BaldurRuntime;
 
+/// A task on the runtime, or none when the runtime could not take it
+/// (closed at interpreter exit): the work is dropped, which at that point
+/// is all that can be done with it, and nothing restarts a runtime whose
+/// threads would outlive the interpreter.
+pub(crate) struct Spawned(Option<JoinHandle<()>>);
+
+impl Future for Spawned {
+    type Output = Result<(), tokio::task::JoinError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.0.as_mut() {
+            Some(task) => Pin::new(task).poll(cx),
+            None => Poll::Ready(Ok(())),
+        }
+    }
+}
+
 impl Runtime for BaldurRuntime {
     type JoinError = tokio::task::JoinError;
-    type JoinHandle = JoinHandle<()>;
+    type JoinHandle = Spawned;
 
     fn spawn<F>(fut: F) -> Self::JoinHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        handle().spawn(fut)
+        Spawned(RUNTIME.handle().ok().map(|runtime| runtime.spawn(fut)))
     }
 
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        handle().spawn_blocking(f)
+        Spawned(
+            RUNTIME
+                .handle()
+                .ok()
+                .map(|runtime| runtime.spawn_blocking(f)),
+        )
     }
 }
 
@@ -63,19 +86,18 @@ impl ContextExt for BaldurRuntime {
     }
 }
 
-fn handle() -> tokio::runtime::Handle {
-    // The trait's spawn cannot fail; a runtime that cannot start (no
-    // threads left) is unrecoverable for the caller either way.
-    RUNTIME
-        .handle()
-        .unwrap_or_else(|e| panic!("cannot start Baldur's background runtime: {e}"))
-}
-
-/// Stops the background runtime (the `atexit` hook). Releases the GIL while
-/// its workers finish, since a worker may need it to hand a result back.
+/// Stops the background runtime; the next use starts a new one. Releases
+/// the GIL while its workers finish, since a worker may need it to hand a
+/// result back.
 #[pyfunction]
 pub(crate) fn shutdown_runtime(py: Python<'_>) {
     py.detach(|| RUNTIME.shutdown(SHUTDOWN_TIMEOUT));
+}
+
+/// The `atexit` hook: stops the runtime for good, the GIL released.
+#[pyfunction]
+pub(crate) fn close_runtime(py: Python<'_>) {
+    py.detach(|| RUNTIME.close(SHUTDOWN_TIMEOUT));
 }
 
 /// The `os.register_at_fork` child hook: forgets the parent's runtime (the

@@ -23,6 +23,9 @@ use tokio::task::JoinHandle;
 
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
+/// How long the exit hook waits for what must still reach the stores.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The URLs `configure_stores` was given and what was built from them.
 static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
 
@@ -162,6 +165,7 @@ fn start_sync(py: Python<'_>) {
 /// before exit must not die with the process.
 #[pyfunction]
 pub(crate) fn flush_stores(py: Python<'_>) {
+    crate::py::idempotency::wait_for_completions(py, FLUSH_TIMEOUT);
     let sync = CONFIGURED.lock().sync.clone();
     if let Some(sync) = sync {
         let _ = py.detach(|| RUNTIME.block_on(async move { sync.sync_all().await }));

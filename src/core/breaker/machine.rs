@@ -316,6 +316,10 @@ impl CircuitBreaker {
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
         if generation == permit.generation && state == CircuitState::HalfOpen {
             inner.probes_issued = inner.probes_issued.saturating_sub(1);
+            if self.link.is_connected() {
+                // The fleet leased it to this worker: keep it for the next call.
+                self.link.return_probe();
+            }
         }
     }
 

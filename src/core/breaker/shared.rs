@@ -144,6 +144,12 @@ impl SharedLink {
         taken
     }
 
+    /// A leased probe slot whose call ended without a verdict (cancelled):
+    /// the next call here may use it.
+    pub fn return_probe(&self) {
+        self.allowance.fetch_add(1, Ordering::AcqRel);
+    }
+
     /// A probe's outcome, for the fleet's half-open bookkeeping.
     pub fn report_probe(&self, succeeded: bool) {
         let counter = if succeeded {
@@ -209,13 +215,20 @@ impl SharedLink {
     pub fn sync_succeeded(&self, inbox: &Inbox) -> bool {
         self.connected.store(true, Ordering::Release);
         self.fleet.store(pack(inbox.fleet), Ordering::Relaxed);
-        if inbox.leased_probes > 0 {
+        let newer = self
+            .remote_version
+            .fetch_max(inbox.version, Ordering::AcqRel)
+            < inbox.version;
+        if newer {
+            // A new fleet state voids the slots leased for the old one (the
+            // store drops its leases whenever the state moves), even when
+            // this worker already stands in the new state on its own.
+            self.allowance.store(inbox.leased_probes, Ordering::Release);
+        } else if inbox.leased_probes > 0 {
             self.allowance
                 .fetch_add(inbox.leased_probes, Ordering::AcqRel);
         }
-        self.remote_version
-            .fetch_max(inbox.version, Ordering::AcqRel)
-            < inbox.version
+        newer
     }
 
     /// Forgets leased slots and counts of a state the fleet has left.

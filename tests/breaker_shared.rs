@@ -1,0 +1,357 @@
+//! A breaker linked to the fleet: local until the first sync answers, then
+//! the fleet's counts, probe leases and versioned state are in force; back
+//! to local when a sync fails, with nothing lost.
+
+mod common;
+
+use baldur::core::breaker::shared::{Inbox, Outbox};
+use baldur::core::breaker::{Cause, CircuitBreaker, CircuitState, Permit, Registry, Rejection};
+use baldur::core::clock::ManualClock;
+use baldur::core::window::Totals;
+use common::{config, tripped, Rig};
+use std::time::Duration;
+
+const RECOVERY: Duration = Duration::from_secs(10);
+
+fn totals(calls: u64, failures: u64) -> Totals {
+    Totals { calls, failures }
+}
+
+fn inbox(state: CircuitState, version: u64) -> Inbox {
+    Inbox {
+        state,
+        version,
+        open_remaining_ms: 0,
+        fleet: Totals::default(),
+        leased_probes: 0,
+    }
+}
+
+/// threshold 3, floor 5, 10 s recovery, 2 probes; sharing on, not synced.
+fn linked() -> Rig {
+    let rig = Rig::new(config());
+    rig.breaker.link().set_enabled(true);
+    rig
+}
+
+/// Linked and connected: one sync answered (closed, version 1).
+fn connected() -> Rig {
+    let rig = linked();
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 1));
+    assert!(rig.breaker.link().is_connected());
+    assert!(rig.recorder.transitions().is_empty(), "the states agree");
+    rig
+}
+
+/// Connected and half-open at version 2, with `leased` probe slots.
+fn half_open(leased: u32) -> Rig {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        leased_probes: leased,
+        ..inbox(CircuitState::HalfOpen, 2)
+    });
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
+    rig
+}
+
+fn rejected_now(state: CircuitState) -> Result<Permit, Rejection> {
+    Err(Rejection {
+        state,
+        retry_after: Some(Duration::ZERO),
+    })
+}
+
+#[test]
+fn registry_set_shared_links_existing_and_later_breakers() {
+    let (_clock, shared) = ManualClock::shared();
+    let registry = Registry::new(shared);
+    let before = registry.get_or_create("a");
+    assert!(!before.link().is_enabled());
+    registry.set_shared(true);
+    let after = registry.get_or_create("b");
+    assert!(before.link().is_enabled() && after.link().is_enabled());
+    assert!(!before.link().is_connected(), "no sync has answered yet");
+    registry.set_shared(false);
+    assert!(!before.link().is_enabled() && !after.link().is_enabled());
+}
+
+#[test]
+fn before_any_sync_the_breaker_decides_alone() {
+    let rig = linked();
+    rig.fail(5); // its own window: 5 calls, 3 failures needed
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    let out = rig.breaker.drain_outbox();
+    assert!(out.trip, "the local trip is reported");
+    assert_eq!(out.counts, totals(5, 5));
+    rig.advance(RECOVERY);
+    let probes = [rig.breaker.try_acquire(), rig.breaker.try_acquire()];
+    assert!(probes.iter().all(|p| p.is_ok_and(|p| p.is_probe())));
+    assert_eq!(
+        rig.breaker.try_acquire(),
+        rejected_now(CircuitState::HalfOpen)
+    );
+    for p in probes {
+        rig.breaker.on_success(p.unwrap());
+    }
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert_eq!(rig.recorder.transitions()[2].cause, Cause::ProbesSucceeded);
+    assert!(!rig.breaker.drain_outbox().wants_probe);
+}
+
+#[test]
+fn connected_a_quiet_worker_trips_on_the_fleet_totals() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        fleet: totals(20, 2),
+        ..inbox(CircuitState::Closed, 1)
+    });
+    rig.fail(1); // 21 calls, 3 failures fleet-wide
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    let seen = rig.recorder.transitions();
+    assert_eq!((seen.len(), seen[0].cause), (1, Cause::Trip));
+    let out = rig.breaker.drain_outbox();
+    assert!(out.trip);
+    assert_eq!(out.counts, totals(1, 1));
+}
+
+#[test]
+fn connected_unsent_counts_add_to_the_fleet_totals() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        fleet: totals(2, 1),
+        ..inbox(CircuitState::Closed, 1)
+    });
+    rig.succeed(1);
+    rig.fail(1); // 4 calls, 2 failures: below the floor
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    rig.fail(1); // 5 calls, 3 failures
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn connected_an_open_breaker_waits_for_the_fleet_to_start_probing() {
+    let rig = connected();
+    rig.fail(5);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    rig.advance(RECOVERY * 3);
+    assert_eq!(rig.breaker.try_acquire(), rejected_now(CircuitState::Open));
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    assert_eq!(rig.recorder.transitions().len(), 1, "only the trip");
+}
+
+#[test]
+fn connected_half_open_admits_only_leased_probes() {
+    let rig = half_open(1);
+    let seen = rig.recorder.transitions();
+    assert_eq!(
+        (seen[0].to, seen[0].cause),
+        (CircuitState::HalfOpen, Cause::Synced)
+    );
+    let probe = rig.breaker.try_acquire().expect("the leased slot");
+    assert!(probe.is_probe());
+    assert!(
+        !rig.breaker.drain_outbox().wants_probe,
+        "no call went without"
+    );
+    assert_eq!(
+        rig.breaker.try_acquire(),
+        rejected_now(CircuitState::HalfOpen)
+    );
+    assert!(rig.breaker.drain_outbox().wants_probe);
+    assert!(!rig.breaker.drain_outbox().wants_probe, "sent once");
+    // A lease arrives even with a sync whose state is not newer.
+    rig.breaker.apply_fleet(&Inbox {
+        leased_probes: 1,
+        ..inbox(CircuitState::HalfOpen, 2)
+    });
+    assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+}
+
+#[test]
+fn connected_a_probe_success_is_reported_and_the_fleet_closes() {
+    let rig = half_open(2);
+    for _ in 0..2 {
+        let probe = rig.breaker.try_acquire().unwrap();
+        rig.breaker.on_success(probe);
+    }
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::HalfOpen,
+        "not closed locally"
+    );
+    assert_eq!(rig.breaker.drain_outbox().probe_successes, 2);
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 3));
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    assert_eq!(
+        rig.recorder.transitions().last().unwrap().cause,
+        Cause::Synced
+    );
+}
+
+#[test]
+fn connected_a_probe_failure_reopens_locally_and_is_reported() {
+    let rig = half_open(1);
+    let probe = rig.breaker.try_acquire().unwrap();
+    rig.breaker.on_failure(probe);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    assert_eq!(
+        rig.recorder.transitions().last().unwrap().cause,
+        Cause::ProbeFailed
+    );
+    let out = rig.breaker.drain_outbox();
+    assert_eq!((out.probe_failures, out.probe_successes), (1, 0));
+}
+
+#[test]
+fn slots_leased_for_one_half_open_round_do_not_carry_into_the_next() {
+    let rig = half_open(2);
+    let probe = rig.breaker.try_acquire().unwrap();
+    rig.breaker.on_failure(probe); // reopens locally; one slot unused
+    rig.breaker.apply_fleet(&inbox(CircuitState::Open, 3)); // fleet reopens
+    rig.breaker.apply_fleet(&inbox(CircuitState::HalfOpen, 4)); // nothing leased
+    assert_eq!(
+        rig.breaker.try_acquire(),
+        rejected_now(CircuitState::HalfOpen)
+    );
+    assert!(rig.breaker.drain_outbox().wants_probe);
+}
+
+#[test]
+fn operator_actions_go_to_the_outbox() {
+    let rig = connected();
+    type Act = fn(&CircuitBreaker);
+    let actions: [(Act, Cause); 3] = [
+        (CircuitBreaker::force_open, Cause::ForceOpen),
+        (CircuitBreaker::force_close, Cause::ForceClose),
+        (CircuitBreaker::reset, Cause::Reset),
+    ];
+    for (act, cause) in actions {
+        act(&rig.breaker);
+        let action = rig.breaker.drain_outbox().operator.expect("queued");
+        assert_eq!(action.cause, cause);
+        assert!(action.epoch > 0, "wall-clock milliseconds");
+        assert_eq!(rig.breaker.drain_outbox().operator, None);
+    }
+    let local = Rig::new(config());
+    local.breaker.force_open();
+    assert_eq!(local.breaker.drain_outbox().operator, None, "no store");
+}
+
+#[test]
+fn apply_fleet_adopts_only_newer_versions() {
+    let rig = connected();
+    let mut open = inbox(CircuitState::Open, 5);
+    open.open_remaining_ms = 2_500;
+    rig.breaker.apply_fleet(&open);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    assert_eq!(rig.breaker.open_remaining_ms(), 2_500);
+    let reject = rig.breaker.try_acquire().unwrap_err();
+    assert_eq!(reject.retry_after, Some(Duration::from_millis(2_500)));
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 5)); // equal
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 4)); // older
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    open.version = 6; // same state, newer: the later open-until wins
+    open.open_remaining_ms = 9_000;
+    rig.breaker.apply_fleet(&open);
+    assert_eq!(rig.breaker.open_remaining_ms(), 9_000);
+    rig.breaker
+        .apply_fleet(&inbox(CircuitState::ForcedClosed, 7));
+    let seen = rig.recorder.transitions();
+    let moves: Vec<_> = seen
+        .iter()
+        .map(|t| (t.from, t.to, t.cause, t.generation))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            (CircuitState::Closed, CircuitState::Open, Cause::Synced, 1),
+            (
+                CircuitState::Open,
+                CircuitState::ForcedClosed,
+                Cause::Synced,
+                2
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_failed_sync_loses_nothing_and_the_breaker_decides_alone() {
+    let rig = connected();
+    rig.fail(5); // trips on the fleet view
+    rig.breaker.force_open();
+    let out = rig.breaker.drain_outbox();
+    assert!(out.trip && out.operator.is_some() && out.merge.is_none());
+    rig.breaker.link().sync_failed(out);
+    assert!(!rig.breaker.link().is_connected());
+    rig.breaker.reset(); // a newer operator action replaces the returned one
+    rig.fail(1);
+    let next = rig.breaker.drain_outbox();
+    assert_eq!(next.counts, totals(6, 6), "returned counts plus new ones");
+    assert!(next.trip);
+    assert_eq!(next.operator.unwrap().cause, Cause::Reset);
+    assert_eq!(next.merge, Some((CircuitState::Closed, 0)));
+    assert_eq!(rig.breaker.drain_outbox(), Outbox::default(), "all drained");
+}
+
+#[test]
+fn disconnected_the_breaker_opens_and_probes_on_its_own() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        fleet: totals(100, 90),
+        ..inbox(CircuitState::Closed, 1)
+    });
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().sync_failed(out);
+    rig.fail(1);
+    assert_eq!(
+        rig.breaker.state(),
+        CircuitState::Closed,
+        "stale fleet ignored"
+    );
+    rig.fail(4);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    rig.advance(RECOVERY + Duration::from_secs(1));
+    assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(out.merge, Some((CircuitState::HalfOpen, 0)));
+    rig.breaker.link().sync_failed(out); // the merging sync failed too
+    assert!(
+        rig.breaker.drain_outbox().merge.is_some(),
+        "merge is retried"
+    );
+}
+
+#[test]
+fn disabling_the_link_disconnects() {
+    let rig = tripped(config());
+    rig.breaker.link().set_enabled(true);
+    rig.breaker.apply_fleet(&Inbox {
+        open_remaining_ms: 60_000,
+        ..inbox(CircuitState::Open, 1)
+    });
+    rig.breaker.link().set_enabled(false);
+    assert!(!rig.breaker.link().is_connected());
+    rig.advance(RECOVERY);
+    assert!(
+        rig.breaker.try_acquire().is_err(),
+        "open-until from the fleet"
+    );
+    rig.advance(Duration::from_secs(50));
+    assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+    assert_eq!(
+        rig.recorder.transitions().last().unwrap().cause,
+        Cause::RecoveryElapsed
+    );
+}
+
+#[test]
+fn counts_after_the_fleet_closes_reach_the_store() {
+    let rig = connected();
+    rig.fail(2);
+    assert_eq!(rig.breaker.drain_outbox().counts, totals(2, 2));
+    rig.breaker.apply_fleet(&inbox(CircuitState::Open, 2));
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 3)); // clears the window
+    rig.fail(1); // the same bucket as the two already sent
+    assert_eq!(rig.breaker.drain_outbox().counts, totals(1, 1));
+}
