@@ -12,6 +12,7 @@ import itertools
 import logging
 import os
 import re
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 
@@ -23,6 +24,11 @@ from helpers import FastBreaker, Stall
 _counter = itertools.count()
 
 
+# Durable local data (the write-ahead log) of the test session, never the
+# developer's own state directory.
+DATA_DIR = tempfile.mkdtemp(prefix="baldur-tests-")
+
+
 def _restore_defaults() -> None:
     """Every ``init()`` override forgotten, with no ``BALDUR_*`` variable in
     sight: the defaults."""
@@ -30,6 +36,7 @@ def _restore_defaults() -> None:
         for key in list(os.environ):
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
+        mp.setenv("BALDUR_DATA_DIR", DATA_DIR)
         baldur._config.reset()
 
 
@@ -39,6 +46,7 @@ def _hermetic_environment() -> Iterator[None]:
         for key in list(os.environ):
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
+        mp.setenv("BALDUR_DATA_DIR", DATA_DIR)
         baldur._config.reset()
         yield
 

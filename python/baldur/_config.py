@@ -69,7 +69,9 @@ def _apply(overrides: dict[str, object]) -> Settings:
     _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
     _settings.apply_log_level(settings.log_level)
     _core.configure_stores(
-        _settings.idempotency_store_url(settings), _settings.breaker_store_url(settings)
+        _settings.idempotency_store_url(settings),
+        _settings.breaker_store_url(settings),
+        _settings.wal_path(settings),
     )
     _current = settings
     return settings

@@ -55,6 +55,22 @@ def _redis_url(key: str, raw: object) -> str | None:
     return raw.strip()
 
 
+def _data_dir(key: str, raw: object) -> str | None:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    if not isinstance(raw, (str, os.PathLike)):
+        raise ConfigError(key, raw, "a directory path")
+    return os.fspath(raw)
+
+
+def default_data_dir() -> str:
+    """The user's state directory (XDG): where durable local data lives."""
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".local", "state"
+    )
+    return os.path.join(state, "baldur")
+
+
 def _log_level(key: str, raw: object) -> str | None:
     if raw is None:
         return None
@@ -79,6 +95,8 @@ SETTINGS: Mapping[str, Setting] = {
     "resilient_storage_redis_url": Setting("BALDUR_RESILIENT_STORAGE_REDIS_URL", _redis_url, None),
     "idempotency_redis_url": Setting("BALDUR_IDEMPOTENCY_REDIS_URL", _redis_url, None),
     "circuit_breaker_redis_url": Setting("BALDUR_CIRCUIT_BREAKER_REDIS_URL", _redis_url, None),
+    # Durable local data: the write-ahead log of DEGRADED mode (and the DLQ).
+    "data_dir": Setting("BALDUR_DATA_DIR", _data_dir, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
@@ -100,6 +118,7 @@ class Settings:
     resilient_storage_redis_url: str | None
     idempotency_redis_url: str | None
     circuit_breaker_redis_url: str | None
+    data_dir: str | None
     idempotency_gate_memory_ttl_seconds: float
 
 
@@ -148,3 +167,8 @@ def breaker_store_url(settings: Settings) -> str | None:
         or settings.resilient_storage_redis_url
         or settings.redis_url
     )
+
+
+def wal_path(settings: Settings) -> str:
+    """The write-ahead log of what must reach Redis and could not."""
+    return os.path.join(settings.data_dir or default_data_dir(), "redis-wal.sqlite3")

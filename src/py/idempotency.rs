@@ -7,6 +7,7 @@ use crate::core::error::positive_seconds;
 use crate::core::idempotency::{
     Claim, IdempotencyGate, MemoryStore, Refusal, StoreError, UnreachableStore,
 };
+use crate::core::store::wal::Pending;
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
 use crate::py::runtime::RUNTIME;
@@ -201,6 +202,17 @@ impl HeldClaim {
                 GATE.release(&claim)
             };
             if let Err(error) = released {
+                if GATE.is_remote() {
+                    Python::attach(|py| {
+                        crate::py::stores::log_pending(
+                            py,
+                            &Pending::IdempotencyRelease {
+                                key: claim.key().to_owned(),
+                                owner: claim.owner(),
+                            },
+                        )
+                    });
+                }
                 Python::attach(|py| {
                     event(py, "idempotency.release_failed", &claim, &error.to_string())
                 });
@@ -344,12 +356,24 @@ fn settle_completion(py: Python<'_>, claim: &Claim, completed: Result<bool, Stor
             claim,
             "the claim was taken over by a newer owner; its record is left alone",
         ),
-        Err(error) => event(
-            py,
-            "idempotency.completion_failed",
-            claim,
-            &error.to_string(),
-        ),
+        Err(error) => {
+            event(
+                py,
+                "idempotency.completion_failed",
+                claim,
+                &error.to_string(),
+            );
+            // Durably queued: replayed when the store is back, so the
+            // operation does not become runnable again when its window ends.
+            crate::py::stores::log_pending(
+                py,
+                &Pending::IdempotencyComplete {
+                    key: claim.key().to_owned(),
+                    owner: claim.owner(),
+                    memory_ttl_ms: u64::try_from(GATE.memory_ttl().as_millis()).unwrap_or(u64::MAX),
+                },
+            );
+        }
     }
 }
 

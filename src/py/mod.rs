@@ -62,5 +62,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     Ok(())
 }

@@ -4,10 +4,12 @@
 //! `baldur._events`.
 
 use crate::core::clock::SystemClock;
+use crate::core::idempotency::Claim;
 use crate::core::idempotency::{MemoryStore, RedisIdempotencyStore};
 use crate::core::store::breaker_sync::DEFAULT_SYNC_INTERVAL;
 use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
+use crate::core::store::wal::{LazyWal, Pending};
 use crate::core::store::{BreakerSync, RedisStore, RedisTarget};
 use crate::py::breakers::REGISTRY;
 use crate::py::idempotency::GATE;
@@ -28,6 +30,12 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// The URLs `configure_stores` was given and what was built from them.
 static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
+
+/// The write-ahead log for what must reach Redis and could not.
+static WAL: Mutex<Option<Arc<LazyWal>>> = Mutex::new(None);
+
+/// Set while a replay of the log runs (one at a time).
+static REPLAYING: AtomicBool = AtomicBool::new(false);
 
 /// Set when breaker sync is configured but its task not yet started: the
 /// runtime starts on first use (a call), never at import or in `init()`.
@@ -61,11 +69,22 @@ pub(crate) fn redis_url_problem(url: &str) -> Option<String> {
 /// back in process memory with `None`. No I/O here: connections are made,
 /// and the sync task started, on first use.
 #[pyfunction]
-#[pyo3(signature = (idempotency_url, breaker_url))]
+#[pyo3(signature = (idempotency_url, breaker_url, wal_path=None))]
 pub(crate) fn configure_stores(
     idempotency_url: Option<String>,
     breaker_url: Option<String>,
+    wal_path: Option<std::path::PathBuf>,
 ) -> PyResult<()> {
+    {
+        let mut wal = WAL.lock();
+        let remote = idempotency_url.is_some() || breaker_url.is_some();
+        let same = wal.as_ref().map(|w| w.path().to_owned()) == wal_path;
+        if !remote {
+            *wal = None;
+        } else if !same {
+            *wal = wal_path.map(|path| Arc::new(LazyWal::new(path)));
+        }
+    }
     let mut configured = CONFIGURED.lock();
     let current = configured.idempotency.as_ref().map(|(url, _)| url.as_str());
     if current != idempotency_url.as_deref() {
@@ -144,7 +163,10 @@ fn start_sync(py: Python<'_>) {
         return;
     };
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
-    let sync = BreakerSync::new(&REGISTRY, redis, worker, DEFAULT_SYNC_INTERVAL);
+    let mut sync = BreakerSync::new(&REGISTRY, redis, worker, DEFAULT_SYNC_INTERVAL);
+    if let Some(wal) = WAL.lock().clone() {
+        sync = sync.with_wal(wal);
+    }
     let first = sync.clone();
     // Bounded by the store's operation timeout; DEGRADED if it fails.
     let _ = py.detach(|| RUNTIME.block_on(async move { first.sync_all().await }));
@@ -154,9 +176,98 @@ fn start_sync(py: Python<'_>) {
             let mut configured = CONFIGURED.lock();
             configured.sync_task = Some(task);
             configured.sync = Some(keep);
+            drop(configured);
+            // A predecessor may have left decisions in the log.
+            schedule_replay();
         }
         // Breakers keep deciding alone; the next call tries again.
         Err(_) => SYNC_PENDING.store(true, Ordering::Release),
+    }
+}
+
+/// Logs a write that could not reach Redis, durably; a failure to log is
+/// reported (the write would otherwise be lost silently).
+pub(crate) fn log_pending(py: Python<'_>, pending: &Pending) {
+    let wal = WAL.lock().clone();
+    let logged = match wal {
+        Some(wal) => wal.get().and_then(|log| log.append(pending).map(|_| ())),
+        None => Err("no write-ahead log is configured".to_owned()),
+    };
+    if let Err(error) = logged {
+        let args = ("storage.wal_append_failed", "wal".to_owned(), error);
+        let _ = EVENT
+            .import(py, "baldur._events", "storage_event")
+            .and_then(|log| log.call1(args));
+    }
+}
+
+/// Replays the log in the background, oldest first, until it is empty or
+/// the store fails again (what is left waits for the next recovery).
+pub(crate) fn schedule_replay() {
+    let Some(wal) = WAL.lock().clone() else {
+        return;
+    };
+    if REPLAYING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let sync = CONFIGURED.lock().sync.clone();
+    let task = RUNTIME.handle().map(|runtime| {
+        runtime.spawn_blocking(move || {
+            replay(&wal, sync.as_ref());
+            REPLAYING.store(false, Ordering::Release);
+        })
+    });
+    if task.is_err() {
+        REPLAYING.store(false, Ordering::Release);
+    }
+}
+
+fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
+    let Ok(log) = wal.get() else {
+        return;
+    };
+    while let Ok(entries) = log.pending(100) {
+        if entries.is_empty() {
+            return;
+        }
+        for entry in entries {
+            let delivered = match &entry.pending {
+                Pending::IdempotencyComplete {
+                    key,
+                    owner,
+                    memory_ttl_ms,
+                } => {
+                    let claim = Claim::restore(key.clone(), *owner);
+                    GATE.complete_with_ttl(&claim, std::time::Duration::from_millis(*memory_ttl_ms))
+                        .is_ok()
+                }
+                Pending::IdempotencyRelease { key, owner } => {
+                    GATE.release(&Claim::restore(key.clone(), *owner)).is_ok()
+                }
+                breaker @ Pending::Breaker { .. } => match sync {
+                    Some(sync) => RUNTIME
+                        .block_on(sync.replay(breaker))
+                        .is_ok_and(|result| result.is_ok()),
+                    None => false,
+                },
+            };
+            if !delivered || log.ack(entry.id).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Writes waiting in the log (for health checks and tests).
+#[pyfunction]
+pub(crate) fn wal_pending() -> PyResult<u64> {
+    let wal = WAL.lock().clone();
+    match wal {
+        None => Ok(0),
+        Some(wal) => wal
+            .get()
+            .and_then(|log| log.len())
+            .map_err(PyValueError::new_err),
     }
 }
 
@@ -183,7 +294,13 @@ pub(crate) fn after_fork() {
     let idempotency = configured.idempotency.take().map(|(url, _)| url);
     let breakers = configured.breakers.take().map(|(url, ..)| url);
     drop(configured);
-    if let Err(error) = configure_stores(idempotency, breakers) {
+    // The parent's SQLite connection must not be used here: reopen lazily.
+    let wal_path = WAL.lock().take().map(|wal| {
+        let path = wal.path().to_owned();
+        std::mem::forget(wal);
+        path
+    });
+    if let Err(error) = configure_stores(idempotency, breakers, wal_path) {
         Python::attach(|py| error.write_unraisable(py, None));
     }
 }
@@ -213,11 +330,14 @@ fn log_health_event(event: &HealthEvent) {
             HealthEvent::DegradedEntered { store, error } => {
                 ("storage.degraded_entered", store.clone(), error.clone())
             }
-            HealthEvent::DegradedExited { store, after } => (
-                "storage.degraded_exited",
-                store.clone(),
-                format!("after {:.3}s", after.as_secs_f64()),
-            ),
+            HealthEvent::DegradedExited { store, after } => {
+                schedule_replay();
+                (
+                    "storage.degraded_exited",
+                    store.clone(),
+                    format!("after {:.3}s", after.as_secs_f64()),
+                )
+            }
         };
         let logged = EVENT
             .import(py, "baldur._events", "storage_event")

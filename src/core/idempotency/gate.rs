@@ -31,6 +31,21 @@ impl Claim {
         &self.key
     }
 
+    /// The owner token.
+    pub fn owner(&self) -> Owner {
+        self.owner
+    }
+
+    /// A claim known only by its key and owner: a write replayed from the
+    /// write-ahead log after the process that made it is gone.
+    pub fn restore(key: String, owner: Owner) -> Self {
+        Self {
+            key,
+            owner,
+            took_over: false,
+        }
+    }
+
     /// Whether this claim took over one whose execution window ran out (its
     /// owner presumably crashed mid-operation).
     pub fn took_over(&self) -> bool {
@@ -138,6 +153,17 @@ impl IdempotencyGate {
     pub fn complete(&self, claim: &Claim) -> Result<bool, StoreError> {
         let store = self.store.read().clone();
         store.complete(&claim.key, claim.owner, self.memory_ttl())
+    }
+
+    /// As [`IdempotencyGate::complete`], with the memory TTL given (a
+    /// completion replayed from the write-ahead log keeps its own).
+    pub fn complete_with_ttl(
+        &self,
+        claim: &Claim,
+        memory_ttl: Duration,
+    ) -> Result<bool, StoreError> {
+        let store = self.store.read().clone();
+        store.complete(&claim.key, claim.owner, memory_ttl)
     }
 
     /// The operation did not succeed: a later attempt may run. False when

@@ -38,16 +38,19 @@ return {outcome}
     )
 });
 
-/// Completes the owner's running claim; refuses anyone else.
+/// Completes the owner's running claim (re-creating it if Redis lost it);
+/// refuses anyone else's.
 static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local rec = redis.call('HMGET', KEYS[1], 'owner', 'state')
-if rec[1] == ARGV[1] and rec[2] == 'running' then
+-- A record Redis lost (a restart without persistence) is re-created: the
+-- operation did complete. One held by another owner is left alone.
+if (rec[1] == ARGV[1] and rec[2] == 'running') or rec[1] == false then
   local ttl = tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'state', 'completed', 'until', now + ttl)
+  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'completed', 'fp', '', 'until', now + ttl)
   redis.call('PEXPIRE', KEYS[1], ttl)
   return 1
 end

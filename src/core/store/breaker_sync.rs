@@ -10,6 +10,7 @@
 use crate::core::breaker::shared::{Inbox, Outbox};
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState, Registry};
 use crate::core::idempotency::StoreError;
+use crate::core::store::wal::{LazyWal, Pending};
 use crate::core::store::RedisStore;
 use crate::core::window::{Totals, BUCKETS};
 use redis::Script;
@@ -30,6 +31,7 @@ pub struct BreakerSync {
     redis: Arc<RedisStore>,
     worker: String,
     interval: Duration,
+    wal: Option<Arc<LazyWal>>,
 }
 
 impl BreakerSync {
@@ -45,7 +47,15 @@ impl BreakerSync {
             redis,
             worker,
             interval,
+            wal: None,
         }
+    }
+
+    /// Logs decisions that could not reach Redis to `wal`, durably, so they
+    /// outlive this process.
+    pub fn with_wal(mut self, wal: Arc<LazyWal>) -> Self {
+        self.wal = Some(wal);
+        self
     }
 
     /// Runs until the task is aborted.
@@ -69,8 +79,86 @@ impl BreakerSync {
         let outbox = breaker.drain_outbox();
         match self.exchange(breaker, &outbox).await {
             Ok(inbox) => breaker.apply_fleet(&inbox),
-            Err(_) => breaker.link().sync_failed(outbox),
+            Err(_) => {
+                self.log_decisions(breaker, &outbox);
+                breaker.link().sync_failed(outbox);
+            }
         }
+    }
+
+    /// A trip, probe outcomes or an operator's action that could not reach
+    /// Redis go to the write-ahead log too: kept in memory they would die
+    /// with the process. (Counts do not: after an outage the fleet's window
+    /// restarts from what workers send, set semantics, not a sum.)
+    fn log_decisions(&self, breaker: &CircuitBreaker, outbox: &Outbox) {
+        let decided = outbox.trip
+            || outbox.probe_successes > 0
+            || outbox.probe_failures > 0
+            || outbox.operator.is_some();
+        let Some(wal) = self.wal.as_ref().filter(|_| decided) else {
+            return;
+        };
+        let entry = Pending::Breaker {
+            name: breaker.name().to_string(),
+            trip: outbox.trip,
+            probe_successes: outbox.probe_successes,
+            probe_failures: outbox.probe_failures,
+            operator: outbox
+                .operator
+                .map(|a| (operator_name(a.cause).to_owned(), a.epoch)),
+            state: Some((
+                breaker.state().as_str().to_owned(),
+                breaker.open_remaining_ms(),
+            )),
+        };
+        if let Ok(log) = wal.get() {
+            let _ = log.append(&entry);
+        }
+    }
+
+    /// Replays one logged breaker decision: the same script, merging the
+    /// logged state most-restrictive-wins.
+    pub async fn replay(&self, entry: &Pending) -> Result<(), StoreError> {
+        let Pending::Breaker {
+            name,
+            trip,
+            probe_successes,
+            probe_failures,
+            operator,
+            state,
+        } = entry
+        else {
+            return Ok(());
+        };
+        let breaker = self.registry.get_or_create(name);
+        let operator = operator.as_ref().and_then(|(op, epoch)| {
+            let cause = match op.as_str() {
+                "force_open" => Cause::ForceOpen,
+                "force_close" => Cause::ForceClose,
+                "reset" => Cause::Reset,
+                _ => return None,
+            };
+            Some(crate::core::breaker::shared::OperatorAction {
+                cause,
+                epoch: *epoch,
+            })
+        });
+        let merge = state.as_ref().and_then(|(name, remaining)| {
+            let state = CircuitState::ALL.into_iter().find(|s| s.as_str() == name)?;
+            Some((state, *remaining))
+        });
+        let outbox = Outbox {
+            counts: Totals::default(),
+            trip: *trip,
+            probe_successes: *probe_successes,
+            probe_failures: *probe_failures,
+            wants_probe: false,
+            operator,
+            merge,
+        };
+        let inbox = self.exchange(&breaker, &outbox).await?;
+        breaker.apply_fleet(&inbox);
+        Ok(())
     }
 
     async fn exchange(

@@ -3,6 +3,7 @@
 pub mod breaker_sync;
 pub mod health;
 pub mod redis;
+pub mod wal;
 
 pub use breaker_sync::BreakerSync;
 pub use health::{Admission, HealthEvent, HealthListener, StoreHealth};

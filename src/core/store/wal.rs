@@ -1,0 +1,194 @@
+//! The write-ahead log: what should have reached the shared store while it
+//! was unreachable, kept durably on local disk (SQLite, synchronous writes)
+//! until it is replayed and acknowledged. Shared by the workers of one host
+//! (SQLite locks the file), so any of them can replay what a crashed one
+//! left behind.
+
+use parking_lot::Mutex;
+use rusqlite::{params, Connection};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// One write waiting for the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Pending {
+    /// Complete an idempotency claim (its success happened).
+    IdempotencyComplete {
+        /// The namespaced key.
+        key: String,
+        /// The claim's owner token.
+        owner: u64,
+        /// The memory TTL, in milliseconds.
+        memory_ttl_ms: u64,
+    },
+    /// Release an idempotency claim (its call did not succeed).
+    IdempotencyRelease {
+        /// The namespaced key.
+        key: String,
+        /// The claim's owner token.
+        owner: u64,
+    },
+    /// A breaker decision the fleet must hear: a trip, probe outcomes, an
+    /// operator's action, or the state to merge most-restrictive-wins.
+    Breaker {
+        /// The breaker's name.
+        name: String,
+        /// This worker tripped it.
+        trip: bool,
+        /// Probe successes.
+        probe_successes: u32,
+        /// Probe failures.
+        probe_failures: u32,
+        /// An operator's action (`force_open`, `force_close`, `reset`) and epoch.
+        operator: Option<(String, u64)>,
+        /// The worker's state and remaining open milliseconds.
+        state: Option<(String, u64)>,
+    },
+}
+
+/// A logged write and its id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Acknowledge with this.
+    pub id: i64,
+    /// The write.
+    pub pending: Pending,
+}
+
+/// The log. Each call is one short SQLite transaction.
+#[derive(Debug)]
+pub struct WriteAheadLog {
+    connection: Mutex<Connection>,
+    path: PathBuf,
+}
+
+impl WriteAheadLog {
+    /// Opens (creating) the log at `path`.
+    pub fn open(path: &Path) -> Result<Self, String> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        let connection = Connection::open(path)
+            .map_err(|e| format!("cannot open the write-ahead log {}: {e}", path.display()))?;
+        connection
+            .busy_timeout(Duration::from_secs(2))
+            .and_then(|()| connection.pragma_update(None, "journal_mode", "WAL"))
+            .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
+            .and_then(|()| {
+                connection.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS pending (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT,
+                        payload TEXT NOT NULL,
+                        logged_at_ms INTEGER NOT NULL
+                    )",
+                )
+            })
+            .map_err(|e| format!("cannot prepare the write-ahead log: {e}"))?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            path: path.to_owned(),
+        })
+    }
+
+    /// Where the log lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Logs one write durably; returns its id.
+    pub fn append(&self, pending: &Pending) -> Result<i64, String> {
+        let payload = serde_json::to_string(pending).map_err(|e| e.to_string())?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let connection = self.connection.lock();
+        connection
+            .execute(
+                "INSERT INTO pending (payload, logged_at_ms) VALUES (?1, ?2)",
+                params![payload, now],
+            )
+            .map_err(|e| format!("cannot append to the write-ahead log: {e}"))?;
+        Ok(connection.last_insert_rowid())
+    }
+
+    /// The oldest `limit` writes still waiting, in order.
+    pub fn pending(&self, limit: usize) -> Result<Vec<Entry>, String> {
+        let connection = self.connection.lock();
+        let mut query = connection
+            .prepare("SELECT id, payload FROM pending ORDER BY id LIMIT ?1")
+            .map_err(|e| e.to_string())?;
+        let rows = query
+            .query_map(params![limit as i64], |row| {
+                Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
+            })
+            .map_err(|e| e.to_string())?;
+        let mut entries = Vec::new();
+        for row in rows {
+            let (id, payload) = row.map_err(|e| e.to_string())?;
+            let pending = serde_json::from_str(&payload)
+                .map_err(|e| format!("unreadable write-ahead log entry {id}: {e}"))?;
+            entries.push(Entry { id, pending });
+        }
+        Ok(entries)
+    }
+
+    /// The write `id` reached the store: forgets it.
+    pub fn ack(&self, id: i64) -> Result<(), String> {
+        self.connection
+            .lock()
+            .execute("DELETE FROM pending WHERE id = ?1", params![id])
+            .map(|_| ())
+            .map_err(|e| format!("cannot acknowledge write-ahead log entry {id}: {e}"))
+    }
+
+    /// How many writes are waiting.
+    pub fn len(&self) -> Result<u64, String> {
+        self.connection
+            .lock()
+            .query_row("SELECT COUNT(*) FROM pending", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> Result<bool, String> {
+        self.len().map(|n| n == 0)
+    }
+}
+
+/// A log opened on first use (`init()` does no I/O): the path is known at
+/// configuration, the file is touched only when something must be logged
+/// or replayed.
+#[derive(Debug)]
+pub struct LazyWal {
+    path: PathBuf,
+    log: std::sync::OnceLock<Result<WriteAheadLog, String>>,
+}
+
+impl LazyWal {
+    /// A log to be kept at `path`.
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            log: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The log, opening it now if needed.
+    pub fn get(&self) -> Result<&WriteAheadLog, String> {
+        self.log
+            .get_or_init(|| WriteAheadLog::open(&self.path))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// Where the log lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
