@@ -3,6 +3,7 @@ machine's 6379), that a test can kill, restart and pause."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -31,39 +32,98 @@ def require_redis_server() -> str:
 
 
 class RedisServer:
-    """One redis-server process, persisting nothing."""
+    """One redis-server process, persisting nothing; with ``tls=True`` it
+    speaks only TLS, with a self-signed certificate (``ca_file``)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
         self.binary = require_redis_server()
         self.port = _free_port()
         self.dir = tempfile.mkdtemp(prefix="baldur-redis-")
         self.process: subprocess.Popen[bytes] | None = None
+        self.tls = tls
+        if tls:
+            self._make_certificate()
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://127.0.0.1:{self.port}/0"
+
+    @property
+    def ca_file(self) -> str:
+        return os.path.join(self.dir, "ca.pem")
+
+    def _make_certificate(self) -> None:
+        """A test CA, and a server certificate it signed for 127.0.0.1."""
+
+        def openssl(*args: str) -> None:
+            subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+        path = functools.partial(os.path.join, self.dir)
+        with open(path("server.ext"), "w") as ext:
+            ext.write("subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n")
+        openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-keyout",
+            path("ca.key"),
+            "-out",
+            self.ca_file,
+            "-subj",
+            "/CN=baldur-test-ca",
+        )
+        openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            path("key.pem"),
+            "-out",
+            path("server.csr"),
+            "-subj",
+            "/CN=127.0.0.1",
+        )
+        openssl(
+            "x509",
+            "-req",
+            "-in",
+            path("server.csr"),
+            "-CA",
+            self.ca_file,
+            "-CAkey",
+            path("ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            path("cert.pem"),
+            "-extfile",
+            path("server.ext"),
+        )
 
     def start(self) -> None:
+        if self.tls:
+            key = os.path.join(self.dir, "key.pem")
+            listen = ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            listen += ["--tls-cert-file", os.path.join(self.dir, "cert.pem"), "--tls-key-file", key]
+            listen += ["--tls-ca-cert-file", self.ca_file]
+        else:
+            listen = ["--port", str(self.port)]
+        quiet = ["--save", "", "--appendonly", "no", "--dir", self.dir]
         self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.dir,
-            ],
+            [self.binary, *listen, "--bind", "127.0.0.1", *quiet],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if self.ping():
+            if (self.tls and self._listening()) or (not self.tls and self.ping()):
                 return
             time.sleep(0.02)
         raise RuntimeError(f"redis-server did not start on port {self.port}")
@@ -84,6 +144,13 @@ class RedisServer:
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
             conn.sendall(b"".join(parts))
             return conn.recv(65536)
+
+    def _listening(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
 
     def ping(self) -> bool:
         try:

@@ -219,3 +219,39 @@ def test_a_forked_child_claims_through_its_own_connection(
     process.start()
     process.join(20)
     assert process.exitcode == 0
+
+
+def test_rediss_connects_over_tls_with_the_configured_ca(
+    configure: Callable[..., None], zone_name: str
+) -> None:
+    server = RedisServer(tls=True)
+    server.start()
+    try:
+        configure(redis_url=server.url, redis_tls_ca_file=server.ca_file)
+        protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+        assert protected("o-tls") == "done o-tls"
+        with pytest.raises(baldur.IdempotencyDuplicateError):
+            protected("o-tls")
+    finally:
+        server.stop()
+
+
+def test_rediss_refuses_a_server_it_cannot_verify(
+    configure: Callable[..., None], zone_name: str
+) -> None:
+    """Without the CA, the self-signed server is not trusted: fail-closed."""
+    server = RedisServer(tls=True)
+    server.start()
+    try:
+        configure(redis_url=server.url)
+        protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+        with pytest.raises(baldur.IdempotencyUnavailableError):
+            protected("o-untrusted")
+    finally:
+        server.stop()
+
+
+def test_a_missing_ca_file_is_a_config_error(configure: Callable[..., None]) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        configure(redis_tls_ca_file="/nonexistent/ca.pem")
+    assert caught.value.key == "redis_tls_ca_file"

@@ -72,6 +72,14 @@ def _apply(overrides: dict[str, object]) -> Settings:
         _settings.idempotency_store_url(settings),
         _settings.breaker_store_url(settings),
         _settings.wal_path(settings),
+        _tls_ca(settings.redis_tls_ca_file),
     )
     _current = settings
     return settings
+
+
+def _tls_ca(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    with open(path, "rb") as bundle:
+        return bundle.read()

@@ -63,6 +63,13 @@ def _data_dir(key: str, raw: object) -> str | None:
     return os.fspath(raw)
 
 
+def _ca_file(key: str, raw: object) -> str | None:
+    path = _data_dir(key, raw)
+    if path is not None and not os.path.isfile(path):
+        raise ConfigError(key, raw, "the path of a PEM file of CA certificates")
+    return path
+
+
 def default_data_dir() -> str:
     """The user's state directory (XDG): where durable local data lives."""
     state = os.environ.get("XDG_STATE_HOME") or os.path.join(
@@ -95,6 +102,8 @@ SETTINGS: Mapping[str, Setting] = {
     "resilient_storage_redis_url": Setting("BALDUR_RESILIENT_STORAGE_REDIS_URL", _redis_url, None),
     "idempotency_redis_url": Setting("BALDUR_IDEMPOTENCY_REDIS_URL", _redis_url, None),
     "circuit_breaker_redis_url": Setting("BALDUR_CIRCUIT_BREAKER_REDIS_URL", _redis_url, None),
+    # rediss:// trusts the system's roots unless given a CA bundle.
+    "redis_tls_ca_file": Setting("BALDUR_REDIS_TLS_CA_FILE", _ca_file, None),
     # Durable local data: the write-ahead log of DEGRADED mode (and the DLQ).
     "data_dir": Setting("BALDUR_DATA_DIR", _data_dir, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
@@ -119,6 +128,7 @@ class Settings:
     idempotency_redis_url: str | None
     circuit_breaker_redis_url: str | None
     data_dir: str | None
+    redis_tls_ca_file: str | None
     idempotency_gate_memory_ttl_seconds: float
 
 

@@ -34,6 +34,10 @@ pub struct BackgroundRuntime {
     /// Set at interpreter exit: no runtime may start after the final
     /// shutdown (its threads would outlive the interpreter).
     closed: std::sync::atomic::AtomicBool,
+    /// Threads blocked in [`BackgroundRuntime::block_on`] right now: the
+    /// final shutdown waits for them, since a future polled after its
+    /// runtime's drivers stopped panics.
+    blocking: std::sync::atomic::AtomicUsize,
 }
 
 impl BackgroundRuntime {
@@ -43,6 +47,7 @@ impl BackgroundRuntime {
             runtime: Mutex::new(None),
             starts: Mutex::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
+            blocking: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -79,7 +84,13 @@ impl BackgroundRuntime {
 
     /// Runs a future to completion from a thread outside the runtime.
     pub fn block_on<F: Future>(&self, future: F) -> io::Result<F::Output> {
-        Ok(self.handle()?.block_on(future))
+        use std::sync::atomic::Ordering;
+        // Counted before the closed check: close() either sees this thread
+        // and waits for it, or this thread sees close() and backs off.
+        self.blocking.fetch_add(1, Ordering::SeqCst);
+        let output = self.handle().map(|handle| handle.block_on(future));
+        self.blocking.fetch_sub(1, Ordering::SeqCst);
+        output
     }
 
     /// Whether the runtime is started.

@@ -31,11 +31,18 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The URLs `configure_stores` was given and what was built from them.
 static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
 
+/// The CA bundle for rediss:// given to the last configuration.
+static TLS_CA: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+
 /// The write-ahead log for what must reach Redis and could not.
 static WAL: Mutex<Option<Arc<LazyWal>>> = Mutex::new(None);
 
 /// Set while a replay of the log runs (one at a time).
 static REPLAYING: AtomicBool = AtomicBool::new(false);
+
+/// Set by the exit hook: a running replay stops at its next entry (what is
+/// left stays logged for the next process).
+static STOPPING: AtomicBool = AtomicBool::new(false);
 
 /// Set when breaker sync is configured but its task not yet started: the
 /// runtime starts on first use (a call), never at import or in `init()`.
@@ -69,12 +76,14 @@ pub(crate) fn redis_url_problem(url: &str) -> Option<String> {
 /// back in process memory with `None`. No I/O here: connections are made,
 /// and the sync task started, on first use.
 #[pyfunction]
-#[pyo3(signature = (idempotency_url, breaker_url, wal_path=None))]
+#[pyo3(signature = (idempotency_url, breaker_url, wal_path=None, tls_ca_pem=None))]
 pub(crate) fn configure_stores(
     idempotency_url: Option<String>,
     breaker_url: Option<String>,
     wal_path: Option<std::path::PathBuf>,
+    tls_ca_pem: Option<Vec<u8>>,
 ) -> PyResult<()> {
+    *TLS_CA.lock() = tls_ca_pem.clone();
     {
         let mut wal = WAL.lock();
         let remote = idempotency_url.is_some() || breaker_url.is_some();
@@ -94,7 +103,7 @@ pub(crate) fn configure_stores(
                 None
             }
             Some(url) => {
-                let (redis, health) = connect(&url, "redis:idempotency")?;
+                let (redis, health) = connect(&url, "redis:idempotency", tls_ca_pem.clone())?;
                 GATE.set_store(Arc::new(RedisIdempotencyStore::new(redis)));
                 Some((url, health))
             }
@@ -113,7 +122,7 @@ pub(crate) fn configure_stores(
                 None
             }
             Some(url) => {
-                let (redis, health) = connect(&url, "redis:circuit_breaker")?;
+                let (redis, health) = connect(&url, "redis:circuit_breaker", tls_ca_pem.clone())?;
                 REGISTRY.set_shared(true);
                 SYNC_PENDING.store(true, Ordering::Release);
                 Some((url, health, redis))
@@ -123,7 +132,11 @@ pub(crate) fn configure_stores(
     Ok(())
 }
 
-fn connect(url: &str, name: &str) -> PyResult<(Arc<RedisStore>, Arc<StoreHealth>)> {
+fn connect(
+    url: &str,
+    name: &str,
+    tls_ca_pem: Option<Vec<u8>>,
+) -> PyResult<(Arc<RedisStore>, Arc<StoreHealth>)> {
     let target = RedisTarget::parse(url).map_err(PyValueError::new_err)?;
     let health = Arc::new(StoreHealth::new(
         name,
@@ -131,8 +144,14 @@ fn connect(url: &str, name: &str) -> PyResult<(Arc<RedisStore>, Arc<StoreHealth>
         DEFAULT_PROBE_INTERVAL,
     ));
     health.set_listener(Some(Arc::new(log_health_event)));
-    let redis = RedisStore::new(&target, &RUNTIME, health.clone(), DEFAULT_OPERATION_TIMEOUT)
-        .map_err(PyValueError::new_err)?;
+    let redis = RedisStore::new(
+        &target,
+        tls_ca_pem,
+        &RUNTIME,
+        health.clone(),
+        DEFAULT_OPERATION_TIMEOUT,
+    )
+    .map_err(PyValueError::new_err)?;
     Ok((Arc::new(redis), health))
 }
 
@@ -207,7 +226,7 @@ pub(crate) fn schedule_replay() {
     let Some(wal) = WAL.lock().clone() else {
         return;
     };
-    if REPLAYING.swap(true, Ordering::AcqRel) {
+    if STOPPING.load(Ordering::Acquire) || REPLAYING.swap(true, Ordering::AcqRel) {
         return;
     }
     let sync = CONFIGURED.lock().sync.clone();
@@ -231,6 +250,9 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
             return;
         }
         for entry in entries {
+            if STOPPING.load(Ordering::Acquire) {
+                return;
+            }
             let delivered = match &entry.pending {
                 Pending::IdempotencyComplete {
                     key,
@@ -276,6 +298,15 @@ pub(crate) fn wal_pending() -> PyResult<u64> {
 /// before exit must not die with the process.
 #[pyfunction]
 pub(crate) fn flush_stores(py: Python<'_>) {
+    // A replay in progress stops at its next entry; the runtime must not
+    // shut down under its blocking thread.
+    STOPPING.store(true, Ordering::Release);
+    py.detach(|| {
+        let deadline = std::time::Instant::now() + FLUSH_TIMEOUT;
+        while REPLAYING.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    });
     crate::py::idempotency::wait_for_completions(py, FLUSH_TIMEOUT);
     let sync = CONFIGURED.lock().sync.clone();
     if let Some(sync) = sync {
@@ -300,7 +331,8 @@ pub(crate) fn after_fork() {
         std::mem::forget(wal);
         path
     });
-    if let Err(error) = configure_stores(idempotency, breakers, wal_path) {
+    let ca = TLS_CA.lock().clone();
+    if let Err(error) = configure_stores(idempotency, breakers, wal_path, ca) {
         Python::attach(|py| error.write_unraisable(py, None));
     }
 }

@@ -34,10 +34,7 @@ impl RedisTarget {
     pub fn parse(url: &str) -> Result<Self, String> {
         let scheme = url.split("://").next().unwrap_or_default();
         match scheme {
-            "redis" | "unix" | "redis+unix" => {}
-            "rediss" => {
-                return Err("rediss:// (TLS) is not available in this build of Baldur yet".into())
-            }
+            "redis" | "rediss" | "unix" | "redis+unix" => {}
             "redis+sentinel" | "redis+cluster" => {
                 return Err(format!(
                     "{scheme}:// is not available in this build of Baldur yet"
@@ -60,6 +57,20 @@ impl RedisTarget {
     pub fn url(&self) -> &str {
         &self.url
     }
+
+    /// Whether the connection is TLS (`rediss://`).
+    pub fn is_tls(&self) -> bool {
+        self.url.starts_with("rediss://")
+    }
+}
+
+/// Makes rustls usable (once per process): it needs a crypto provider.
+fn install_crypto_provider() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        // Err only if another library installed one first: theirs serves.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
 }
 
 /// A Redis connection with bounded operations and a health record.
@@ -73,14 +84,26 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// A store for `target`, connecting lazily on `runtime`.
+    /// A store for `target`, connecting lazily on `runtime`. For
+    /// `rediss://`, `ca_pem` (a PEM bundle) replaces the system's roots.
     pub fn new(
         target: &RedisTarget,
+        ca_pem: Option<Vec<u8>>,
         runtime: &'static BackgroundRuntime,
         health: Arc<StoreHealth>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let client = redis::Client::open(target.info.clone()).map_err(|e| e.to_string())?;
+        let client = if target.is_tls() {
+            install_crypto_provider();
+            let certificates = redis::TlsCertificates {
+                client_tls: None,
+                root_cert: ca_pem,
+            };
+            redis::Client::build_with_tls(target.info.clone(), certificates)
+        } else {
+            redis::Client::open(target.info.clone())
+        }
+        .map_err(|e| e.to_string())?;
         Ok(Self {
             client,
             connection: tokio::sync::Mutex::new(None),
