@@ -41,6 +41,8 @@ class RedisServer:
         self.dir = tempfile.mkdtemp(prefix="baldur-redis-")
         self.process: subprocess.Popen[bytes] | None = None
         self.tls = tls
+        #: Extra redis-server arguments (cluster mode, for one).
+        self.extra: list[str] = []
         if tls:
             self._make_certificate()
 
@@ -117,7 +119,7 @@ class RedisServer:
             listen = ["--port", str(self.port)]
         quiet = ["--save", "", "--appendonly", "no", "--dir", self.dir]
         self.process = subprocess.Popen(
-            [self.binary, *listen, "--bind", "127.0.0.1", *quiet],
+            [self.binary, *listen, "--bind", "127.0.0.1", *quiet, *self.extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

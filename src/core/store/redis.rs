@@ -6,8 +6,9 @@
 use crate::core::idempotency::StoreError;
 use crate::core::runtime::BackgroundRuntime;
 use crate::core::store::health::{Admission, StoreHealth};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{ConnectionInfo, IntoConnectionInfo, RedisResult};
+use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
+use redis::{ConnectionInfo, IntoConnectionInfo, RedisFuture, RedisResult};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,30 +27,39 @@ pub const DEFAULT_OPERATION_TIMEOUT: Duration = Duration::from_millis(300);
 #[derive(Debug, Clone)]
 pub struct RedisTarget {
     url: String,
-    info: ConnectionInfo,
+    kind: TargetKind,
+}
+
+#[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per configured store, not per call
+enum TargetKind {
+    Single(ConnectionInfo),
+    /// `redis+cluster://host:port,host:port/`: the seed nodes.
+    Cluster(Vec<ConnectionInfo>),
 }
 
 impl RedisTarget {
     /// Parses `url`; the error says what is wrong with it.
     pub fn parse(url: &str) -> Result<Self, String> {
         let scheme = url.split("://").next().unwrap_or_default();
-        match scheme {
-            "redis" | "rediss" | "unix" | "redis+unix" => {}
-            "redis+sentinel" | "redis+cluster" => {
-                return Err(format!(
-                    "{scheme}:// is not available in this build of Baldur yet"
-                ))
+        let kind = match scheme {
+            "redis" | "rediss" | "unix" | "redis+unix" => {
+                TargetKind::Single(url.into_connection_info().map_err(|e| e.to_string())?)
+            }
+            "redis+cluster" => TargetKind::Cluster(cluster_nodes(url)?),
+            "redis+sentinel" => {
+                return Err("redis+sentinel:// is not available in this build of Baldur yet".into())
             }
             _ => {
                 return Err(format!(
-                    "unknown scheme {scheme:?}: use redis://host:port/db"
+                    "unknown scheme {scheme:?}: use redis://host:port/db, rediss:// for TLS, \
+                     or redis+cluster://host:port,host:port/"
                 ))
             }
-        }
-        let info = url.into_connection_info().map_err(|e| e.to_string())?;
+        };
         Ok(Self {
             url: url.to_owned(),
-            info,
+            kind,
         })
     }
 
@@ -64,6 +74,23 @@ impl RedisTarget {
     }
 }
 
+/// The seed nodes of `redis+cluster://host:port,host:port/`.
+fn cluster_nodes(url: &str) -> Result<Vec<ConnectionInfo>, String> {
+    let rest = &url["redis+cluster://".len()..];
+    let hosts = rest.split('/').next().unwrap_or_default();
+    if hosts.is_empty() {
+        return Err("a cluster URL names at least one node: redis+cluster://host:port/".into());
+    }
+    hosts
+        .split(',')
+        .map(|node| {
+            format!("redis://{node}")
+                .into_connection_info()
+                .map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
 /// Makes rustls usable (once per process): it needs a crypto provider.
 fn install_crypto_provider() {
     static INSTALLED: std::sync::Once = std::sync::Once::new();
@@ -73,11 +100,65 @@ fn install_crypto_provider() {
     });
 }
 
+/// One connection to a single server or to a cluster; either runs the same
+/// scripts (the cluster routes each by its keys' slot).
+#[derive(Clone)]
+pub enum Connection {
+    /// A single server (or a TLS one).
+    Single(ConnectionManager),
+    /// A cluster.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Connection::Single(_) => "Connection::Single",
+            Connection::Cluster(_) => "Connection::Cluster",
+        })
+    }
+}
+
+impl ConnectionLike for Connection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> RedisFuture<'a, redis::Value> {
+        match self {
+            Connection::Single(c) => c.req_packed_command(cmd),
+            Connection::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Connection::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Connection::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Connection::Single(c) => c.get_db(),
+            Connection::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+#[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // one per configured store, not per call
+enum Client {
+    Single(redis::Client),
+    Cluster(redis::cluster::ClusterClient),
+}
+
 /// A Redis connection with bounded operations and a health record.
 #[derive(Debug)]
 pub struct RedisStore {
-    client: redis::Client,
-    connection: tokio::sync::Mutex<Option<ConnectionManager>>,
+    client: Client,
+    connection: tokio::sync::Mutex<Option<Connection>>,
     health: Arc<StoreHealth>,
     runtime: &'static BackgroundRuntime,
     timeout: Duration,
@@ -93,15 +174,22 @@ impl RedisStore {
         health: Arc<StoreHealth>,
         timeout: Duration,
     ) -> Result<Self, String> {
-        let client = if target.is_tls() {
-            install_crypto_provider();
-            let certificates = redis::TlsCertificates {
-                client_tls: None,
-                root_cert: ca_pem,
-            };
-            redis::Client::build_with_tls(target.info.clone(), certificates)
-        } else {
-            redis::Client::open(target.info.clone())
+        let client = match &target.kind {
+            TargetKind::Single(info) if target.is_tls() => {
+                install_crypto_provider();
+                let certificates = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: ca_pem,
+                };
+                redis::Client::build_with_tls(info.clone(), certificates).map(Client::Single)
+            }
+            TargetKind::Single(info) => redis::Client::open(info.clone()).map(Client::Single),
+            TargetKind::Cluster(nodes) => redis::cluster::ClusterClientBuilder::new(nodes.clone())
+                .connection_timeout(timeout)
+                .response_timeout(timeout)
+                .retries(1)
+                .build()
+                .map(Client::Cluster),
         }
         .map_err(|e| e.to_string())?;
         Ok(Self {
@@ -123,7 +211,7 @@ impl RedisStore {
     /// but for one probe per interval.
     pub fn run<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut + Send,
+        F: FnOnce(Connection) -> Fut + Send,
         Fut: Future<Output = RedisResult<T>> + Send,
         T: Send,
     {
@@ -136,7 +224,7 @@ impl RedisStore {
     /// [`RedisStore::run`] for a task already on the runtime.
     pub async fn run_async<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         if self.health.admit() == Admission::FailFast {
@@ -161,7 +249,7 @@ impl RedisStore {
 
     async fn bounded<T, F, Fut>(&self, op: F) -> Result<T, String>
     where
-        F: FnOnce(ConnectionManager) -> Fut,
+        F: FnOnce(Connection) -> Fut,
         Fut: Future<Output = RedisResult<T>>,
     {
         let work = async {
@@ -176,21 +264,26 @@ impl RedisStore {
 
     /// The shared connection, made on first use. A failed first connect
     /// leaves nothing behind, so the next operation tries again.
-    async fn connection(&self) -> Result<ConnectionManager, String> {
+    async fn connection(&self) -> Result<Connection, String> {
         let mut slot = self.connection.lock().await;
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
         }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(self.timeout))
-            .set_response_timeout(Some(self.timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(self.timeout);
-        let connection = self
-            .client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(|e| format!("redis: cannot connect: {e}"))?;
+        let connection = match &self.client {
+            Client::Single(client) => {
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(self.timeout))
+                    .set_response_timeout(Some(self.timeout))
+                    .set_number_of_retries(1)
+                    .set_max_delay(self.timeout);
+                client
+                    .get_connection_manager_with_config(config)
+                    .await
+                    .map(Connection::Single)
+            }
+            Client::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+        }
+        .map_err(|e| format!("redis: cannot connect: {e}"))?;
         *slot = Some(connection.clone());
         Ok(connection)
     }

@@ -1,0 +1,70 @@
+"""The same stores on a real Redis Cluster: scripts are routed by their
+keys' slot (a breaker's keys share one hash tag)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+import baldur
+from helpers import Recorder
+from redis_cluster import RedisCluster
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    nodes = RedisCluster()
+    nodes.start()
+    yield nodes
+    nodes.stop()
+
+
+def test_idempotency_claims_live_in_the_cluster(
+    cluster: RedisCluster, configure: Callable[..., None], zone_name: str
+) -> None:
+    configure(redis_url=cluster.url)
+    charge = Recorder()
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(charge)
+    for key in ("a", "b", "c", "d"):  # keys spread over the nodes' slots
+        assert protected(key) == f"done {key}"
+    with pytest.raises(baldur.IdempotencyDuplicateError):
+        protected("c")
+    assert charge.ran == ["a", "b", "c", "d"]
+
+
+def test_breaker_state_is_shared_through_the_cluster(
+    cluster: RedisCluster, configure: Callable[..., None], zone_name: str
+) -> None:
+    configure(redis_url=cluster.url)
+    here = baldur.protected(zone_name)(lambda: "ok")
+    assert here() == "ok"
+    forced = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
+            import baldur, time
+            baldur.init()
+            baldur.protected({zone_name!r})(lambda: None)()
+            baldur.force_open_circuit({zone_name!r})
+            time.sleep(0.6)
+            """),
+        ],
+        env={**os.environ, "BALDUR_REDIS_URL": cluster.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert forced.returncode == 0, forced.stderr
+    deadline = time.monotonic() + 2
+    while baldur.circuit_state(zone_name) != "forced_open":
+        assert time.monotonic() < deadline, baldur.circuit_state(zone_name)
+        time.sleep(0.02)
+    with pytest.raises(baldur.CircuitOpenError):
+        here()
