@@ -263,3 +263,39 @@ def test_a_missing_ca_file_is_a_config_error(configure: Callable[..., None]) -> 
     with pytest.raises(baldur.ConfigError) as caught:
         configure(redis_tls_ca_file="/nonexistent/ca.pem")
     assert caught.value.key == "redis_tls_ca_file"
+
+
+def test_an_async_claim_does_not_block_the_event_loop(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    """The round trip is awaited on the background runtime: while a stalled
+    Redis is waited out, other tasks keep running."""
+    import asyncio
+
+    @baldur.protected(zone_name, idempotency_key="order_id")
+    async def charge(order_id: str) -> str:
+        return order_id
+
+    async def scenario() -> tuple[int, BaseException | None]:
+        assert await charge("warm-up") == "warm-up"  # connected
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.create_task(ticker())
+        on_redis.pause(1000)
+        error: BaseException | None = None
+        try:
+            await charge("o-stalled")
+        except baldur.IdempotencyUnavailableError as unavailable:
+            error = unavailable
+        ticking.cancel()
+        return ticks, error
+
+    ticks, error = asyncio.run(scenario())
+    assert isinstance(error, baldur.IdempotencyUnavailableError)
+    assert ticks >= 10  # ~300 ms of timeout: a blocked loop would not have ticked

@@ -39,6 +39,21 @@ def coroutine_function(
     attempt is inlined, so a call that succeeds awaits one coroutine of
     ours, not a stack of them."""
     new_call = _core.AsyncCall
+    spec = zone.idempotency
+
+    if spec is not None:
+        # The claim is awaited: against a remote store its round trip runs
+        # on the background runtime, never blocking the event loop.
+        claim_for = _core.claim_for_async
+
+        async def claimed_call(*args: Any, **kwargs: Any) -> Any:
+            pending = claim_for(spec, args, kwargs, key)
+            if inspect.isawaitable(pending):
+                pending = await pending
+            call = new_call(zone, args, kwargs, key, pending)
+            return await run(zone, call, func, args, kwargs)
+
+        return claimed_call
 
     async def protected_call(*args: Any, **kwargs: Any) -> Any:
         call = new_call(zone, args, kwargs, key)
@@ -57,6 +72,18 @@ def coroutine_function(
         return value
 
     return protected_call
+
+
+async def run(
+    zone: _core.Zone,
+    call: _core.AsyncCall,
+    func: AsyncFunction,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """Every attempt of a started call, then the fallback if it gives up."""
+    ok, value = await attempts(call, func, args, kwargs)
+    return value if ok else await answer_or_raise(zone, value)
 
 
 async def attempts(

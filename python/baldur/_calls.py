@@ -78,7 +78,11 @@ async def aprotect_with_meta(
     zone, key = _async_zone_for_call("aprotect_with_meta", name, func, keywords)
     started = time.perf_counter()
     try:
-        call = _core.AsyncCall(zone, (), None, key)
+        pending: _core.PendingClaim | None = None
+        if zone.idempotency is not None:
+            claimed = _core.claim_for_async(zone.idempotency, (), None, key)
+            pending = await claimed if inspect.isawaitable(claimed) else claimed
+        call = _core.AsyncCall(zone, (), None, key, pending)
     except CircuitOpenError as rejected:
         return _core.refused_result(zone, rejected, time.perf_counter() - started, True)
     except Exception as refused:  # a duplicate, a missing key: reported, not raised

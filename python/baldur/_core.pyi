@@ -26,10 +26,12 @@ __all__ = [
     "VERDICT_RETRYABLE",
     "AsyncCall",
     "IdempotencySpec",
+    "PendingClaim",
     "ProtectResult",
     "Protected",
     "Zone",
     "circuit_state",
+    "claim_for_async",
     "close_runtime",
     "configure_breakers",
     "configure_stores",
@@ -84,6 +86,8 @@ class Zone:
     def fallback(self) -> Callable[..., Any] | None: ...
     @property
     def fallback_takes_error(self) -> bool: ...
+    @property
+    def idempotency(self) -> IdempotencySpec | None: ...
 
 @final
 class Protected:
@@ -139,6 +143,17 @@ class IdempotencySpec:
     def namespace(self) -> str: ...
 
 @final
+class PendingClaim:
+    """A claim an async callsite awaited, for its AsyncCall."""
+
+def claim_for_async(
+    spec: IdempotencySpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+    given: object = None,
+) -> PendingClaim | Awaitable[PendingClaim]: ...
+
+@final
 class AsyncCall:
     """One async call in progress (stepped by baldur._async)."""
 
@@ -148,6 +163,7 @@ class AsyncCall:
         args: tuple[Any, ...],
         kwargs: dict[str, Any] | None = None,
         key: object = None,
+        claim: PendingClaim | None = None,
     ) -> AsyncCall: ...
     @property
     def budget(self) -> float | None: ...

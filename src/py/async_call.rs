@@ -4,7 +4,7 @@
 
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::errors;
-use crate::py::idempotency::HeldClaim;
+use crate::py::idempotency::{HeldClaim, PendingClaim};
 use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
@@ -35,20 +35,23 @@ pub(crate) struct AsyncCall {
 #[pymethods]
 impl AsyncCall {
     #[new]
-    #[pyo3(signature = (zone, args, kwargs=None, key=None))]
+    #[pyo3(signature = (zone, args, kwargs=None, key=None, claim=None))]
     fn new(
         py: Python<'_>,
         zone: Py<PyZone>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         key: Option<&Bound<'_, PyAny>>,
+        claim: Option<&Bound<'_, PendingClaim>>,
     ) -> PyResult<Self> {
         crate::py::stores::ensure_started(py);
-        // As in the sync driver: the claim first, then the breaker; a
-        // refusal drops the claim, which releases it.
-        let claim = match &zone.get().idempotency {
-            Some(spec) => spec.get().claim(py, args, kwargs, key)?,
-            None => None,
+        // As in the sync driver: the claim first (awaited by the caller, as
+        // `claim`), then the breaker; a refusal drops the claim, which
+        // releases it.
+        let claim = match (claim, &zone.get().idempotency) {
+            (Some(pending), _) => pending.borrow_mut().take(),
+            (None, Some(spec)) => spec.get().claim(py, args, kwargs, key)?,
+            (None, None) => None,
         };
         let core = &zone.get().core;
         let mut state = core

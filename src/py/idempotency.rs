@@ -10,7 +10,7 @@ use crate::core::idempotency::{
 use crate::core::store::wal::Pending;
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
-use crate::py::runtime::RUNTIME;
+use crate::py::runtime::{BaldurRuntime, RUNTIME};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
@@ -154,6 +154,67 @@ impl IdempotencySpec {
 /// on success, released on any other end (including being dropped).
 pub(crate) struct HeldClaim {
     claim: Option<Claim>,
+    /// Release a remote claim in the background (an async callsite must
+    /// not block its event loop on the round trip).
+    background_release: bool,
+}
+
+/// A claim about to be made.
+struct ClaimRequest {
+    key_text: Py<PyString>,
+    namespaced: String,
+    fingerprint: Option<u64>,
+}
+
+/// `baldur._core.PendingClaim`: a claim an async callsite awaited, handed
+/// to its `AsyncCall`. Released if it is dropped unused.
+#[pyclass(module = "baldur._core", name = "PendingClaim")]
+pub(crate) struct PendingClaim {
+    held: Option<HeldClaim>,
+}
+
+impl PendingClaim {
+    /// The claim, once.
+    pub(crate) fn take(&mut self) -> Option<HeldClaim> {
+        self.held.take()
+    }
+}
+
+/// Claims a call's key for an async callsite: a `PendingClaim` at once for
+/// an in-process store, an awaitable resolving to one for a remote store
+/// (the round trip runs on the background runtime, not the event loop).
+#[pyfunction]
+#[pyo3(signature = (spec, args, kwargs=None, given=None))]
+pub(crate) fn claim_for_async<'py>(
+    py: Python<'py>,
+    spec: Py<IdempotencySpec>,
+    args: &Bound<'py, PyTuple>,
+    kwargs: Option<&Bound<'py, PyDict>>,
+    given: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let background = |held: Option<HeldClaim>| {
+        held.map(|mut held| {
+            held.background_release = true;
+            held
+        })
+    };
+    if !GATE.is_remote() {
+        let held = background(spec.get().claim(py, args, kwargs, given)?);
+        return Ok(Bound::new(py, PendingClaim { held })?.into_any());
+    }
+    let request = spec.get().prepare(py, args, kwargs, given)?;
+    let pending = GATE.claim_async(
+        request.namespaced.clone(),
+        request.fingerprint,
+        spec.get().execution_ttl,
+    );
+    pyo3_async_runtimes::generic::future_into_py::<BaldurRuntime, _, _>(py, async move {
+        let claimed = pending.await;
+        Python::attach(|py| {
+            let held = background(spec.get().settle(py, &request, claimed)?);
+            Py::new(py, PendingClaim { held })
+        })
+    })
 }
 
 impl HeldClaim {
@@ -194,6 +255,10 @@ impl HeldClaim {
 
     fn release_now(&mut self) {
         if let Some(claim) = self.claim.take() {
+            if self.background_release && GATE.is_remote() {
+                release_in_background(claim);
+                return;
+            }
             let released = if GATE.is_remote() {
                 // Drop may run with or without the GIL: hold it, then let
                 // it go for the round trip.
@@ -221,6 +286,25 @@ impl HeldClaim {
     }
 }
 
+/// A remote release off the caller's thread; logged (and queued in the
+/// write-ahead log) if it fails, like a blocking one.
+fn release_in_background(claim: Claim) {
+    let task = RUNTIME.handle().map(|runtime| {
+        runtime.spawn_blocking(move || {
+            HeldClaim {
+                claim: Some(claim),
+                background_release: false,
+            }
+            .release_now();
+        })
+    });
+    if let Ok(task) = task {
+        let mut in_flight = IN_FLIGHT.lock();
+        in_flight.retain(|task| !task.is_finished());
+        in_flight.push(task);
+    }
+}
+
 /// A claim is never leaked: one not settled by its call is released.
 impl Drop for HeldClaim {
     fn drop(&mut self) {
@@ -238,6 +322,29 @@ impl IdempotencySpec {
         kwargs: Option<&Bound<'_, PyDict>>,
         given: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<HeldClaim>> {
+        let request = self.prepare(py, args, kwargs, given)?;
+        let (key, fingerprint, ttl) = (
+            request.namespaced.clone(),
+            request.fingerprint,
+            self.execution_ttl,
+        );
+        let claimed = if GATE.is_remote() {
+            py.detach(|| GATE.claim(key, fingerprint, ttl))
+        } else {
+            GATE.claim(key, fingerprint, ttl)
+        };
+        self.settle(py, &request, claimed)
+    }
+
+    /// The call's key, namespaced, and its payload's fingerprint: what a
+    /// claim needs, worked out while the call's arguments are at hand.
+    fn prepare(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+        given: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<ClaimRequest> {
         let key = self.key_of(py, args, kwargs, given)?;
         let fingerprint = match &self.fingerprint {
             Some(fingerprint) => Some(fingerprint.call1(py, (args, kwargs))?.extract::<u64>(py)?),
@@ -245,12 +352,22 @@ impl IdempotencySpec {
         };
         let key_text = key.str()?;
         let namespaced = format!("{}:{}", self.namespace, key_text.to_str()?);
-        let execution_ttl = self.execution_ttl;
-        let claimed = if GATE.is_remote() {
-            py.detach(|| GATE.claim(namespaced, fingerprint, execution_ttl))
-        } else {
-            GATE.claim(namespaced, fingerprint, execution_ttl)
-        };
+        Ok(ClaimRequest {
+            key_text: key_text.unbind(),
+            namespaced,
+            fingerprint,
+        })
+    }
+
+    /// What the store said, as the caller sees it: a held claim, a
+    /// duplicate error, or (fail-open) nothing to hold.
+    fn settle(
+        &self,
+        py: Python<'_>,
+        request: &ClaimRequest,
+        claimed: Result<Claim, Refusal>,
+    ) -> PyResult<Option<HeldClaim>> {
+        let key_text = request.key_text.bind(py);
         match claimed {
             Ok(claim) => {
                 if claim.took_over() {
@@ -261,19 +378,22 @@ impl IdempotencySpec {
                         "a claim older than its execution window was taken over",
                     );
                 }
-                Ok(Some(HeldClaim { claim: Some(claim) }))
+                Ok(Some(HeldClaim {
+                    claim: Some(claim),
+                    background_release: false,
+                }))
             }
             Err(Refusal::Duplicate(state)) => Err(errors::idempotency_duplicate(
                 py,
                 "IdempotencyDuplicateError",
-                &key_text,
+                key_text,
                 &self.namespace,
                 state.as_str(),
             )),
             Err(Refusal::PayloadMismatch(state)) => Err(errors::idempotency_duplicate(
                 py,
                 "IdempotencyPayloadMismatchError",
-                &key_text,
+                key_text,
                 &self.namespace,
                 state.as_str(),
             )),
@@ -282,7 +402,7 @@ impl IdempotencySpec {
                 emit(
                     py,
                     "idempotency.claim_failed",
-                    &format!("{}:{}", self.namespace, key_text),
+                    &request.namespaced,
                     &message,
                 );
                 Ok(None)

@@ -33,6 +33,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<result::ProtectResult>()?;
     m.add_class::<async_call::AsyncCall>()?;
     m.add_class::<idempotency::IdempotencySpec>()?;
+    m.add_class::<idempotency::PendingClaim>()?;
+    m.add_function(wrap_pyfunction!(idempotency::claim_for_async, m)?)?;
     m.add_function(wrap_pyfunction!(
         idempotency::set_idempotency_memory_ttl,
         m

@@ -131,6 +131,12 @@ impl PyZone {
         self.fallback.as_ref().map(|f| f.clone_ref(py))
     }
 
+    /// The idempotency spec, or `None` (async callsites await its claim).
+    #[getter]
+    fn idempotency(&self, py: Python<'_>) -> Option<Py<IdempotencySpec>> {
+        self.idempotency.as_ref().map(|s| s.clone_ref(py))
+    }
+
     /// Whether the fallback takes the final exception.
     #[getter]
     fn fallback_takes_error(&self) -> bool {

@@ -125,7 +125,34 @@ impl IdempotencyGate {
     ) -> Result<Claim, Refusal> {
         let owner = fastrand::u64(..);
         let store = self.store.read().clone();
-        match store.claim(&key, owner, fingerprint, execution_ttl) {
+        let outcome = store.claim(&key, owner, fingerprint, execution_ttl);
+        Self::decide(key, owner, outcome)
+    }
+
+    /// [`IdempotencyGate::claim`] as a future: an async callsite awaits the
+    /// store's round trip instead of blocking its event loop.
+    pub fn claim_async(
+        &self,
+        key: String,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> impl std::future::Future<Output = Result<Claim, Refusal>> + Send + 'static {
+        let owner = fastrand::u64(..);
+        let store = self.store.read().clone();
+        async move {
+            let outcome = store
+                .claim_async(key.clone(), owner, fingerprint, execution_ttl)
+                .await;
+            Self::decide(key, owner, outcome)
+        }
+    }
+
+    fn decide(
+        key: String,
+        owner: Owner,
+        outcome: Result<ClaimOutcome, StoreError>,
+    ) -> Result<Claim, Refusal> {
+        match outcome {
             Ok(ClaimOutcome::Claimed) => Ok(Claim {
                 key,
                 owner,

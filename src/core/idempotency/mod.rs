@@ -10,4 +10,6 @@ pub mod store;
 pub use gate::{Claim, IdempotencyGate, Refusal};
 pub use memory::MemoryStore;
 pub use redis::RedisIdempotencyStore;
-pub use store::{ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError, UnreachableStore};
+pub use store::{
+    ClaimFuture, ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError, UnreachableStore,
+};

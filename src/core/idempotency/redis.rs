@@ -3,7 +3,7 @@
 //! the Redis server's (`TIME`), never a worker's clock.
 
 use crate::core::idempotency::store::{
-    ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
+    ClaimFuture, ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
 };
 use crate::core::store::RedisStore;
 use redis::Script;
@@ -143,6 +143,32 @@ impl IdempotencyStore for RedisIdempotencyStore {
 
     fn is_remote(&self) -> bool {
         true
+    }
+
+    fn claim_async(
+        &self,
+        key: String,
+        owner: Owner,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> ClaimFuture<'_> {
+        Box::pin(async move {
+            let record = record_key(&key);
+            let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
+            let answer: Vec<redis::Value> = self
+                .redis
+                .run_async(|mut connection| async move {
+                    CLAIM
+                        .key(record)
+                        .arg(owner.to_string())
+                        .arg(fingerprint)
+                        .arg(millis(execution_ttl))
+                        .invoke_async(&mut connection)
+                        .await
+                })
+                .await?;
+            parse_claim(&answer)
+        })
     }
 }
 

@@ -84,7 +84,30 @@ pub trait IdempotencyStore: Send + Sync + fmt::Debug {
     fn is_remote(&self) -> bool {
         false
     }
+
+    /// [`IdempotencyStore::claim`] as a future, for callers that await it
+    /// (async callsites) instead of blocking. In-process stores answer at
+    /// once; a remote one awaits its round trip.
+    fn claim_async(
+        &self,
+        key: String,
+        owner: Owner,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> ClaimFuture<'_> {
+        Box::pin(std::future::ready(self.claim(
+            &key,
+            owner,
+            fingerprint,
+            execution_ttl,
+        )))
+    }
 }
+
+/// What [`IdempotencyStore::claim_async`] returns.
+pub type ClaimFuture<'a> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<ClaimOutcome, StoreError>> + Send + 'a>,
+>;
 
 /// A store that answers every operation with an error: what the gate sees
 /// while its backing service is down. Used to inject that fault on purpose
