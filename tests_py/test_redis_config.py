@@ -56,7 +56,7 @@ def test_a_per_feature_url_wins_for_its_feature(
         ("BALDUR_REDIS_URL", "http://cache:6379", "unknown scheme"),
         ("BALDUR_REDIS_URL", "redis://", ""),
         ("REDIS_URL", "mongodb://x", "unknown scheme"),
-        ("BALDUR_IDEMPOTENCY_REDIS_URL", "redis+sentinel://cache:26379/main", "not available"),
+        ("BALDUR_IDEMPOTENCY_REDIS_URL", "redis+sentinel://cache:26379", "service"),
     ],
 )
 def test_a_bad_url_is_a_config_error_naming_the_variable(

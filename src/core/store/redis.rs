@@ -36,6 +36,9 @@ enum TargetKind {
     Single(ConnectionInfo),
     /// `redis+cluster://host:port,host:port/`: the seed nodes.
     Cluster(Vec<ConnectionInfo>),
+    /// `redis+sentinel://host:port,host:port/service`: the sentinels, and
+    /// the name of the master they watch.
+    Sentinel(Vec<ConnectionInfo>, String),
 }
 
 impl RedisTarget {
@@ -47,13 +50,12 @@ impl RedisTarget {
                 TargetKind::Single(url.into_connection_info().map_err(|e| e.to_string())?)
             }
             "redis+cluster" => TargetKind::Cluster(cluster_nodes(url)?),
-            "redis+sentinel" => {
-                return Err("redis+sentinel:// is not available in this build of Baldur yet".into())
-            }
+            "redis+sentinel" => sentinel_target(url)?,
             _ => {
                 return Err(format!(
                     "unknown scheme {scheme:?}: use redis://host:port/db, rediss:// for TLS, \
-                     or redis+cluster://host:port,host:port/"
+                     redis+cluster://host:port,host:port/ or \
+                     redis+sentinel://host:port,host:port/service"
                 ))
             }
         };
@@ -72,6 +74,33 @@ impl RedisTarget {
     pub fn is_tls(&self) -> bool {
         self.url.starts_with("rediss://")
     }
+}
+
+/// The sentinels and service of `redis+sentinel://host:port,host:port/service`.
+fn sentinel_target(url: &str) -> Result<TargetKind, String> {
+    let rest = &url["redis+sentinel://".len()..];
+    let mut parts = rest.splitn(3, '/');
+    let hosts = parts.next().unwrap_or_default();
+    let service = parts.next().unwrap_or_default();
+    if hosts.is_empty() || service.is_empty() {
+        return Err(
+            "a Sentinel URL names its sentinels and the master's service: \
+                    redis+sentinel://host:26379,host:26379/mymaster"
+                .into(),
+        );
+    }
+    if parts.next().is_some_and(|db| !db.is_empty() && db != "0") {
+        return Err("a database other than 0 is not available with Sentinel yet".into());
+    }
+    let sentinels = hosts
+        .split(',')
+        .map(|node| {
+            format!("redis://{node}")
+                .into_connection_info()
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(TargetKind::Sentinel(sentinels, service.to_owned()))
 }
 
 /// The seed nodes of `redis+cluster://host:port,host:port/`.
@@ -147,11 +176,23 @@ impl ConnectionLike for Connection {
     }
 }
 
-#[derive(Debug)]
 #[allow(clippy::large_enum_variant)] // one per configured store, not per call
 enum Client {
     Single(redis::Client),
     Cluster(redis::cluster::ClusterClient),
+    /// Asked for the current master on every (re)connect: a failover is
+    /// followed by the next operation after the old master's connection fails.
+    Sentinel(tokio::sync::Mutex<redis::sentinel::SentinelClient>),
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Client::Single(_) => "Client::Single",
+            Client::Cluster(_) => "Client::Cluster",
+            Client::Sentinel(_) => "Client::Sentinel",
+        })
+    }
 }
 
 /// A Redis connection with bounded operations and a health record.
@@ -184,6 +225,13 @@ impl RedisStore {
                 redis::Client::build_with_tls(info.clone(), certificates).map(Client::Single)
             }
             TargetKind::Single(info) => redis::Client::open(info.clone()).map(Client::Single),
+            TargetKind::Sentinel(sentinels, service) => redis::sentinel::SentinelClient::build(
+                sentinels.clone(),
+                service.clone(),
+                None,
+                redis::sentinel::SentinelServerType::Master,
+            )
+            .map(|client| Client::Sentinel(tokio::sync::Mutex::new(client))),
             TargetKind::Cluster(nodes) => redis::cluster::ClusterClientBuilder::new(nodes.clone())
                 .connection_timeout(timeout)
                 .response_timeout(timeout)
@@ -256,10 +304,15 @@ impl RedisStore {
             let connection = self.connection().await?;
             op(connection).await.map_err(|e| format!("redis: {e}"))
         };
-        match tokio::time::timeout(self.timeout, work).await {
+        let result = match tokio::time::timeout(self.timeout, work).await {
             Ok(result) => result,
             Err(_) => Err(format!("redis did not answer within {:?}", self.timeout)),
+        };
+        if result.is_err() && matches!(self.client, Client::Sentinel(_)) {
+            // The master may have changed: ask the sentinels again next time.
+            *self.connection.lock().await = None;
         }
+        result
     }
 
     /// The shared connection, made on first use. A failed first connect
@@ -269,19 +322,24 @@ impl RedisStore {
         if let Some(connection) = slot.as_ref() {
             return Ok(connection.clone());
         }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(self.timeout))
+            .set_response_timeout(Some(self.timeout))
+            .set_number_of_retries(1)
+            .set_max_delay(self.timeout);
         let connection = match &self.client {
-            Client::Single(client) => {
-                let config = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(self.timeout))
-                    .set_response_timeout(Some(self.timeout))
-                    .set_number_of_retries(1)
-                    .set_max_delay(self.timeout);
-                client
+            Client::Single(client) => client
+                .get_connection_manager_with_config(config)
+                .await
+                .map(Connection::Single),
+            Client::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+            Client::Sentinel(sentinel) => match sentinel.lock().await.async_get_client().await {
+                Ok(master) => master
                     .get_connection_manager_with_config(config)
                     .await
-                    .map(Connection::Single)
-            }
-            Client::Cluster(client) => client.get_async_connection().await.map(Connection::Cluster),
+                    .map(Connection::Single),
+                Err(error) => Err(error),
+            },
         }
         .map_err(|e| format!("redis: cannot connect: {e}"))?;
         *slot = Some(connection.clone());
