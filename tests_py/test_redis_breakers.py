@@ -230,3 +230,24 @@ def test_recovery_merges_the_most_restrictive_state(fleet: RedisServer, zone_nam
         """,
     )
     assert seen.stdout.strip() in ("open", "half_open"), seen.stderr
+
+
+def test_a_change_reaches_other_workers_by_pub_sub_not_only_the_poll(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    """With the poll set to 30 s, only the announcement can bring another
+    worker's force-open here within a second or two."""
+    configure(redis_url=redis_server.url, cb_sync_interval_seconds=30)
+    here = baldur.protected(zone_name)(lambda: "ok")
+    assert here() == "ok"  # synced once; the next poll is 30 s away
+    time.sleep(0.3)  # subscribed
+    forced = other_worker(
+        redis_server.url,
+        f"""
+        baldur.protected({zone_name!r})(lambda: None)()
+        baldur.force_open_circuit({zone_name!r})
+        time.sleep(0.6)
+        """,
+    )
+    assert forced.returncode == 0, forced.stderr
+    wait_for_state(zone_name, "forced_open", within=2.0)

@@ -73,6 +73,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
         _settings.breaker_store_url(settings),
         _settings.wal_path(settings),
         _tls_ca(settings.redis_tls_ca_file),
+        settings.cb_sync_interval_seconds,
     )
     _current = settings
     return settings

@@ -91,6 +91,7 @@ SETTINGS: Mapping[str, Setting] = {
     "cb_minimum_calls": Setting("BALDUR_CB_MINIMUM_CALLS", _count, 10),
     "cb_recovery_timeout": Setting("BALDUR_CB_RECOVERY_TIMEOUT", _seconds, 60.0),
     "cb_half_open_max_calls": Setting("BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, 3),
+    "cb_sync_interval_seconds": Setting("BALDUR_CB_SYNC_INTERVAL_SECONDS", _seconds, 0.2),
     "cb_window_seconds": Setting("BALDUR_CB_WINDOW_SECONDS", _seconds, 60.0),
     "protect_default_timeout_seconds": Setting(
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
@@ -121,6 +122,7 @@ class Settings:
     cb_recovery_timeout: float
     cb_half_open_max_calls: int
     cb_window_seconds: float
+    cb_sync_interval_seconds: float
     protect_default_timeout_seconds: float | None
     log_level: str | None
     redis_url: str | None

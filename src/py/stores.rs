@@ -31,6 +31,9 @@ const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// The URLs `configure_stores` was given and what was built from them.
 static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
 
+/// How often breakers sync (`BALDUR_CB_SYNC_INTERVAL_SECONDS`).
+static SYNC_INTERVAL: Mutex<std::time::Duration> = Mutex::new(DEFAULT_SYNC_INTERVAL);
+
 /// The CA bundle for rediss:// given to the last configuration.
 static TLS_CA: Mutex<Option<Vec<u8>>> = Mutex::new(None);
 
@@ -76,13 +79,21 @@ pub(crate) fn redis_url_problem(url: &str) -> Option<String> {
 /// back in process memory with `None`. No I/O here: connections are made,
 /// and the sync task started, on first use.
 #[pyfunction]
-#[pyo3(signature = (idempotency_url, breaker_url, wal_path=None, tls_ca_pem=None))]
+#[pyo3(signature = (idempotency_url, breaker_url, wal_path=None, tls_ca_pem=None, sync_interval=None))]
 pub(crate) fn configure_stores(
     idempotency_url: Option<String>,
     breaker_url: Option<String>,
     wal_path: Option<std::path::PathBuf>,
     tls_ca_pem: Option<Vec<u8>>,
+    sync_interval: Option<f64>,
 ) -> PyResult<()> {
+    if let Some(seconds) = sync_interval {
+        let interval = std::time::Duration::try_from_secs_f64(seconds)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .ok_or_else(|| PyValueError::new_err("sync_interval must be > 0 seconds"))?;
+        *SYNC_INTERVAL.lock() = interval;
+    }
     *TLS_CA.lock() = tls_ca_pem.clone();
     {
         let mut wal = WAL.lock();
@@ -182,7 +193,8 @@ fn start_sync(py: Python<'_>) {
         return;
     };
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
-    let mut sync = BreakerSync::new(&REGISTRY, redis, worker, DEFAULT_SYNC_INTERVAL);
+    let interval = *SYNC_INTERVAL.lock();
+    let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval);
     if let Some(wal) = WAL.lock().clone() {
         sync = sync.with_wal(wal);
     }
@@ -332,7 +344,7 @@ pub(crate) fn after_fork() {
         path
     });
     let ca = TLS_CA.lock().clone();
-    if let Err(error) = configure_stores(idempotency, breakers, wal_path, ca) {
+    if let Err(error) = configure_stores(idempotency, breakers, wal_path, ca, None) {
         Python::attach(|py| error.write_unraisable(py, None));
     }
 }

@@ -142,6 +142,8 @@ end
 if changed then version = version + 1 end
 redis.call('HSET', S, 'state', state, 'version', version, 'until', open_until,
   'successes', successes, 'epoch', epoch)
+-- Every worker syncs at once on a change (its poll is the backstop).
+if changed then redis.call('PUBLISH', 'baldur:cb:changed', KEYS[1]) end
 local remaining = 0
 if state == 'open' and open_until > now then remaining = open_until - now end
 return {state, version, remaining, calls, failures, leased}

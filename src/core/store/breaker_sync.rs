@@ -17,6 +17,18 @@ use redis::Script;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
+/// The channel the sync script announces changes on.
+pub const CHANGES: &str = "baldur:cb:changed";
+
+/// Aborts a task when the loop that started it ends (it is aborted too).
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// How often each worker syncs its breakers.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(200);
 /// How long a leased probe slot stays reserved if its worker never uses it.
@@ -58,12 +70,25 @@ impl BreakerSync {
         self
     }
 
-    /// Runs until the task is aborted.
+    /// Runs until the task is aborted: a round every interval, and one at
+    /// once when another worker announces a change (pub/sub).
     pub async fn run(self) {
+        let changed = Arc::new(tokio::sync::Notify::new());
+        let listener = {
+            let redis = self.redis.clone();
+            let changed = changed.clone();
+            tokio::spawn(async move {
+                redis.subscribe(CHANGES, move || changed.notify_one()).await;
+            })
+        };
         let mut ticks = tokio::time::interval(self.interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let _stop_listening = AbortOnDrop(listener);
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                () = changed.notified() => {}
+            }
             self.sync_all().await;
         }
     }

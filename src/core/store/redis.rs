@@ -290,6 +290,31 @@ impl RedisStore {
         }
     }
 
+    /// Calls `on_message` for every message on `channel`, reconnecting
+    /// after a failure, until the task is aborted. A cluster has no plain
+    /// subscription here: its workers rely on their poll.
+    pub async fn subscribe(&self, channel: &'static str, on_message: impl Fn() + Send) {
+        use futures_util::StreamExt;
+        loop {
+            let client = match &self.client {
+                Client::Single(client) => Some(client.clone()),
+                Client::Sentinel(sentinel) => sentinel.lock().await.async_get_client().await.ok(),
+                Client::Cluster(_) => return,
+            };
+            if let Some(client) = client {
+                if let Ok(mut pubsub) = client.get_async_pubsub().await {
+                    if pubsub.subscribe(channel).await.is_ok() {
+                        let mut messages = pubsub.on_message();
+                        while messages.next().await.is_some() {
+                            on_message();
+                        }
+                    }
+                }
+            }
+            tokio::time::sleep(self.timeout).await;
+        }
+    }
+
     /// The runtime this store's connection lives on.
     pub fn runtime(&self) -> &'static BackgroundRuntime {
         self.runtime
