@@ -347,7 +347,7 @@ def test_an_empty_name_is_a_config_error(name: str, form: str) -> None:
 @pytest.mark.parametrize("form", ["decorator", "protect"])
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("dlq", True), ("bulkhead", 10)],
+    [("bulkhead", 10)],
 )
 def test_keywords_not_built_yet_are_loud(
     zone_name: str, form: str, key: str, value: object

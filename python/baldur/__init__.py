@@ -15,7 +15,7 @@ The state machines, windows and backoff live in a Rust core
 
 from __future__ import annotations
 
-from baldur import _core, _events, _runtime
+from baldur import _core, _events, _runtime, dlq
 from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_meta
 from baldur._config import init
 from baldur._core import ProtectResult
@@ -32,6 +32,7 @@ from baldur.exceptions import (
     BulkheadFullError,
     CircuitOpenError,
     ConfigError,
+    DeadLetterQueueFullError,
     IdempotencyDuplicateError,
     IdempotencyKeyError,
     IdempotencyPayloadMismatchError,
@@ -46,6 +47,7 @@ __all__ = [
     "BulkheadFullError",
     "CircuitOpenError",
     "ConfigError",
+    "DeadLetterQueueFullError",
     "IdempotencyDuplicateError",
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
@@ -59,6 +61,7 @@ __all__ = [
     "aprotected",
     "circuit_state",
     "circuits",
+    "dlq",
     "force_close_circuit",
     "force_open_circuit",
     "idempotent",

@@ -17,7 +17,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from baldur import _core
+from baldur import _core, _dlq
+from baldur.exceptions import CircuitOpenError, DeadLetterQueueFullError
 
 # AsyncCall.failed() answers, defined once in src/py/async_call.rs.
 RETRY = _core.STEP_RETRY
@@ -41,17 +42,28 @@ def coroutine_function(
     new_call = _core.AsyncCall
     spec = zone.idempotency
 
-    if spec is not None:
+    if spec is not None or zone.dlq:
         # The claim is awaited: against a remote store its round trip runs
         # on the background runtime, never blocking the event loop.
         claim_for = _core.claim_for_async
 
         async def claimed_call(*args: Any, **kwargs: Any) -> Any:
-            pending = claim_for(spec, args, kwargs, key)
-            if inspect.isawaitable(pending):
-                pending = await pending
-            call = new_call(zone, args, kwargs, key, pending)
-            return await run(zone, call, func, args, kwargs)
+            pending: _core.PendingClaim | None = None
+            if spec is not None:
+                claimed = claim_for(spec, args, kwargs, key)
+                pending = await claimed if inspect.isawaitable(claimed) else claimed
+            try:
+                call = new_call(zone, args, kwargs, key, pending)
+            except CircuitOpenError as rejected:
+                if zone.dlq:
+                    _dead_letter(zone, func, args, kwargs, rejected, 0, "circuit_open")
+                raise
+            ok, value = await attempts(call, func, args, kwargs)
+            if ok:
+                return value
+            if zone.dlq:
+                _dead_letter(zone, func, args, kwargs, value, call.attempts, call.reason)
+            return await answer_or_raise(zone, value)
 
         return claimed_call
 
@@ -74,16 +86,20 @@ def coroutine_function(
     return protected_call
 
 
-async def run(
+def _dead_letter(
     zone: _core.Zone,
-    call: _core.AsyncCall,
     func: AsyncFunction,
     args: tuple[Any, ...],
     kwargs: dict[str, Any],
-) -> Any:
-    """Every attempt of a started call, then the fallback if it gives up."""
-    ok, value = await attempts(call, func, args, kwargs)
-    return value if ok else await answer_or_raise(zone, value)
+    error: BaseException,
+    attempts: int,
+    reason: str | None,
+) -> None:
+    """Records the call; a queue that refuses it fails the call loudly."""
+    try:
+        _dlq.record_call(zone.name, func, args, kwargs, error, attempts, reason or "exhausted")
+    except DeadLetterQueueFullError as full:
+        raise full from error
 
 
 async def attempts(

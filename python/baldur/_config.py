@@ -68,6 +68,12 @@ def _apply(overrides: dict[str, object]) -> Settings:
     _core.set_default_timeout(settings.protect_default_timeout_seconds)
     _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
     _settings.apply_log_level(settings.log_level)
+    _core.configure_dlq(
+        _settings.dlq_path(settings),
+        settings.dlq_max_size,
+        settings.dlq_max_per_domain,
+        settings.dlq_overflow_strategy,
+    )
     _core.configure_stores(
         _settings.idempotency_store_url(settings),
         _settings.breaker_store_url(settings),

@@ -30,11 +30,22 @@ __all__ = [
     "ProtectResult",
     "Protected",
     "Zone",
+    "call_with_meta",
     "circuit_state",
     "claim_for_async",
     "close_runtime",
     "configure_breakers",
+    "configure_dlq",
     "configure_stores",
+    "dlq_claim",
+    "dlq_failed",
+    "dlq_get",
+    "dlq_list",
+    "dlq_purge",
+    "dlq_record",
+    "dlq_redrive",
+    "dlq_stats",
+    "dlq_succeeded",
     "flush_stores",
     "force_close",
     "force_open",
@@ -75,6 +86,7 @@ class Zone:
         fallback_takes_error: bool,
         idempotency: IdempotencySpec | None = None,
         default_timeout: bool = True,
+        dlq: bool = False,
     ) -> Zone: ...
     @property
     def name(self) -> str: ...
@@ -88,6 +100,8 @@ class Zone:
     def fallback_takes_error(self) -> bool: ...
     @property
     def idempotency(self) -> IdempotencySpec | None: ...
+    @property
+    def dlq(self) -> bool: ...
 
 @final
 class Protected:
@@ -190,6 +204,37 @@ class AsyncCall:
         duration_s: float,
     ) -> ProtectResult: ...
 
+def call_with_meta(
+    zone: Zone,
+    func: Callable[..., Any],
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any] | None = None,
+) -> ProtectResult: ...
+def configure_dlq(path: str, max_size: int, max_per_zone: int, overflow: str) -> None: ...
+def dlq_record(
+    zone: str,
+    function: str,
+    arguments: str,
+    replayable: bool,
+    error_type: str,
+    error_message: str,
+    attempts: int,
+    reason: str,
+    replay_budget: int,
+) -> tuple[int, int, int]: ...
+def dlq_get(id: int) -> dict[str, Any] | None: ...
+def dlq_list(
+    zone: str | None = None,
+    state: str | None = None,
+    error_type: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]: ...
+def dlq_claim(id: int) -> dict[str, Any] | None: ...
+def dlq_succeeded(id: int) -> None: ...
+def dlq_failed(id: int, error: str) -> str: ...
+def dlq_redrive(id: int, budget: int) -> bool: ...
+def dlq_purge(zone: str | None = None, state: str | None = None) -> int: ...
+def dlq_stats() -> dict[str, Any]: ...
 def shutdown_runtime() -> None: ...
 def close_runtime() -> None: ...
 def runtime_after_fork() -> None: ...

@@ -74,7 +74,8 @@ def zone_from_keywords(
         fallback=fallback,
         timeout=timeout,
         ignore=ignore,
-        unsupported={"dlq": dlq, "bulkhead": bulkhead},
+        unsupported={"bulkhead": bulkhead},
+        dlq=dlq,
         idempotency=spec,
         idempotent=options is not None,
     )
@@ -227,4 +228,6 @@ def _wrap(zone: _core.Zone, func: F) -> F:
 def _protect_async(zone: _core.Zone, func: Callable[..., Awaitable[Any]]) -> Callable[..., Any]:
     """A real coroutine function (``inspect.iscoroutinefunction`` is true, so
     frameworks treat it as async) with the original's signature."""
-    return functools.wraps(func)(_async.coroutine_function(zone, func))
+    wrapper = functools.wraps(func)(_async.coroutine_function(zone, func))
+    wrapper.__baldur_zone__ = zone  # type: ignore[attr-defined]  # the DLQ's replay reads it
+    return wrapper

@@ -78,6 +78,13 @@ def default_data_dir() -> str:
     return os.path.join(state, "baldur")
 
 
+def _overflow(key: str, raw: object) -> str:
+    allowed = ("drop_oldest", "reject", "compress_oldest")
+    if not isinstance(raw, str) or raw.strip() not in allowed:
+        raise ConfigError(key, raw, " | ".join(allowed))
+    return raw.strip()
+
+
 def _log_level(key: str, raw: object) -> str | None:
     if raw is None:
         return None
@@ -107,6 +114,9 @@ SETTINGS: Mapping[str, Setting] = {
     "redis_tls_ca_file": Setting("BALDUR_REDIS_TLS_CA_FILE", _ca_file, None),
     # Durable local data: the write-ahead log of DEGRADED mode (and the DLQ).
     "data_dir": Setting("BALDUR_DATA_DIR", _data_dir, None),
+    "dlq_max_size": Setting("BALDUR_DLQ_MAX_SIZE", _count, 100_000),
+    "dlq_max_per_domain": Setting("BALDUR_DLQ_MAX_PER_DOMAIN", _count, 10_000),
+    "dlq_overflow_strategy": Setting("BALDUR_DLQ_OVERFLOW_STRATEGY", _overflow, "drop_oldest"),
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
@@ -132,6 +142,9 @@ class Settings:
     data_dir: str | None
     redis_tls_ca_file: str | None
     idempotency_gate_memory_ttl_seconds: float
+    dlq_max_size: int
+    dlq_max_per_domain: int
+    dlq_overflow_strategy: str
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:
@@ -184,3 +197,8 @@ def breaker_store_url(settings: Settings) -> str | None:
 def wal_path(settings: Settings) -> str:
     """The write-ahead log of what must reach Redis and could not."""
     return os.path.join(settings.data_dir or default_data_dir(), "redis-wal.sqlite3")
+
+
+def dlq_path(settings: Settings) -> str:
+    """The durable local dead-letter queue."""
+    return os.path.join(settings.data_dir or default_data_dir(), "dlq.sqlite3")

@@ -18,7 +18,6 @@ _announced_lock = threading.Lock()
 # Keywords that CONTRACT.md names but whose machinery lands in a later
 # release: asking for one is loud, never a silent no-op.
 _NOT_YET = {
-    "dlq": "the dead-letter queue (dlq=True)",
     "bulkhead": "the bulkhead (bulkhead=)",
 }
 
@@ -35,6 +34,7 @@ def build_zone(
     idempotency: _core.IdempotencySpec | None = None,
     idempotent: bool = False,
     default_timeout: bool = True,
+    dlq: object = False,
 ) -> _core.Zone:
     """Validates a callsite's keywords and builds its zone. With
     ``default_timeout=False`` the zone ignores
@@ -50,6 +50,7 @@ def build_zone(
                 f"remove {key}= from {name!r}"
             )
     circuit_breaker = _validate.flag("circuit_breaker", circuit_breaker)
+    dlq = _validate.flag("dlq", dlq)
     policy = _retry_policy(retry)
     ignore_types = _ignore_types(ignore)
     fallback_takes_error = _fallback_arity(fallback)
@@ -68,6 +69,7 @@ def build_zone(
         fallback_takes_error=fallback_takes_error,
         idempotency=idempotency,
         default_timeout=default_timeout,
+        dlq=dlq,
     )
     _announce(name, idempotent, circuit_breaker, policy, fallback, zone.timeout)
     return zone

@@ -12,6 +12,7 @@ __all__ = [
     "BulkheadFullError",
     "CircuitOpenError",
     "ConfigError",
+    "DeadLetterQueueFullError",
     "IdempotencyDuplicateError",
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
@@ -136,3 +137,8 @@ class WrongColourError(BaldurError, TypeError):
     """A sync form given an async function, or an async form given a sync
     one: the caller's mistake, never counted as the dependency's failure,
     and raised even by the ``_with_meta`` forms."""
+
+
+class DeadLetterQueueFullError(BaldurError):
+    """The dead-letter queue is at its cap and its overflow strategy is
+    ``reject``: the failed call could not be set aside (adapters answer 503)."""

@@ -4,6 +4,7 @@
 
 pub mod breaker;
 pub mod clock;
+pub mod dlq;
 pub mod error;
 pub mod idempotency;
 pub mod protect;

@@ -91,3 +91,21 @@ fn zone_for<'py>(
     }
     Ok((zone, (!key.is_none()).then_some(key)))
 }
+
+/// Runs `func(*args, **kwargs)` under `zone` and reports the outcome as a
+/// `ProtectResult`: the DLQ's replay, which must know whether the function
+/// itself succeeded even when a fallback answered.
+#[pyfunction]
+#[pyo3(signature = (zone, func, args, kwargs=None))]
+pub(crate) fn call_with_meta(
+    py: Python<'_>,
+    zone: &Bound<'_, PyZone>,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> PyResult<ProtectResult> {
+    let zone = zone.get();
+    let started = Instant::now();
+    let outcome = driver::run(py, zone, func, args, kwargs, None);
+    ProtectResult::from_outcome(py, zone, outcome, started.elapsed().as_secs_f64())
+}

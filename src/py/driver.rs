@@ -5,6 +5,7 @@
 use crate::core::breaker::Rejection;
 use crate::core::protect::{GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
+use crate::py::dead_letter;
 use crate::py::errors;
 use crate::py::stores;
 use crate::py::zone::PyZone;
@@ -16,7 +17,10 @@ pub(crate) enum Outcome {
     /// An attempt returned.
     Returned { value: Py<PyAny>, attempts: u32 },
     /// The breaker refused the call; nothing ran.
-    Rejected(Rejection),
+    Rejected {
+        rejection: Rejection,
+        dlq_id: Option<String>,
+    },
     /// An error that is not the dependency's failure (ignored, HTTP 4xx,
     /// interrupt), or a failure inside Baldur's own classifier: raised as is.
     Propagated { error: PyErr, attempts: u32 },
@@ -24,20 +28,29 @@ pub(crate) enum Outcome {
     /// holds the fallback's answer (or its own error) if one is set.
     GaveUp {
         error: PyErr,
-        // Why it gave up; the dead-letter record (issue #6) will carry it.
-        #[allow(dead_code)]
         reason: GiveUp,
         attempts: u32,
         fallback: Option<PyResult<Py<PyAny>>>,
+        dlq_id: Option<String>,
     },
 }
 
 impl Outcome {
+    /// The dead-letter entry recorded for this call, if any.
+    pub(crate) fn dlq_id(&self) -> Option<String> {
+        match self {
+            Outcome::Rejected { dlq_id, .. } | Outcome::GaveUp { dlq_id, .. } => dlq_id.clone(),
+            _ => None,
+        }
+    }
+
     /// The value the caller gets, or the error it sees.
     pub(crate) fn into_result(self, py: Python<'_>, zone: &PyZone) -> PyResult<Py<PyAny>> {
         match self {
             Outcome::Returned { value, .. } => Ok(value),
-            Outcome::Rejected(rejection) => Err(errors::circuit_open(py, &zone.name, rejection)),
+            Outcome::Rejected { rejection, .. } => {
+                Err(errors::circuit_open(py, &zone.name, rejection))
+            }
             Outcome::Propagated { error, .. } => Err(error),
             Outcome::GaveUp {
                 fallback: Some(answer),
@@ -60,6 +73,24 @@ pub(crate) fn run(
     key: Option<&Bound<'_, PyAny>>,
 ) -> Outcome {
     stores::ensure_started(py);
+    let outcome = run_idempotent(py, zone, func, args, kwargs, key);
+    if zone.dlq {
+        dead_letter::record(py, zone, func, args, kwargs, outcome)
+    } else {
+        outcome
+    }
+}
+
+/// The pipeline with its idempotency claim taken first, if the zone has one.
+#[inline]
+fn run_idempotent(
+    py: Python<'_>,
+    zone: &PyZone,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    key: Option<&Bound<'_, PyAny>>,
+) -> Outcome {
     let Some(spec) = &zone.idempotency else {
         return run_claimed(py, zone, func, args, kwargs);
     };
@@ -88,7 +119,12 @@ fn run_claimed(
     let core = &zone.core;
     let mut call = match core.begin() {
         Ok(call) => call,
-        Err(rejection) => return Outcome::Rejected(rejection),
+        Err(rejection) => {
+            return Outcome::Rejected {
+                rejection,
+                dlq_id: None,
+            }
+        }
     };
     let mut last_error: Option<PyErr> = None;
     loop {
@@ -219,5 +255,6 @@ fn give_up(py: Python<'_>, zone: &PyZone, error: PyErr, reason: GiveUp, attempts
         reason,
         attempts,
         fallback,
+        dlq_id: None,
     }
 }

@@ -4,6 +4,8 @@ mod async_call;
 mod attempt;
 mod breakers;
 mod call;
+mod dead_letter;
+mod dlq;
 mod driver;
 mod errors;
 mod idempotency;
@@ -46,6 +48,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(async_call::refused_result, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
+    m.add_function(wrap_pyfunction!(call::call_with_meta, m)?)?;
     m.add_function(wrap_pyfunction!(zone::set_default_timeout, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::configure_breakers, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::register_breaker, m)?)?;
@@ -65,5 +68,19 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
+    for function in [
+        wrap_pyfunction!(dlq::configure_dlq, m)?,
+        wrap_pyfunction!(dlq::dlq_record, m)?,
+        wrap_pyfunction!(dlq::dlq_get, m)?,
+        wrap_pyfunction!(dlq::dlq_list, m)?,
+        wrap_pyfunction!(dlq::dlq_claim, m)?,
+        wrap_pyfunction!(dlq::dlq_succeeded, m)?,
+        wrap_pyfunction!(dlq::dlq_failed, m)?,
+        wrap_pyfunction!(dlq::dlq_redrive, m)?,
+        wrap_pyfunction!(dlq::dlq_purge, m)?,
+        wrap_pyfunction!(dlq::dlq_stats, m)?,
+    ] {
+        m.add_function(function)?;
+    }
     Ok(())
 }

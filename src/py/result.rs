@@ -98,19 +98,15 @@ impl ProtectResult {
         duration_s: f64,
     ) -> PyResult<Self> {
         let none = || py.None();
+        let dlq_id = outcome.dlq_id();
         let (value, error, ok, fallback_used, attempts) = match outcome {
             Outcome::Returned { value, attempts } => (value, None, true, false, attempts),
-            Outcome::Rejected(rejection) => {
+            Outcome::Rejected { rejection, .. } => {
                 let lazy = Some((zone.name.clone_ref(py), rejection));
-                return Ok(Self::build(
-                    zone,
-                    none(),
-                    PyOnceLock::new(),
-                    lazy,
-                    false,
-                    0,
-                    duration_s,
-                ));
+                let mut result =
+                    Self::build(zone, none(), PyOnceLock::new(), lazy, false, 0, duration_s);
+                result.dlq_id = dlq_id;
+                return Ok(result);
             }
             Outcome::Propagated { error, attempts } => (
                 none(),
@@ -142,7 +138,7 @@ impl ProtectResult {
                 ),
             },
         };
-        Ok(Self::from_parts(
+        let mut result = Self::from_parts(
             py,
             zone,
             value,
@@ -151,7 +147,9 @@ impl ProtectResult {
             fallback_used,
             attempts,
             duration_s,
-        ))
+        );
+        result.dlq_id = dlq_id;
+        Ok(result)
     }
 
     /// A result from its parts (the async driver assembles them in Python).

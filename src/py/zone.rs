@@ -46,6 +46,8 @@ pub(crate) struct PyZone {
     pub(crate) fallback_takes_error: bool,
     /// Claimed before the breaker is asked, settled when the call ends.
     pub(crate) idempotency: Option<Py<IdempotencySpec>>,
+    /// Record calls that end without the function succeeding.
+    pub(crate) dlq: bool,
 }
 
 #[pymethods]
@@ -54,7 +56,7 @@ impl PyZone {
     #[pyo3(signature = (
         name, *, circuit_breaker, attempts, base_delay, max_delay, multiplier, jitter,
         timeout, classifier, fallback, fallback_takes_error, idempotency=None,
-        default_timeout=true
+        default_timeout=true, dlq=false
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -72,6 +74,7 @@ impl PyZone {
         fallback_takes_error: bool,
         idempotency: Option<Py<IdempotencySpec>>,
         default_timeout: bool,
+        dlq: bool,
     ) -> PyResult<Self> {
         let backoff = Backoff::new(
             base_delay,
@@ -104,6 +107,7 @@ impl PyZone {
             fallback,
             fallback_takes_error,
             idempotency,
+            dlq,
         })
     }
 
@@ -135,6 +139,12 @@ impl PyZone {
     #[getter]
     fn idempotency(&self, py: Python<'_>) -> Option<Py<IdempotencySpec>> {
         self.idempotency.as_ref().map(|s| s.clone_ref(py))
+    }
+
+    /// Whether calls that end without success are recorded in the DLQ.
+    #[getter]
+    fn dlq(&self) -> bool {
+        self.dlq
     }
 
     /// Whether the fallback takes the final exception.

@@ -1,0 +1,140 @@
+"""``baldur.dlq``: the dead-letter queue. Calls protected with ``dlq=True``
+that end without the function succeeding are recorded here, durably, and
+replayed under the same protection.
+
+>>> import baldur
+>>> baldur.dlq.stats()["total"] >= 0
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+from typing import Any
+
+from baldur import _async, _core, _dlq
+
+__all__ = ["areplay", "get", "list", "purge", "redrive", "replay", "replay_batch", "stats"]
+
+_list = list
+
+
+def list(
+    domain: str | None = None,
+    state: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 100,
+) -> _list[dict[str, Any]]:
+    """Entries, oldest first: ``state`` is ``pending``, ``replaying`` or
+    ``needs_review``; ``failure_type`` the exception's ``module.Name``."""
+    return _core.dlq_list(domain, state, failure_type, limit)
+
+
+def get(entry_id: str) -> dict[str, Any] | None:
+    """One entry, or ``None``."""
+    return _core.dlq_get(int(entry_id))
+
+
+def replay(entry_id: str) -> dict[str, Any]:
+    """Calls the entry's function with its recorded arguments, under the
+    same protection. Success removes the entry; failure spends one replay,
+    and an entry with none left moves to ``needs_review``. Only one replayer
+    holds an entry at a time: one already held (or not replayable) is
+    reported as not replayed."""
+    claimed = _core.dlq_claim(int(entry_id))
+    if claimed is None:
+        current = get(entry_id)
+        return {"id": entry_id, "replayed": False, "state": current and current["state"]}
+    target, args, kwargs = _resolve(claimed)
+    if inspect.iscoroutinefunction(target):
+        _core.dlq_failed(int(entry_id), "an async function: use baldur.dlq.areplay")
+        raise TypeError(f"entry {entry_id} protects an async function: use baldur.dlq.areplay")
+    token = _dlq.replaying.set(True)
+    try:
+        zone = getattr(target, "zone", None)
+        if isinstance(zone, _core.Zone):
+            inner = target.__wrapped__
+            result = _core.call_with_meta(zone, inner, tuple(args), kwargs)
+            ok, error = result.ok, result.error
+        else:
+            try:
+                target(*args, **kwargs)
+                ok, error = True, None
+            except Exception as failed:
+                ok, error = False, failed
+    finally:
+        _dlq.replaying.reset(token)
+    return _settle(entry_id, ok, error)
+
+
+async def areplay(entry_id: str) -> dict[str, Any]:
+    """:func:`replay` for an entry whose function is ``async def``."""
+    claimed = _core.dlq_claim(int(entry_id))
+    if claimed is None:
+        current = get(entry_id)
+        return {"id": entry_id, "replayed": False, "state": current and current["state"]}
+    target, args, kwargs = _resolve(claimed)
+    token = _dlq.replaying.set(True)
+    try:
+        zone = getattr(target, "__baldur_zone__", None)
+        if isinstance(zone, _core.Zone):
+            call = _core.AsyncCall(zone, tuple(args), kwargs)
+            ok, outcome = await _async.attempts(call, target.__wrapped__, tuple(args), kwargs)
+            error = None if ok else outcome
+        else:
+            try:
+                await target(*args, **kwargs)
+                ok, error = True, None
+            except Exception as failed:
+                ok, error = False, failed
+    except Exception as refused:
+        ok, error = False, refused
+    finally:
+        _dlq.replaying.reset(token)
+    return _settle(entry_id, ok, error)
+
+
+def replay_batch(
+    domain: str | None = None, failure_type: str | None = None, limit: int = 100
+) -> _list[dict[str, Any]]:
+    """Replays every pending entry of a domain, or of a failure type."""
+    return [replay(entry["id"]) for entry in list(domain, "pending", failure_type, limit)]
+
+
+def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
+    """Grants a ``needs_review`` entry a fresh replay budget (after the root
+    cause is fixed). False if the entry is not in ``needs_review``."""
+    return _core.dlq_redrive(int(entry_id), budget)
+
+
+def purge(domain: str | None = None, state: str | None = None, *, confirm: bool) -> int:
+    """Deletes the matching entries: explicit (``confirm=True``), never
+    implied. Returns how many."""
+    if confirm is not True:
+        raise ValueError("purge deletes entries for good: pass confirm=True")
+    return _core.dlq_purge(domain, state)
+
+
+def stats() -> dict[str, Any]:
+    """Entries by state and domain, and evictions so far."""
+    return _core.dlq_stats()
+
+
+def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
+    module_name, _, qualname = str(entry["function"]).partition(":")
+    target: Any = importlib.import_module(module_name)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    document = json.loads(entry["arguments"])
+    return target, document["args"], document["kwargs"]
+
+
+def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, Any]:
+    if ok:
+        _core.dlq_succeeded(int(entry_id))
+        return {"id": entry_id, "replayed": True, "ok": True, "state": "done"}
+    detail = f"{type(error).__name__}: {error}"
+    state = _core.dlq_failed(int(entry_id), detail)
+    return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}

@@ -1,0 +1,102 @@
+//! A dead-letter entry: one call that ended without the function
+//! succeeding, recorded so it can be replayed (never pickled: its
+//! arguments are JSON, and a queue never executes what it reads back).
+
+use serde::{Deserialize, Serialize};
+
+/// Replays an entry gets before it needs a human.
+pub const DEFAULT_REPLAY_BUDGET: u32 = 3;
+
+/// What a new entry holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEntry {
+    /// The zone (domain) the call belonged to.
+    pub zone: String,
+    /// The protected function's import path, `module:qualname`.
+    pub function: String,
+    /// `{"args": [...], "kwargs": {...}}` as JSON.
+    pub arguments: String,
+    /// False when an argument was not JSON and was kept by `repr`.
+    pub replayable: bool,
+    /// The final exception's type, `module.Name`.
+    pub error_type: String,
+    /// Its message.
+    pub error_message: String,
+    /// Attempts the call made.
+    pub attempts: u32,
+    /// `exhausted`, `circuit_open` or `timeout`.
+    pub reason: String,
+}
+
+/// An entry as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Its id.
+    pub id: i64,
+    /// What was recorded.
+    #[serde(flatten)]
+    pub recorded: NewEntry,
+    /// `pending`, `replaying` or `needs_review`.
+    pub state: String,
+    /// Replays left before `needs_review`.
+    pub replays_left: u32,
+    /// The last replay's error, if any.
+    pub last_replay_error: Option<String>,
+    /// Wall-clock milliseconds.
+    pub created_ms: i64,
+    /// Wall-clock milliseconds of the last change.
+    pub updated_ms: i64,
+}
+
+/// How a full queue makes room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Overflow {
+    /// Evict the oldest entries (counted and logged).
+    DropOldest,
+    /// Refuse the new entry (the caller raises; adapters answer 503).
+    Reject,
+    /// Fold the oldest into per-zone summaries, then evict them.
+    CompressOldest,
+}
+
+impl Overflow {
+    /// Parses the public name.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "drop_oldest" => Some(Overflow::DropOldest),
+            "reject" => Some(Overflow::Reject),
+            "compress_oldest" => Some(Overflow::CompressOldest),
+            _ => None,
+        }
+    }
+}
+
+/// The queue's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Caps {
+    /// Entries in all.
+    pub max_size: u64,
+    /// Entries per zone.
+    pub max_per_zone: u64,
+    /// What gives when a cap is hit.
+    pub overflow: Overflow,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Self {
+            max_size: 100_000,
+            max_per_zone: 10_000,
+            overflow: Overflow::DropOldest,
+        }
+    }
+}
+
+/// What recording did to make room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Eviction {
+    /// Entries evicted.
+    pub evicted: u64,
+    /// Of those, folded into summaries first.
+    pub compressed: u64,
+}

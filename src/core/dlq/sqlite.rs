@@ -1,0 +1,392 @@
+//! The durable local dead-letter queue: SQLite under the data directory,
+//! synchronous writes, so an entry acknowledged survives `kill -9`.
+
+use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use parking_lot::Mutex;
+use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::path::Path;
+use std::time::Duration;
+
+/// Seconds a replay may hold an entry before another replayer may take it
+/// (the first one presumably died mid-replay).
+pub const REPLAY_LEASE_MS: i64 = 60_000;
+
+/// Why recording failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DlqError {
+    /// The queue is full and its overflow strategy is `reject`.
+    Full {
+        /// The cap that was hit.
+        cap: &'static str,
+        /// Its value.
+        limit: u64,
+    },
+    /// The store failed.
+    Store(String),
+}
+
+impl std::fmt::Display for DlqError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DlqError::Full { cap, limit } => {
+                write!(
+                    f,
+                    "the dead-letter queue is full ({cap}={limit}, overflow=reject)"
+                )
+            }
+            DlqError::Store(error) => write!(f, "the dead-letter queue failed: {error}"),
+        }
+    }
+}
+
+fn store<E: std::fmt::Display>(error: E) -> DlqError {
+    DlqError::Store(error.to_string())
+}
+
+/// The queue's counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Entries in all.
+    pub total: u64,
+    /// Entries by state.
+    pub by_state: Vec<(String, u64)>,
+    /// Entries by zone.
+    pub by_zone: Vec<(String, u64)>,
+    /// Entries folded into summaries by `compress_oldest`, by zone and type.
+    pub compressed: Vec<(String, String, u64)>,
+}
+
+/// The queue. See the module docs.
+#[derive(Debug)]
+pub struct SqliteDlq {
+    connection: Mutex<Connection>,
+    caps: Mutex<Caps>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    zone TEXT NOT NULL, function TEXT NOT NULL, arguments TEXT NOT NULL,
+    replayable INTEGER NOT NULL, error_type TEXT NOT NULL, error_message TEXT NOT NULL,
+    attempts INTEGER NOT NULL, reason TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', replays_left INTEGER NOT NULL,
+    last_replay_error TEXT, claimed_ms INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_zone ON entries (zone, id);
+CREATE TABLE IF NOT EXISTS summaries (
+    zone TEXT NOT NULL, error_type TEXT NOT NULL, count INTEGER NOT NULL,
+    first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
+    PRIMARY KEY (zone, error_type)
+);";
+
+const COLUMNS: &str = "id, zone, function, arguments, replayable, error_type, error_message, \
+                       attempts, reason, state, replays_left, last_replay_error, created_ms, \
+                       updated_ms";
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        id: row.get(0)?,
+        recorded: NewEntry {
+            zone: row.get(1)?,
+            function: row.get(2)?,
+            arguments: row.get(3)?,
+            replayable: row.get::<_, i64>(4)? != 0,
+            error_type: row.get(5)?,
+            error_message: row.get(6)?,
+            attempts: row.get(7)?,
+            reason: row.get(8)?,
+        },
+        state: row.get(9)?,
+        replays_left: row.get(10)?,
+        last_replay_error: row.get(11)?,
+        created_ms: row.get(12)?,
+        updated_ms: row.get(13)?,
+    })
+}
+
+impl SqliteDlq {
+    /// Opens (creating) the queue at `path`.
+    pub fn open(path: &Path, caps: Caps) -> Result<Self, DlqError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(store)?;
+        }
+        let connection = Connection::open(path).map_err(store)?;
+        connection
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(store)?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(store)?;
+        connection
+            .pragma_update(None, "synchronous", "FULL")
+            .map_err(store)?;
+        connection.execute_batch(SCHEMA).map_err(store)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+            caps: Mutex::new(caps),
+        })
+    }
+
+    /// New limits, applied from the next record on.
+    pub fn set_caps(&self, caps: Caps) {
+        *self.caps.lock() = caps;
+    }
+
+    /// Records an entry durably, making room first as the caps say.
+    pub fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(i64, Eviction), DlqError> {
+        let caps = *self.caps.lock();
+        let mut connection = self.connection.lock();
+        let tx = connection.transaction().map_err(store)?;
+        let mut eviction = Eviction::default();
+        let in_zone: u64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM entries WHERE zone = ?1",
+                params![new.zone],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(store)? as u64;
+        if in_zone >= caps.max_per_zone {
+            make_room(
+                &tx,
+                Some(&new.zone),
+                in_zone + 1 - caps.max_per_zone,
+                caps,
+                "max_per_zone",
+                &mut eviction,
+            )?;
+        }
+        let total: u64 = tx
+            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
+            .map_err(store)? as u64;
+        if total >= caps.max_size {
+            make_room(
+                &tx,
+                None,
+                total + 1 - caps.max_size,
+                caps,
+                "max_size",
+                &mut eviction,
+            )?;
+        }
+        let now = now_ms();
+        tx.execute(
+            "INSERT INTO entries (zone, function, arguments, replayable, error_type, error_message, \
+             attempts, reason, replays_left, created_ms, updated_ms) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+            params![
+                new.zone,
+                new.function,
+                new.arguments,
+                i64::from(new.replayable),
+                new.error_type,
+                new.error_message,
+                new.attempts,
+                new.reason,
+                replay_budget,
+                now
+            ],
+        )
+        .map_err(store)?;
+        let id = tx.last_insert_rowid();
+        tx.commit().map_err(store)?;
+        Ok((id, eviction))
+    }
+
+    /// One entry.
+    pub fn get(&self, id: i64) -> Result<Option<Entry>, DlqError> {
+        let connection = self.connection.lock();
+        connection
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM entries WHERE id = ?1"),
+                params![id],
+                entry,
+            )
+            .optional()
+            .map_err(store)
+    }
+
+    /// Entries, oldest first, filtered by zone, state and error type.
+    pub fn list(
+        &self,
+        zone: Option<&str>,
+        state: Option<&str>,
+        error_type: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Entry>, DlqError> {
+        let connection = self.connection.lock();
+        let mut query = connection
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM entries WHERE (?1 IS NULL OR zone = ?1) \
+                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR error_type = ?3) \
+                 ORDER BY id LIMIT ?4"
+            ))
+            .map_err(store)?;
+        let rows = query
+            .query_map(params![zone, state, error_type, limit as i64], entry)
+            .map_err(store)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store)
+    }
+
+    /// Takes an entry for replay: only one replayer holds it at a time (a
+    /// hold older than the lease is taken over). `None`: not replayable now.
+    pub fn claim(&self, id: i64) -> Result<Option<Entry>, DlqError> {
+        let now = now_ms();
+        let taken = self
+            .connection
+            .lock()
+            .execute(
+                "UPDATE entries SET state = 'replaying', claimed_ms = ?2, updated_ms = ?2 \
+                 WHERE id = ?1 AND replayable = 1 AND (state = 'pending' \
+                 OR (state = 'replaying' AND claimed_ms < ?3))",
+                params![id, now, now - REPLAY_LEASE_MS],
+            )
+            .map_err(store)?;
+        if taken == 1 {
+            self.get(id)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// The replay succeeded: the entry is done.
+    pub fn succeeded(&self, id: i64) -> Result<(), DlqError> {
+        self.connection
+            .lock()
+            .execute("DELETE FROM entries WHERE id = ?1", params![id])
+            .map(|_| ())
+            .map_err(store)
+    }
+
+    /// The replay failed: one replay spent; none left means `needs_review`.
+    /// Returns the entry's new state.
+    pub fn failed(&self, id: i64, error: &str) -> Result<String, DlqError> {
+        let connection = self.connection.lock();
+        connection
+            .execute(
+                "UPDATE entries SET replays_left = MAX(replays_left - 1, 0), \
+                 state = CASE WHEN replays_left <= 1 THEN 'needs_review' ELSE 'pending' END, \
+                 last_replay_error = ?2, updated_ms = ?3 WHERE id = ?1",
+                params![id, error, now_ms()],
+            )
+            .map_err(store)?;
+        connection
+            .query_row(
+                "SELECT state FROM entries WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
+            )
+            .map_err(store)
+    }
+
+    /// A needs-review entry gets a fresh replay budget. False if it is not
+    /// in `needs_review`.
+    pub fn redrive(&self, id: i64, budget: u32) -> Result<bool, DlqError> {
+        self.connection
+            .lock()
+            .execute(
+                "UPDATE entries SET state = 'pending', replays_left = ?2, updated_ms = ?3 \
+                 WHERE id = ?1 AND state = 'needs_review'",
+                params![id, budget, now_ms()],
+            )
+            .map(|changed| changed == 1)
+            .map_err(store)
+    }
+
+    /// Deletes the entries matching the filters (explicit, never implied).
+    pub fn purge(&self, zone: Option<&str>, state: Option<&str>) -> Result<u64, DlqError> {
+        self.connection
+            .lock()
+            .execute(
+                "DELETE FROM entries WHERE (?1 IS NULL OR zone = ?1) AND (?2 IS NULL OR state = ?2)",
+                params![zone, state],
+            )
+            .map(|n| n as u64)
+            .map_err(store)
+    }
+
+    /// The queue's counts.
+    pub fn stats(&self) -> Result<Stats, DlqError> {
+        let connection = self.connection.lock();
+        let pairs = |sql: &str| -> Result<Vec<(String, u64)>, DlqError> {
+            let mut query = connection.prepare(sql).map_err(store)?;
+            let rows = query
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })
+                .map_err(store)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(store)
+        };
+        let by_state = pairs("SELECT state, COUNT(*) FROM entries GROUP BY state ORDER BY state")?;
+        let by_zone = pairs("SELECT zone, COUNT(*) FROM entries GROUP BY zone ORDER BY zone")?;
+        let mut query = connection
+            .prepare("SELECT zone, error_type, count FROM summaries ORDER BY zone, error_type")
+            .map_err(store)?;
+        let compressed = query
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+            })
+            .map_err(store)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(store)?;
+        Ok(Stats {
+            total: by_state.iter().map(|(_, n)| n).sum(),
+            by_state,
+            by_zone,
+            compressed,
+        })
+    }
+}
+
+/// Evicts (or, for `reject`, refuses) `count` of the oldest entries, of
+/// `zone` or of all, as the overflow strategy says.
+fn make_room(
+    tx: &rusqlite::Transaction<'_>,
+    zone: Option<&str>,
+    count: u64,
+    caps: Caps,
+    cap: &'static str,
+    eviction: &mut Eviction,
+) -> Result<(), DlqError> {
+    let limit = if cap == "max_size" {
+        caps.max_size
+    } else {
+        caps.max_per_zone
+    };
+    if caps.overflow == Overflow::Reject {
+        return Err(DlqError::Full { cap, limit });
+    }
+    let oldest = "SELECT id FROM entries WHERE (?1 IS NULL OR zone = ?1) AND state != 'replaying' \
+                  ORDER BY id LIMIT ?2";
+    let compress = caps.overflow == Overflow::CompressOldest;
+    if compress {
+        tx.execute(
+            &format!(
+                "INSERT INTO summaries (zone, error_type, count, first_ms, last_ms) \
+                     SELECT zone, error_type, COUNT(*), MIN(created_ms), MAX(created_ms) \
+                     FROM entries WHERE id IN ({oldest}) GROUP BY zone, error_type \
+                     ON CONFLICT (zone, error_type) DO UPDATE SET \
+                     count = count + excluded.count, last_ms = MAX(last_ms, excluded.last_ms)"
+            ),
+            params![zone, count as i64],
+        )
+        .map_err(store)?;
+    }
+    let evicted = tx
+        .execute(
+            &format!("DELETE FROM entries WHERE id IN ({oldest})"),
+            params![zone, count as i64],
+        )
+        .map_err(store)? as u64;
+    eviction.evicted += evicted;
+    if compress {
+        eviction.compressed += evicted;
+    }
+    Ok(())
+}
