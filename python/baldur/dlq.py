@@ -109,7 +109,7 @@ def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
     return _core.dlq_redrive(int(entry_id), budget)
 
 
-def purge(domain: str | None = None, state: str | None = None, *, confirm: bool) -> int:
+def purge(domain: str | None = None, state: str | None = None, *, confirm: bool = False) -> int:
     """Deletes the matching entries: explicit (``confirm=True``), never
     implied. Returns how many."""
     if confirm is not True:

@@ -1,0 +1,171 @@
+"""The dead-letter queue: what is recorded, durably, within its caps."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import baldur
+from helpers import AlwaysFails, Boom
+
+
+@pytest.fixture
+def queue(configure: Callable[..., None], tmp_path: Path) -> Path:
+    """A fresh queue of this test's own."""
+    configure(data_dir=str(tmp_path))
+    return tmp_path
+
+
+def test_an_exhausted_call_is_recorded_even_when_the_fallback_answers(
+    queue: Path, zone_name: str
+) -> None:
+    policy = baldur.RetryPolicy(attempts=2, base_delay=0)
+
+    @baldur.protected(zone_name, retry=policy, fallback=lambda: "queued", dlq=True)
+    def charge(order_id: str, amount: int = 10) -> str:
+        raise ConnectionError("gateway down")
+
+    assert charge("o-1", amount=5) == "queued"
+    [entry] = baldur.dlq.list(domain=zone_name)
+    assert entry["function"].endswith(
+        ":test_an_exhausted_call_is_recorded_even_when_the_fallback_answers.<locals>.charge"
+    )
+    assert entry["arguments"] == '{"args": ["o-1"], "kwargs": {"amount": 5}}'
+    assert (entry["error_type"], entry["error_message"]) == (
+        "builtins.ConnectionError",
+        "gateway down",
+    )
+    assert (entry["attempts"], entry["reason"], entry["state"]) == (2, "exhausted", "pending")
+    assert entry["created_at"] > 0
+
+
+def test_a_rejection_and_a_timeout_are_recorded_with_their_reason(
+    queue: Path, zone_name: str
+) -> None:
+    result = baldur.protect_with_meta(zone_name, AlwaysFails(), dlq=True)
+    assert result.dlq_id is not None
+    baldur.force_open_circuit(zone_name)
+    rejected = baldur.protect_with_meta(zone_name, AlwaysFails(), dlq=True)
+    assert rejected.rejected and rejected.dlq_id is not None
+    assert baldur.dlq.get(rejected.dlq_id)["reason"] == "circuit_open"  # type: ignore[index]
+    baldur.reset_circuit(zone_name)
+    import time
+
+    slow = baldur.protect_with_meta(zone_name, lambda: time.sleep(1), timeout=0.05, dlq=True)
+    assert baldur.dlq.get(slow.dlq_id)["reason"] == "timeout"  # type: ignore[arg-type,index]
+
+
+def test_successes_and_ignored_errors_are_not_recorded(queue: Path, zone_name: str) -> None:
+    assert baldur.protect(zone_name, lambda: 1, dlq=True) == 1
+    with pytest.raises(KeyError):
+        baldur.protect(zone_name, lambda: {}["x"], dlq=True, ignore=(KeyError,))
+    assert baldur.dlq.list(domain=zone_name) == []
+
+
+def test_arguments_that_are_not_json_make_the_entry_not_replayable(
+    queue: Path, zone_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @baldur.protected(zone_name, dlq=True)
+    def upload(blob: object, name: str) -> None:
+        raise Boom("storage down")
+
+    with caplog.at_level(logging.WARNING, logger="baldur"), pytest.raises(Boom):
+        upload(object(), name="x")
+    [entry] = baldur.dlq.list(domain=zone_name)
+    assert entry["replayable"] is False
+    assert '"__repr__": "<object object' in entry["arguments"]
+    warned = [
+        r for r in caplog.records if getattr(r, "event", None) == "dlq.argument_not_replayable"
+    ]
+    assert warned and "args[0]" in warned[0].arguments  # type: ignore[attr-defined]
+    assert baldur.dlq.replay(entry["id"])["replayed"] is False
+
+
+def test_an_acknowledged_entry_survives_kill_9(queue: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import os, signal, baldur
+        baldur.init(data_dir={str(queue)!r})
+        result = baldur.protect_with_meta("dlq-crash", lambda: 1 / 0, dlq=True)
+        print(result.dlq_id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    crashed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert crashed.returncode == -signal.SIGKILL
+    entry_id = crashed.stdout.strip()
+    entry = baldur.dlq.get(entry_id)
+    assert entry is not None and entry["error_type"] == "builtins.ZeroDivisionError"
+
+
+@pytest.mark.parametrize("strategy", ["drop_oldest", "compress_oldest"])
+def test_a_full_queue_evicts_the_oldest_and_says_so(
+    configure: Callable[..., None],
+    tmp_path: Path,
+    zone_name: str,
+    strategy: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure(data_dir=str(tmp_path), dlq_max_size=3, dlq_overflow_strategy=strategy)
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        for i in range(5):
+            baldur.protect_with_meta(zone_name, raising_boom(i), dlq=True)
+    entries = baldur.dlq.list(domain=zone_name)
+    assert [e["error_message"] for e in entries] == ["2", "3", "4"]
+    stats = baldur.dlq.stats()
+    assert stats["evicted"] >= 2
+    assert any(getattr(r, "event", None) == "dlq.entries_evicted" for r in caplog.records)
+    if strategy == "compress_oldest":
+        [(zone, error_type, count)] = stats["compressed_summaries"]
+        assert (zone, count) == (zone_name, 2) and error_type.endswith("Boom")
+
+
+def test_a_full_queue_that_rejects_fails_the_call_loudly(
+    configure: Callable[..., None], tmp_path: Path, zone_name: str
+) -> None:
+    configure(data_dir=str(tmp_path), dlq_max_size=1, dlq_overflow_strategy="reject")
+    baldur.protect_with_meta(zone_name, raising_boom(0), dlq=True)
+    with pytest.raises(baldur.DeadLetterQueueFullError) as full:
+        baldur.protect(zone_name, raising_boom(1), dlq=True)
+    assert isinstance(full.value.__cause__, Boom)
+
+
+def test_the_per_domain_cap_evicts_within_the_domain(
+    configure: Callable[..., None], tmp_path: Path, new_name: Callable[[], str]
+) -> None:
+    configure(data_dir=str(tmp_path), dlq_max_per_domain=2)
+    busy, quiet = new_name(), new_name()
+    baldur.protect_with_meta(quiet, raising_boom(0), dlq=True)
+    for i in range(4):
+        baldur.protect_with_meta(busy, raising_boom(i), dlq=True)
+    assert len(baldur.dlq.list(domain=busy)) == 2
+    assert len(baldur.dlq.list(domain=quiet)) == 1
+
+
+def test_purge_is_explicit(queue: Path, zone_name: str) -> None:
+    baldur.protect_with_meta(zone_name, raising_boom(0), dlq=True)
+    with pytest.raises(ValueError, match="confirm"):
+        baldur.dlq.purge(domain=zone_name)
+    assert baldur.dlq.purge(domain=zone_name, confirm=True) == 1
+
+
+def raising_boom(i: int) -> Callable[[], None]:
+    def fail() -> None:
+        raise Boom(str(i))
+
+    return fail
+
+
+def test_bad_dlq_settings_are_config_errors(configure: Callable[..., None]) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        configure(dlq_overflow_strategy="drop_newest")
+    assert caught.value.key == "dlq_overflow_strategy"
+    with pytest.raises(baldur.ConfigError):
+        configure(dlq_max_size=0)

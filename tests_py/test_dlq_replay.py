@@ -1,0 +1,153 @@
+"""Replaying dead letters: in another process, under the same protection,
+one replayer per entry, with a budget that ends in needs_review."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import baldur
+
+APPS = Path(__file__).parent / "apps"
+
+
+@pytest.fixture
+def jobs(
+    configure: Callable[..., None], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
+    """The importable jobs module, a queue of this test's own, and the file
+    the jobs mark each real run in."""
+    marker = tmp_path / "runs.txt"
+    monkeypatch.syspath_prepend(str(APPS))
+    monkeypatch.setenv("BALDUR_TEST_MARKER", str(marker))
+    configure(data_dir=str(tmp_path))
+    sys.modules.pop("dlq_jobs", None)
+    for zone in ("dlq-jobs", "dlq-jobs-async"):  # breakers live as long as the process
+        with contextlib.suppress(KeyError):
+            baldur.reset_circuit(zone)
+    yield marker
+    sys.modules.pop("dlq_jobs", None)
+
+
+def run_in_new_process(tmp_path: Path, code: str, fail: bool) -> str:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(APPS),
+        "BALDUR_DATA_DIR": str(tmp_path),
+        "BALDUR_TEST_FAIL": "1" if fail else "0",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", "import baldur, dlq_jobs\n" + code],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_an_entry_is_replayed_by_a_new_process_found_by_import_path(
+    jobs: Path, tmp_path: Path
+) -> None:
+    entry_id = run_in_new_process(
+        tmp_path,
+        "r = baldur.protect_with_meta('x', lambda: None)\n"
+        "try:\n    dlq_jobs.ship('o-1', quantity=2)\nexcept ConnectionError:\n    pass\n"
+        "print(baldur.dlq.list(domain='dlq-jobs')[0]['id'])",
+        fail=True,
+    )
+    assert not jobs.exists()  # it never ran
+    outcome = run_in_new_process(tmp_path, f"print(baldur.dlq.replay({entry_id!r}))", fail=False)
+    assert "'ok': True" in outcome
+    assert jobs.read_text() == "o-1:2\n"
+    assert baldur.dlq.get(entry_id) is None  # success removes it
+
+
+def test_a_failing_replay_spends_its_budget_then_needs_review(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship("o-2")
+    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    states = [baldur.dlq.replay(entry["id"])["state"] for _ in range(3)]
+    assert states == ["pending", "pending", "needs_review"]
+    assert baldur.dlq.replay(entry["id"])["replayed"] is False  # never retried forever
+    assert baldur.dlq.get(entry["id"])["last_replay_error"].startswith("ConnectionError")  # type: ignore[index]
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    assert baldur.dlq.redrive(entry["id"]) is True
+    assert baldur.dlq.replay(entry["id"])["ok"] is True
+    assert jobs.read_text() == "o-2:1\n"
+
+
+def test_concurrent_replayers_never_run_one_entry_twice(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    for order in ("a", "b", "c"):
+        with pytest.raises(ConnectionError):
+            dlq_jobs.ship(order)
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    ids = [e["id"] for e in baldur.dlq.list(domain="dlq-jobs")]
+    start = threading.Barrier(8)
+
+    def replayer() -> None:
+        start.wait()
+        for entry_id in ids:
+            baldur.dlq.replay(entry_id)
+
+    threads = [threading.Thread(target=replayer) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(jobs.read_text().split()) == ["a:1", "b:1", "c:1"]
+    assert baldur.dlq.list(domain="dlq-jobs") == []
+
+
+def test_batch_replay_by_domain_and_by_failure_type(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    for order in ("x", "y"):
+        with pytest.raises(ConnectionError):
+            dlq_jobs.ship(order)
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    none = baldur.dlq.replay_batch(failure_type="builtins.TimeoutError")
+    assert none == []
+    done = baldur.dlq.replay_batch(domain="dlq-jobs")
+    assert [d["ok"] for d in done] == [True, True]
+    assert sorted(jobs.read_text().split()) == ["x:1", "y:1"]
+
+
+def test_an_async_entry_is_replayed_with_areplay(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        asyncio.run(dlq_jobs.notify("ann"))
+    [entry] = baldur.dlq.list(domain="dlq-jobs-async")
+    with pytest.raises(TypeError, match="areplay"):
+        baldur.dlq.replay(entry["id"])
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    assert baldur.dlq.redrive(entry["id"]) is False  # still pending, one replay spent
+    outcome = asyncio.run(baldur.dlq.areplay(entry["id"]))
+    assert outcome["ok"] is True
+    assert jobs.read_text() == "notified ann\n"
