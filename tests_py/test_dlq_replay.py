@@ -151,3 +151,36 @@ def test_an_async_entry_is_replayed_with_areplay(
     outcome = asyncio.run(baldur.dlq.areplay(entry["id"]))
     assert outcome["ok"] is True
     assert jobs.read_text() == "notified ann\n"
+
+
+def test_entries_are_replayed_when_the_breaker_closes_again(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None], tmp_path: Path
+) -> None:
+    """The outage's letters go out by themselves once probing succeeds."""
+    configure(
+        data_dir=str(tmp_path),
+        cb_failure_threshold=2,
+        cb_minimum_calls=2,
+        cb_recovery_timeout=0.2,
+        cb_half_open_max_calls=1,
+    )
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    for order in ("p", "q"):
+        with pytest.raises(ConnectionError):
+            dlq_jobs.ship(order)
+    assert baldur.circuit_state("dlq-jobs") == "open"
+    with pytest.raises(baldur.CircuitOpenError):
+        dlq_jobs.ship("r")  # rejected, and recorded too
+    assert len(baldur.dlq.list(domain="dlq-jobs")) == 3
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    import time
+
+    time.sleep(0.3)
+    assert dlq_jobs.ship("probe") == "shipped probe"  # the probe closes the breaker
+    deadline = time.monotonic() + 10
+    while baldur.dlq.list(domain="dlq-jobs") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert baldur.dlq.list(domain="dlq-jobs") == []
+    assert sorted(jobs.read_text().split()) == ["p:1", "probe:1", "q:1", "r:1"]

@@ -59,6 +59,11 @@ def breaker_transition(
         calls=calls,
         failures=failures,
     )
+    if to_state == "closed" and from_state == "half_open":
+        # The dependency is back: what its outage set aside is replayed.
+        from baldur import dlq
+
+        dlq.sweep_in_background(zone)
 
 
 _idempotency_log = logging.getLogger("baldur.idempotency")

@@ -9,16 +9,20 @@ True
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import inspect
 import json
+import logging
+import threading
 from typing import Any
 
-from baldur import _async, _core, _dlq
+from baldur import _async, _core, _dlq, _events
 
 __all__ = ["areplay", "get", "list", "purge", "redrive", "replay", "replay_batch", "stats"]
 
 _list = list
+_log = logging.getLogger("baldur.replay")
 
 
 def list(
@@ -101,6 +105,44 @@ def replay_batch(
 ) -> _list[dict[str, Any]]:
     """Replays every pending entry of a domain, or of a failure type."""
     return [replay(entry["id"]) for entry in list(domain, "pending", failure_type, limit)]
+
+
+def sweep_in_background(domain: str) -> threading.Thread | None:
+    """Replays a domain's pending entries on a thread of its own: called when
+    the domain's breaker closes again after probing. Returns the thread, or
+    ``None`` when there is nothing to replay."""
+    try:
+        if not list(domain, "pending", limit=1):
+            return None
+    except OSError as unreadable:
+        _events.emit(
+            _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
+        )
+        return None
+    sweeper = threading.Thread(target=_sweep, args=(domain,), name="baldur-dlq-sweep", daemon=True)
+    sweeper.start()
+    return sweeper
+
+
+def _sweep(domain: str) -> None:
+    _events.emit(_log, logging.INFO, "replay.sweep_started", domain=domain)
+    replayed = failed = 0
+    for entry in list(domain, "pending", limit=1000):
+        target, _, _ = _resolve(entry)
+        if inspect.iscoroutinefunction(target):
+            outcome = asyncio.run(areplay(entry["id"]))
+        else:
+            outcome = replay(entry["id"])
+        replayed += bool(outcome.get("ok"))
+        failed += outcome.get("ok") is False
+    _events.emit(
+        _log,
+        logging.INFO,
+        "replay.sweep_completed",
+        domain=domain,
+        replayed=replayed,
+        failed=failed,
+    )
 
 
 def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
