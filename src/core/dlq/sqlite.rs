@@ -3,7 +3,7 @@
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension, Row};
+use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
 
@@ -143,7 +143,12 @@ impl SqliteDlq {
     pub fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(i64, Eviction), DlqError> {
         let caps = *self.caps.lock();
         let mut connection = self.connection.lock();
-        let tx = connection.transaction().map_err(store)?;
+        // IMMEDIATE: the counts below must not be read under a snapshot another
+        // handle may write past, or the upgrade to a write fails at once with
+        // SQLITE_BUSY (the busy timeout is not consulted for it).
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(store)?;
         let mut eviction = Eviction::default();
         let in_zone: u64 = tx
             .query_row(
