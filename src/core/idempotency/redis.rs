@@ -102,18 +102,12 @@ impl IdempotencyStore for RedisIdempotencyStore {
         fingerprint: Option<u64>,
         execution_ttl: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
-        let record = record_key(key);
-        let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
-        let answer: Vec<redis::Value> = self.redis.run(|mut connection| async move {
-            CLAIM
-                .key(record)
-                .arg(owner.to_string())
-                .arg(fingerprint)
-                .arg(millis(execution_ttl))
-                .invoke_async(&mut connection)
-                .await
-        })?;
-        parse_claim(&answer)
+        // One claim script call, awaited here from outside the runtime.
+        let pending = self.claim_async(key.to_owned(), owner, fingerprint, execution_ttl);
+        self.redis
+            .runtime()
+            .block_on(pending)
+            .map_err(|e| StoreError(format!("background runtime unavailable: {e}")))?
     }
 
     fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
