@@ -7,6 +7,7 @@ use crate::core::idempotency::store::{
 };
 use crate::core::store::RedisStore;
 use redis::Script;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -73,16 +74,73 @@ return 0
     )
 });
 
+/// Told about a claim that may have landed in Redis after its caller gave
+/// up on it (a timeout) and that could not be released either: the key
+/// and owner, to release later (the write-ahead log).
+pub type OrphanedClaim = Arc<dyn Fn(&str, Owner) + Send + Sync>;
+
 /// Idempotency records in Redis, shared by every worker.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RedisIdempotencyStore {
     redis: Arc<RedisStore>,
+    on_orphan: Option<OrphanedClaim>,
+}
+
+impl std::fmt::Debug for RedisIdempotencyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisIdempotencyStore")
+            .field("redis", &self.redis)
+            .finish_non_exhaustive()
+    }
 }
 
 impl RedisIdempotencyStore {
     /// Records kept through `redis`.
     pub fn new(redis: Arc<RedisStore>) -> Self {
-        Self { redis }
+        Self {
+            redis,
+            on_orphan: None,
+        }
+    }
+
+    /// Reports claims that may hold a key nobody will finish to `report`.
+    pub fn on_orphaned_claim(mut self, report: OrphanedClaim) -> Self {
+        self.on_orphan = Some(report);
+        self
+    }
+
+    /// A claim sent to Redis whose answer never came (a timeout, a reset
+    /// connection) may have landed: left alone it would hold the key as
+    /// "running" for the whole execution window, refusing every retry of
+    /// an operation that never ran. Released by its owner token in the
+    /// background (queued behind the claim on the same connection);
+    /// reported if that fails too.
+    fn release_uncertain(&self, key: String, owner: Owner) {
+        let redis = self.redis.clone();
+        let on_orphan = self.on_orphan.clone();
+        let record = record_key(&key);
+        let orphan = key.clone();
+        let released = self.redis.runtime().spawn(async move {
+            let done = redis
+                .run_async(|mut connection| async move {
+                    RELEASE
+                        .key(record)
+                        .arg(owner.to_string())
+                        .invoke_async::<i64>(&mut connection)
+                        .await
+                })
+                .await;
+            if done.is_err() {
+                if let Some(report) = on_orphan {
+                    report(&key, owner);
+                }
+            }
+        });
+        if released.is_err() {
+            if let Some(report) = &self.on_orphan {
+                report(&orphan, owner);
+            }
+        }
     }
 }
 
@@ -149,19 +207,33 @@ impl IdempotencyStore for RedisIdempotencyStore {
         Box::pin(async move {
             let record = record_key(&key);
             let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
-            let answer: Vec<redis::Value> = self
+            // Set once the script is handed to a connection (a store that
+            // fails fast while degraded sends nothing).
+            let sent = AtomicBool::new(false);
+            let answer = self
                 .redis
-                .run_async(|mut connection| async move {
-                    CLAIM
-                        .key(record)
-                        .arg(owner.to_string())
-                        .arg(fingerprint)
-                        .arg(millis(execution_ttl))
-                        .invoke_async(&mut connection)
-                        .await
+                .run_async(|mut connection| {
+                    sent.store(true, Ordering::Relaxed);
+                    async move {
+                        CLAIM
+                            .key(record)
+                            .arg(owner.to_string())
+                            .arg(fingerprint)
+                            .arg(millis(execution_ttl))
+                            .invoke_async::<Vec<redis::Value>>(&mut connection)
+                            .await
+                    }
                 })
-                .await?;
-            parse_claim(&answer)
+                .await;
+            match answer {
+                Ok(answer) => parse_claim(&answer),
+                Err(error) => {
+                    if sent.load(Ordering::Relaxed) {
+                        self.release_uncertain(key, owner);
+                    }
+                    Err(error)
+                }
+            }
         })
     }
 }
