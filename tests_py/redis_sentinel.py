@@ -14,14 +14,16 @@ SERVICE = "baldur-test"
 class RedisSentinel:
     """A master (a RedisServer) and a sentinel process on free ports."""
 
-    def __init__(self) -> None:
+    def __init__(self, password: str | None = None) -> None:
         self.master = RedisServer()
+        self.master.password = password
         self.port = _free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis+sentinel://127.0.0.1:{self.port}/{SERVICE}"
+        auth = f":{self.master.password}@" if self.master.password else ""
+        return f"redis+sentinel://{auth}127.0.0.1:{self.port}/{SERVICE}"
 
     def start(self) -> None:
         self.master.start()
@@ -32,6 +34,8 @@ class RedisSentinel:
                 f"sentinel monitor {SERVICE} 127.0.0.1 {self.master.port} 1\n"
                 f"sentinel down-after-milliseconds {SERVICE} 5000\n"
             )
+            if self.master.password:
+                out.write(f"sentinel auth-pass {SERVICE} {self.master.password}\n")
         self.process = subprocess.Popen(
             [self.master.binary, config, "--sentinel"],
             stdout=subprocess.DEVNULL,

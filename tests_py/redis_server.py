@@ -31,6 +31,14 @@ def require_redis_server() -> str:
     return binary
 
 
+def _encode(*args: str) -> bytes:
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 class RedisServer:
     """One redis-server process, persisting nothing; with ``tls=True`` it
     speaks only TLS, with a self-signed certificate (``ca_file``)."""
@@ -43,6 +51,8 @@ class RedisServer:
         self.tls = tls
         #: Extra redis-server arguments (cluster mode, for one).
         self.extra: list[str] = []
+        #: Set before start(): the server requires it (``requirepass``).
+        self.password: str | None = None
         if tls:
             self._make_certificate()
 
@@ -119,7 +129,7 @@ class RedisServer:
             listen = ["--port", str(self.port)]
         quiet = ["--save", "", "--appendonly", "no", "--dir", self.dir]
         self.process = subprocess.Popen(
-            [self.binary, *listen, "--bind", "127.0.0.1", *quiet, *self.extra],
+            [self.binary, *listen, "--bind", "127.0.0.1", *quiet, *self._auth(), *self.extra],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -137,14 +147,17 @@ class RedisServer:
             self.process.wait(10)
             self.process = None
 
+    def _auth(self) -> list[str]:
+        return ["--requirepass", self.password] if self.password else []
+
     def command(self, *args: str) -> bytes:
-        """One command over a raw socket (no client library needed)."""
-        parts = [f"*{len(args)}\r\n".encode()]
-        for arg in args:
-            data = arg.encode()
-            parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+        """One command over a raw socket (no client library needed),
+        authenticated first when the server has a password."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as conn:
-            conn.sendall(b"".join(parts))
+            if getattr(self, "password", None):
+                conn.sendall(_encode("AUTH", str(self.password)))
+                assert conn.recv(64).startswith(b"+OK"), "the test password was refused"
+            conn.sendall(_encode(*args))
             return conn.recv(65536)
 
     def _listening(self) -> bool:

@@ -38,7 +38,11 @@ enum TargetKind {
     Cluster(Vec<ConnectionInfo>),
     /// `redis+sentinel://host:port,host:port/service`: the sentinels, and
     /// the name of the master they watch.
-    Sentinel(Vec<ConnectionInfo>, String),
+    Sentinel(
+        Vec<ConnectionInfo>,
+        String,
+        Option<redis::RedisConnectionInfo>,
+    ),
 }
 
 impl RedisTarget {
@@ -77,8 +81,16 @@ impl RedisTarget {
 }
 
 /// The sentinels and service of `redis+sentinel://host:port,host:port/service`.
+/// Credentials before an `@` are the master's (`user:password@` or
+/// `:password@`, percent-encoded as in any URL); the sentinels are reached
+/// without.
 fn sentinel_target(url: &str) -> Result<TargetKind, String> {
     let rest = &url["redis+sentinel://".len()..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (master_auth, rest) = match rest[..authority_end].rfind('@') {
+        Some(at) => (Some(master_credentials(&rest[..at])?), &rest[at + 1..]),
+        None => (None, rest),
+    };
     let mut parts = rest.splitn(3, '/');
     let hosts = parts.next().unwrap_or_default();
     let service = parts.next().unwrap_or_default();
@@ -100,7 +112,33 @@ fn sentinel_target(url: &str) -> Result<TargetKind, String> {
                 .map_err(|e| e.to_string())
         })
         .collect::<Result<_, _>>()?;
-    Ok(TargetKind::Sentinel(sentinels, service.to_owned()))
+    Ok(TargetKind::Sentinel(
+        sentinels,
+        service.to_owned(),
+        master_auth,
+    ))
+}
+
+/// `user:password` or `:password` (or a bare `password`), percent-decoded.
+fn master_credentials(userinfo: &str) -> Result<redis::RedisConnectionInfo, String> {
+    let decode = |text: &str| {
+        percent_encoding::percent_decode_str(text)
+            .decode_utf8()
+            .map(|t| t.into_owned())
+            .map_err(|_| "the Sentinel URL's credentials are not valid UTF-8".to_owned())
+    };
+    let (user, password) = match userinfo.split_once(':') {
+        Some((user, password)) => (decode(user)?, decode(password)?),
+        None => (String::new(), decode(userinfo)?),
+    };
+    let mut info = redis::RedisConnectionInfo::default();
+    if !user.is_empty() {
+        info = info.set_username(user);
+    }
+    if !password.is_empty() {
+        info = info.set_password(password);
+    }
+    Ok(info)
 }
 
 /// The seed nodes of `redis+cluster://host:port,host:port/`.
@@ -225,12 +263,17 @@ impl RedisStore {
                 redis::Client::build_with_tls(info.clone(), certificates).map(Client::Single)
             }
             TargetKind::Single(info) => redis::Client::open(info.clone()).map(Client::Single),
-            TargetKind::Sentinel(sentinels, service) => redis::sentinel::SentinelClient::build(
-                sentinels.clone(),
-                service.clone(),
-                None,
-                redis::sentinel::SentinelServerType::Master,
-            )
+            TargetKind::Sentinel(sentinels, service, auth) => {
+                redis::sentinel::SentinelClient::build(
+                    sentinels.clone(),
+                    service.clone(),
+                    auth.clone().map(|auth| {
+                        redis::sentinel::SentinelNodeConnectionInfo::default()
+                            .set_redis_connection_info(auth)
+                    }),
+                    redis::sentinel::SentinelServerType::Master,
+                )
+            }
             .map(|client| Client::Sentinel(tokio::sync::Mutex::new(client))),
             TargetKind::Cluster(nodes) => redis::cluster::ClusterClientBuilder::new(nodes.clone())
                 .connection_timeout(timeout)
