@@ -23,7 +23,8 @@ fn inbox(state: CircuitState, version: u64) -> Inbox {
         version,
         open_remaining_ms: 0,
         fleet: Totals::default(),
-        leased_probes: 0,
+        held_probes: 0,
+        incarnation: 1,
     }
 }
 
@@ -47,7 +48,7 @@ fn connected() -> Rig {
 fn half_open(leased: u32) -> Rig {
     let rig = connected();
     rig.breaker.apply_fleet(&Inbox {
-        leased_probes: leased,
+        held_probes: leased,
         ..inbox(CircuitState::HalfOpen, 2)
     });
     assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
@@ -159,12 +160,22 @@ fn connected_half_open_admits_only_leased_probes() {
     );
     assert!(rig.breaker.drain_outbox().wants_probe);
     assert!(!rig.breaker.drain_outbox().wants_probe, "sent once");
-    // A lease arrives even with a sync whose state is not newer.
+    // A lease arrives even with a sync whose state is not newer: the
+    // worker holds two now, one of them busy with the running probe.
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(
+        out.probes_in_flight, 1,
+        "the running probe's lease is renewed"
+    );
     rig.breaker.apply_fleet(&Inbox {
-        leased_probes: 1,
+        held_probes: 2,
         ..inbox(CircuitState::HalfOpen, 2)
     });
     assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+    assert_eq!(
+        rig.breaker.try_acquire(),
+        rejected_now(CircuitState::HalfOpen)
+    );
 }
 
 #[test]
@@ -287,10 +298,16 @@ fn a_failed_sync_loses_nothing_and_the_breaker_decides_alone() {
     rig.breaker.reset(); // a newer operator action replaces the returned one
     rig.fail(1);
     let next = rig.breaker.drain_outbox();
-    assert_eq!(next.counts, totals(6, 6), "returned counts plus new ones");
+    assert_eq!(
+        next.counts,
+        totals(1, 1),
+        "set semantics: old counts dropped"
+    );
     assert!(next.trip);
     assert_eq!(next.operator.unwrap().cause, Cause::Reset);
-    assert_eq!(next.merge, Some((CircuitState::Closed, 0)));
+    assert!(!next.operator.unwrap().late, "taken now, not carried");
+    let merge = next.merge.expect("the reset was decided alone");
+    assert_eq!(merge.state, CircuitState::Closed);
     assert_eq!(rig.breaker.drain_outbox(), Outbox::default(), "all drained");
 }
 
@@ -314,7 +331,7 @@ fn disconnected_the_breaker_opens_and_probes_on_its_own() {
     rig.advance(RECOVERY + Duration::from_secs(1));
     assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
     let out = rig.breaker.drain_outbox();
-    assert_eq!(out.merge, Some((CircuitState::HalfOpen, 0)));
+    assert_eq!(out.merge.map(|m| m.state), Some(CircuitState::HalfOpen));
     rig.breaker.link().sync_failed(out); // the merging sync failed too
     assert!(
         rig.breaker.drain_outbox().merge.is_some(),
@@ -354,4 +371,86 @@ fn counts_after_the_fleet_closes_reach_the_store() {
     rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 3)); // clears the window
     rig.fail(1); // the same bucket as the two already sent
     assert_eq!(rig.breaker.drain_outbox().counts, totals(1, 1));
+}
+
+#[test]
+fn a_state_adopted_from_the_fleet_is_not_merged_back_after_a_blip() {
+    // Half-open came from the fleet; one sync fails; the fleet closes
+    // meanwhile. The worker decided nothing alone, so it must not drag the
+    // fleet back to half-open.
+    let rig = half_open(0);
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().sync_failed(out);
+    let next = rig.breaker.drain_outbox();
+    assert_eq!(next.merge, None, "nothing decided alone");
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 3));
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+}
+
+#[test]
+fn an_operator_action_carried_past_a_failed_sync_is_marked_late() {
+    let rig = connected();
+    rig.breaker.reset();
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().sync_failed(out);
+    let action = rig.breaker.drain_outbox().operator.expect("carried");
+    assert_eq!((action.cause, action.late), (Cause::Reset, true));
+}
+
+#[test]
+fn a_store_that_lost_its_data_gets_this_workers_state_merged_not_replaced() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        open_remaining_ms: 30_000,
+        ..inbox(CircuitState::Open, 9)
+    });
+    assert!(rig.breaker.drain_outbox().merge.is_none());
+    // Redis restarted empty: a new record, versions from 1 again.
+    let fresh = Inbox {
+        incarnation: 2,
+        ..inbox(CircuitState::Closed, 1)
+    };
+    rig.breaker.apply_fleet(&fresh);
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "not replaced");
+    let merge = rig.breaker.drain_outbox().merge.expect("merged next");
+    assert_eq!(merge.state, CircuitState::Open);
+    assert!(merge.open_remaining_ms > 0);
+    // The merged answer (version 2 of the new record) is adopted.
+    rig.breaker.apply_fleet(&Inbox {
+        incarnation: 2,
+        open_remaining_ms: 30_000,
+        ..inbox(CircuitState::Open, 2)
+    });
+    rig.breaker.apply_fleet(&Inbox {
+        incarnation: 2,
+        ..inbox(CircuitState::HalfOpen, 3)
+    });
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
+}
+
+#[test]
+fn held_slots_reconcile_with_probes_running_and_unreported() {
+    let rig = half_open(2);
+    let first = rig.breaker.try_acquire().unwrap();
+    rig.breaker.on_success(first); // reported next sync: its slot is busy
+    rig.breaker.apply_fleet(&Inbox {
+        held_probes: 2,
+        ..inbox(CircuitState::HalfOpen, 2)
+    });
+    assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+    assert_eq!(
+        rig.breaker.try_acquire(),
+        rejected_now(CircuitState::HalfOpen),
+        "one slot free, not two"
+    );
+}
+
+#[test]
+fn a_failed_sync_forgets_running_probes_for_lease_renewal() {
+    let rig = half_open(1);
+    let _probe = rig.breaker.try_acquire().unwrap();
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(out.probes_in_flight, 1);
+    rig.breaker.link().sync_failed(out);
+    assert_eq!(rig.breaker.drain_outbox().probes_in_flight, 0);
 }

@@ -1,7 +1,7 @@
 //! The write-ahead log: durable, ordered, acknowledged one entry at a time,
 //! and shared by every handle on the same file (the workers of one host).
 
-use baldur::core::store::wal::{LazyWal, Pending, WriteAheadLog};
+use baldur::core::store::wal::{breaker_slot, LazyWal, LoggedDecision, Pending, WriteAheadLog};
 
 fn temp_path(name: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("baldur-wal-{}-{name}", std::process::id()));
@@ -62,19 +62,66 @@ fn two_handles_on_one_file_see_each_others_entries() {
     assert!(one.is_empty().unwrap());
 }
 
+fn decision(pid: u32, name: &str, probe_failures: u32) -> Pending {
+    Pending::Breaker {
+        name: name.into(),
+        pid,
+        trip: true,
+        probe_successes: 0,
+        probe_failures,
+        operator: Some(("force_open".into(), 42)),
+        merge: Some(LoggedDecision {
+            state: "open".into(),
+            open_until_ms: 1_700_000_000_000,
+            decided_at_ms: 1_699_999_999_000,
+        }),
+    }
+}
+
 #[test]
 fn breaker_decisions_round_trip() {
     let log = WriteAheadLog::open(&temp_path("breaker")).unwrap();
-    let decision = Pending::Breaker {
-        name: "payments".into(),
-        trip: true,
-        probe_successes: 0,
-        probe_failures: 1,
-        operator: Some(("force_open".into(), 42)),
-        state: Some(("open".into(), 900)),
-    };
-    log.append(&decision).unwrap();
-    assert_eq!(log.pending(1).unwrap()[0].pending, decision);
+    log.append(&decision(7, "payments", 1)).unwrap();
+    assert_eq!(
+        log.pending(1).unwrap()[0].pending,
+        decision(7, "payments", 1)
+    );
+}
+
+#[test]
+fn a_breaker_row_per_process_is_replaced_not_repeated() {
+    let log = WriteAheadLog::open(&temp_path("slots")).unwrap();
+    let first = log.append(&decision(7, "payments", 1)).unwrap();
+    log.append(&complete("k")).unwrap();
+    let again = log.append(&decision(7, "payments", 3)).unwrap();
+    log.append(&decision(8, "payments", 1)).unwrap();
+    assert_eq!(first, again, "the row keeps its place");
+    let rows = log.pending(10).unwrap();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[0].pending, decision(7, "payments", 3), "latest wins");
+    log.clear_slot(&breaker_slot(7, "payments")).unwrap();
+    assert_eq!(log.len().unwrap(), 2);
+    let later = log.pending_after(rows[1].id, 10).unwrap();
+    assert_eq!(later.len(), 1);
+    assert_eq!(later[0].pending, decision(8, "payments", 1));
+}
+
+#[test]
+fn a_log_from_before_slots_gains_the_column() {
+    let path = temp_path("migrate");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    {
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE pending (id INTEGER PRIMARY KEY AUTOINCREMENT,
+             payload TEXT NOT NULL, logged_at_ms INTEGER NOT NULL)",
+        )
+        .unwrap();
+    }
+    let log = WriteAheadLog::open(&path).unwrap();
+    log.append(&decision(7, "a", 1)).unwrap();
+    log.append(&decision(7, "a", 2)).unwrap();
+    assert_eq!(log.len().unwrap(), 1);
 }
 
 #[test]

@@ -41,6 +41,9 @@ def coroutine_function(
     ours, not a stack of them."""
     new_call = _core.AsyncCall
     spec = zone.idempotency
+    # With shared breakers, a worker's first call waits for one sync round:
+    # awaited here, so the event loop runs meanwhile.
+    first_sync = _core.first_sync
 
     if spec is not None or zone.dlq:
         # The claim is awaited: against a remote store its round trip runs
@@ -48,6 +51,9 @@ def coroutine_function(
         claim_for = _core.claim_for_async
 
         async def claimed_call(*args: Any, **kwargs: Any) -> Any:
+            waiting = first_sync()
+            if waiting is not None:
+                await waiting
             pending: _core.PendingClaim | None = None
             if spec is not None:
                 claimed = claim_for(spec, args, kwargs, key)
@@ -68,6 +74,9 @@ def coroutine_function(
         return claimed_call
 
     async def protected_call(*args: Any, **kwargs: Any) -> Any:
+        waiting = first_sync()
+        if waiting is not None:
+            await waiting
         call = new_call(zone, args, kwargs, key)
         if call.budget is not None:
             ok, value = await attempts(call, func, args, kwargs)

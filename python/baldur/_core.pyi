@@ -46,6 +46,7 @@ __all__ = [
     "dlq_redrive",
     "dlq_stats",
     "dlq_succeeded",
+    "first_sync",
     "flush_stores",
     "force_close",
     "force_open",
@@ -55,6 +56,7 @@ __all__ = [
     "redis_url_problem",
     "refused_result",
     "register_breaker",
+    "replay_wal_now",
     "reset",
     "runtime_after_fork",
     "runtime_ping",
@@ -253,6 +255,8 @@ def configure_stores(
     tls_ca_pem: bytes | None = None,
     sync_interval: float | None = None,
 ) -> None: ...
+def first_sync() -> Awaitable[None] | None: ...
+def replay_wal_now() -> None: ...
 def wal_pending() -> int: ...
 def store_health() -> dict[str, dict[str, Any]]: ...
 def flush_stores() -> None: ...

@@ -68,6 +68,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::first_sync, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::replay_wal_now, m)?)?;
     for function in [
         wrap_pyfunction!(dlq::configure_dlq, m)?,
         wrap_pyfunction!(dlq::dlq_record, m)?,

@@ -13,7 +13,7 @@ use crate::core::store::wal::{LazyWal, Pending};
 use crate::core::store::{BreakerSync, RedisStore, RedisTarget};
 use crate::py::breakers::REGISTRY;
 use crate::py::idempotency::GATE;
-use crate::py::runtime::RUNTIME;
+use crate::py::runtime::{BaldurRuntime, RUNTIME};
 use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -50,6 +50,9 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 /// Set when breaker sync is configured but its task not yet started: the
 /// runtime starts on first use (a call), never at import or in `init()`.
 static SYNC_PENDING: AtomicBool = AtomicBool::new(false);
+
+/// Held while the first sync round runs: every first caller waits for it.
+static START_LOCK: Mutex<()> = Mutex::new(());
 
 struct Configured {
     idempotency: Option<(String, Arc<StoreHealth>)>,
@@ -115,7 +118,15 @@ pub(crate) fn configure_stores(
             }
             Some(url) => {
                 let (redis, health) = connect(&url, "redis:idempotency", tls_ca_pem.clone())?;
-                GATE.set_store(Arc::new(RedisIdempotencyStore::new(redis)));
+                let store = RedisIdempotencyStore::new(redis).on_orphaned_claim(Arc::new(
+                    |key: &str, owner: u64| {
+                        log_pending_detached(&Pending::IdempotencyRelease {
+                            key: key.to_owned(),
+                            owner,
+                        });
+                    },
+                ));
+                GATE.set_store(Arc::new(store));
                 Some((url, health))
             }
         };
@@ -178,11 +189,36 @@ pub(crate) fn ensure_started(py: Python<'_>) {
 
 /// The worker's first protected call: one sync round before it is
 /// admitted (a new worker must not probe a dependency the fleet knows is
-/// down), then the periodic task.
+/// down), then the periodic task. Every thread that calls meanwhile waits
+/// for that round too, with the GIL released.
 #[cold]
 fn start_sync(py: Python<'_>) {
-    if !SYNC_PENDING.swap(false, Ordering::AcqRel) {
-        return;
+    py.detach(start_sync_now);
+}
+
+/// The first call of a coroutine: an awaitable that completes once the
+/// first sync round did (the event loop keeps running meanwhile), or
+/// `None` when it has already happened.
+#[pyfunction]
+pub(crate) fn first_sync(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
+    if !SYNC_PENDING.load(Ordering::Acquire) {
+        return Ok(None);
+    }
+    pyo3_async_runtimes::generic::future_into_py::<BaldurRuntime, _, _>(py, async {
+        // Blocking (a lock, then a bounded round trip): off the runtime's
+        // async workers.
+        let _ = tokio::task::spawn_blocking(start_sync_now).await;
+        Ok(())
+    })
+    .map(Some)
+}
+
+/// Starts the sync: blocks until the first round is done (bounded by the
+/// store's operation timeout; DEGRADED if it fails).
+fn start_sync_now() {
+    let _starting = START_LOCK.lock();
+    if !SYNC_PENDING.load(Ordering::Acquire) {
+        return; // another thread started it while this one waited
     }
     let Some(redis) = CONFIGURED
         .lock()
@@ -194,41 +230,66 @@ fn start_sync(py: Python<'_>) {
     };
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
     let interval = *SYNC_INTERVAL.lock();
-    let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval);
+    let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval)
+        .on_wal_failure(Arc::new(|error: &str| report_wal_failure(error)));
     if let Some(wal) = WAL.lock().clone() {
         sync = sync.with_wal(wal);
     }
     let first = sync.clone();
-    // Bounded by the store's operation timeout; DEGRADED if it fails.
-    let _ = py.detach(|| RUNTIME.block_on(async move { first.sync_all().await }));
+    let _ = RUNTIME.block_on(async move { first.sync_all().await });
     let keep = sync.clone();
-    match RUNTIME.spawn(sync.run()) {
-        Ok(task) => {
-            let mut configured = CONFIGURED.lock();
-            configured.sync_task = Some(task);
-            configured.sync = Some(keep);
-            drop(configured);
-            // A predecessor may have left decisions in the log.
-            schedule_replay();
-        }
-        // Breakers keep deciding alone; the next call tries again.
-        Err(_) => SYNC_PENDING.store(true, Ordering::Release),
+    // Breakers keep deciding alone if this fails; the next call tries again.
+    if let Ok(task) = RUNTIME.spawn(sync.run()) {
+        let mut configured = CONFIGURED.lock();
+        configured.sync_task = Some(task);
+        configured.sync = Some(keep);
+        drop(configured);
+        SYNC_PENDING.store(false, Ordering::Release);
+        // A predecessor may have left decisions in the log.
+        schedule_replay();
     }
 }
 
-/// Logs a write that could not reach Redis, durably; a failure to log is
-/// reported (the write would otherwise be lost silently).
+/// Logs a write that could not reach Redis, durably (the GIL released
+/// around the disk write); a failure to log is reported at ERROR (the
+/// write would otherwise be lost silently).
 pub(crate) fn log_pending(py: Python<'_>, pending: &Pending) {
+    let wal = WAL.lock().clone();
+    let logged = py.detach(|| match wal {
+        Some(wal) => wal.get().and_then(|log| log.append(pending).map(|_| ())),
+        None => Err("no write-ahead log is configured".to_owned()),
+    });
+    if let Err(error) = logged {
+        emit_storage_event(py, "storage.wal_append_failed", "wal", error);
+    }
+}
+
+/// As [`log_pending`], from a thread that does not hold the GIL (the
+/// runtime's): takes it only to report a failure.
+fn log_pending_detached(pending: &Pending) {
     let wal = WAL.lock().clone();
     let logged = match wal {
         Some(wal) => wal.get().and_then(|log| log.append(pending).map(|_| ())),
         None => Err("no write-ahead log is configured".to_owned()),
     };
     if let Err(error) = logged {
-        let args = ("storage.wal_append_failed", "wal".to_owned(), error);
-        let _ = EVENT
-            .import(py, "baldur._events", "storage_event")
-            .and_then(|log| log.call1(args));
+        report_wal_failure(&error);
+    }
+}
+
+/// A breaker decision the log refused (called from the sync task).
+fn report_wal_failure(error: &str) {
+    Python::attach(|py| {
+        emit_storage_event(py, "storage.wal_append_failed", "wal", error.to_owned());
+    });
+}
+
+fn emit_storage_event(py: Python<'_>, event: &str, store: &str, detail: String) {
+    let logged = EVENT
+        .import(py, "baldur._events", "storage_event")
+        .and_then(|log| log.call1((event, store, detail)));
+    if let Err(err) = logged {
+        err.write_unraisable(py, None);
     }
 }
 
@@ -257,7 +318,8 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
     let Ok(log) = wal.get() else {
         return;
     };
-    while let Ok(entries) = log.pending(100) {
+    let mut after = 0;
+    while let Ok(entries) = log.pending_after(after, 100) {
         if entries.is_empty() {
             return;
         }
@@ -265,6 +327,7 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
             if STOPPING.load(Ordering::Acquire) {
                 return;
             }
+            after = entry.id;
             let delivered = match &entry.pending {
                 Pending::IdempotencyComplete {
                     key,
@@ -273,23 +336,42 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
                 } => {
                     let claim = Claim::restore(key.clone(), *owner);
                     GATE.complete_with_ttl(&claim, std::time::Duration::from_millis(*memory_ttl_ms))
-                        .is_ok()
+                        .map(|_| true)
                 }
-                Pending::IdempotencyRelease { key, owner } => {
-                    GATE.release(&Claim::restore(key.clone(), *owner)).is_ok()
-                }
+                Pending::IdempotencyRelease { key, owner } => GATE
+                    .release(&Claim::restore(key.clone(), *owner))
+                    .map(|_| true),
                 breaker @ Pending::Breaker { .. } => match sync {
                     Some(sync) => RUNTIME
                         .block_on(sync.replay(breaker))
-                        .is_ok_and(|result| result.is_ok()),
-                    None => false,
+                        .map_err(|e| crate::core::idempotency::StoreError(e.to_string()))
+                        .and_then(|result| result),
+                    None => return,
                 },
             };
-            if !delivered || log.ack(entry.id).is_err() {
-                return;
+            match delivered {
+                // Delivered: forgotten. (An ack that fails leaves the row
+                // for a later replay; every write here is idempotent.)
+                Ok(true) => {
+                    if log.ack(entry.id).is_err() {
+                        return;
+                    }
+                }
+                // A live process's own row: it delivers it itself.
+                Ok(false) => {}
+                // The store failed again: what is left waits for the next
+                // recovery.
+                Err(_) => return,
             }
         }
     }
+}
+
+/// Replays the write-ahead log now, in the background (it also runs on
+/// its own after every recovery and when the sync starts).
+#[pyfunction]
+pub(crate) fn replay_wal_now() {
+    schedule_replay();
 }
 
 /// Writes waiting in the log (for health checks and tests).
@@ -329,6 +411,9 @@ pub(crate) fn flush_stores(py: Python<'_>) {
 /// In a forked child: the parent's connections and sync task belong to a
 /// runtime the child does not have, so both are rebuilt (lazily).
 pub(crate) fn after_fork() {
+    // The parent's replay thread and exit flush do not exist here.
+    REPLAYING.store(false, Ordering::Release);
+    STOPPING.store(false, Ordering::Release);
     let mut configured = CONFIGURED.lock();
     if let Some(task) = configured.sync_task.take() {
         std::mem::forget(task); // its runtime is gone; aborting would touch it
@@ -369,25 +454,18 @@ pub(crate) fn store_health(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
 }
 
 fn log_health_event(event: &HealthEvent) {
-    Python::attach(|py| {
-        let args = match event {
-            HealthEvent::DegradedEntered { store, error } => {
-                ("storage.degraded_entered", store.clone(), error.clone())
-            }
-            HealthEvent::DegradedExited { store, after } => {
-                schedule_replay();
-                (
-                    "storage.degraded_exited",
-                    store.clone(),
-                    format!("after {:.3}s", after.as_secs_f64()),
-                )
-            }
-        };
-        let logged = EVENT
-            .import(py, "baldur._events", "storage_event")
-            .and_then(|log| log.call1(args));
-        if let Err(err) = logged {
-            err.write_unraisable(py, None);
+    let (event, store, detail) = match event {
+        HealthEvent::DegradedEntered { store, error } => {
+            ("storage.degraded_entered", store.clone(), error.clone())
         }
-    });
+        HealthEvent::DegradedExited { store, after } => {
+            schedule_replay();
+            (
+                "storage.degraded_exited",
+                store.clone(),
+                format!("after {:.3}s", after.as_secs_f64()),
+            )
+        }
+    };
+    Python::attach(|py| emit_storage_event(py, event, &store, detail));
 }

@@ -8,7 +8,7 @@
 
 use crate::core::breaker::config::BreakerConfig;
 use crate::core::breaker::observer::{ObserverSlot, Transition};
-use crate::core::breaker::shared::{Inbox, OperatorAction, Outbox, SharedLink};
+use crate::core::breaker::shared::{Answer, Inbox, OperatorAction, Outbox, SharedLink};
 use crate::core::breaker::state::{next_state, Cause, CircuitState};
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
 use crate::core::window::{SlidingWindow, Totals};
@@ -357,6 +357,7 @@ impl CircuitBreaker {
             self.link.request_operator(OperatorAction {
                 cause,
                 epoch: wall_clock_millis(),
+                late: false,
             });
         }
         let now = self.clock.now();
@@ -388,8 +389,15 @@ impl CircuitBreaker {
     /// Adopts the fleet's state, if `inbox` is newer than what this breaker
     /// applied. The store fenced it by version, so the table is not asked.
     pub fn apply_fleet(&self, inbox: &Inbox) {
-        if !self.link.sync_succeeded(inbox) {
-            return;
+        match self.link.sync_succeeded(inbox) {
+            Answer::Newer => {}
+            Answer::Same => return,
+            Answer::StoreReset => {
+                // Everything this worker stands in is now unknown to the
+                // fleet: the next sync merges it.
+                self.link.mark_diverged(wall_clock_millis());
+                return;
+            }
         }
         let now = self.clock.now();
         let transition = {
@@ -516,6 +524,7 @@ impl CircuitBreaker {
         }
         let generation = generation + 1;
         self.word.store(pack(generation, to), Ordering::Release);
+        self.link.note_local_transition(wall_clock_millis());
         Some(Transition {
             name: self.name.clone(),
             from,

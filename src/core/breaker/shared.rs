@@ -31,6 +31,22 @@ pub struct OperatorAction {
     pub cause: Cause,
     /// When it was taken.
     pub epoch: u64,
+    /// It reaches the store after a failed sync or from the write-ahead
+    /// log: a reset then yields to transitions the fleet made after it.
+    pub late: bool,
+}
+
+/// What this worker decided alone while the store was unreachable, to be
+/// merged most-restrictive-wins by the first sync that answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalDecision {
+    /// The breaker's state now.
+    pub state: CircuitState,
+    /// Milliseconds until it probes, when open.
+    pub open_remaining_ms: u64,
+    /// Wall-clock milliseconds of the last transition it made alone: an
+    /// operator's action taken later wins over it.
+    pub decided_at_ms: u64,
 }
 
 /// What one sync sends for one breaker.
@@ -46,11 +62,13 @@ pub struct Outbox {
     pub probe_failures: u32,
     /// A call wanted a probe slot and had none.
     pub wants_probe: bool,
+    /// Probes running now on leased slots: their leases are renewed, so a
+    /// slow probe keeps its slot as long as its worker lives.
+    pub probes_in_flight: u32,
     /// An operator's action not yet shared.
     pub operator: Option<OperatorAction>,
-    /// First sync after the store was unreachable: the worker's own state
-    /// is merged most-restrictive-wins instead of simply replaced.
-    pub merge: Option<(CircuitState, u64)>,
+    /// Transitions made alone while the store was unreachable.
+    pub merge: Option<LocalDecision>,
 }
 
 /// What one sync brings back for one breaker.
@@ -64,8 +82,24 @@ pub struct Inbox {
     pub open_remaining_ms: u64,
     /// The fleet's calls and failures in the window.
     pub fleet: Totals,
-    /// Probe slots leased to this worker by this sync.
-    pub leased_probes: u32,
+    /// Probe slots this worker holds leases on (used or not).
+    pub held_probes: u32,
+    /// When the store created this breaker's record (server milliseconds):
+    /// a new value means the store lost its data and versions restarted.
+    pub incarnation: u64,
+}
+
+/// How a sync's answer relates to what the breaker applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// A newer fleet state: adopt it.
+    Newer,
+    /// Nothing new to adopt.
+    Same,
+    /// The store's record was recreated (Redis lost its data): its
+    /// versions restarted, so this worker's state is merged into it
+    /// most-restrictive-wins by the next sync instead of being replaced.
+    StoreReset,
 }
 
 /// The link. See the module docs.
@@ -73,11 +107,11 @@ pub struct Inbox {
 pub struct SharedLink {
     /// Whether a shared store is configured at all.
     enabled: AtomicBool,
-    /// Counts a failed sync could not deliver, carried to the next one
-    /// (fresh counts come from the window's unsent part).
-    pending: AtomicU64,
     fleet: AtomicU64,
+    /// Leased probe slots not yet used by a call.
     allowance: AtomicU32,
+    /// Leased probe slots whose calls are running.
+    in_flight: AtomicU32,
     wants_probe: AtomicBool,
     trip: AtomicBool,
     probe_successes: AtomicU32,
@@ -86,8 +120,11 @@ pub struct SharedLink {
     /// Whether the last sync reached the store; while not, the breaker
     /// decides alone, on its own traffic.
     connected: AtomicBool,
-    needs_merge: AtomicBool,
+    /// Wall-clock milliseconds of the last transition made alone while
+    /// disconnected (0: none to merge).
+    diverged_at: AtomicU64,
     remote_version: AtomicU64,
+    incarnation: AtomicU64,
 }
 
 impl SharedLink {
@@ -101,7 +138,6 @@ impl SharedLink {
         self.enabled.store(enabled, Ordering::Release);
         if !enabled {
             self.connected.store(false, Ordering::Release);
-            self.pending.store(0, Ordering::Release);
         }
     }
 
@@ -120,10 +156,9 @@ impl SharedLink {
     /// The fleet's counts as last heard, plus this worker's `unsent` ones.
     pub fn totals(&self, unsent: Totals) -> Totals {
         let fleet = unpack(self.fleet.load(Ordering::Relaxed));
-        let pending = unpack(self.pending.load(Ordering::Relaxed));
         Totals {
-            calls: fleet.calls + pending.calls + unsent.calls,
-            failures: fleet.failures + pending.failures + unsent.failures,
+            calls: fleet.calls + unsent.calls,
+            failures: fleet.failures + unsent.failures,
         }
     }
 
@@ -132,13 +167,32 @@ impl SharedLink {
         self.trip.store(true, Ordering::Release);
     }
 
+    /// The breaker changed state on its own view at `wall_ms`. While the
+    /// store is unreachable that is a decision the fleet has not seen: the
+    /// first sync that answers merges it.
+    pub fn note_local_transition(&self, wall_ms: u64) {
+        if self.is_enabled() && !self.connected.load(Ordering::Acquire) {
+            self.mark_diverged(wall_ms);
+        }
+    }
+
+    /// The fleet does not know this worker's state (decided alone at
+    /// `wall_ms`, or the store lost its record): the next sync merges it.
+    pub fn mark_diverged(&self, wall_ms: u64) {
+        self.diverged_at.fetch_max(wall_ms.max(1), Ordering::AcqRel);
+    }
+
     /// Takes one leased probe slot, if any; else records that one was wanted.
     pub fn take_probe(&self) -> bool {
+        // Counted as running before the slot is taken: a sync reconciling
+        // the allowance meanwhile then errs towards fewer probes, not more.
+        self.in_flight.fetch_add(1, Ordering::AcqRel);
         let taken = self
             .allowance
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
             .is_ok();
         if !taken {
+            self.probe_ended();
             self.wants_probe.store(true, Ordering::Release);
         }
         taken
@@ -148,6 +202,7 @@ impl SharedLink {
     /// the next call here may use it.
     pub fn return_probe(&self) {
         self.allowance.fetch_add(1, Ordering::AcqRel);
+        self.probe_ended();
     }
 
     /// A probe's outcome, for the fleet's half-open bookkeeping.
@@ -158,6 +213,13 @@ impl SharedLink {
             &self.probe_failures
         };
         counter.fetch_add(1, Ordering::AcqRel);
+        self.probe_ended();
+    }
+
+    fn probe_ended(&self) {
+        let _ = self
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
     /// An operator acted on this worker: every worker must follow.
@@ -166,32 +228,32 @@ impl SharedLink {
     }
 
     /// Empties the outbox for one sync: `fresh` counts from the window, and
-    /// `local`, the breaker's own state and remaining open time, merged on
-    /// the first sync after an outage.
+    /// `local`, the breaker's own state and remaining open time, sent for
+    /// merging when it made transitions alone.
     pub fn drain(&self, fresh: Totals, local: (CircuitState, u64)) -> Outbox {
-        let carried = unpack(self.pending.swap(0, Ordering::AcqRel));
+        let diverged_at = self.diverged_at.swap(0, Ordering::AcqRel);
         Outbox {
-            counts: Totals {
-                calls: carried.calls + fresh.calls,
-                failures: carried.failures + fresh.failures,
-            },
+            counts: fresh,
             trip: self.trip.swap(false, Ordering::AcqRel),
             probe_successes: self.probe_successes.swap(0, Ordering::AcqRel),
             probe_failures: self.probe_failures.swap(0, Ordering::AcqRel),
             wants_probe: self.wants_probe.swap(false, Ordering::AcqRel),
+            probes_in_flight: self.in_flight.load(Ordering::Acquire),
             operator: self.operator.lock().take(),
-            merge: self
-                .needs_merge
-                .swap(false, Ordering::AcqRel)
-                .then_some(local),
+            merge: (diverged_at != 0).then_some(LocalDecision {
+                state: local.0,
+                open_remaining_ms: local.1,
+                decided_at_ms: diverged_at,
+            }),
         }
     }
 
-    /// A sync failed: the outbox goes back (nothing is lost), and the
-    /// breaker decides alone until the store answers again.
+    /// A sync failed: its decisions go back to be sent again, and the
+    /// breaker decides alone until the store answers. Its counts are
+    /// dropped: the fleet's window is a set of recent observations, not a
+    /// ledger, and counts summed in late would trip the fleet on traffic
+    /// that is no longer recent (the breaker keeps them in its own window).
     pub fn sync_failed(&self, outbox: Outbox) {
-        self.pending
-            .fetch_add(pack(outbox.counts), Ordering::AcqRel);
         if outbox.trip {
             self.trip.store(true, Ordering::Release);
         }
@@ -202,37 +264,57 @@ impl SharedLink {
         if let Some(action) = outbox.operator {
             let mut slot = self.operator.lock();
             if slot.is_none_or(|queued| queued.epoch < action.epoch) {
-                *slot = Some(action);
+                *slot = Some(OperatorAction {
+                    late: true,
+                    ..action
+                });
             }
         }
-        if self.connected.swap(false, Ordering::AcqRel) || outbox.merge.is_some() {
-            self.needs_merge.store(true, Ordering::Release);
+        if let Some(decision) = outbox.merge {
+            self.diverged_at
+                .fetch_max(decision.decided_at_ms, Ordering::AcqRel);
         }
+        // Leases lapse in the store without renewal; none are counted on.
+        self.in_flight.store(0, Ordering::Release);
+        self.connected.store(false, Ordering::Release);
     }
 
-    /// A sync answered. Returns whether `inbox` is newer than what the
-    /// breaker has applied (the caller then adopts its state).
-    pub fn sync_succeeded(&self, inbox: &Inbox) -> bool {
+    /// A sync answered: how its state relates to what the breaker applied.
+    pub fn sync_succeeded(&self, inbox: &Inbox) -> Answer {
         self.connected.store(true, Ordering::Release);
         self.fleet.store(pack(inbox.fleet), Ordering::Relaxed);
+        let known = self.incarnation.swap(inbox.incarnation, Ordering::AcqRel);
+        if known != 0 && known != inbox.incarnation {
+            self.remote_version.store(0, Ordering::Release);
+            self.allowance.store(0, Ordering::Release);
+            self.in_flight.store(0, Ordering::Release);
+            return Answer::StoreReset;
+        }
         let newer = self
             .remote_version
             .fetch_max(inbox.version, Ordering::AcqRel)
             < inbox.version;
         if newer {
-            // A new fleet state voids the slots leased for the old one (the
-            // store drops its leases whenever the state moves), even when
-            // this worker already stands in the new state on its own.
-            self.allowance.store(inbox.leased_probes, Ordering::Release);
-        } else if inbox.leased_probes > 0 {
-            self.allowance
-                .fetch_add(inbox.leased_probes, Ordering::AcqRel);
+            // Probes of the state the fleet left no longer hold slots.
+            self.in_flight.store(0, Ordering::Release);
         }
-        newer
+        // The store is the truth on how many slots this worker holds; the
+        // unused ones are those neither running nor awaiting their report.
+        let busy = self.in_flight.load(Ordering::Acquire)
+            + self.probe_successes.load(Ordering::Acquire)
+            + self.probe_failures.load(Ordering::Acquire);
+        self.allowance
+            .store(inbox.held_probes.saturating_sub(busy), Ordering::Release);
+        if newer {
+            Answer::Newer
+        } else {
+            Answer::Same
+        }
     }
 
-    /// Forgets leased slots and counts of a state the fleet has left.
+    /// Forgets leased slots of a state the fleet has left.
     pub fn reset_half_open(&self) {
         self.allowance.store(0, Ordering::Release);
+        self.in_flight.store(0, Ordering::Release);
     }
 }

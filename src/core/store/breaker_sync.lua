@@ -4,9 +4,11 @@
 -- 8 its epoch, 9 merge state ('' or the worker's state after an outage),
 -- 10 its remaining open ms, 11 bucket ms, 12 buckets, 13 minimum calls,
 -- 14 failure threshold, 15 recovery ms, 16 half-open probes, 17 worker id,
--- 18 lease ms.
+-- 18 lease ms, 19 wall ms of the worker's last decision to merge, 20 probes
+-- it is running on leased slots, 21 '1' when the operator action is late
+-- (sent again after a failed sync, or from a write-ahead log).
 -- Returns {state, version, remaining open ms, fleet calls, fleet failures,
--- probe slots leased to this worker}. Time is the server's.
+-- probe slots this worker holds, incarnation}. Time is the server's.
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local S, W, L = KEYS[1], KEYS[2], KEYS[3]
@@ -30,12 +32,18 @@ for i = 1, #fields, 2 do
   end
 end
 
-local rec = redis.call('HMGET', S, 'state', 'version', 'until', 'successes', 'epoch')
+local rec = redis.call('HMGET', S, 'state', 'version', 'until', 'successes', 'epoch',
+  'changed_at', 'incarnation')
 local state = rec[1] or 'closed'
 local version = tonumber(rec[2] or '0')
 local open_until = tonumber(rec[3] or '0')
 local successes = tonumber(rec[4] or '0')
 local epoch = tonumber(rec[5] or '0')
+local changed_at = tonumber(rec[6] or '0')
+-- When the record was created: workers that knew an older one learn that
+-- the store lost its data (versions restarted) and merge their state.
+local incarnation = tonumber(rec[7] or '0')
+if incarnation == 0 then incarnation = now end
 local changed = false
 local recovery = tonumber(ARGV[15])
 local probes = tonumber(ARGV[16])
@@ -56,9 +64,11 @@ local function forget_window()
   calls, failures = 0, 0
 end
 
--- An operator's action wins over everything older than it.
+-- An operator's action wins over everything older than it. A reset that
+-- arrives late does not undo what the fleet decided after it was taken.
 local op, op_epoch = ARGV[7], tonumber(ARGV[8])
-if op ~= '' and op_epoch >= epoch then
+local stale_reset = op == 'reset' and ARGV[21] == '1' and op_epoch < changed_at
+if op ~= '' and op_epoch >= epoch and not stale_reset then
   epoch = op_epoch
   changed = true
   if op == 'force_open' then
@@ -73,9 +83,11 @@ end
 
 -- A worker back from an outage: most restrictive wins (open beats
 -- half-open beats closed, the later open-until wins); an operator's
--- forced state is left alone.
+-- forced state, or one decided by an operator after the worker's own
+-- decision, is left alone.
 local merge = ARGV[9]
-if merge ~= '' and state ~= 'forced_open' and state ~= 'forced_closed' then
+if merge ~= '' and state ~= 'forced_open' and state ~= 'forced_closed'
+    and tonumber(ARGV[19]) >= epoch then
   local merged_until = now + tonumber(ARGV[10])
   if merge == 'open' then
     if state ~= 'open' then
@@ -128,22 +140,39 @@ if state == 'open' and now >= open_until then
   redis.call('DEL', L)
 end
 
--- Probe slots are leased one at a time to workers that want one; a lease
--- its worker never uses expires.
-local leased = 0
-if state == 'half_open' and ARGV[6] == '1' then
+-- Probe slots are leased one at a time to workers that want one. A lease
+-- whose probe is running is renewed by every sync of its worker; one its
+-- worker never uses, or whose worker died, expires.
+local held = 0
+if state == 'half_open' then
+  local prefix = ARGV[17] .. ':'
+  local function mine(member) return string.sub(member, 1, #prefix) == prefix end
+  local renew = tonumber(ARGV[20])
+  for _, member in ipairs(redis.call('ZRANGE', L, 0, -1)) do
+    if renew == 0 then break end
+    if mine(member) then
+      redis.call('ZADD', L, 'XX', now + tonumber(ARGV[18]), member)
+      renew = renew - 1
+    end
+  end
   redis.call('ZREMRANGEBYSCORE', L, '-inf', now)
-  if redis.call('ZCARD', L) + successes < probes then
-    redis.call('ZADD', L, now + tonumber(ARGV[18]), ARGV[17] .. ':' .. now .. ':' .. math.random(1000000000))
-    leased = 1
+  if ARGV[6] == '1' and redis.call('ZCARD', L) + successes < probes then
+    redis.call('ZADD', L, now + tonumber(ARGV[18]), prefix .. now .. ':' .. math.random(1000000000))
+  end
+  for _, member in ipairs(redis.call('ZRANGE', L, 0, -1)) do
+    if mine(member) then held = held + 1 end
   end
 end
 
-if changed then version = version + 1 end
+if changed then
+  version = version + 1
+  changed_at = now
+end
 redis.call('HSET', S, 'state', state, 'version', version, 'until', open_until,
-  'successes', successes, 'epoch', epoch)
+  'successes', successes, 'epoch', epoch, 'changed_at', changed_at,
+  'incarnation', incarnation)
 -- Every worker syncs at once on a change (its poll is the backstop).
 if changed then redis.call('PUBLISH', 'baldur:cb:changed', KEYS[1]) end
 local remaining = 0
 if state == 'open' and open_until > now then remaining = open_until - now end
-return {state, version, remaining, calls, failures, leased}
+return {state, version, remaining, calls, failures, held, incarnation}

@@ -7,13 +7,15 @@
 //! When Redis is unreachable the breakers decide alone (DEGRADED); the
 //! first sync afterwards merges their state most-restrictive-wins.
 
-use crate::core::breaker::shared::{Inbox, Outbox};
+use crate::core::breaker::shared::{Inbox, LocalDecision, OperatorAction, Outbox};
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState, Registry};
 use crate::core::idempotency::StoreError;
-use crate::core::store::wal::{LazyWal, Pending};
+use crate::core::store::wal::{breaker_slot, wall_clock_ms, LazyWal, LoggedDecision, Pending};
 use crate::core::store::RedisStore;
-use crate::core::window::{Totals, BUCKETS};
+use crate::core::window::BUCKETS;
+use parking_lot::Mutex;
 use redis::Script;
+use std::collections::HashMap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -37,14 +39,50 @@ pub const PROBE_LEASE: Duration = Duration::from_secs(5);
 static SYNC: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("breaker_sync.lua")));
 
 /// The loop that syncs every breaker of `registry` through `redis`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BreakerSync {
     registry: &'static Registry,
     redis: Arc<RedisStore>,
     worker: String,
     interval: Duration,
     wal: Option<Arc<LazyWal>>,
+    /// Breakers with a row of this process in the log, and what it holds.
+    logged: Arc<Mutex<HashMap<String, Logged>>>,
+    on_wal_failure: Option<WalFailure>,
 }
+
+impl std::fmt::Debug for BreakerSync {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BreakerSync")
+            .field("worker", &self.worker)
+            .field("interval", &self.interval)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a logged row holds, to skip rewriting it unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct Logged {
+    trip: bool,
+    probes: (u32, u32),
+    operator: Option<(Cause, u64)>,
+    merge: Option<(CircuitState, u64)>,
+}
+
+impl Logged {
+    fn of(outbox: &Outbox) -> Self {
+        Self {
+            trip: outbox.trip,
+            probes: (outbox.probe_successes, outbox.probe_failures),
+            operator: outbox.operator.map(|a| (a.cause, a.epoch)),
+            merge: outbox.merge.map(|m| (m.state, m.decided_at_ms)),
+        }
+    }
+}
+
+/// Told when a decision could not be logged either (it then lives only in
+/// memory, and dies with the process): never silent.
+pub type WalFailure = Arc<dyn Fn(&str) + Send + Sync>;
 
 impl BreakerSync {
     /// A sync loop for this worker (`worker` names it in probe leases).
@@ -60,6 +98,8 @@ impl BreakerSync {
             worker,
             interval,
             wal: None,
+            logged: Arc::default(),
+            on_wal_failure: None,
         }
     }
 
@@ -67,6 +107,12 @@ impl BreakerSync {
     /// outlive this process.
     pub fn with_wal(mut self, wal: Arc<LazyWal>) -> Self {
         self.wal = Some(wal);
+        self
+    }
+
+    /// Reports a decision the log could not take to `report`.
+    pub fn on_wal_failure(mut self, report: WalFailure) -> Self {
+        self.on_wal_failure = Some(report);
         self
     }
 
@@ -103,58 +149,108 @@ impl BreakerSync {
     async fn sync_one(&self, breaker: &CircuitBreaker) {
         let outbox = breaker.drain_outbox();
         match self.exchange(breaker, &outbox).await {
-            Ok(inbox) => breaker.apply_fleet(&inbox),
+            Ok(inbox) => {
+                breaker.apply_fleet(&inbox);
+                self.forget_logged(breaker.name()).await;
+            }
             Err(_) => {
-                self.log_decisions(breaker, &outbox);
                 breaker.link().sync_failed(outbox);
+                self.log_decisions(breaker, &outbox).await;
             }
         }
     }
 
-    /// A trip, probe outcomes or an operator's action that could not reach
-    /// Redis go to the write-ahead log too: kept in memory they would die
-    /// with the process. (Counts do not: after an outage the fleet's window
-    /// restarts from what workers send, set semantics, not a sum.)
-    fn log_decisions(&self, breaker: &CircuitBreaker, outbox: &Outbox) {
+    /// A trip, probe outcomes, an operator's action or a state decided
+    /// alone that could not reach Redis go to the write-ahead log too:
+    /// kept in memory they would die with the process. The outbox that
+    /// failed holds everything still undelivered, so it replaces this
+    /// process's row for the breaker (one row, however long the outage).
+    /// Counts are not logged: after an outage the fleet's window restarts
+    /// from what workers send, set semantics, not a sum.
+    async fn log_decisions(&self, breaker: &CircuitBreaker, outbox: &Outbox) {
         let decided = outbox.trip
             || outbox.probe_successes > 0
             || outbox.probe_failures > 0
-            || outbox.operator.is_some();
-        let Some(wal) = self.wal.as_ref().filter(|_| decided) else {
+            || outbox.operator.is_some()
+            || outbox.merge.is_some();
+        let Some(wal) = self.wal.clone().filter(|_| decided) else {
             return;
         };
+        // The same undelivered decisions as the last failed round: the row
+        // already holds them (no disk write every round of an outage).
+        let fingerprint = Logged::of(outbox);
+        if self.logged.lock().get(&**breaker.name()) == Some(&fingerprint) {
+            return;
+        }
+        let now = wall_clock_ms();
         let entry = Pending::Breaker {
             name: breaker.name().to_string(),
+            pid: std::process::id(),
             trip: outbox.trip,
             probe_successes: outbox.probe_successes,
             probe_failures: outbox.probe_failures,
             operator: outbox
                 .operator
                 .map(|a| (operator_name(a.cause).to_owned(), a.epoch)),
-            state: Some((
-                breaker.state().as_str().to_owned(),
-                breaker.open_remaining_ms(),
-            )),
+            merge: outbox.merge.map(|m| LoggedDecision {
+                state: m.state.as_str().to_owned(),
+                open_until_ms: now.saturating_add(m.open_remaining_ms),
+                decided_at_ms: m.decided_at_ms,
+            }),
         };
-        if let Ok(log) = wal.get() {
-            let _ = log.append(&entry);
+        self.logged
+            .lock()
+            .insert(breaker.name().to_string(), fingerprint);
+        let appended = tokio::task::spawn_blocking(move || wal.get()?.append(&entry)).await;
+        let failure = match appended {
+            Ok(Ok(_)) => return,
+            Ok(Err(error)) => error,
+            Err(error) => error.to_string(),
+        };
+        if let Some(report) = &self.on_wal_failure {
+            report(&failure);
         }
     }
 
-    /// Replays one logged breaker decision: the same script, merging the
-    /// logged state most-restrictive-wins.
-    pub async fn replay(&self, entry: &Pending) -> Result<(), StoreError> {
+    /// This process delivered its decisions for `name` itself: its logged
+    /// row must not be replayed on top of what the fleet did since.
+    async fn forget_logged(&self, name: &str) {
+        if self.logged.lock().remove(name).is_none() {
+            return; // the common case: nothing was logged, no disk touched
+        }
+        let Some(wal) = self.wal.clone() else {
+            return;
+        };
+        let slot = breaker_slot(std::process::id(), name);
+        let cleared = tokio::task::spawn_blocking(move || wal.get()?.clear_slot(&slot)).await;
+        if !matches!(cleared, Ok(Ok(()))) {
+            // Try again after the next successful round.
+            self.logged
+                .lock()
+                .insert(name.to_owned(), Logged::default());
+        }
+    }
+
+    /// Replays one logged breaker decision of a process that has died: the
+    /// same script, merging its state most-restrictive-wins, its operator
+    /// action marked late. Returns `Ok(false)` for a row that belongs to a
+    /// live process (it delivers its own).
+    pub async fn replay(&self, entry: &Pending) -> Result<bool, StoreError> {
         let Pending::Breaker {
             name,
+            pid,
             trip,
             probe_successes,
             probe_failures,
             operator,
-            state,
+            merge,
         } = entry
         else {
-            return Ok(());
+            return Ok(true);
         };
+        if process_alive(*pid) {
+            return Ok(false);
+        }
         let breaker = self.registry.get_or_create(name);
         let operator = operator.as_ref().and_then(|(op, epoch)| {
             let cause = match op.as_str() {
@@ -163,27 +259,34 @@ impl BreakerSync {
                 "reset" => Cause::Reset,
                 _ => return None,
             };
-            Some(crate::core::breaker::shared::OperatorAction {
+            Some(OperatorAction {
                 cause,
                 epoch: *epoch,
+                late: true,
             })
         });
-        let merge = state.as_ref().and_then(|(name, remaining)| {
-            let state = CircuitState::ALL.into_iter().find(|s| s.as_str() == name)?;
-            Some((state, *remaining))
+        let now = wall_clock_ms();
+        let merge = merge.as_ref().and_then(|logged| {
+            let state = CircuitState::ALL
+                .into_iter()
+                .find(|s| s.as_str() == logged.state)?;
+            Some(LocalDecision {
+                state,
+                open_remaining_ms: logged.open_until_ms.saturating_sub(now),
+                decided_at_ms: logged.decided_at_ms,
+            })
         });
         let outbox = Outbox {
-            counts: Totals::default(),
             trip: *trip,
             probe_successes: *probe_successes,
             probe_failures: *probe_failures,
-            wants_probe: false,
             operator,
             merge,
+            ..Outbox::default()
         };
         let inbox = self.exchange(&breaker, &outbox).await?;
         breaker.apply_fleet(&inbox);
-        Ok(())
+        Ok(true)
     }
 
     async fn exchange(
@@ -194,13 +297,16 @@ impl BreakerSync {
         let name = breaker.name();
         let config = breaker.config();
         let bucket_ms = (config.window.as_millis() / BUCKETS as u128).max(1) as u64;
-        let (merge_state, merge_ms) = match outbox.merge {
-            Some((state, remaining)) => (state.as_str(), remaining),
-            None => ("", 0),
+        let (merge_state, merge_ms, decided_at) = match outbox.merge {
+            Some(m) => (m.state.as_str(), m.open_remaining_ms, m.decided_at_ms),
+            None => ("", 0, 0),
         };
-        let operator = match outbox.operator {
-            Some(action) => (operator_name(action.cause), action.epoch),
-            None => ("", 0),
+        let (operator, late) = match outbox.operator {
+            Some(action) => (
+                (operator_name(action.cause), action.epoch),
+                u8::from(action.late),
+            ),
+            None => (("", 0), 0),
         };
         let keys = keys(name);
         let worker = self.worker.clone();
@@ -228,6 +334,9 @@ impl BreakerSync {
                     .arg(config.half_open_max_calls)
                     .arg(worker)
                     .arg(PROBE_LEASE.as_millis() as u64)
+                    .arg(decided_at)
+                    .arg(outbox.probes_in_flight)
+                    .arg(late)
                     .invoke_async(&mut connection)
                     .await
             })
@@ -255,6 +364,21 @@ fn operator_name(cause: Cause) -> &'static str {
     }
 }
 
+/// Whether process `pid` still runs (its logged rows are its own to
+/// deliver): kill(pid, 0) sends nothing; EPERM means it exists.
+fn process_alive(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid)
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    else {
+        return false;
+    };
+    match rustix::process::test_kill_process(pid) {
+        Ok(()) => true,
+        Err(error) => error == rustix::io::Errno::PERM,
+    }
+}
+
 fn number(value: Option<&redis::Value>) -> Option<u64> {
     match value? {
         redis::Value::Int(i) => u64::try_from(*i).ok(),
@@ -277,11 +401,12 @@ fn parse_inbox(reply: &[redis::Value]) -> Result<Inbox, StoreError> {
             state: state_named(reply.first())?,
             version: number(reply.get(1))?,
             open_remaining_ms: number(reply.get(2))?,
-            fleet: Totals {
+            fleet: crate::core::window::Totals {
                 calls: number(reply.get(3))?,
                 failures: number(reply.get(4))?,
             },
-            leased_probes: u32::try_from(number(reply.get(5))?).ok()?,
+            held_probes: u32::try_from(number(reply.get(5))?).ok()?,
+            incarnation: number(reply.get(6))?,
         })
     })();
     parsed.ok_or_else(|| StoreError(format!("unexpected answer to a breaker sync: {reply:?}")))

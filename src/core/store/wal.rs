@@ -30,11 +30,17 @@ pub enum Pending {
         /// The claim's owner token.
         owner: u64,
     },
-    /// A breaker decision the fleet must hear: a trip, probe outcomes, an
-    /// operator's action, or the state to merge most-restrictive-wins.
+    /// Breaker decisions the fleet has not heard, from one process: a
+    /// trip, probe outcomes, an operator's action, the state to merge
+    /// most-restrictive-wins. One row per process and breaker, replaced
+    /// each round it stays undelivered (it holds all of them), deleted
+    /// when that process delivers it itself; replayed by another process
+    /// only once its own has died.
     Breaker {
         /// The breaker's name.
         name: String,
+        /// The process that decided (its live syncs deliver its own rows).
+        pid: u32,
         /// This worker tripped it.
         trip: bool,
         /// Probe successes.
@@ -43,9 +49,37 @@ pub enum Pending {
         probe_failures: u32,
         /// An operator's action (`force_open`, `force_close`, `reset`) and epoch.
         operator: Option<(String, u64)>,
-        /// The worker's state and remaining open milliseconds.
-        state: Option<(String, u64)>,
+        /// The state the worker reached alone, to merge.
+        merge: Option<LoggedDecision>,
     },
+}
+
+/// A breaker state decided alone, with absolute wall-clock times (a
+/// replay happens later, maybe in another process).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoggedDecision {
+    /// `open`, `half_open`, ...
+    pub state: String,
+    /// Wall-clock milliseconds when an open state starts probing.
+    pub open_until_ms: u64,
+    /// Wall-clock milliseconds of the decision.
+    pub decided_at_ms: u64,
+}
+
+impl Pending {
+    /// The row a write replaces, if it is one of a kind per process and
+    /// breaker; `None` for writes that are each their own row.
+    pub fn slot(&self) -> Option<String> {
+        match self {
+            Self::Breaker { name, pid, .. } => Some(breaker_slot(*pid, name)),
+            _ => None,
+        }
+    }
+}
+
+/// The row of `pid`'s undelivered decisions for breaker `name`.
+pub fn breaker_slot(pid: u32, name: &str) -> String {
+    format!("breaker:{pid}:{name}")
 }
 
 /// A logged write and its id.
@@ -82,10 +116,12 @@ impl WriteAheadLog {
                     "CREATE TABLE IF NOT EXISTS pending (
                         id INTEGER PRIMARY KEY AUTOINCREMENT,
                         payload TEXT NOT NULL,
-                        logged_at_ms INTEGER NOT NULL
+                        logged_at_ms INTEGER NOT NULL,
+                        slot TEXT UNIQUE
                     )",
                 )
             })
+            .and_then(|()| add_slot_column(&connection))
             .map_err(|e| format!("cannot prepare the write-ahead log: {e}"))?;
         Ok(Self {
             connection: Mutex::new(connection),
@@ -98,30 +134,47 @@ impl WriteAheadLog {
         &self.path
     }
 
-    /// Logs one write durably; returns its id.
+    /// Logs one write durably; returns its id. A write with a slot
+    /// replaces the row in that slot (keeping its place in the order).
     pub fn append(&self, pending: &Pending) -> Result<i64, String> {
         let payload = serde_json::to_string(pending).map_err(|e| e.to_string())?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as i64);
+        let now = wall_clock_ms();
         let connection = self.connection.lock();
         connection
-            .execute(
-                "INSERT INTO pending (payload, logged_at_ms) VALUES (?1, ?2)",
-                params![payload, now],
+            .query_row(
+                "INSERT INTO pending (payload, logged_at_ms, slot) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(slot) DO UPDATE SET payload = excluded.payload,
+                     logged_at_ms = excluded.logged_at_ms
+                 RETURNING id",
+                params![payload, now as i64, pending.slot()],
+                |row| row.get(0),
             )
-            .map_err(|e| format!("cannot append to the write-ahead log: {e}"))?;
-        Ok(connection.last_insert_rowid())
+            .map_err(|e| format!("cannot append to the write-ahead log: {e}"))
+    }
+
+    /// Forgets the row in `slot`, if any (its process delivered it).
+    pub fn clear_slot(&self, slot: &str) -> Result<(), String> {
+        self.connection
+            .lock()
+            .execute("DELETE FROM pending WHERE slot = ?1", params![slot])
+            .map(|_| ())
+            .map_err(|e| format!("cannot clear write-ahead log slot {slot}: {e}"))
     }
 
     /// The oldest `limit` writes still waiting, in order.
     pub fn pending(&self, limit: usize) -> Result<Vec<Entry>, String> {
+        self.pending_after(0, limit)
+    }
+
+    /// The oldest `limit` writes still waiting after id `after`, in order
+    /// (a replay pages past the rows it leaves for their own process).
+    pub fn pending_after(&self, after: i64, limit: usize) -> Result<Vec<Entry>, String> {
         let connection = self.connection.lock();
         let mut query = connection
-            .prepare("SELECT id, payload FROM pending ORDER BY id LIMIT ?1")
+            .prepare("SELECT id, payload FROM pending WHERE id > ?1 ORDER BY id LIMIT ?2")
             .map_err(|e| e.to_string())?;
         let rows = query
-            .query_map(params![limit as i64], |row| {
+            .query_map(params![after, limit as i64], |row| {
                 Ok((row.get::<_, i64>(0)?, row.get::<_, String>(1)?))
             })
             .map_err(|e| e.to_string())?;
@@ -159,6 +212,27 @@ impl WriteAheadLog {
     pub fn is_empty(&self) -> Result<bool, String> {
         self.len().map(|n| n == 0)
     }
+}
+
+/// A log written by an earlier version has no `slot` column: adds it.
+fn add_slot_column(connection: &Connection) -> rusqlite::Result<()> {
+    let has_slot = connection
+        .prepare("SELECT 1 FROM pragma_table_info('pending') WHERE name = 'slot'")?
+        .exists([])?;
+    if !has_slot {
+        connection.execute_batch(
+            "ALTER TABLE pending ADD COLUMN slot TEXT;
+             CREATE UNIQUE INDEX IF NOT EXISTS pending_slot ON pending (slot);",
+        )?;
+    }
+    Ok(())
+}
+
+/// Wall-clock milliseconds, the log's timestamps.
+pub fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 /// A log opened on first use (`init()` does no I/O): the path is known at

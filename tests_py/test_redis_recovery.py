@@ -1,0 +1,288 @@
+"""Recovery done right: what one worker decided alone is merged, what it
+only heard from the fleet is not; a Redis that lost its data gets the
+fleet's state back; an outage costs one log row per breaker, not one per
+round; a dead worker's late reset does not undo a later trip; a slow probe
+keeps its slot; every first caller waits for the first sync; a claim
+whose answer was lost is released."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import baldur
+from baldur import _core
+from helpers import AlwaysFails, Boom, eventually
+from redis_server import RedisServer
+
+FAST = {
+    "cb_failure_threshold": 3,
+    "cb_minimum_calls": 3,
+    "cb_recovery_timeout": 60,
+}
+
+
+def fleet_state(server: RedisServer, zone: str) -> bytes:
+    return server.command("HGET", f"{{baldur:cb:{zone}}}:state", "state")
+
+
+def trip(zone: str) -> None:
+    here = baldur.protected(zone)(AlwaysFails())
+    for _ in range(3):
+        with pytest.raises((Boom, baldur.CircuitOpenError)):
+            here()
+    assert baldur.circuit_state(zone) == "open"
+
+
+def test_a_redis_that_lost_its_data_gets_the_open_breaker_back(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
+    trip(zone_name)
+    eventually(lambda: b"open" in fleet_state(redis_server, zone_name))
+    redis_server.command("FLUSHALL")  # a failover to an empty replica, say
+    # The next syncs see a new record: this worker's open state is merged
+    # into it instead of the worker adopting "closed".
+    eventually(lambda: b"open" in fleet_state(redis_server, zone_name))
+    assert baldur.circuit_state(zone_name) == "open"
+
+
+def test_an_outage_costs_one_log_row_per_breaker_and_recovery_clears_it(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
+    baldur.protected(zone_name)(lambda: None)()  # synced once
+    redis_server.kill()
+    trip(zone_name)
+    time.sleep(1.5)  # seven sync rounds fail
+    with sqlite3.connect(tmp_path / "redis-wal.sqlite3") as db:
+        rows = [row[0] for row in db.execute("SELECT payload FROM pending")]
+    mine = [row for row in rows if json.loads(row)["name"] == zone_name]
+    assert len(mine) == 1, "\n".join(rows)
+    redis_server.start()  # empty: only this worker knows of the trip
+    # The live sync delivers it and clears the row: a replay later must not
+    # trip the fleet again on stale news.
+    eventually(lambda: b"open" in fleet_state(redis_server, zone_name))
+    eventually(lambda: _core.wal_pending() == 0)
+
+
+def _dead_pid() -> int:
+    done = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return int(done.stdout)
+
+
+def _log_breaker_row(path: Path, zone: str, pid: int, **fields: object) -> None:
+    payload = {
+        "kind": "breaker",
+        "name": zone,
+        "pid": pid,
+        "trip": False,
+        "probe_successes": 0,
+        "probe_failures": 0,
+        "operator": None,
+        "merge": None,
+        **fields,
+    }
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "INSERT INTO pending (payload, logged_at_ms, slot) VALUES (?, ?, ?)",
+            (json.dumps(payload), int(time.time() * 1000), f"breaker:{pid}:{zone}"),
+        )
+
+
+def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
+    assert _core.wal_pending() == 0  # opens the log
+    trip(zone_name)
+    eventually(lambda: b"open" in fleet_state(redis_server, zone_name))
+    log = tmp_path / "redis-wal.sqlite3"
+    before_the_trip = int(time.time() * 1000) - 60_000
+    _log_breaker_row(log, zone_name, _dead_pid(), operator=["reset", before_the_trip])
+    _core.replay_wal_now()
+    eventually(lambda: _core.wal_pending() == 0)
+    assert b"open" in fleet_state(redis_server, zone_name), "the older reset lost"
+
+    _log_breaker_row(log, zone_name, _dead_pid(), operator=["reset", int(time.time() * 1000)])
+    _core.replay_wal_now()
+    eventually(lambda: _core.wal_pending() == 0)
+    eventually(lambda: b"closed" in fleet_state(redis_server, zone_name))
+
+
+def test_a_live_workers_row_is_left_for_it_to_deliver(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
+    baldur.protected(zone_name)(lambda: None)()
+    assert _core.wal_pending() == 0  # opens the log
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        _log_breaker_row(tmp_path / "redis-wal.sqlite3", zone_name, alive.pid, trip=True)
+        _core.replay_wal_now()
+        time.sleep(0.5)
+        assert _core.wal_pending() == 1
+        assert b"closed" in fleet_state(redis_server, zone_name)
+    finally:
+        alive.kill()
+        alive.wait()
+    _core.replay_wal_now()  # its process died: now it is replayed
+    eventually(lambda: _core.wal_pending() == 0)
+    assert b"open" in fleet_state(redis_server, zone_name)
+
+
+def test_a_slow_probe_keeps_its_lease_renewed(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    configure(
+        redis_url=redis_server.url,
+        cb_failure_threshold=3,
+        cb_minimum_calls=3,
+        cb_recovery_timeout=1,
+        cb_half_open_max_calls=1,
+    )
+    trip(zone_name)
+    release = threading.Event()
+    started = threading.Event()
+
+    def slow() -> str:
+        started.set()
+        release.wait(10)
+        return "ok"
+
+    probe = baldur.protected(zone_name)(slow)
+
+    def call_until_admitted() -> None:
+        deadline = time.monotonic() + 6
+        while time.monotonic() < deadline:
+            try:
+                probe()
+                return
+            except baldur.CircuitOpenError:
+                time.sleep(0.05)
+
+    caller = threading.Thread(target=call_until_admitted)
+    caller.start()
+    try:
+        assert started.wait(8), "no probe was admitted"
+        leases = f"{{baldur:cb:{zone_name}}}:leases"
+
+        def lease_expiry() -> int:
+            reply = redis_server.command("ZRANGE", leases, "0", "-1", "WITHSCORES")
+            return int(reply.split(b"\r\n")[-2])
+
+        first = lease_expiry()
+        time.sleep(1.0)
+        assert lease_expiry() > first, "the running probe's lease is renewed"
+    finally:
+        release.set()
+        caller.join(10)
+    eventually(lambda: baldur.circuit_state(zone_name) == "closed")
+
+
+def test_every_first_caller_waits_for_the_first_sync(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    """The fleet holds the breaker forced open. A new worker's first calls
+    come from eight threads at once: none may reach the dependency."""
+    redis_server.command(
+        "HSET",
+        f"{{baldur:cb:{zone_name}}}:state",
+        "state",
+        "forced_open",
+        "version",
+        "1",
+        "epoch",
+        str(int(time.time() * 1000)),
+    )
+    configure(redis_url=redis_server.url, cb_sync_interval_seconds=5)
+    reached = []
+    protected = baldur.protected(zone_name)(lambda: reached.append(1))
+    outcomes: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def first_call() -> None:
+        barrier.wait()
+        try:
+            protected()
+            outcomes.append("ran")
+        except baldur.CircuitOpenError:
+            outcomes.append("refused")
+
+    threads = [threading.Thread(target=first_call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert outcomes == ["refused"] * 8
+    assert reached == []
+
+
+def test_an_async_first_call_awaits_the_first_sync_without_blocking_the_loop(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    configure(redis_url=redis_server.url)
+
+    @baldur.protected(zone_name)
+    async def work() -> str:
+        return "ok"
+
+    async def scenario() -> int:
+        ticks = 0
+        stop = asyncio.Event()
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while not stop.is_set():
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        running = asyncio.create_task(ticker())
+        await asyncio.sleep(0.02)
+        redis_server.pause(600)  # the first sync round stalls to its timeout
+        ticks = 0
+        assert await work() == "ok"
+        stop.set()
+        await running
+        return ticks
+
+    ticks = asyncio.run(scenario())
+    assert ticks >= 5, "the event loop ran while the first sync waited"
+
+
+def test_a_claim_whose_answer_was_lost_is_released(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    """The claim reaches a stalled Redis and times out on the client; the
+    server runs it later. Left alone it would hold the key "running" for
+    the whole execution window; its owner releases it instead."""
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path))
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(lambda order_id: "done")
+    assert protected("warm-up") == "done"
+    redis_server.pause(700)
+    with pytest.raises(baldur.IdempotencyUnavailableError):
+        protected("o-1")
+    key = f"baldur:idem:{zone_name}:o-1"
+    eventually(lambda: redis_server.command("EXISTS", key).startswith(b":0"), within=5)
+
+    def retried() -> bool:
+        try:
+            return protected("o-1") == "done"
+        except baldur.IdempotencyUnavailableError:
+            return False  # still in DEGRADED's fail-fast window
+
+    eventually(retried)
