@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -286,3 +287,28 @@ def test_a_claim_whose_answer_was_lost_is_released(
             return False  # still in DEGRADED's fail-fast window
 
     eventually(retried)
+
+
+def test_a_decision_the_log_cannot_keep_is_an_error_not_silence(
+    redis_server: RedisServer,
+    configure: Callable[..., None],
+    zone_name: str,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    blocked = tmp_path / "a-file-not-a-directory"
+    blocked.write_text("")
+    configure(redis_url=redis_server.url, data_dir=str(blocked), **FAST)
+    baldur.protected(zone_name)(lambda: None)()
+    redis_server.kill()
+    with caplog.at_level(logging.ERROR, logger="baldur.storage"):
+        trip(zone_name)
+        eventually(
+            lambda: any(
+                getattr(r, "event", "") == "storage.wal_append_failed" for r in caplog.records
+            )
+        )
+    failed = next(
+        r for r in caplog.records if getattr(r, "event", "") == "storage.wal_append_failed"
+    )
+    assert failed.levelno == logging.ERROR

@@ -79,7 +79,13 @@ _storage_log = logging.getLogger("baldur.storage")
 
 
 def storage_event(event: str, store: str, detail: str) -> None:
-    """Called by the Rust core when a shared store enters DEGRADED (WARNING)
-    or leaves it (INFO)."""
-    level = logging.WARNING if event.endswith("_entered") else logging.INFO
+    """Called by the Rust core when a shared store enters DEGRADED (WARNING),
+    leaves it (INFO), or a write could not be kept at all (ERROR: it lives
+    only in memory now)."""
+    if event.endswith("_failed"):
+        level = logging.ERROR
+    elif event.endswith("_entered"):
+        level = logging.WARNING
+    else:
+        level = logging.INFO
     emit(_storage_log, level, event, store=store, detail=detail)
