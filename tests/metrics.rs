@@ -264,3 +264,27 @@ fn the_least_recently_seen_endpoint_is_evicted_at_the_cap() {
     assert_eq!(routes, ["/a", "/c"]);
     assert_eq!(table.evicted(), 1);
 }
+
+#[test]
+fn a_raised_domain_cap_gives_new_names_their_own_series() {
+    let registry = MetricsRegistry::with_max_domains(1);
+    registry.zone("a");
+    registry.zone("b");
+    assert!(!registry.has_own_series("b"));
+    registry.set_max_domains(3);
+    registry.zone("c");
+    assert!(registry.has_own_series("c"));
+}
+
+#[test]
+fn a_lowered_endpoint_cap_evicts_down_to_it() {
+    let table = EndpointTable::with_capacity(3);
+    for route in ["/a", "/b", "/c"] {
+        table.record("GET", Some(route), 200, 0.0);
+    }
+    table.set_capacity(1);
+    table.record("GET", Some("/d"), 200, 0.0);
+    let routes: Vec<String> = table.snapshot().into_iter().map(|r| r.0 .1).collect();
+    assert_eq!(routes, ["/d"]);
+    assert_eq!(table.evicted(), 3);
+}

@@ -69,3 +69,11 @@ pub(crate) fn record_request(method: &str, route: Option<&str>, status: u16, sec
 pub(crate) fn normalise_path(path: &str) -> String {
     normalise(path)
 }
+
+/// Caps the domain labels (new names beyond it share the overflow series)
+/// and the endpoint table.
+#[pyfunction]
+pub(crate) fn configure_metrics(max_domains: usize, max_endpoints: usize) {
+    METRICS.set_max_domains(max_domains);
+    ENDPOINTS.set_capacity(max_endpoints);
+}

@@ -74,6 +74,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(metrics::metrics_snapshot, m)?,
         wrap_pyfunction!(metrics::record_request, m)?,
         wrap_pyfunction!(metrics::normalise_path, m)?,
+        wrap_pyfunction!(metrics::configure_metrics, m)?,
         wrap_pyfunction!(control::kill_switch_enabled, m)?,
         wrap_pyfunction!(control::kill_switch_disable, m)?,
         wrap_pyfunction!(control::kill_switch_enable, m)?,

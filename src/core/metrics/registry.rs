@@ -6,7 +6,7 @@
 use crate::core::metrics::zone::{ZoneCounters, ZoneSnapshot};
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, LazyLock};
 
 /// Distinct domain (zone) labels before overflow (seed 003: 50 by default).
@@ -47,7 +47,7 @@ pub struct MetricsRegistry {
     zones: Mutex<HashMap<Arc<str>, Arc<ZoneCounters>>>,
     overflow: Arc<ZoneCounters>,
     overflowed: AtomicU64,
-    max_domains: usize,
+    max_domains: AtomicUsize,
     /// Process-wide counters.
     pub global: GlobalCounters,
 }
@@ -65,7 +65,7 @@ impl MetricsRegistry {
             zones: Mutex::new(HashMap::new()),
             overflow: Arc::default(),
             overflowed: AtomicU64::new(0),
-            max_domains,
+            max_domains: AtomicUsize::new(max_domains),
             global: GlobalCounters::default(),
         }
     }
@@ -77,13 +77,19 @@ impl MetricsRegistry {
         if let Some(counters) = zones.get(name) {
             return counters.clone();
         }
-        if zones.len() >= self.max_domains {
+        if zones.len() >= self.max_domains.load(Ordering::Relaxed) {
             self.overflowed.fetch_add(1, Ordering::Relaxed);
             return self.overflow.clone();
         }
         let counters = Arc::<ZoneCounters>::default();
         zones.insert(Arc::from(name), counters.clone());
         counters
+    }
+
+    /// Changes the cap for names not seen yet (names already given a series
+    /// keep it).
+    pub fn set_max_domains(&self, max_domains: usize) {
+        self.max_domains.store(max_domains, Ordering::Relaxed);
     }
 
     /// Whether `name` has its own series (rather than the overflow's).

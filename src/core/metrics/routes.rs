@@ -6,6 +6,7 @@
 
 use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
 /// Distinct endpoints kept (seed 003: 500 by default).
@@ -84,7 +85,7 @@ impl EndpointStats {
 #[derive(Debug)]
 pub struct EndpointTable {
     inner: Mutex<Table>,
-    capacity: usize,
+    capacity: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -105,7 +106,7 @@ impl EndpointTable {
     pub fn with_capacity(capacity: usize) -> Self {
         Self {
             inner: Mutex::new(Table::default()),
-            capacity: capacity.max(1),
+            capacity: AtomicUsize::new(capacity.max(1)),
         }
     }
 
@@ -120,22 +121,27 @@ impl EndpointTable {
         let mut table = self.inner.lock();
         table.tick += 1;
         let tick = table.tick;
-        if !table.endpoints.contains_key(&key) && table.endpoints.len() >= self.capacity {
+        let capacity = self.capacity.load(Ordering::Relaxed);
+        while !table.endpoints.contains_key(&key) && table.endpoints.len() >= capacity {
             let oldest = table
                 .endpoints
                 .iter()
                 .min_by_key(|(_, stats)| stats.last_seen)
                 .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                table.endpoints.remove(&oldest);
-                table.evicted += 1;
-            }
+            let Some(oldest) = oldest else { break };
+            table.endpoints.remove(&oldest);
+            table.evicted += 1;
         }
         let stats = table.endpoints.entry(key).or_default();
         let class = usize::from(status / 100).clamp(1, CLASSES) - 1;
         stats.by_class[class] += 1;
         stats.duration_sum += seconds.max(0.0);
         stats.last_seen = tick;
+    }
+
+    /// Changes the cap; a smaller one evicts at the next new endpoint.
+    pub fn set_capacity(&self, capacity: usize) {
+        self.capacity.store(capacity.max(1), Ordering::Relaxed);
     }
 
     /// Every endpoint's counts, sorted by method and route.
