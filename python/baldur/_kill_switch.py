@@ -5,7 +5,10 @@ is shared (so every worker of the fleet follows one switch).
 The switch itself is an atomic in the Rust core, read once per protected
 call; this module only reads and writes its record. With Redis, a
 background poller applies the shared record to this process within
-:data:`POLL_SECONDS`; it is restarted in a forked child.
+:data:`POLL_SECONDS` once the process has made its first protected call
+(which starts the I/O runtime); it is restarted in a forked child. A
+restarted worker starts from its local record, which the poller keeps in
+step with the shared one.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ _lock = threading.Lock()
 _path: str | None = None
 _poller: threading.Thread | None = None
 _stop = threading.Event()
+#: The last refresh could not reach Redis (logged once per outage).
+_unreachable = False
 
 
 @dataclass(frozen=True)
@@ -92,14 +97,21 @@ def save(record: Record | None) -> None:
 
 def refresh() -> None:
     """Applies the shared record now (the poller's step; tests call it)."""
+    global _unreachable
     if not _core.kill_switch_remote_configured():
         return
     try:
         text = _core.kill_switch_remote_load()
     except ConnectionError as error:
-        # DEGRADED: this worker keeps its last known state, and says so.
-        _events.kill_switch_event("kill_switch.refresh_failed", logging.WARNING, detail=str(error))
+        # DEGRADED: this worker keeps its last known state, and says so
+        # once per outage (the store's own DEGRADED event says the rest).
+        if not _unreachable:
+            _unreachable = True
+            _events.kill_switch_event(
+                "kill_switch.refresh_failed", logging.WARNING, detail=str(error)
+            )
         return
+    _unreachable = False
     shared = None if text is None else Record.from_json(text)
     with _lock:
         if shared != current():
@@ -167,12 +179,24 @@ def _ensure_poller() -> None:
 
 def _poll() -> None:
     while not _stop.wait(POLL_SECONDS):
+        running, _ = _core.runtime_status()
+        if not running:
+            # The runtime starts with the first protected call, never here:
+            # a pre-forking parent must not start it for a poll.
+            continue
+        if _breaker_store_degraded():
+            continue  # the breaker sync probes the store; no second prober
         refresh()
 
 
+def _breaker_store_degraded() -> bool:
+    entry = _core.store_health().get("redis:circuit_breaker")
+    return bool(entry and entry["degraded"])
+
+
 def _after_fork_in_child() -> None:
-    # The parent's poller did not survive the fork; the child's first poll
-    # waits POLL_SECONDS, by which time its stores are reconfigured.
+    # The parent's poller did not survive the fork; the child's polls start
+    # with its own runtime (its first protected call).
     global _poller
     _poller = None
     _ensure_poller()
