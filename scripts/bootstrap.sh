@@ -22,3 +22,19 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 # A real (non-editable) install: the tests exercise what users get.
 .venv/bin/python -m pip install --quiet ".[${BALDUR_EXTRAS:-all,dev,bench}]"
+
+# promtool (Prometheus's own checker) validates Baldur's exposition text in
+# the tests. Only the binary is taken from Debian's prometheus package
+# (~2 s: download and unpack, no server installed or started).
+if [ ! -x .venv/bin/promtool ] && ! command -v promtool >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && command -v dpkg-deb >/dev/null 2>&1; then
+    scratch="$(mktemp -d)"
+    if (cd "$scratch" && apt-get download -qq prometheus >/dev/null 2>&1 \
+        && dpkg-deb -x prometheus_*.deb unpacked); then
+      cp "$scratch/unpacked/usr/bin/promtool" .venv/bin/promtool
+    else
+      echo "promtool could not be fetched (apt-get download prometheus)" >&2
+    fi
+    rm -rf "$scratch"
+  fi
+fi

@@ -15,11 +15,29 @@ The state machines, windows and backoff live in a Rust core
 
 from __future__ import annotations
 
-from baldur import _core, _events, _runtime, dlq
+from baldur import (
+    _builtin_checks,
+    _core,
+    _events,
+    _runtime,
+    dashboard,
+    dlq,
+    endpoints,
+    health,
+    metrics,
+)
+from baldur._builtin_checks import StoreHealth, dlq_depth, store_health
 from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_meta
 from baldur._config import init
 from baldur._core import ProtectResult
 from baldur._facade import aprotected, idempotent, protected
+from baldur._shutdown import (
+    DrainReport,
+    begin_shutdown,
+    install_shutdown_handler,
+    is_shutting_down,
+    shutdown,
+)
 from baldur.circuits import (
     circuit_state,
     circuits,
@@ -27,6 +45,7 @@ from baldur.circuits import (
     force_open_circuit,
     reset_circuit,
 )
+from baldur.endpoints import Response
 from baldur.exceptions import (
     BaldurError,
     BulkheadFullError,
@@ -37,39 +56,86 @@ from baldur.exceptions import (
     IdempotencyKeyError,
     IdempotencyPayloadMismatchError,
     IdempotencyUnavailableError,
+    KillSwitchEngagedError,
     ProtectTimeoutError,
     WrongColourError,
 )
+from baldur.health import (
+    CheckResult,
+    HealthReport,
+    check_health,
+    check_readiness,
+    health_check,
+    register_check,
+    unregister_check,
+)
+from baldur.kill_switch import (
+    KillSwitchStatus,
+    disable,
+    enable,
+    is_baldur_enabled,
+    kill_switch_status,
+)
+from baldur.metrics import metrics_snapshot, record_request, register_collector
 from baldur.retry import RetryPolicy
 
 __all__ = [
     "BaldurError",
     "BulkheadFullError",
+    "CheckResult",
     "CircuitOpenError",
     "ConfigError",
     "DeadLetterQueueFullError",
+    "DrainReport",
+    "HealthReport",
     "IdempotencyDuplicateError",
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
     "IdempotencyUnavailableError",
+    "KillSwitchEngagedError",
+    "KillSwitchStatus",
     "ProtectResult",
     "ProtectTimeoutError",
+    "Response",
     "RetryPolicy",
+    "StoreHealth",
     "WrongColourError",
     "aprotect",
     "aprotect_with_meta",
     "aprotected",
+    "begin_shutdown",
+    "check_health",
+    "check_readiness",
     "circuit_state",
     "circuits",
+    "dashboard",
+    "disable",
     "dlq",
+    "dlq_depth",
+    "enable",
+    "endpoints",
     "force_close_circuit",
     "force_open_circuit",
+    "health",
+    "health_check",
     "idempotent",
     "init",
+    "install_shutdown_handler",
+    "is_baldur_enabled",
+    "is_shutting_down",
+    "kill_switch_status",
+    "metrics",
+    "metrics_snapshot",
     "protect",
     "protect_with_meta",
     "protected",
+    "record_request",
+    "register_check",
+    "register_collector",
     "reset_circuit",
+    "shutdown",
+    "store_health",
+    "unregister_check",
 ]
 
 __version__ = "0.1.0"
@@ -77,3 +143,4 @@ __version__ = "0.1.0"
 # Breaker transitions are decided in Rust and logged here.
 _core.set_transition_listener(_events.breaker_transition)
 _runtime.install_hooks()
+_builtin_checks.register()

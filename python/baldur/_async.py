@@ -171,6 +171,7 @@ async def answer_or_raise(zone: _core.Zone, error: BaseException) -> Any:
     fallback = zone.fallback
     if fallback is None:
         raise error
+    zone.count_fallback()
     try:
         answer = fallback(error) if zone.fallback_takes_error else fallback()
         if inspect.isawaitable(answer):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from baldur import _core, _settings
+from baldur import _core, _kill_switch, _settings
 from baldur._settings import Settings
 
 _lock = threading.Lock()
@@ -26,7 +26,8 @@ def current() -> Settings:
 
 def init(**overrides: object) -> None:
     """Reads ``BALDUR_*`` settings, applies ``overrides`` on top, and configures
-    Baldur. Idempotent, cheap and free of I/O: safe to call from every
+    Baldur. Idempotent, cheap and free of network I/O (it reads the kill
+    switch's small local record, nothing else): safe to call from every
     adapter's startup path, and again to change a setting.
 
     >>> import baldur
@@ -66,8 +67,9 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_window_seconds,
     )
     _core.set_default_timeout(settings.protect_default_timeout_seconds)
+    _core.configure_metrics(settings.metrics_max_domain_labels, settings.metrics_max_endpoints)
     _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
-    _settings.apply_log_level(settings.log_level)
+    _settings.apply_log_levels(settings)
     _core.configure_dlq(
         _settings.dlq_path(settings),
         settings.dlq_max_size,
@@ -82,6 +84,13 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_sync_interval_seconds,
     )
     _current = settings
+    # Disabled before a restart stays disabled: the local record is read here
+    # (a small file); a shared record in Redis is read in the background.
+    _kill_switch.restore(settings)
+    # The [prometheus] extra: Baldur's numbers on the app's own /metrics.
+    from baldur import metrics
+
+    metrics.register_collector()
     return settings
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+from baldur import _activity
+
 logger = logging.getLogger("baldur")
 logger.addHandler(logging.NullHandler())
 
@@ -15,8 +17,33 @@ _breaker_log = logging.getLogger("baldur.circuit_breaker")
 _OPENING_STATES = frozenset({"open", "forced_open"})
 
 
+#: Suffixes that make an event at least a WARNING (seed 003).
+_WARNING_SUFFIXES = ("_failed", "_blocked", "_timeout", "_exhausted")
+
+
+def implied_level(event: str, level: int) -> int:
+    """The level an event is logged at: ``level``, raised to what its name's
+    suffix implies. ``_error`` is ERROR; ``_failed``, ``_blocked``,
+    ``_timeout`` and ``_exhausted`` are at least WARNING; ``_changed`` and
+    ``_updated`` are INFO unless the caller asks for more (a breaker that
+    opens is a WARNING).
+
+    >>> implied_level("dlq.replay_failed", logging.INFO) == logging.WARNING
+    True
+    """
+    if event.endswith("_error"):
+        return max(level, logging.ERROR)
+    if event.endswith(_WARNING_SUFFIXES):
+        return max(level, logging.WARNING)
+    if event.endswith(("_changed", "_updated")):
+        return max(level, logging.INFO)
+    return level
+
+
 def emit(log: logging.Logger, level: int, event: str, **fields: object) -> None:
-    """Logs one event, if anyone listens at that level."""
+    """Logs one event, if anyone listens at that level (at least the level
+    its name implies, see :func:`implied_level`)."""
+    level = implied_level(event, level)
     if not log.isEnabledFor(level):
         return
     text = " ".join(f"{key}={value!r}" for key, value in fields.items())
@@ -47,6 +74,9 @@ def breaker_transition(
     """Called by the Rust core after a breaker changes state: WARNING when it
     opens, INFO otherwise."""
     level = logging.WARNING if to_state in _OPENING_STATES else logging.INFO
+    _activity.note(
+        "circuit_breaker.state_changed", zone=zone, from_state=from_state, to_state=to_state
+    )
     emit(
         _breaker_log,
         level,
@@ -89,3 +119,24 @@ def storage_event(event: str, store: str, detail: str) -> None:
     else:
         level = logging.INFO
     emit(_storage_log, level, event, store=store, detail=detail)
+
+
+_control_log = logging.getLogger("baldur.kill_switch")
+_shutdown_log = logging.getLogger("baldur.shutdown")
+_health_log = logging.getLogger("baldur.health")
+
+
+def kill_switch_event(event: str, level: int, **fields: object) -> None:
+    """The kill switch flipped, or its record could not be read or written."""
+    _activity.note(event, **fields)
+    emit(_control_log, level, event, **fields)
+
+
+def shutdown_event(event: str, level: int, **fields: object) -> None:
+    """A drain started, finished, or ran out of time."""
+    emit(_shutdown_log, level, event, **fields)
+
+
+def health_event(event: str, level: int, **fields: object) -> None:
+    """A health check could not run."""
+    emit(_health_log, level, event, **fields)

@@ -85,8 +85,12 @@ def _overflow(key: str, raw: object) -> str:
     return raw.strip()
 
 
+def _seconds_or_zero(key: str, raw: object) -> float:
+    return _validate.seconds(key, raw, zero_allowed=True, text=True)
+
+
 def _log_level(key: str, raw: object) -> str | None:
-    if raw is None:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
     if not isinstance(raw, str) or raw.strip().upper() not in LOG_LEVELS:
         raise ConfigError(key, raw, " | ".join(LOG_LEVELS))
@@ -104,6 +108,19 @@ SETTINGS: Mapping[str, Setting] = {
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
     ),
     "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, None),
+    # Per-family overrides of the global level (seed 003), each on its logger.
+    "event_logging_dlq_log_level": Setting("BALDUR_EVENT_LOGGING_DLQ_LOG_LEVEL", _log_level, None),
+    "event_logging_cb_log_level": Setting("BALDUR_EVENT_LOGGING_CB_LOG_LEVEL", _log_level, None),
+    "event_logging_replay_log_level": Setting(
+        "BALDUR_EVENT_LOGGING_REPLAY_LOG_LEVEL", _log_level, None
+    ),
+    "event_logging_sla_log_level": Setting("BALDUR_EVENT_LOGGING_SLA_LOG_LEVEL", _log_level, None),
+    # The cardinality guard (seed 003): distinct zone labels before overflow,
+    # and HTTP endpoints kept (least recently seen evicted).
+    "metrics_max_domain_labels": Setting("BALDUR_METRICS_MAX_DOMAIN_LABELS", _count, 50),
+    "metrics_max_endpoints": Setting("BALDUR_METRICS_MAX_ENDPOINTS", _count, 500),
+    # How long a SIGTERM (or baldur.shutdown()) waits for calls in flight.
+    "shutdown_drain_seconds": Setting("BALDUR_SHUTDOWN_DRAIN_SECONDS", _seconds_or_zero, 30.0),
     # The shared store. A bare REDIS_URL counts only when BALDUR_REDIS_URL
     # is unset (see load()); a per-feature URL wins for its feature.
     "redis_url": Setting("BALDUR_REDIS_URL", _redis_url, None),
@@ -135,6 +152,13 @@ class Settings:
     cb_sync_interval_seconds: float
     protect_default_timeout_seconds: float | None
     log_level: str | None
+    event_logging_dlq_log_level: str | None
+    event_logging_cb_log_level: str | None
+    event_logging_replay_log_level: str | None
+    event_logging_sla_log_level: str | None
+    shutdown_drain_seconds: float
+    metrics_max_domain_labels: int
+    metrics_max_endpoints: int
     redis_url: str | None
     resilient_storage_redis_url: str | None
     idempotency_redis_url: str | None
@@ -170,10 +194,28 @@ def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = No
     return Settings(**values)
 
 
+#: Each event family's logger, by the setting that overrides its level.
+FAMILY_LOGGERS: Mapping[str, str] = {
+    "event_logging_dlq_log_level": "baldur.dlq",
+    "event_logging_cb_log_level": "baldur.circuit_breaker",
+    "event_logging_replay_log_level": "baldur.replay",
+    "event_logging_sla_log_level": "baldur.sla",
+}
+
+
 def apply_log_level(level: str | None) -> None:
     """Sets the ``baldur`` logger's level; ``None`` leaves it to the app."""
     if level is not None:
         logging.getLogger("baldur").setLevel(level)
+
+
+def apply_log_levels(settings: Settings) -> None:
+    """The global level, then each family's override on its own logger (a
+    family left unset follows the global level)."""
+    apply_log_level(settings.log_level)
+    for key, logger_name in FAMILY_LOGGERS.items():
+        level = getattr(settings, key)
+        logging.getLogger(logger_name).setLevel(level if level is not None else logging.NOTSET)
 
 
 def idempotency_store_url(settings: Settings) -> str | None:
@@ -197,6 +239,11 @@ def breaker_store_url(settings: Settings) -> str | None:
 def wal_path(settings: Settings) -> str:
     """The write-ahead log of what must reach Redis and could not."""
     return os.path.join(settings.data_dir or default_data_dir(), "redis-wal.sqlite3")
+
+
+def kill_switch_path(settings: Settings) -> str:
+    """The kill switch's local record (who disabled Baldur, why, when)."""
+    return os.path.join(settings.data_dir or default_data_dir(), "kill-switch.json")
 
 
 def dlq_path(settings: Settings) -> str:

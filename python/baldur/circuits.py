@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Literal, TypedDict
 
-from baldur import _core
+from baldur import _core, _validate, kill_switch
+from baldur.exceptions import KillSwitchEngagedError
 
 CircuitStateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed"]
 
@@ -25,20 +26,33 @@ class CircuitSnapshot(TypedDict):
     transitions: int
 
 
-def force_open_circuit(name: str) -> None:
+def force_open_circuit(name: str, *, override: bool = False) -> None:
     """Takes a dependency out of rotation: every call fails fast until an
-    operator closes or resets the breaker."""
+    operator closes or resets the breaker. Refused while Baldur is disabled
+    (:class:`~baldur.exceptions.KillSwitchEngagedError`) unless ``override``."""
+    _refuse_while_disabled("force_open_circuit", override)
     _core.force_open(name)
 
 
-def force_close_circuit(name: str) -> None:
-    """Pins a breaker closed: calls flow and it never trips, until reset."""
+def force_close_circuit(name: str, *, override: bool = False) -> None:
+    """Pins a breaker closed: calls flow and it never trips, until reset.
+    Refused while Baldur is disabled unless ``override``."""
+    _refuse_while_disabled("force_close_circuit", override)
     _core.force_close(name)
 
 
-def reset_circuit(name: str) -> None:
-    """Hands a breaker back to automatic control: closed, window cleared."""
+def reset_circuit(name: str, *, override: bool = False) -> None:
+    """Hands a breaker back to automatic control: closed, window cleared.
+    Refused while Baldur is disabled unless ``override``."""
+    _refuse_while_disabled("reset_circuit", override)
     _core.reset(name)
+
+
+def _refuse_while_disabled(action: str, override: bool) -> None:
+    # While an operator works an incident with Baldur off, a breaker action
+    # must be deliberate.
+    if not _validate.flag("override", override) and not kill_switch.is_baldur_enabled():
+        raise KillSwitchEngagedError(action, kill_switch.kill_switch_status().reason)
 
 
 def circuit_state(name: str) -> CircuitStateName:

@@ -17,6 +17,7 @@ __all__ = [
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
     "IdempotencyUnavailableError",
+    "KillSwitchEngagedError",
     "ProtectTimeoutError",
     "WrongColourError",
 ]
@@ -142,3 +143,19 @@ class WrongColourError(BaldurError, TypeError):
 class DeadLetterQueueFullError(BaldurError):
     """The dead-letter queue is at its cap and its overflow strategy is
     ``reject``: the failed call could not be set aside (adapters answer 503)."""
+
+
+class KillSwitchEngagedError(BaldurError, PermissionError):
+    """A manual breaker action was refused because Baldur is disabled (the
+    kill switch). Pass ``override=True`` to act anyway.
+
+    >>> KillSwitchEngagedError("reset_circuit", "incident 4711").reason
+    'incident 4711'
+    """
+
+    def __init__(self, action: str, reason: str | None) -> None:
+        super().__init__(
+            f"{action} refused: Baldur is disabled ({reason}); pass override=True to act anyway"
+        )
+        self.action = action
+        self.reason = reason

@@ -4,9 +4,11 @@
 
 pub mod breaker;
 pub mod clock;
+pub mod control;
 pub mod dlq;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod protect;
 pub mod random;
 pub mod retry;

@@ -2,6 +2,7 @@
 //! Python async driver (`baldur._async`), which owns the awaiting: attempts,
 //! backoff sleeps on the event loop, timeouts and async fallbacks.
 
+use crate::core::control::{InFlight, DRAIN, KILL_SWITCH};
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::errors;
 use crate::py::idempotency::{HeldClaim, PendingClaim};
@@ -30,6 +31,8 @@ pub(crate) struct AsyncCall {
     last_error: Option<Py<PyAny>>,
     final_error: Option<Py<PyAny>>,
     reason: Option<GiveUp>,
+    /// Counts the call as in flight until it ends (a drain waits for it).
+    in_flight: Option<InFlight<'static>>,
 }
 
 #[pymethods]
@@ -44,14 +47,17 @@ impl AsyncCall {
         key: Option<&Bound<'_, PyAny>>,
         claim: Option<&Bound<'_, PendingClaim>>,
     ) -> PyResult<Self> {
+        let in_flight = DRAIN.enter();
         crate::py::stores::ensure_started(py);
         // As in the sync driver: the claim first (awaited by the caller, as
         // `claim`), then the breaker; a refusal drops the claim, which
         // releases it.
         let claim = match (claim, &zone.get().idempotency) {
             (Some(pending), _) => pending.borrow_mut().take(),
-            (None, Some(spec)) => spec.get().claim(py, args, kwargs, key)?,
-            (None, None) => None,
+            (None, Some(spec)) if KILL_SWITCH.is_enabled() => {
+                spec.get().claim(py, args, kwargs, key)?
+            }
+            (None, _) => None,
         };
         let core = &zone.get().core;
         let mut state = core
@@ -66,6 +72,7 @@ impl AsyncCall {
             last_error: None,
             final_error: None,
             reason: None,
+            in_flight: Some(in_flight),
         };
         // The first attempt starts with the call; its budget cannot have run out.
         if let Ok(budget) = call.zone.get().core.start_attempt(&mut state) {
@@ -134,11 +141,16 @@ impl AsyncCall {
         if let Some(claim) = self.claim.take() {
             claim.complete(py);
         }
+        self.in_flight = None;
     }
 
     /// The attempt in flight raised `error`: RETRY (0), PROPAGATE (1) or GIVE_UP (2).
     fn failed(&mut self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<u8> {
         let zone = self.zone.get();
+        if self.state.is_passthrough() {
+            self.release_claim();
+            return Ok(PROPAGATE); // disabled: the error is the caller's, as is
+        }
         let err = PyErr::from_value(error.clone());
         let verdict = match zone.classify(py, &err) {
             Ok(verdict) => verdict,
@@ -212,12 +224,14 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
-    /// Settles the claim of a call that ended without success, now rather
-    /// than when this object is collected: a traceback may keep it alive.
+    /// Settles the claim of a call that ended without success, and ends
+    /// its in-flight count, now rather than when this object is collected:
+    /// a traceback may keep it alive.
     fn release_claim(&mut self) {
         if let Some(claim) = self.claim.take() {
             claim.release();
         }
+        self.in_flight = None;
     }
 
     fn give_up_with_timeout(&mut self, py: Python<'_>, reason: GiveUp, cause: Option<Py<PyAny>>) {

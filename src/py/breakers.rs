@@ -2,6 +2,7 @@
 
 use crate::core::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, Registry, Transition};
 use crate::core::clock::SystemClock;
+use crate::core::metrics::registry::METRICS;
 use crate::py::errors::IntoPyConfig;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -107,6 +108,7 @@ struct PyTransitionListener {
 
 impl BreakerObserver for PyTransitionListener {
     fn on_transition(&self, t: &Transition) {
+        METRICS.zone(&t.name).transition(t.to);
         Python::attach(|py| {
             let args = (
                 t.name.as_ref(),

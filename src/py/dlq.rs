@@ -2,6 +2,7 @@
 //! The queue is opened on first use (no I/O at `init()`).
 
 use crate::core::dlq::{Caps, DlqError, Entry, NewEntry, Overflow, SqliteDlq};
+use crate::core::metrics::registry::METRICS;
 use parking_lot::Mutex;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -178,12 +179,14 @@ pub(crate) fn dlq_claim(py: Python<'_>, id: i64) -> PyResult<Option<Bound<'_, Py
 /// The replay of `id` succeeded.
 #[pyfunction]
 pub(crate) fn dlq_succeeded(id: i64) -> PyResult<()> {
+    METRICS.global.dlq_replay(true);
     queue()?.succeeded(id).map_err(to_py_plain)
 }
 
 /// The replay of `id` failed; returns its new state.
 #[pyfunction]
 pub(crate) fn dlq_failed(id: i64, error: &str) -> PyResult<String> {
+    METRICS.global.dlq_replay(false);
     queue()?.failed(id, error).map_err(to_py_plain)
 }
 

@@ -3,6 +3,7 @@
 //! fallback when the call gives up.
 
 use crate::core::breaker::Rejection;
+use crate::core::control::{DRAIN, KILL_SWITCH};
 use crate::core::protect::{GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
 use crate::py::dead_letter;
@@ -72,7 +73,13 @@ pub(crate) fn run(
     kwargs: Option<&Bound<'_, PyDict>>,
     key: Option<&Bound<'_, PyAny>>,
 ) -> Outcome {
+    // Counted from here to the end, DLQ record included: a drain waits for it.
+    let _in_flight = DRAIN.enter();
     stores::ensure_started(py);
+    if !KILL_SWITCH.is_enabled() {
+        // Disabled: no claim, no breaker, no retry, no DLQ (see Zone::begin).
+        return run_claimed(py, zone, func, args, kwargs);
+    }
     let outcome = run_idempotent(py, zone, func, args, kwargs, key);
     if zone.dlq {
         dead_letter::record(py, zone, func, args, kwargs, outcome)
@@ -166,6 +173,12 @@ fn run_claimed(
                     attempts: call.attempts(),
                 };
             }
+            Err(AttemptError::Raised(error)) if call.is_passthrough() => {
+                return Outcome::Propagated {
+                    error,
+                    attempts: call.attempts(),
+                }
+            }
             Err(AttemptError::Raised(error)) => error,
             Err(AttemptError::TimedOut) => {
                 let reason = core.timed_out(&call);
@@ -238,6 +251,7 @@ fn timeout_error(py: Python<'_>, zone: &PyZone, cause: Option<PyErr>) -> PyErr {
 /// The call is over without a success: the fallback answers if there is one.
 fn give_up(py: Python<'_>, zone: &PyZone, error: PyErr, reason: GiveUp, attempts: u32) -> Outcome {
     let fallback = zone.fallback.as_ref().map(|fallback| {
+        zone.core.counters().fallback();
         let answer = if zone.fallback_takes_error {
             fallback.call1(py, (error.value(py),))
         } else {

@@ -3,10 +3,12 @@
 //! the call ends (completed on success, released otherwise).
 
 use crate::core::clock::SystemClock;
+use crate::core::control::KILL_SWITCH;
 use crate::core::error::positive_seconds;
 use crate::core::idempotency::{
     Claim, IdempotencyGate, MemoryStore, Refusal, StoreError, UnreachableStore,
 };
+use crate::core::metrics::registry::METRICS;
 use crate::core::store::wal::Pending;
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
@@ -198,6 +200,10 @@ pub(crate) fn claim_for_async<'py>(
             held
         })
     };
+    if !KILL_SWITCH.is_enabled() {
+        // Disabled: the call runs unclaimed, like every other protection.
+        return Ok(Bound::new(py, PendingClaim { held: None })?.into_any());
+    }
     if !GATE.is_remote() {
         let held = background(spec.get().claim(py, args, kwargs, given)?);
         return Ok(Bound::new(py, PendingClaim { held })?.into_any());
@@ -368,6 +374,12 @@ impl IdempotencySpec {
         claimed: Result<Claim, Refusal>,
     ) -> PyResult<Option<HeldClaim>> {
         let key_text = request.key_text.bind(py);
+        if matches!(
+            claimed,
+            Err(Refusal::Duplicate(_) | Refusal::PayloadMismatch(_))
+        ) {
+            METRICS.zone(&self.namespace).idempotency_duplicate();
+        }
         match claimed {
             Ok(claim) => {
                 if claim.took_over() {

@@ -4,11 +4,13 @@ mod async_call;
 mod attempt;
 mod breakers;
 mod call;
+mod control;
 mod dead_letter;
 mod dlq;
 mod driver;
 mod errors;
 mod idempotency;
+mod metrics;
 mod protected;
 mod result;
 mod runtime;
@@ -70,6 +72,26 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     m.add_function(wrap_pyfunction!(stores::first_sync, m)?)?;
     m.add_function(wrap_pyfunction!(stores::replay_wal_now, m)?)?;
+    for function in [
+        wrap_pyfunction!(metrics::metrics_snapshot, m)?,
+        wrap_pyfunction!(metrics::record_request, m)?,
+        wrap_pyfunction!(metrics::normalise_path, m)?,
+        wrap_pyfunction!(metrics::configure_metrics, m)?,
+        wrap_pyfunction!(control::kill_switch_enabled, m)?,
+        wrap_pyfunction!(control::kill_switch_disable, m)?,
+        wrap_pyfunction!(control::kill_switch_enable, m)?,
+        wrap_pyfunction!(control::kill_switch_record, m)?,
+        wrap_pyfunction!(control::kill_switch_remote_configured, m)?,
+        wrap_pyfunction!(control::kill_switch_remote_load, m)?,
+        wrap_pyfunction!(control::kill_switch_remote_save, m)?,
+        wrap_pyfunction!(control::drain_start, m)?,
+        wrap_pyfunction!(control::drain_progress, m)?,
+        wrap_pyfunction!(control::is_draining, m)?,
+        wrap_pyfunction!(control::drain_seconds_left, m)?,
+        wrap_pyfunction!(control::drain_cancel, m)?,
+    ] {
+        m.add_function(function)?;
+    }
     for function in [
         wrap_pyfunction!(dlq::configure_dlq, m)?,
         wrap_pyfunction!(dlq::dlq_record, m)?,

@@ -434,6 +434,16 @@ pub(crate) fn after_fork() {
     }
 }
 
+/// The Redis store breaker state is shared through, if one is configured
+/// (the kill switch keeps its record there too).
+pub(crate) fn breaker_store() -> Option<Arc<RedisStore>> {
+    let configured = CONFIGURED.lock();
+    configured
+        .breakers
+        .as_ref()
+        .map(|(_, _, redis)| redis.clone())
+}
+
 /// Each shared store's health: `{name: {"degraded": bool, "degraded_entries": int}}`.
 #[pyfunction]
 pub(crate) fn store_health(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {

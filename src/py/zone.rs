@@ -2,6 +2,7 @@
 //! Python facade and shared by every call through it.
 
 use crate::core::error::positive_seconds;
+use crate::core::metrics::registry::METRICS;
 use crate::core::protect::{Verdict, Zone, ZoneDefaults};
 use crate::core::retry::{Backoff, Jitter, RetryPolicy};
 use crate::py::breakers::REGISTRY;
@@ -88,6 +89,7 @@ impl PyZone {
             .map(|t| positive_seconds("timeout", t))
             .transpose()
             .or_config_error(py)?;
+        let counters = METRICS.zone(name.to_str()?);
         let breaker = match circuit_breaker {
             true => Some(REGISTRY.get_or_create(name.to_str()?)),
             false => None,
@@ -95,7 +97,8 @@ impl PyZone {
         Ok(Self {
             name: name.unbind(),
             core: {
-                let zone = Zone::new(breaker, retry, timeout, REGISTRY.clock().clone());
+                let zone = Zone::new(breaker, retry, timeout, REGISTRY.clock().clone())
+                    .with_counters(counters);
                 // BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unless the zone opted out.
                 if default_timeout {
                     zone.with_defaults(ZONE_DEFAULTS.clone())
@@ -151,6 +154,11 @@ impl PyZone {
     #[getter]
     fn fallback_takes_error(&self) -> bool {
         self.fallback_takes_error
+    }
+
+    /// A fallback answered a call (the async driver runs fallbacks in Python).
+    fn count_fallback(&self) {
+        self.core.counters().fallback();
     }
 
     fn __repr__(&self, py: Python<'_>) -> String {

@@ -7,6 +7,8 @@
 
 use crate::core::breaker::{CircuitBreaker, Permit, Rejection};
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
+use crate::core::control::{KillSwitch, KILL_SWITCH};
+use crate::core::metrics::{CallOutcome, ZoneCounters};
 use crate::core::protect::defaults::ZoneDefaults;
 use crate::core::protect::verdict::{GiveUp, Next, Verdict};
 use crate::core::retry::RetryPolicy;
@@ -25,6 +27,8 @@ pub struct Zone {
     defaults: Option<Arc<ZoneDefaults>>,
     clock: SharedClock,
     random: RandomSource,
+    counters: Arc<ZoneCounters>,
+    kill_switch: &'static KillSwitch,
 }
 
 /// One call in progress: plain data, so a driver can keep it on its stack or
@@ -34,6 +38,8 @@ pub struct CallState {
     permit: Option<Permit>,
     attempts: u32,
     deadline: Option<Nanos>,
+    /// Baldur was disabled when the call began: it runs unprotected.
+    passthrough: bool,
 }
 
 impl CallState {
@@ -45,6 +51,12 @@ impl CallState {
     /// Whether the call holds a half-open probe slot.
     pub fn is_probe(&self) -> bool {
         self.permit.is_some_and(|p| p.is_probe())
+    }
+
+    /// Whether the call runs unprotected because the kill switch was off
+    /// when it began: one attempt, no bound, every error propagates.
+    pub fn is_passthrough(&self) -> bool {
+        self.passthrough
     }
 }
 
@@ -64,7 +76,27 @@ impl Zone {
             defaults: None,
             clock,
             random: fastrand::f64,
+            counters: Arc::default(),
+            kill_switch: &KILL_SWITCH,
         }
+    }
+
+    /// Counts this zone's calls into `counters` (by default, a set of its
+    /// own that no report reads).
+    pub fn with_counters(mut self, counters: Arc<ZoneCounters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Obeys `kill_switch` instead of the process's (tests).
+    pub fn with_kill_switch(mut self, kill_switch: &'static KillSwitch) -> Self {
+        self.kill_switch = kill_switch;
+        self
+    }
+
+    /// The counters this zone's calls count into.
+    pub fn counters(&self) -> &Arc<ZoneCounters> {
+        &self.counters
     }
 
     /// Falls back on `defaults` for what the callsite did not set.
@@ -97,11 +129,27 @@ impl Zone {
         &self.retry
     }
 
-    /// Starts a call, or refuses it (open breaker). No attempt has started yet.
+    /// Starts a call, or refuses it (open breaker). No attempt has started
+    /// yet. While Baldur is disabled the call is admitted unprotected.
     #[inline]
     pub fn begin(&self) -> Result<CallState, Rejection> {
+        if !self.kill_switch.is_enabled() {
+            self.counters.call(CallOutcome::PassedThrough);
+            return Ok(CallState {
+                permit: None,
+                attempts: 0,
+                deadline: None,
+                passthrough: true,
+            });
+        }
         let permit = match &self.breaker {
-            Some(breaker) => Some(breaker.try_acquire()?),
+            Some(breaker) => match breaker.try_acquire() {
+                Ok(permit) => Some(permit),
+                Err(rejection) => {
+                    self.counters.call(CallOutcome::Rejected);
+                    return Err(rejection);
+                }
+            },
             None => None,
         };
         let deadline = self
@@ -111,6 +159,7 @@ impl Zone {
             permit,
             attempts: 0,
             deadline,
+            passthrough: false,
         })
     }
 
@@ -122,19 +171,27 @@ impl Zone {
     /// operator may have opened it).
     #[inline]
     pub fn start_attempt(&self, call: &mut CallState) -> Result<Option<Duration>, GiveUp> {
+        if call.passthrough {
+            call.attempts += 1;
+            return Ok(None);
+        }
         if call.attempts > 0 && !self.still_admitted(call) {
+            self.counters.call(CallOutcome::Failure);
             return Err(GiveUp::CircuitOpened);
         }
         let Some(deadline) = call.deadline else {
             call.attempts += 1;
+            self.counters.attempt();
             return Ok(None);
         };
         let now = self.clock.now();
         if now >= deadline {
-            self.abandon(call);
+            self.release(call);
+            self.counters.call(CallOutcome::Timeout);
             return Err(GiveUp::TimedOut);
         }
         call.attempts += 1;
+        self.counters.attempt();
         Ok(Some(from_nanos(deadline - now)))
     }
 
@@ -155,6 +212,15 @@ impl Zone {
     /// The attempt in flight succeeded.
     #[inline]
     pub fn succeeded(&self, call: &CallState) {
+        if call.passthrough {
+            return; // counted as passed through when it began
+        }
+        self.breaker_success(call);
+        self.counters.call(CallOutcome::Success);
+    }
+
+    #[inline]
+    fn breaker_success(&self, call: &CallState) {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.on_success(permit);
         }
@@ -163,9 +229,13 @@ impl Zone {
     /// The attempt in flight failed with an error judged `verdict`. On
     /// `Next::Retry` the driver waits, then calls [`Zone::start_attempt`].
     pub fn failed(&self, call: &mut CallState, verdict: Verdict) -> Next {
+        if call.passthrough {
+            return Next::Propagate;
+        }
         let server_delay = match verdict {
             Verdict::NotAFailure => {
-                self.succeeded(call);
+                self.breaker_success(call);
+                self.counters.call(CallOutcome::NotAFailure);
                 return Next::Propagate;
             }
             Verdict::Abort => {
@@ -178,10 +248,12 @@ impl Zone {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.on_failure(permit);
             if !breaker.still_admits(permit) {
+                self.counters.call(CallOutcome::Failure);
                 return Next::GiveUp(GiveUp::CircuitOpened);
             }
         }
         if verdict == Verdict::Fatal || call.attempts >= self.retry.attempts() {
+            self.counters.call(CallOutcome::Failure);
             return Next::GiveUp(GiveUp::Exhausted);
         }
         let delay = self.retry.backoff().delay(
@@ -193,6 +265,7 @@ impl Zone {
             // The next attempt could not start inside the bound: stop now
             // rather than sleep only to time out.
             if self.clock.now().saturating_add(to_nanos(delay)) >= deadline {
+                self.counters.call(CallOutcome::Timeout);
                 return Next::GiveUp(GiveUp::TimedOut);
             }
         }
@@ -204,12 +277,22 @@ impl Zone {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.on_failure(permit);
         }
+        if !call.passthrough {
+            self.counters.call(CallOutcome::Timeout);
+        }
         GiveUp::TimedOut
     }
 
     /// The call ends with no verdict on the dependency (cancelled): a probe
     /// slot it held goes back.
     pub fn abandon(&self, call: &CallState) {
+        self.release(call);
+        if !call.passthrough {
+            self.counters.call(CallOutcome::Aborted);
+        }
+    }
+
+    fn release(&self, call: &CallState) {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.release(permit);
         }

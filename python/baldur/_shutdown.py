@@ -1,0 +1,168 @@
+"""Graceful shutdown: on SIGTERM (or :func:`shutdown`), readiness turns 503
+so the load balancer routes new traffic elsewhere, adapters refuse new
+protected work with 503 + ``Retry-After`` (see :func:`is_shutting_down` and
+:func:`baldur.endpoints.shutdown_refusal`), and the protected calls already
+in flight get up to ``BALDUR_SHUTDOWN_DRAIN_SECONDS`` (30 by default) to
+finish. Liveness and ping stay 200 throughout, so the orchestrator does not
+hard-kill the process mid-drain.
+
+The SIGTERM handler is chained, never a replacement: a server's own handler
+(gunicorn's, uvicorn's) is called right after readiness flips, and runs its
+own graceful stop. With no handler before ours (plain Python), Baldur waits
+for the drain and then exits with status 143 (128 + SIGTERM), running the
+interpreter's exit hooks.
+
+>>> import baldur
+>>> baldur.install_shutdown_handler()  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+from baldur import _config, _core, _events, _validate
+
+#: How often a waiting drain looks at the in-flight count.
+_POLL_SECONDS = 0.01
+
+_lock = threading.Lock()
+_installed: dict[int, Any] = {}
+_exit_after_drain = threading.Event()
+
+
+@dataclass(frozen=True)
+class DrainReport:
+    """How a drain ended."""
+
+    #: Every protected call in flight finished before the deadline.
+    drained: bool
+    #: Calls still in flight when the wait ended.
+    in_flight: int
+    #: Seconds waited.
+    waited_s: float
+
+
+def is_shutting_down() -> bool:
+    """Whether a drain has started: adapters refuse new protected work with
+    503 + ``Retry-After`` from then on. One atomic read."""
+    return _core.is_draining()
+
+
+def in_flight() -> int:
+    """Protected calls running now, in this process."""
+    return _core.drain_progress()[1]
+
+
+def retry_after_seconds() -> int:
+    """What a refusal's ``Retry-After`` says: the seconds left in the drain
+    (at least 1)."""
+    return max(1, _core.drain_seconds_left())
+
+
+def begin_shutdown(timeout: float | None = None) -> bool:
+    """Flips readiness to 503 and starts the drain clock without waiting.
+    True for the call that started it."""
+    seconds = _drain_seconds(timeout)
+    started = _core.drain_start(seconds)
+    if started:
+        from baldur import health
+
+        health.invalidate_cache()
+        _events.shutdown_event(
+            "shutdown.drain_started", logging.INFO, in_flight=in_flight(), drain_seconds=seconds
+        )
+    return started
+
+
+def shutdown(timeout: float | None = None) -> DrainReport:
+    """For servers that own their signals: what SIGTERM does, then waits
+    (blocking) until the protected calls in flight finish or ``timeout``
+    (default ``BALDUR_SHUTDOWN_DRAIN_SECONDS``) passes. Call it from the
+    server's shutdown hook, never from inside a protected call (it would
+    wait for itself)."""
+    begin_shutdown(timeout)
+    return wait_for_drain()
+
+
+def wait_for_drain() -> DrainReport:
+    """Waits for the started drain to end (drained or past its deadline)."""
+    started = time.monotonic()
+    while True:
+        state, count, _ = _core.drain_progress()
+        if state in ("drained", "deadline_passed", "serving"):
+            break
+        time.sleep(_POLL_SECONDS)
+    report = DrainReport(state == "drained", count, time.monotonic() - started)
+    if report.drained:
+        _events.shutdown_event(
+            "shutdown.drain_completed", logging.INFO, waited_s=round(report.waited_s, 3)
+        )
+    else:
+        _events.shutdown_event(
+            "shutdown.drain_timeout",
+            logging.WARNING,
+            in_flight=report.in_flight,
+            waited_s=round(report.waited_s, 3),
+        )
+    return report
+
+
+def install_shutdown_handler(signum: int = signal.SIGTERM) -> None:
+    """Installs Baldur's handler for ``signum``, chained to the one already
+    installed. Call it from the main thread, after the server installed its
+    own (an adapter does this at startup). Installing twice is harmless."""
+    with _lock:
+        current = signal.getsignal(signum)
+        if current is _handle:
+            return
+        _installed[signum] = current
+        signal.signal(signum, _handle)
+
+
+def uninstall_shutdown_handler(signum: int = signal.SIGTERM) -> None:
+    """Puts back the handler Baldur chained to (tests; a server reloading)."""
+    with _lock:
+        if signum in _installed and signal.getsignal(signum) is _handle:
+            signal.signal(signum, _installed.pop(signum))
+
+
+def _handle(signum: int, frame: FrameType | None) -> None:
+    if _exit_after_drain.is_set():
+        # The drain is over: leave as SIGTERM would have, but through the
+        # interpreter's exit hooks (what must reach the stores is flushed).
+        raise SystemExit(128 + signum)
+    begin_shutdown()
+    previous = _installed.get(signum)
+    if callable(previous):
+        previous(signum, frame)  # the server's own graceful stop
+    elif previous in (signal.SIG_DFL, None):
+        # Nobody else would stop this process: exit once the drain ends.
+        threading.Thread(
+            target=_exit_when_drained, args=(signum,), name="baldur-drain", daemon=True
+        ).start()
+    # SIG_IGN: the app chose not to stop on this signal; readiness still flips.
+
+
+def _exit_when_drained(signum: int) -> None:
+    wait_for_drain()
+    _exit_after_drain.set()
+    os.kill(os.getpid(), signum)  # wakes the main thread; _handle exits there
+
+
+def _drain_seconds(timeout: float | None) -> float:
+    if timeout is None:
+        return _config.current().shutdown_drain_seconds
+    return _validate.seconds("timeout", timeout, zero_allowed=True)
+
+
+def reset_for_tests() -> None:
+    """Back to serving, in this process (tests only)."""
+    _core.drain_cancel()
+    _exit_after_drain.clear()

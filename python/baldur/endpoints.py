@@ -1,0 +1,176 @@
+"""The operations endpoints as framework-free handlers. Each returns a
+:class:`Response` (status, headers, JSON body); an adapter (Django,
+FastAPI, Flask, the admin server) only copies it onto its own response.
+
+Mounted under ``/api/baldur/``:
+
+==========================  ================================================
+``health/``                 the full report: 200 healthy/degraded, 503 unhealthy
+``health/live/``            200 while the process runs (no I/O, even draining)
+``health/ready/``           503 while draining or a readiness check fails
+``health/pool/``            the shared stores: 503 while any is DEGRADED
+``health/ping/``            200, no I/O, for high-frequency probes
+``metrics/``                Prometheus text (503 without ``prometheus_client``)
+``metrics/json/``           the same numbers as JSON
+``dashboard/summary/``      the dashboard roll-up
+==========================  ================================================
+
+>>> from baldur import endpoints
+>>> endpoints.dispatch("health/ping/").status
+200
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from baldur import _builtin_checks, _core, _shutdown, dashboard, health, metrics
+
+JSON = "application/json"
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@dataclass(frozen=True)
+class Response:
+    """What an endpoint answers: an adapter copies it onto its response."""
+
+    status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: The JSON document (``None`` for a non-JSON body such as Prometheus text).
+    payload: Any = None
+    #: The body's bytes; derived from ``payload`` when not given.
+    raw: bytes | None = None
+
+    @property
+    def body(self) -> bytes:
+        if self.raw is not None:
+            return self.raw
+        return json.dumps(self.payload, sort_keys=True, default=str).encode()
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("Content-Type", JSON)
+
+
+def _json(status: int, payload: Any, **headers: str) -> Response:
+    return Response(status, {"Content-Type": JSON, **_NO_STORE, **headers}, payload)
+
+
+def _draining_headers() -> dict[str, str]:
+    return {"Retry-After": str(_shutdown.retry_after_seconds())}
+
+
+def health_full(*, nocache: bool = False) -> Response:
+    """``health/``: every check, 200 unless the verdict is unhealthy."""
+    report = health.check_health(nocache=nocache)
+    body = report.as_dict()
+    body["enabled"] = _core.kill_switch_enabled()
+    body["shutting_down"] = _shutdown.is_shutting_down()
+    return _json(503 if report.status == "unhealthy" else 200, body)
+
+
+def health_live() -> Response:
+    """``health/live/``: the process answers. No store, no database."""
+    return _json(200, {"status": "alive"})
+
+
+def health_ready(*, nocache: bool = False) -> Response:
+    """``health/ready/``: 503 with ``Retry-After`` once a drain started, or
+    while a readiness check is unhealthy."""
+    if _shutdown.is_shutting_down():
+        return _json(
+            503,
+            {"status": "shutting_down", "in_flight": _shutdown.in_flight()},
+            **_draining_headers(),
+        )
+    report = health.check_readiness(nocache=nocache)
+    body = {
+        "status": "ready" if report.status != "unhealthy" else "not_ready",
+        "checks": {n: r.as_dict() for n, r in report.checks.items()},
+    }
+    return _json(503 if report.status == "unhealthy" else 200, body)
+
+
+def health_pool() -> Response:
+    """``health/pool/``: each shared store; 503 while any is DEGRADED."""
+    stores = _builtin_checks.store_health()
+    running, starts = _core.runtime_status()
+    degraded = sorted(name for name, entry in stores.items() if entry["degraded"])
+    body = {
+        "status": "degraded" if degraded else "healthy",
+        "stores": stores,
+        "wal_pending": _core.wal_pending(),
+        "runtime": {"running": running, "starts": starts},
+    }
+    return _json(503 if degraded else 200, body)
+
+
+def health_ping() -> Response:
+    """``health/ping/``: the fastest yes."""
+    return _json(200, {"status": "ok"})
+
+
+def metrics_prometheus() -> Response:
+    """``metrics/``: Prometheus text, or 503 without ``prometheus_client``."""
+    try:
+        text, content_type = metrics.prometheus_text()
+    except metrics.PrometheusUnavailableError as missing:
+        return _json(503, {"error": str(missing)})
+    return Response(200, {"Content-Type": content_type, **_NO_STORE}, raw=text)
+
+
+def metrics_json() -> Response:
+    """``metrics/json/``: every metric as JSON."""
+    return _json(200, metrics.metrics_snapshot())
+
+
+def dashboard_summary(*, nocache: bool = False) -> Response:
+    """``dashboard/summary/``: the dashboard roll-up."""
+    return _json(200, dashboard.summary(nocache=nocache))
+
+
+def shutdown_refusal() -> Response | None:
+    """What an adapter answers to new protected work once a drain started
+    (503 + ``Retry-After``); ``None`` while serving. One atomic read."""
+    if not _core.is_draining():
+        return None
+    return _json(
+        503,
+        {"error": "shutting down", "retry_after": _shutdown.retry_after_seconds()},
+        **_draining_headers(),
+    )
+
+
+Handler = Callable[[Mapping[str, str]], Response]
+
+
+def _nocache(query: Mapping[str, str]) -> bool:
+    return str(query.get("nocache", "")).lower() in ("1", "true", "yes")
+
+
+#: Path (under ``/api/baldur/``) → handler of the query parameters.
+ROUTES: Mapping[str, Handler] = {
+    "health/": lambda q: health_full(nocache=_nocache(q)),
+    "health/live/": lambda q: health_live(),
+    "health/ready/": lambda q: health_ready(nocache=_nocache(q)),
+    "health/pool/": lambda q: health_pool(),
+    "health/ping/": lambda q: health_ping(),
+    "metrics/": lambda q: metrics_prometheus(),
+    "metrics/json/": lambda q: metrics_json(),
+    "dashboard/summary/": lambda q: dashboard_summary(nocache=_nocache(q)),
+}
+
+
+def dispatch(path: str, query: Mapping[str, str] | None = None) -> Response:
+    """Answers ``path`` (relative to ``/api/baldur/``; a missing trailing
+    slash is forgiven) with its handler; 404 for any other path."""
+    key = path.lstrip("/")
+    if not key.endswith("/"):
+        key += "/"
+    handler = ROUTES.get(key)
+    if handler is None:
+        return _json(404, {"error": f"no such endpoint: {path}", "endpoints": sorted(ROUTES)})
+    return handler(query or {})

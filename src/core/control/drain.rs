@@ -1,0 +1,135 @@
+//! Graceful shutdown's bookkeeping: protected calls in flight, and the
+//! drain that waits for them up to a deadline.
+//!
+//! Entering and leaving a call is one relaxed add each. The count is
+//! signed and read clamped at zero, so a stray extra release can never
+//! show as billions of calls in flight.
+
+use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::LazyLock;
+use std::time::Duration;
+
+/// Where a drain stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DrainProgress {
+    /// No drain started.
+    NotDraining,
+    /// Calls are still in flight and time remains.
+    Waiting {
+        /// Calls in flight.
+        in_flight: u64,
+        /// Time left before the deadline.
+        remaining: Duration,
+    },
+    /// Every call finished.
+    Drained,
+    /// The deadline passed with calls still in flight.
+    DeadlinePassed {
+        /// Calls still in flight.
+        in_flight: u64,
+    },
+}
+
+/// The in-flight count and the drain state.
+#[derive(Debug)]
+pub struct Drain {
+    in_flight: AtomicI64,
+    draining: AtomicBool,
+    deadline: AtomicU64,
+    clock: SharedClock,
+}
+
+impl Drain {
+    /// No calls in flight, not draining.
+    pub fn new(clock: SharedClock) -> Self {
+        Self {
+            in_flight: AtomicI64::new(0),
+            draining: AtomicBool::new(false),
+            deadline: AtomicU64::new(0),
+            clock,
+        }
+    }
+
+    /// A protected call starts; it counts until the guard is dropped.
+    #[inline]
+    pub fn enter(&self) -> InFlight<'_> {
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        InFlight { drain: self }
+    }
+
+    /// Calls in flight now (never negative).
+    pub fn in_flight(&self) -> u64 {
+        u64::try_from(self.in_flight.load(Ordering::Relaxed)).unwrap_or(0)
+    }
+
+    /// Whether a drain has started (readiness answers 503 from then on).
+    #[inline]
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
+    }
+
+    /// Starts draining with `timeout` to finish. True for the call that
+    /// started it; a second start keeps the first deadline.
+    pub fn start(&self, timeout: Duration) -> bool {
+        let deadline = self.clock.now().saturating_add(to_nanos(timeout));
+        if self.draining.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        self.deadline.store(deadline, Ordering::Release);
+        true
+    }
+
+    /// Where the drain stands now.
+    pub fn progress(&self) -> DrainProgress {
+        if !self.is_draining() {
+            return DrainProgress::NotDraining;
+        }
+        let in_flight = self.in_flight();
+        if in_flight == 0 {
+            return DrainProgress::Drained;
+        }
+        let deadline: Nanos = self.deadline.load(Ordering::Acquire);
+        let now = self.clock.now();
+        if now >= deadline {
+            return DrainProgress::DeadlinePassed { in_flight };
+        }
+        DrainProgress::Waiting {
+            in_flight,
+            remaining: Duration::from_nanos(deadline - now),
+        }
+    }
+
+    /// Seconds until the drain's deadline (0 once passed or not draining):
+    /// what a refusal's `Retry-After` says.
+    pub fn seconds_left(&self) -> u64 {
+        if !self.is_draining() {
+            return 0;
+        }
+        let deadline = self.deadline.load(Ordering::Acquire);
+        Duration::from_nanos(deadline.saturating_sub(self.clock.now()))
+            .as_secs_f64()
+            .ceil() as u64
+    }
+
+    /// Back to serving (tests; a server that cancels its shutdown).
+    pub fn cancel(&self) {
+        self.draining.store(false, Ordering::Release);
+    }
+}
+
+/// One call in flight; leaving it (drop) ends the call's count.
+#[derive(Debug)]
+pub struct InFlight<'a> {
+    drain: &'a Drain,
+}
+
+impl Drop for InFlight<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.drain.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// The process's drain, which every protected call enters.
+pub static DRAIN: LazyLock<Drain> = LazyLock::new(|| Drain::new(SystemClock::shared()));

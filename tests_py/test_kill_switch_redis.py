@@ -1,0 +1,118 @@
+"""The kill switch shared through Redis: one flip reaches every worker, and
+a Redis that does not take the record is loud."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import baldur
+from baldur import _kill_switch
+from redis_server import RedisServer
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def shared(
+    redis_server: RedisServer, configure: Callable[..., None], tmp_path: Path
+) -> Iterator[RedisServer]:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path / "here"))
+    baldur.protect("kill-switch-redis", lambda: None)  # starts the I/O runtime
+    yield redis_server
+    with contextlib.suppress(ConnectionError):
+        baldur.enable()
+    _kill_switch.apply(None)
+
+
+def other_worker(url: str, data_dir: Path, body: str) -> subprocess.Popen[str]:
+    source = (
+        "import baldur, sys, time\n"
+        "baldur.protect('kill-switch-redis', lambda: None)\n" + textwrap.dedent(body)
+    )
+    return subprocess.Popen(
+        [sys.executable, "-c", source],
+        env={**os.environ, "BALDUR_REDIS_URL": url, "BALDUR_DATA_DIR": str(data_dir)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_the_record_is_kept_in_redis(shared: RedisServer) -> None:
+    baldur.disable(reason="incident 4711", actor="alice")
+    stored = shared.command("GET", "baldur:kill_switch").decode()
+    assert '"incident 4711"' in stored and '"alice"' in stored
+    baldur.enable()
+    assert shared.command("EXISTS", "baldur:kill_switch").strip().lstrip(b":") == b"0"
+
+
+def test_a_flip_reaches_a_running_worker_within_a_poll(shared: RedisServer, tmp_path: Path) -> None:
+    worker = other_worker(
+        shared.url,
+        tmp_path / "there",
+        """
+        print("ready", flush=True)
+        sys.stdin.readline()
+        deadline = time.monotonic() + 10
+        while baldur.is_baldur_enabled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(baldur.kill_switch_status().reason, flush=True)
+        deadline = time.monotonic() + 10
+        while not baldur.is_baldur_enabled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(baldur.is_baldur_enabled(), flush=True)
+        """,
+    )
+    assert worker.stdout is not None and worker.stdin is not None
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        baldur.disable(reason="incident 4711", actor="alice")
+        worker.stdin.write("go\n")
+        worker.stdin.flush()
+        assert worker.stdout.readline().strip() == "incident 4711"
+        baldur.enable()
+        assert worker.stdout.readline().strip() == "True"
+    finally:
+        worker.kill()
+        worker.communicate(timeout=10)  # closes the pipes
+
+
+def test_a_new_worker_reads_the_shared_record(shared: RedisServer, tmp_path: Path) -> None:
+    baldur.disable(reason="incident 4711", actor="alice")
+    worker = other_worker(
+        shared.url,
+        tmp_path / "new-host",
+        """
+        deadline = time.monotonic() + 10
+        while baldur.is_baldur_enabled() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print(baldur.kill_switch_status().actor)
+        """,
+    )
+    out, err = worker.communicate(timeout=30)
+    assert out.strip() == "alice", err
+    # It also wrote the record locally: its next restart starts disabled.
+    assert (tmp_path / "new-host" / "kill-switch.json").exists()
+
+
+def test_a_redis_that_does_not_take_the_record_is_loud(shared: RedisServer) -> None:
+    shared.kill()
+    with pytest.raises(ConnectionError, match="other workers still follow the old state"):
+        baldur.disable(reason="incident 4711", actor="alice")
+    assert not baldur.is_baldur_enabled()  # this process is disabled anyway
