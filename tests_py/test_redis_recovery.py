@@ -296,9 +296,8 @@ def test_a_decision_the_log_cannot_keep_is_an_error_not_silence(
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    blocked = tmp_path / "a-file-not-a-directory"
-    blocked.write_text("")
-    configure(redis_url=redis_server.url, data_dir=str(blocked), **FAST)
+    (tmp_path / "redis-wal.sqlite3").mkdir()  # where the log's file should be
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
     baldur.protected(zone_name)(lambda: None)()
     redis_server.kill()
     with caplog.at_level(logging.ERROR, logger="baldur.storage"):
