@@ -1,0 +1,42 @@
+"""What every web adapter does the same way: wire Baldur at startup, turn
+a framework-free :class:`~baldur.endpoints.Response` into plain parts, and
+tell which requests a draining process still answers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+
+from baldur import _config, _shutdown
+
+#: Where the adapters mount the operations endpoints.
+PREFIX = "/api/baldur/"
+
+_log = logging.getLogger("baldur.adapters")
+
+
+def start(overrides: Mapping[str, object]) -> None:
+    """``baldur.init()`` with the framework's own settings on top of the
+    environment, and Baldur's SIGTERM handler chained to the server's (from
+    the main thread only: Python allows no other)."""
+    _config.init(**{key.lower(): value for key, value in overrides.items()})
+    if threading.current_thread() is threading.main_thread():
+        _shutdown.install_shutdown_handler()
+    else:
+        _log.info(
+            "adapter.shutdown_handler_skipped: started off the main thread; "
+            "call baldur.install_shutdown_handler() from it, or baldur.shutdown() on exit"
+        )
+
+
+def served_while_draining(path: str) -> bool:
+    """Health probes keep answering during a drain (readiness says 503
+    itself; liveness must stay 200); everything else is refused."""
+    return path.startswith(PREFIX + "health/")
+
+
+def prefixed_settings(config: Mapping[str, object], prefix: str = "BALDUR_") -> dict[str, object]:
+    """``init()`` overrides from a framework's config: its ``BALDUR_*`` keys,
+    prefix dropped."""
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}

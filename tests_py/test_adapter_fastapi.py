@@ -1,0 +1,96 @@
+"""The FastAPI adapter through Starlette's TestClient: the lifespan (alone
+and composed with the app's own), the router, the draining middleware,
+and protected async endpoints that keep their signatures for dependency
+injection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+
+import pytest
+
+pytest.importorskip("fastapi", reason="FastAPI is in the fastapi extra")
+
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+
+import baldur
+from baldur import _config, _shutdown
+from baldur.adapters.fastapi import BaldurMiddleware, lifespan, router, with_baldur
+
+
+@pytest.fixture(autouse=True)
+def _serving() -> Iterator[None]:
+    yield
+    _shutdown.reset_for_tests()
+
+
+def tenant(x_tenant: str = "acme") -> str:
+    return x_tenant
+
+
+def build(app: FastAPI, zone: str) -> FastAPI:
+    app.include_router(router)
+    app.add_middleware(BaldurMiddleware)
+
+    @app.get("/orders/{order_id}")
+    @baldur.protected(zone, fallback=lambda: {"order": -1, "cached": True})
+    async def order(order_id: int, who: str = Depends(tenant)) -> dict[str, object]:
+        if order_id < 0:
+            raise ConnectionError("down")
+        return {"order": order_id, "tenant": who}
+
+    return app
+
+
+def test_lifespan_inits_serves_and_drains_at_exit(zone_name: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), zone_name)
+    with TestClient(app) as client:
+        assert client.get("/api/baldur/health/ping/").status_code == 200
+        assert client.get("/api/baldur/health/ready/").status_code == 200
+        assert client.get("/api/baldur/health/").json()["status"] in ("healthy", "degraded")
+        assert not baldur.is_shutting_down()
+    assert baldur.is_shutting_down(), "leaving the lifespan drained"
+
+
+def test_protected_async_endpoints_keep_dependency_injection(zone_name: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), zone_name)
+    with TestClient(app) as client:
+        assert client.get("/orders/3?x_tenant=globex").json() == {"order": 3, "tenant": "globex"}
+        assert client.get("/orders/-1").json() == {"order": -1, "cached": True}
+        assert client.get("/orders/abc").status_code == 422  # FastAPI validated the path
+    endpoints = baldur.metrics_snapshot()["endpoints"]
+    assert any(row["route"] == "/orders/{order_id}" for row in endpoints), endpoints
+
+
+def test_with_baldur_composes_with_the_apps_own_lifespan(zone_name: str) -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def own(app: FastAPI) -> AsyncIterator[dict[str, str]]:
+        events.append(f"start threshold={_config.current().cb_failure_threshold}")
+        yield {"db": "connected"}
+        events.append(f"stop draining={baldur.is_shutting_down()}")
+
+    app = FastAPI(lifespan=with_baldur(own, cb_failure_threshold=11))
+
+    @app.get("/state")
+    async def state_view() -> dict[str, bool]:
+        return {"has_db": True}
+
+    with TestClient(app) as client:
+        assert client.get("/state").json() == {"has_db": True}
+    assert events == ["start threshold=11", "stop draining=False"]
+    assert baldur.is_shutting_down()
+
+
+def test_while_draining_new_requests_get_503_and_probes_answer(zone_name: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), zone_name)
+    with TestClient(app) as client:
+        baldur.begin_shutdown(timeout=5)
+        refused = client.get("/orders/1")
+        assert refused.status_code == 503
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert client.get("/api/baldur/health/ready/").status_code == 503
+        assert client.get("/api/baldur/health/live/").status_code == 200

@@ -1,0 +1,71 @@
+"""The Flask adapter through Flask's test client: ``Baldur(app)`` and the
+app-factory form, ``BALDUR_*`` keys from ``app.config``, the blueprint,
+and refusal while draining."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+pytest.importorskip("flask", reason="Flask is in the flask extra")
+
+from flask import Flask, jsonify
+
+import baldur
+from baldur import _config, _shutdown
+from baldur.adapters.flask import Baldur
+
+
+@pytest.fixture(autouse=True)
+def _serving() -> Iterator[None]:
+    yield
+    _shutdown.reset_for_tests()
+    _shutdown.uninstall_shutdown_handler()
+
+
+def make_app(zone: str) -> Flask:
+    app = Flask(__name__)
+    app.config["BALDUR_CB_FAILURE_THRESHOLD"] = 13
+    app.config["UNRELATED"] = "left alone"
+
+    @app.get("/orders/<int:order_id>")
+    @baldur.protected(zone, fallback=lambda: {"order": None, "cached": True})
+    def order(order_id: int) -> object:
+        return jsonify(order=order_id)
+
+    return app
+
+
+def test_baldur_app_reads_app_config_and_serves_the_blueprint(zone_name: str) -> None:
+    app = make_app(zone_name)
+    Baldur(app)
+    assert _config.current().cb_failure_threshold == 13
+    client = app.test_client()
+    for name in ("health/", "health/live/", "health/ready/", "health/ping/", "dashboard/summary/"):
+        assert client.get(f"/api/baldur/{name}").status_code == 200, name
+    assert client.get("/orders/4").get_json() == {"order": 4}
+    endpoints = baldur.metrics_snapshot()["endpoints"]
+    assert any(row["route"] == "/orders/<int:order_id>" for row in endpoints), endpoints
+
+
+def test_the_app_factory_form(zone_name: str) -> None:
+    extension = Baldur(cb_minimum_calls=17)
+    app = make_app(zone_name)
+    extension.init_app(app)
+    extension.init_app(app)  # twice is harmless
+    assert app.extensions["baldur"] is extension
+    assert _config.current().cb_minimum_calls == 17
+    assert app.test_client().get("/api/baldur/health/ping/").status_code == 200
+
+
+def test_while_draining_new_requests_get_503_and_probes_answer(zone_name: str) -> None:
+    app = make_app(zone_name)
+    Baldur(app)
+    client = app.test_client()
+    baldur.begin_shutdown(timeout=5)
+    refused = client.get("/orders/4")
+    assert refused.status_code == 503
+    assert int(refused.headers["Retry-After"]) >= 1
+    assert client.get("/api/baldur/health/ready/").status_code == 503
+    assert client.get("/api/baldur/health/live/").status_code == 200
