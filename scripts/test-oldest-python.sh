@@ -29,5 +29,5 @@ fi
 .venv310/bin/python -m pip install --quiet --upgrade pip
 wheel=$(ls target/wheels/*.whl)
 .venv310/bin/python -m pip install --quiet --force-reinstall --no-deps "$wheel"
-.venv310/bin/python -m pip install --quiet "${wheel}[dev]"
+.venv310/bin/python -m pip install --quiet "${wheel}[all,dev]"
 .venv310/bin/python -m pytest -q -p no:cacheprovider

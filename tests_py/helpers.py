@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import os
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -127,3 +130,15 @@ def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "the condition never held"
         time.sleep(0.05)
+
+
+def require_module(name: str, extra: str) -> Any:
+    """``pytest.importorskip`` that is a failure in CI (``CI=true``): CI
+    installs every extra, so a missing one there is a broken setup, never
+    a reason to skip."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is missing: CI installs the [{extra}] extra", pytrace=False)
+        pytest.skip(f"{name} is not installed (the [{extra}] extra)", allow_module_level=True)

@@ -13,11 +13,13 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("celery", reason="Celery is in the celery extra")
+from helpers import require_module
 
-import baldur
-from helpers import eventually
-from redis_server import RedisServer
+require_module("celery", "celery")
+
+import baldur  # noqa: E402
+from helpers import eventually  # noqa: E402
+from redis_server import RedisServer  # noqa: E402
 
 APPS = Path(__file__).parent / "apps"
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-django = pytest.importorskip("django", reason="Django is in the django extra")
+from helpers import require_module
+
+django = require_module("django", "django")
 
 from django.conf import settings  # noqa: E402
 

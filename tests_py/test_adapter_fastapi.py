@@ -10,14 +10,16 @@ from contextlib import asynccontextmanager
 
 import pytest
 
-pytest.importorskip("fastapi", reason="FastAPI is in the fastapi extra")
+from helpers import require_module
 
-from fastapi import Depends, FastAPI
-from fastapi.testclient import TestClient
+require_module("fastapi", "fastapi")
 
-import baldur
-from baldur import _config, _shutdown
-from baldur.adapters.fastapi import BaldurMiddleware, lifespan, router, with_baldur
+from fastapi import Depends, FastAPI  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+
+import baldur  # noqa: E402
+from baldur import _config, _shutdown  # noqa: E402
+from baldur.adapters.fastapi import BaldurMiddleware, lifespan, router, with_baldur  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

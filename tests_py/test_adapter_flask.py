@@ -8,13 +8,15 @@ from collections.abc import Iterator
 
 import pytest
 
-pytest.importorskip("flask", reason="Flask is in the flask extra")
+from helpers import require_module
 
-from flask import Flask, jsonify
+require_module("flask", "flask")
 
-import baldur
-from baldur import _config, _shutdown
-from baldur.adapters.flask import Baldur
+from flask import Flask, jsonify  # noqa: E402
+
+import baldur  # noqa: E402
+from baldur import _config, _shutdown  # noqa: E402
+from baldur.adapters.flask import Baldur  # noqa: E402
 
 
 @pytest.fixture(autouse=True)

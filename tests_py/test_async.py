@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 import baldur
-from helpers import FastBreaker
+from helpers import FastBreaker, require_module
 
 Runner = Callable[[Awaitable[Any]], Any]
 
@@ -22,7 +22,7 @@ Runner = Callable[[Awaitable[Any]], Any]
 def run(request: pytest.FixtureRequest) -> Iterator[Runner]:
     """Runs a coroutine to completion on a fresh loop of each kind."""
     if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop", reason="uvloop is in the dev extra")
+        uvloop = require_module("uvloop", "dev")
         yield lambda coro: uvloop.run(coro)  # type: ignore[no-any-return]
     else:
         yield lambda coro: asyncio.run(coro)  # type: ignore[arg-type]

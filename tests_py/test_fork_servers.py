@@ -13,8 +13,7 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pytest
-
+from helpers import require_module
 from redis_server import RedisServer
 
 APPS = Path(__file__).parent / "apps"
@@ -29,7 +28,7 @@ def free_port() -> int:
 def test_gunicorn_preload_workers_each_start_their_own_runtime(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    pytest.importorskip("gunicorn", reason="gunicorn is in the dev extra")
+    require_module("gunicorn", "dev")
     port = free_port()
     env = {
         **os.environ,
@@ -86,7 +85,7 @@ def get(port: int, path: str) -> str:
 def test_celery_prefork_pool_processes_each_start_their_own_runtime(
     redis_server: RedisServer, tmp_path: Path
 ) -> None:
-    pytest.importorskip("celery", reason="celery is in the celery extra")
+    require_module("celery", "celery")
     env = {
         **os.environ,
         "BALDUR_REDIS_URL": redis_server.url,

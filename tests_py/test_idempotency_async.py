@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import baldur
-from helpers import Boom, Recorder
+from helpers import Boom, Recorder, require_module
 
 Duplicate = baldur.IdempotencyDuplicateError
 Runner = Callable[[Awaitable[Any]], Any]
@@ -23,7 +23,7 @@ NO_WAIT = baldur.RetryPolicy(attempts=3, base_delay=0, max_delay=0)
 @pytest.fixture(params=["asyncio", "uvloop"])
 def run(request: pytest.FixtureRequest) -> Iterator[Runner]:
     if request.param == "uvloop":
-        uvloop = pytest.importorskip("uvloop", reason="uvloop is in the dev extra")
+        uvloop = require_module("uvloop", "dev")
         yield lambda coro: uvloop.run(coro)  # type: ignore[no-any-return]
     else:
         yield lambda coro: asyncio.run(coro)  # type: ignore[arg-type]
