@@ -49,6 +49,15 @@ pub(crate) fn wait_for_completions(py: Python<'_>, timeout: Duration) {
     });
 }
 
+/// In a forked child: the parent's completions run on a runtime the child
+/// does not have, so waiting for them at exit would only wait out the
+/// timeout. They are the parent's to deliver; the child forgets them.
+pub(crate) fn after_fork() {
+    if let Some(mut tasks) = IN_FLIGHT.try_lock() {
+        std::mem::forget(std::mem::take(&mut *tasks));
+    }
+}
+
 /// Sets how long a completed operation blocks duplicates.
 #[pyfunction]
 pub(crate) fn set_idempotency_memory_ttl(py: Python<'_>, seconds: f64) -> PyResult<()> {
