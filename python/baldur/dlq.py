@@ -19,10 +19,38 @@ from typing import Any
 
 from baldur import _async, _core, _dlq, _events
 
-__all__ = ["areplay", "get", "list", "purge", "redrive", "replay", "replay_batch", "stats"]
+__all__ = [
+    "Entries",
+    "areplay",
+    "get",
+    "list",
+    "purge",
+    "redrive",
+    "replay",
+    "replay_batch",
+    "stats",
+]
 
 _list = list
 _log = logging.getLogger("baldur.replay")
+_dlq_log = logging.getLogger("baldur.dlq")
+
+
+class Entries(_list[dict[str, Any]]):
+    """What :func:`list` returns: the entries, and whether that is all of
+    them. ``complete`` is false while Redis cannot be reached: the entries
+    are then only those the local queue holds, and ``unavailable`` says why.
+    """
+
+    def __init__(self, entries: _list[dict[str, Any]], unavailable: str | None) -> None:
+        super().__init__(entries)
+        #: Why Redis's entries are missing, or ``None``.
+        self.unavailable = unavailable
+
+    @property
+    def complete(self) -> bool:
+        """Whether every store answered."""
+        return self.unavailable is None
 
 
 def list(
@@ -30,15 +58,23 @@ def list(
     state: str | None = None,
     failure_type: str | None = None,
     limit: int = 100,
-) -> _list[dict[str, Any]]:
+) -> Entries:
     """Entries, oldest first: ``state`` is ``pending``, ``replaying`` or
-    ``needs_review``; ``failure_type`` the exception's ``module.Name``."""
-    return _core.dlq_list(domain, state, failure_type, limit)
+    ``needs_review``; ``failure_type`` the exception's ``module.Name``.
+    While Redis is unreachable the answer holds only the local queue's
+    entries, says so (``complete`` is false) and logs a warning."""
+    entries, unavailable = _core.dlq_list(domain, state, failure_type, limit)
+    if unavailable is not None:
+        _events.emit(
+            _dlq_log, logging.WARNING, "dlq.partial_answer", operation="list", error=unavailable
+        )
+    return Entries(entries, unavailable)
 
 
 def get(entry_id: str) -> dict[str, Any] | None:
-    """One entry, or ``None``."""
-    return _core.dlq_get(int(entry_id))
+    """One entry, or ``None``. An entry kept in Redis while Redis is
+    unreachable raises :class:`~baldur.exceptions.DeadLetterQueueUnavailableError`."""
+    return _core.dlq_get(str(entry_id))
 
 
 def replay(entry_id: str) -> dict[str, Any]:
@@ -47,13 +83,13 @@ def replay(entry_id: str) -> dict[str, Any]:
     and an entry with none left moves to ``needs_review``. Only one replayer
     holds an entry at a time: one already held (or not replayable) is
     reported as not replayed."""
-    claimed = _core.dlq_claim(int(entry_id))
+    claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
     target, args, kwargs = _resolve(claimed)
     if inspect.iscoroutinefunction(target):
-        _core.dlq_failed(int(entry_id), "an async function: use baldur.dlq.areplay")
+        _core.dlq_failed(str(entry_id), "an async function: use baldur.dlq.areplay")
         raise TypeError(f"entry {entry_id} protects an async function: use baldur.dlq.areplay")
     token = _dlq.replaying.set(True)
     try:
@@ -75,7 +111,7 @@ def replay(entry_id: str) -> dict[str, Any]:
 
 async def areplay(entry_id: str) -> dict[str, Any]:
     """:func:`replay` for an entry whose function is ``async def``."""
-    claimed = _core.dlq_claim(int(entry_id))
+    claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
@@ -148,20 +184,33 @@ def _sweep(domain: str) -> None:
 def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
     """Grants a ``needs_review`` entry a fresh replay budget (after the root
     cause is fixed). False if the entry is not in ``needs_review``."""
-    return _core.dlq_redrive(int(entry_id), budget)
+    return _core.dlq_redrive(str(entry_id), budget)
 
 
 def purge(domain: str | None = None, state: str | None = None, *, confirm: bool = False) -> int:
     """Deletes the matching entries: explicit (``confirm=True``), never
-    implied. Returns how many."""
+    implied. Returns how many. Refused while Redis is unreachable
+    (:class:`~baldur.exceptions.DeadLetterQueueUnavailableError`)."""
     if confirm is not True:
         raise ValueError("purge deletes entries for good: pass confirm=True")
     return _core.dlq_purge(domain, state)
 
 
 def stats() -> dict[str, Any]:
-    """Entries by state and domain, and evictions so far."""
-    return _core.dlq_stats()
+    """Entries by state and domain, and evictions so far; ``store`` (``sqlite``
+    or ``redis``), ``local`` (entries in the local queue: with Redis, those
+    waiting to be flushed there) and ``unavailable`` (why Redis's counts are
+    missing, or ``None``: then the counts are only the local queue's)."""
+    counts = _core.dlq_stats()
+    if counts["unavailable"] is not None:
+        _events.emit(
+            _dlq_log,
+            logging.WARNING,
+            "dlq.partial_answer",
+            operation="stats",
+            error=counts["unavailable"],
+        )
+    return counts
 
 
 def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
@@ -175,8 +224,8 @@ def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
 
 def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, Any]:
     if ok:
-        _core.dlq_succeeded(int(entry_id))
+        _core.dlq_succeeded(str(entry_id))
         return {"id": entry_id, "replayed": True, "ok": True, "state": "done"}
     detail = f"{type(error).__name__}: {error}"
-    state = _core.dlq_failed(int(entry_id), detail)
+    state = _core.dlq_failed(str(entry_id), detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}

@@ -13,6 +13,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "DeadLetterQueueFullError",
+    "DeadLetterQueueUnavailableError",
     "IdempotencyDuplicateError",
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
@@ -142,3 +143,10 @@ class WrongColourError(BaldurError, TypeError):
 class DeadLetterQueueFullError(BaldurError):
     """The dead-letter queue is at its cap and its overflow strategy is
     ``reject``: the failed call could not be set aside (adapters answer 503)."""
+
+
+class DeadLetterQueueUnavailableError(BaldurError, ConnectionError):
+    """The dead-letter queue's shared store (Redis) cannot be reached, and the
+    question cannot be answered from the local queue alone (an entry that
+    lives in Redis, a purge). Recording never raises it: a record made
+    during an outage goes to the local queue and is flushed on recovery."""

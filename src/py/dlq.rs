@@ -1,93 +1,261 @@
 //! `baldur._core.dlq_*`: the dead-letter queue as the Python facade sees it.
-//! The queue is opened on first use (no I/O at `init()`).
+//! The local SQLite queue always exists; with a Redis URL the Redis
+//! Streams queue is the queue, and the local one takes the records Redis
+//! could not (DEGRADED), which `dlq_flush` carries over on recovery. Both
+//! are opened on first use (no I/O at `init()`).
 
-use crate::core::dlq::{Caps, DlqError, Entry, NewEntry, Overflow, SqliteDlq};
+use crate::core::clock::SystemClock;
+use crate::core::dlq::{Caps, DlqError, DlqStore, Entry, NewEntry, Overflow, RedisDlq, SqliteDlq};
+use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
+use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
+use crate::core::store::{RedisStore, RedisTarget};
+use crate::py::dlq_flush;
+use crate::py::runtime::RUNTIME;
 use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a replay may hold an entry before another replayer may take it.
+const DEFAULT_REPLAY_LEASE: Duration = Duration::from_secs(60);
+
+/// Local entries' ids carry this prefix when Redis is the queue.
+const LOCAL_PREFIX: &str = "local:";
 
 struct Configured {
     path: PathBuf,
     caps: Caps,
-    opened: Option<Arc<SqliteDlq>>,
+    redis_url: Option<String>,
+    tls_ca: Option<Vec<u8>>,
+    local: Option<Arc<SqliteDlq>>,
+    remote: Option<Arc<RedisDlq>>,
 }
 
 static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
 static EVICTED: AtomicU64 = AtomicU64::new(0);
 static COMPRESSED: AtomicU64 = AtomicU64::new(0);
+static LEASE_MS: AtomicU64 = AtomicU64::new(DEFAULT_REPLAY_LEASE.as_millis() as u64);
 static FULL: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
+static UNAVAILABLE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
 
-/// Where the queue lives and its caps (from `init()`).
+/// The queues of this process: the local one, and Redis when configured.
+#[derive(Clone, Debug)]
+pub(crate) struct Queues {
+    pub(crate) local: Arc<SqliteDlq>,
+    pub(crate) remote: Option<Arc<RedisDlq>>,
+}
+
+/// Where the queue lives and its caps (from `init()`); with `redis_url`,
+/// Redis Streams hold it.
 #[pyfunction]
+#[pyo3(signature = (path, max_size, max_per_zone, overflow, redis_url=None, tls_ca_pem=None))]
 pub(crate) fn configure_dlq(
     path: PathBuf,
     max_size: u64,
     max_per_zone: u64,
     overflow: &str,
+    redis_url: Option<String>,
+    tls_ca_pem: Option<Vec<u8>>,
 ) -> PyResult<()> {
     let overflow = Overflow::parse(overflow)
         .ok_or_else(|| PyValueError::new_err(format!("unknown overflow strategy {overflow:?}")))?;
+    if let Some(url) = &redis_url {
+        RedisTarget::parse(url).map_err(PyValueError::new_err)?;
+    }
     let caps = Caps {
         max_size,
         max_per_zone,
         overflow,
     };
     let mut queue = QUEUE.lock();
-    match queue.as_mut() {
-        Some(configured) if configured.path == path => {
+    if let Some(configured) = queue.as_mut() {
+        if configured.path == path {
             configured.caps = caps;
-            if let Some(opened) = &configured.opened {
-                opened.set_caps(caps);
+            if let Some(local) = &configured.local {
+                local.set_caps(caps);
             }
+        } else {
+            configured.path = path;
+            configured.caps = caps;
+            configured.local = None;
         }
-        _ => {
-            *queue = Some(Configured {
-                path,
-                caps,
-                opened: None,
-            })
+        if configured.redis_url != redis_url || configured.tls_ca != tls_ca_pem {
+            configured.redis_url = redis_url;
+            configured.tls_ca = tls_ca_pem;
+            configured.remote = None;
+        } else if let Some(remote) = &configured.remote {
+            remote.set_caps(caps);
         }
+        return Ok(());
+    }
+    *queue = Some(Configured {
+        path,
+        caps,
+        redis_url,
+        tls_ca: tls_ca_pem,
+        local: None,
+        remote: None,
+    });
+    Ok(())
+}
+
+/// The queues, opened on first use. `None` before `init()` configured them.
+pub(crate) fn current() -> Result<Option<Queues>, String> {
+    let mut guard = QUEUE.lock();
+    let Some(configured) = guard.as_mut() else {
+        return Ok(None);
+    };
+    let mut opened_local = false;
+    if configured.local.is_none() {
+        let local = SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
+        configured.local = Some(Arc::new(local));
+        opened_local = true;
+    }
+    if configured.remote.is_none() {
+        if let Some(url) = &configured.redis_url {
+            configured.remote = Some(Arc::new(connect(url, configured)?));
+        }
+    }
+    let queues = Queues {
+        local: configured.local.clone().expect("opened above"),
+        remote: configured.remote.clone(),
+    };
+    drop(guard);
+    if opened_local && queues.remote.is_some() {
+        // A predecessor may have left records Redis never got.
+        dlq_flush::schedule();
+    }
+    Ok(Some(queues))
+}
+
+fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
+    let target = RedisTarget::parse(url)?;
+    let health = Arc::new(StoreHealth::new(
+        "redis:dlq",
+        SystemClock::shared(),
+        DEFAULT_PROBE_INTERVAL,
+    ));
+    health.set_listener(Some(Arc::new(dlq_flush::on_health_event)));
+    let redis = RedisStore::new(
+        &target,
+        configured.tls_ca.clone(),
+        &RUNTIME,
+        health,
+        DEFAULT_OPERATION_TIMEOUT,
+    )?;
+    let consumer = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
+    let lease = Duration::from_millis(LEASE_MS.load(Ordering::Relaxed));
+    Ok(RedisDlq::new(
+        Arc::new(redis),
+        configured.caps,
+        consumer,
+        lease,
+    ))
+}
+
+fn queues() -> PyResult<Queues> {
+    current()
+        .map_err(PyOSError::new_err)?
+        .ok_or_else(|| PyValueError::new_err("the dead-letter queue is not configured"))
+}
+
+/// In a forked child: the parent's SQLite connection and Redis connection
+/// (on a runtime the child does not have) are left alone and reopened.
+pub(crate) fn after_fork() {
+    if let Some(configured) = QUEUE.lock().as_mut() {
+        std::mem::forget(configured.local.take());
+        std::mem::forget(configured.remote.take());
+    }
+    dlq_flush::after_fork();
+}
+
+/// Claims made from now on may be taken over after `seconds` (tests; the
+/// default is 60 s).
+#[pyfunction]
+pub(crate) fn dlq_set_replay_lease(seconds: f64) -> PyResult<()> {
+    let lease = Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| PyValueError::new_err("the replay lease must be > 0 seconds"))?;
+    LEASE_MS.store(lease.as_millis() as u64, Ordering::Relaxed);
+    if let Some(remote) = QUEUE.lock().as_ref().and_then(|c| c.remote.clone()) {
+        remote.set_lease(lease);
     }
     Ok(())
 }
 
-fn queue() -> PyResult<Arc<SqliteDlq>> {
-    let mut guard = QUEUE.lock();
-    let configured = guard
-        .as_mut()
-        .ok_or_else(|| PyValueError::new_err("the dead-letter queue is not configured"))?;
-    if configured.opened.is_none() {
-        let opened = SqliteDlq::open(&configured.path, configured.caps).map_err(to_py_plain)?;
-        configured.opened = Some(Arc::new(opened));
+fn raise(py: Python<'_>, lock: &PyOnceLock<Py<pyo3::types::PyType>>, name: &str, msg: String) -> PyErr {
+    match lock.import(py, "baldur.exceptions", name) {
+        Ok(ty) => match ty.call1((msg,)) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        },
+        Err(err) => err,
     }
-    Ok(configured.opened.clone().expect("opened above"))
 }
 
-fn to_py_plain(error: DlqError) -> PyErr {
-    pyo3::exceptions::PyOSError::new_err(error.to_string())
-}
-
+/// Every core error as its Python exception.
 fn to_py(py: Python<'_>, error: DlqError) -> PyErr {
+    let message = error.to_string();
     match error {
-        DlqError::Full { .. } => {
-            match FULL.import(py, "baldur.exceptions", "DeadLetterQueueFullError") {
-                Ok(ty) => match ty.call1((error.to_string(),)) {
-                    Ok(instance) => PyErr::from_value(instance),
-                    Err(err) => err,
-                },
-                Err(err) => err,
-            }
+        DlqError::Full { .. } => raise(py, &FULL, "DeadLetterQueueFullError", message),
+        DlqError::Unavailable(_) => {
+            raise(py, &UNAVAILABLE, "DeadLetterQueueUnavailableError", message)
         }
-        DlqError::Store(_) => to_py_plain(error),
+        DlqError::Store(_) => PyOSError::new_err(message),
     }
 }
 
-/// Records a call durably; returns its id and what was evicted to make room.
+/// Which queue an id names.
+enum Route<'a> {
+    Local(&'a str),
+    Remote(&'a str),
+    Nowhere,
+}
+
+fn route<'a>(queues: &Queues, id: &'a str) -> Route<'a> {
+    let row = id.strip_prefix(LOCAL_PREFIX).unwrap_or(id);
+    if !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit()) {
+        Route::Local(row)
+    } else if queues.remote.is_some() {
+        Route::Remote(id)
+    } else {
+        Route::Nowhere
+    }
+}
+
+/// Runs `op` on the queue `id` names, without the GIL.
+fn on_entry<T: Send>(
+    py: Python<'_>,
+    id: &str,
+    missing: T,
+    op: impl FnOnce(&dyn DlqStore, &str) -> Result<T, DlqError> + Send,
+) -> PyResult<T> {
+    let queues = queues()?;
+    py.detach(|| match route(&queues, id) {
+        Route::Local(row) => op(queues.local.as_ref(), row),
+        Route::Remote(id) => op(queues.remote.as_deref().expect("routed"), id),
+        Route::Nowhere => Ok(missing),
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// A local entry's public id: prefixed while Redis is the queue.
+fn local_id(queues: &Queues, mut entry: Entry) -> Entry {
+    if queues.remote.is_some() {
+        entry.id = format!("{LOCAL_PREFIX}{}", entry.id);
+    }
+    entry
+}
+
+/// Records a call durably; returns its id, what was evicted to make room,
+/// and, when Redis could not take it and the local queue did, why.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dlq_record(
@@ -101,7 +269,7 @@ pub(crate) fn dlq_record(
     attempts: u32,
     reason: String,
     replay_budget: u32,
-) -> PyResult<(i64, u64, u64)> {
+) -> PyResult<(String, u64, u64, Option<String>)> {
     let new = NewEntry {
         zone,
         function,
@@ -112,19 +280,35 @@ pub(crate) fn dlq_record(
         attempts,
         reason,
     };
-    let queue = queue()?;
-    // SQLite's synchronous write: the GIL is not held across the disk.
-    let (id, eviction) = py
-        .detach(|| queue.record(&new, replay_budget))
-        .map_err(|e| to_py(py, e))?;
+    let queues = queues()?;
+    // The store's write (disk or network) runs without the GIL.
+    let recorded = py.detach(|| {
+        let remote_error = match &queues.remote {
+            None => None,
+            Some(remote) => match remote.record(&new, replay_budget) {
+                Ok((id, eviction)) => return Ok((id, eviction, None)),
+                Err(full @ DlqError::Full { .. }) => return Err(full),
+                Err(error) => Some(error.to_string()),
+            },
+        };
+        let (id, eviction) = queues.local.record(&new, replay_budget)?;
+        match remote_error {
+            None => Ok((id.to_string(), eviction, None)),
+            Some(error) => {
+                dlq_flush::schedule();
+                Ok((format!("{LOCAL_PREFIX}{id}"), eviction, Some(error)))
+            }
+        }
+    });
+    let (id, eviction, fallback) = recorded.map_err(|e| to_py(py, e))?;
     EVICTED.fetch_add(eviction.evicted, Ordering::Relaxed);
     COMPRESSED.fetch_add(eviction.compressed, Ordering::Relaxed);
-    Ok((id, eviction.evicted, eviction.compressed))
+    Ok((id, eviction.evicted, eviction.compressed, fallback))
 }
 
 fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("id", entry.id.to_string())?;
+    dict.set_item("id", &entry.id)?;
     dict.set_item("zone", &entry.recorded.zone)?;
     dict.set_item("function", &entry.recorded.function)?;
     dict.set_item("arguments", &entry.recorded.arguments)?;
@@ -141,14 +325,28 @@ fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> 
     Ok(dict)
 }
 
-/// One entry as a dict, or `None`.
-#[pyfunction]
-pub(crate) fn dlq_get(py: Python<'_>, id: i64) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let found = queue()?.get(id).map_err(to_py_plain)?;
-    found.map(|e| as_dict(py, &e)).transpose()
+fn with_local_id(queues: &Queues, entry: Entry, local: bool) -> Entry {
+    if local {
+        local_id(queues, entry)
+    } else {
+        entry
+    }
 }
 
-/// Entries, oldest first.
+/// One entry as a dict, or `None`. An entry in an unreachable Redis raises
+/// `DeadLetterQueueUnavailableError`.
+#[pyfunction]
+pub(crate) fn dlq_get<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let queues = queues()?;
+    let local = matches!(route(&queues, id), Route::Local(_));
+    let found = on_entry(py, id, None, |store, id| store.get(id))?;
+    found
+        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
+        .transpose()
+}
+
+/// Entries, oldest first, and why the answer is partial (`None`: complete).
+/// With Redis unreachable, the local queue's entries are all there is.
 #[pyfunction]
 #[pyo3(signature = (zone=None, state=None, error_type=None, limit=100))]
 pub(crate) fn dlq_list<'py>(
@@ -157,75 +355,131 @@ pub(crate) fn dlq_list<'py>(
     state: Option<&str>,
     error_type: Option<&str>,
     limit: u64,
-) -> PyResult<Bound<'py, PyList>> {
-    let entries = queue()?
-        .list(zone, state, error_type, limit)
-        .map_err(to_py_plain)?;
+) -> PyResult<(Bound<'py, PyList>, Option<String>)> {
+    let queues = queues()?;
+    let listed = py.detach(|| -> Result<_, DlqError> {
+        let mut entries = Vec::new();
+        let mut partial = None;
+        if let Some(remote) = &queues.remote {
+            match remote.list(zone, state, error_type, limit) {
+                Ok(found) => entries.extend(found),
+                Err(error) => partial = Some(error.to_string()),
+            }
+        }
+        for entry in queues.local.list(zone, state, error_type, limit)? {
+            entries.push(local_id(&queues, entry));
+        }
+        if queues.remote.is_some() {
+            entries.sort_by_key(|e| e.created_ms);
+            entries.truncate(limit as usize);
+        }
+        Ok((entries, partial))
+    });
+    let (entries, partial) = listed.map_err(|e| to_py(py, e))?;
     let dicts = entries
         .iter()
         .map(|e| as_dict(py, e))
         .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, dicts)
+    Ok((PyList::new(py, dicts)?, partial))
 }
 
-/// Takes an entry for replay (one replayer at a time).
+/// Takes an entry for replay (one replayer at a time, fleet-wide in Redis).
 #[pyfunction]
-pub(crate) fn dlq_claim(py: Python<'_>, id: i64) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let claimed = queue()?.claim(id).map_err(to_py_plain)?;
-    claimed.map(|e| as_dict(py, &e)).transpose()
+pub(crate) fn dlq_claim<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let queues = queues()?;
+    let local = matches!(route(&queues, id), Route::Local(_));
+    let claimed = on_entry(py, id, None, |store, id| store.claim(id))?;
+    claimed
+        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
+        .transpose()
 }
 
 /// The replay of `id` succeeded.
 #[pyfunction]
-pub(crate) fn dlq_succeeded(id: i64) -> PyResult<()> {
-    queue()?.succeeded(id).map_err(to_py_plain)
+pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
+    on_entry(py, id, (), |store, id| store.succeeded(id))
 }
 
 /// The replay of `id` failed; returns its new state.
 #[pyfunction]
-pub(crate) fn dlq_failed(id: i64, error: &str) -> PyResult<String> {
-    queue()?.failed(id, error).map_err(to_py_plain)
+pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<String> {
+    let state = on_entry(py, id, "gone".to_owned(), |store, id| store.failed(id, error))?;
+    if queues()?.remote.is_some() && matches!(route(&queues()?, id), Route::Local(_)) {
+        // A local entry a replay held is free again: on to Redis with it.
+        dlq_flush::schedule();
+    }
+    Ok(state)
 }
 
 /// A fresh replay budget for a needs-review entry.
 #[pyfunction]
-pub(crate) fn dlq_redrive(id: i64, budget: u32) -> PyResult<bool> {
-    queue()?.redrive(id, budget).map_err(to_py_plain)
+pub(crate) fn dlq_redrive(py: Python<'_>, id: &str, budget: u32) -> PyResult<bool> {
+    on_entry(py, id, false, |store, id| store.redrive(id, budget))
 }
 
-/// Deletes the matching entries.
+/// Deletes the matching entries, in Redis and locally. Refused whole while
+/// Redis is unreachable (a purge must not half happen).
 #[pyfunction]
 #[pyo3(signature = (zone=None, state=None))]
-pub(crate) fn dlq_purge(zone: Option<&str>, state: Option<&str>) -> PyResult<u64> {
-    queue()?.purge(zone, state).map_err(to_py_plain)
+pub(crate) fn dlq_purge(py: Python<'_>, zone: Option<&str>, state: Option<&str>) -> PyResult<u64> {
+    let queues = queues()?;
+    py.detach(|| -> Result<u64, DlqError> {
+        let remote = match &queues.remote {
+            Some(remote) => remote.purge(zone, state)?,
+            None => 0,
+        };
+        Ok(remote + queues.local.purge(zone, state)?)
+    })
+    .map_err(|e| to_py(py, e))
 }
 
-/// Counts, by state and zone, plus evictions so far.
+fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
+    for (key, count) in pairs {
+        *into.entry(key).or_default() += count;
+    }
+}
+
+/// Counts, by state and zone, plus evictions so far; `store` (`sqlite` or
+/// `redis`), `local` (entries in the local queue) and `unavailable` (why
+/// Redis's counts are missing, or `None`).
 #[pyfunction]
 pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let stats = queue()?.stats().map_err(to_py_plain)?;
-    let dict = PyDict::new(py);
-    dict.set_item("total", stats.total)?;
-    dict.set_item(
-        "by_state",
-        stats
-            .by_state
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-    )?;
-    dict.set_item(
-        "by_zone",
-        stats
-            .by_zone
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-    )?;
-    let compressed = PyList::empty(py);
-    for (zone, error_type, count) in stats.compressed {
-        compressed.append((zone, error_type, count))?;
+    let queues = queues()?;
+    let counted = py.detach(|| -> Result<_, DlqError> {
+        let remote = queues.remote.as_ref().map(|remote| remote.stats());
+        Ok((remote, queues.local.stats()?))
+    });
+    let (remote, local) = counted.map_err(|e| to_py(py, e))?;
+    let (mut by_state, mut by_zone) = (BTreeMap::new(), BTreeMap::new());
+    let mut compressed = local.compressed.clone();
+    let mut total = local.total;
+    let mut unavailable = None;
+    match remote {
+        Some(Ok(stats)) => {
+            total += stats.total;
+            merge(&mut by_state, stats.by_state);
+            merge(&mut by_zone, stats.by_zone);
+            compressed.extend(stats.compressed);
+        }
+        Some(Err(error)) => unavailable = Some(error.to_string()),
+        None => {}
     }
-    dict.set_item("compressed_summaries", compressed)?;
+    merge(&mut by_state, local.by_state);
+    merge(&mut by_zone, local.by_zone);
+    let dict = PyDict::new(py);
+    dict.set_item("total", total)?;
+    dict.set_item("by_state", by_state)?;
+    dict.set_item("by_zone", by_zone)?;
+    let summaries = PyList::empty(py);
+    for (zone, error_type, count) in compressed {
+        summaries.append((zone, error_type, count))?;
+    }
+    dict.set_item("compressed_summaries", summaries)?;
     dict.set_item("evicted", EVICTED.load(Ordering::Relaxed))?;
     dict.set_item("compressed", COMPRESSED.load(Ordering::Relaxed))?;
+    let store = if queues.remote.is_some() { "redis" } else { "sqlite" };
+    dict.set_item("store", store)?;
+    dict.set_item("local", local.total)?;
+    dict.set_item("unavailable", unavailable)?;
     Ok(dict)
 }

@@ -6,6 +6,7 @@ mod breakers;
 mod call;
 mod dead_letter;
 mod dlq;
+mod dlq_flush;
 mod driver;
 mod errors;
 mod idempotency;
@@ -79,6 +80,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dlq::dlq_redrive, m)?,
         wrap_pyfunction!(dlq::dlq_purge, m)?,
         wrap_pyfunction!(dlq::dlq_stats, m)?,
+        wrap_pyfunction!(dlq::dlq_set_replay_lease, m)?,
+        wrap_pyfunction!(dlq_flush::dlq_flushed, m)?,
     ] {
         m.add_function(function)?;
     }

@@ -1,0 +1,437 @@
+//! The dead-letter queue in Redis Streams, shared by every worker: one
+//! stream per domain (time-ordered `XADD`), a consumer group whose pending
+//! list holds the replay claims (`XCLAIM ... FORCE`, taken over after a
+//! lease), a state hash beside it, and every multi-key step one Lua script
+//! over keys that share the domain's hash tag (Redis Cluster safe).
+//!
+//! The per-domain cap is exact (checked inside the record script). The
+//! overall cap spans domains, which a cluster cannot update atomically: it
+//! is checked before the record and enforced right after by evicting the
+//! fleet's oldest entries, so concurrent recorders may overshoot it by one
+//! entry each, briefly.
+
+use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId, DOMAINS_KEY};
+use crate::core::dlq::redis_record::{entry, stream_fields, stream_order};
+use crate::core::dlq::store::{DlqError, DlqStore, Stats};
+use crate::core::store::RedisStore;
+use parking_lot::Mutex;
+use redis::{AsyncCommands, RedisResult, Script};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
+use std::time::Duration;
+
+const COMMON: &str = include_str!("lua/common.lua");
+
+macro_rules! script {
+    ($name:ident, $file:literal) => {
+        static $name: LazyLock<Script> =
+            LazyLock::new(|| Script::new(&format!("{COMMON}\n{}", include_str!($file))));
+    };
+}
+
+script!(RECORD, "lua/record.lua");
+script!(GET, "lua/get.lua");
+script!(LIST, "lua/list.lua");
+script!(CLAIM, "lua/claim.lua");
+script!(SUCCEEDED, "lua/succeeded.lua");
+script!(FAILED, "lua/failed.lua");
+script!(REDRIVE, "lua/redrive.lua");
+script!(PURGE, "lua/purge.lua");
+script!(EVICT, "lua/evict.lua");
+script!(STATS, "lua/stats.lua");
+
+/// What a script returns for one entry: stream id, fields, state JSON.
+type RawEntry = (String, Vec<String>, String);
+
+/// The Redis Streams queue. See the module docs.
+#[derive(Debug)]
+pub struct RedisDlq {
+    redis: Arc<RedisStore>,
+    caps: Mutex<Caps>,
+    consumer: String,
+    lease_ms: AtomicU64,
+}
+
+/// An entry that came from another store, kept as it was.
+#[derive(Debug, Clone, Copy)]
+struct Carried<'a> {
+    state: &'a str,
+    replays_left: u32,
+    last_error: Option<&'a str>,
+    created_ms: Option<i64>,
+    origin: Option<&'a str>,
+}
+
+impl RedisDlq {
+    /// A queue through `redis`; `consumer` names this process in the
+    /// replay group; a claim older than `lease` may be taken over.
+    pub fn new(redis: Arc<RedisStore>, caps: Caps, consumer: String, lease: Duration) -> Self {
+        Self {
+            redis,
+            caps: Mutex::new(caps),
+            consumer,
+            lease_ms: AtomicU64::new(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)),
+        }
+    }
+
+    /// A new lease for claims made from now on.
+    pub fn set_lease(&self, lease: Duration) {
+        let ms = u64::try_from(lease.as_millis()).unwrap_or(u64::MAX);
+        self.lease_ms.store(ms.max(1), Ordering::Relaxed);
+    }
+
+    /// The connection's health record (DEGRADED after a failure).
+    pub fn redis(&self) -> &Arc<RedisStore> {
+        &self.redis
+    }
+
+    /// Records `entry`, which another store held (the local queue during an
+    /// outage), keeping its state, budget and time. `origin` (`instance:row`)
+    /// makes forwarding it twice a no-op that returns the first id.
+    pub fn forward(&self, entry: &Entry, origin: &str) -> Result<(String, Eviction), DlqError> {
+        let state = match entry.state.as_str() {
+            "needs_review" => "needs_review",
+            _ => "pending", // a local replay that died mid-way is pending again
+        };
+        self.insert(
+            &entry.recorded,
+            Carried {
+                state,
+                replays_left: entry.replays_left,
+                last_error: entry.last_replay_error.as_deref(),
+                created_ms: Some(entry.created_ms),
+                origin: Some(origin),
+            },
+        )
+    }
+
+    fn run<T, F, Fut>(&self, op: F) -> Result<T, DlqError>
+    where
+        F: FnOnce(crate::core::store::redis::Connection) -> Fut + Send,
+        Fut: Future<Output = RedisResult<T>> + Send,
+        T: Send,
+    {
+        self.redis.run(op).map_err(|error| {
+            if self.redis.health().is_degraded() {
+                DlqError::Unavailable(error.0)
+            } else {
+                DlqError::Store(error.0)
+            }
+        })
+    }
+
+    fn domains(&self) -> Result<Vec<String>, DlqError> {
+        let mut domains: Vec<String> = self.run(|mut c| async move {
+            c.smembers::<_, Vec<String>>(DOMAINS_KEY).await
+        })?;
+        domains.sort();
+        Ok(domains)
+    }
+
+    /// The zones to visit: one, or every domain.
+    fn zones(&self, zone: Option<&str>) -> Result<Vec<String>, DlqError> {
+        match zone {
+            Some(zone) => Ok(vec![zone.to_owned()]),
+            None => self.domains(),
+        }
+    }
+
+    /// Entries in all, summed over the domains.
+    fn total(&self) -> Result<u64, DlqError> {
+        let streams: Vec<String> = self
+            .domains()?
+            .iter()
+            .map(|z| DomainKeys::new(z).stream)
+            .collect();
+        self.run(|mut c| async move {
+            let mut total = 0u64;
+            for stream in streams {
+                total += c.xlen::<_, u64>(stream).await?;
+            }
+            Ok(total)
+        })
+    }
+
+    fn insert(&self, new: &NewEntry, carried: Carried<'_>) -> Result<(String, Eviction), DlqError> {
+        let caps = *self.caps.lock();
+        let keys = DomainKeys::new(&new.zone);
+        let zone = new.zone.clone();
+        let domains: u64 = self.run(|mut c| async move {
+            let (_, domains): (u64, u64) = redis::pipe()
+                .sadd(DOMAINS_KEY, zone)
+                .scard(DOMAINS_KEY)
+                .query_async(&mut c)
+                .await?;
+            Ok(domains)
+        })?;
+        // Below the overall cap whatever each domain holds: no count needed.
+        let mut over = 0;
+        if domains.saturating_mul(caps.max_per_zone) > caps.max_size {
+            let total = self.total()?;
+            if total >= caps.max_size {
+                if caps.overflow == Overflow::Reject {
+                    return Err(DlqError::Full {
+                        cap: "max_size",
+                        limit: caps.max_size,
+                    });
+                }
+                over = total + 1 - caps.max_size;
+            }
+        }
+        let mut invocation = RECORD.prepare_invoke();
+        invocation
+            .key(&keys.stream)
+            .key(&keys.states)
+            .key(&keys.summary);
+        if let Some(origin) = carried.origin {
+            invocation.key(keys.origin(origin));
+        }
+        invocation
+            .arg(caps.max_per_zone)
+            .arg(overflow_name(caps.overflow))
+            .arg(carried.state)
+            .arg(carried.replays_left)
+            .arg(carried.last_error.unwrap_or(""))
+            .arg(carried.created_ms.map(|c| c.to_string()).unwrap_or_default());
+        for value in stream_fields(new) {
+            invocation.arg(value);
+        }
+        let (status, stream_id, evicted, compressed): (String, String, u64, u64) =
+            self.run(|mut c| async move { invocation.invoke_async(&mut c).await })?;
+        if status == "full" {
+            return Err(DlqError::Full {
+                cap: "max_per_zone",
+                limit: caps.max_per_zone,
+            });
+        }
+        let mut eviction = Eviction {
+            evicted,
+            compressed,
+        };
+        let over = over.saturating_sub(evicted);
+        if over > 0 && status == "ok" {
+            self.evict_oldest(over, caps.overflow == Overflow::CompressOldest, &mut eviction)?;
+        }
+        let id = RedisEntryId {
+            zone: new.zone.clone(),
+            stream_id,
+        };
+        Ok((id.to_string(), eviction))
+    }
+
+    /// Evicts the `count` oldest entries of the whole fleet's queue, one
+    /// domain's script at a time.
+    fn evict_oldest(
+        &self,
+        count: u64,
+        compress: bool,
+        eviction: &mut Eviction,
+    ) -> Result<(), DlqError> {
+        let zones = self.domains()?;
+        for _ in 0..count {
+            let streams: Vec<String> = zones.iter().map(|z| DomainKeys::new(z).stream).collect();
+            let heads: Vec<Option<String>> = self.run(|mut c| async move {
+                let mut heads = Vec::with_capacity(streams.len());
+                for stream in streams {
+                    let head: redis::streams::StreamRangeReply =
+                        c.xrange_count(stream, "-", "+", 1).await?;
+                    heads.push(head.ids.into_iter().next().map(|e| e.id));
+                }
+                Ok(heads)
+            })?;
+            let oldest = zones
+                .iter()
+                .zip(heads)
+                .filter_map(|(zone, head)| head.map(|id| (stream_order(&id), zone)))
+                .min();
+            let Some((_, zone)) = oldest else {
+                return Ok(());
+            };
+            let keys = DomainKeys::new(zone);
+            let evicted: u64 = self.run(|mut c| async move {
+                EVICT
+                    .key(&keys.stream)
+                    .key(&keys.states)
+                    .key(&keys.summary)
+                    .arg(1)
+                    .arg(if compress { "1" } else { "0" })
+                    .invoke_async(&mut c)
+                    .await
+            })?;
+            eviction.evicted += evicted;
+            if compress {
+                eviction.compressed += evicted;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs a one-entry script on the entry named by `id`.
+    fn on_entry<T, F>(&self, id: &str, script: &'static Script, args: F) -> Result<Option<T>, DlqError>
+    where
+        T: redis::FromRedisValue + Send,
+        F: FnOnce(&mut redis::ScriptInvocation<'static>),
+    {
+        let Some(parsed) = RedisEntryId::parse(id) else {
+            return Ok(None);
+        };
+        let keys = DomainKeys::new(&parsed.zone);
+        let mut invocation = script.prepare_invoke();
+        invocation.key(&keys.stream).key(&keys.states).arg(&parsed.stream_id);
+        args(&mut invocation);
+        self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
+            .map(Some)
+    }
+
+    fn parsed(zone: &str, raw: RawEntry) -> Result<Entry, DlqError> {
+        entry(zone, &raw.0, &raw.1, &raw.2).map_err(DlqError::Store)
+    }
+}
+
+fn overflow_name(overflow: Overflow) -> &'static str {
+    match overflow {
+        Overflow::DropOldest => "drop_oldest",
+        Overflow::Reject => "reject",
+        Overflow::CompressOldest => "compress_oldest",
+    }
+}
+
+impl DlqStore for RedisDlq {
+    fn set_caps(&self, caps: Caps) {
+        *self.caps.lock() = caps;
+    }
+
+    fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(String, Eviction), DlqError> {
+        self.insert(
+            new,
+            Carried {
+                state: "pending",
+                replays_left: replay_budget,
+                last_error: None,
+                created_ms: None,
+                origin: None,
+            },
+        )
+    }
+
+    fn get(&self, id: &str) -> Result<Option<Entry>, DlqError> {
+        let found: Option<Option<RawEntry>> = self.on_entry(id, &GET, |_| ())?;
+        match (found.flatten(), RedisEntryId::parse(id)) {
+            (Some(raw), Some(parsed)) => Self::parsed(&parsed.zone, raw).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn list(
+        &self,
+        zone: Option<&str>,
+        state: Option<&str>,
+        error_type: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<Entry>, DlqError> {
+        let mut entries = Vec::new();
+        for zone in self.zones(zone)? {
+            let keys = DomainKeys::new(&zone);
+            let (state, error_type) = (state.unwrap_or(""), error_type.unwrap_or(""));
+            let raws: Vec<RawEntry> = self.run(|mut c| async move {
+                LIST.key(&keys.stream)
+                    .key(&keys.states)
+                    .arg(state)
+                    .arg(error_type)
+                    .arg(limit)
+                    .invoke_async(&mut c)
+                    .await
+            })?;
+            for raw in raws {
+                entries.push((stream_order(&raw.0), Self::parsed(&zone, raw)?));
+            }
+        }
+        entries.sort_by_key(|(order, _)| *order);
+        Ok(entries
+            .into_iter()
+            .take(limit as usize)
+            .map(|(_, e)| e)
+            .collect())
+    }
+
+    fn claim(&self, id: &str) -> Result<Option<Entry>, DlqError> {
+        let consumer = self.consumer.clone();
+        let lease = self.lease_ms.load(Ordering::Relaxed);
+        let claimed: Option<Option<RawEntry>> = self.on_entry(id, &CLAIM, |inv| {
+            inv.arg(consumer).arg(lease);
+        })?;
+        match (claimed.flatten(), RedisEntryId::parse(id)) {
+            (Some(raw), Some(parsed)) => Self::parsed(&parsed.zone, raw).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    fn succeeded(&self, id: &str) -> Result<(), DlqError> {
+        self.on_entry::<i64, _>(id, &SUCCEEDED, |_| ()).map(|_| ())
+    }
+
+    fn failed(&self, id: &str, error: &str) -> Result<String, DlqError> {
+        let error = error.to_owned();
+        let state: Option<String> = self.on_entry(id, &FAILED, |inv| {
+            inv.arg(error);
+        })?;
+        Ok(state.unwrap_or_else(|| "gone".to_owned()))
+    }
+
+    fn redrive(&self, id: &str, budget: u32) -> Result<bool, DlqError> {
+        let done: Option<i64> = self.on_entry(id, &REDRIVE, |inv| {
+            inv.arg(budget);
+        })?;
+        Ok(done == Some(1))
+    }
+
+    fn purge(&self, zone: Option<&str>, state: Option<&str>) -> Result<u64, DlqError> {
+        let mut purged = 0;
+        for zone in self.zones(zone)? {
+            let keys = DomainKeys::new(&zone);
+            let state = state.unwrap_or("");
+            purged += self.run(|mut c| async move {
+                PURGE
+                    .key(&keys.stream)
+                    .key(&keys.states)
+                    .arg(state)
+                    .invoke_async::<u64>(&mut c)
+                    .await
+            })?;
+        }
+        Ok(purged)
+    }
+
+    fn stats(&self) -> Result<Stats, DlqError> {
+        let mut by_state: BTreeMap<String, u64> = BTreeMap::new();
+        let mut stats = Stats::default();
+        for zone in self.domains()? {
+            let keys = DomainKeys::new(&zone);
+            let (length, states, summary): (u64, Vec<String>, Vec<String>) =
+                self.run(|mut c| async move {
+                    STATS
+                        .key(&keys.stream)
+                        .key(&keys.states)
+                        .key(&keys.summary)
+                        .invoke_async(&mut c)
+                        .await
+                })?;
+            for pair in states.chunks_exact(2) {
+                *by_state.entry(pair[0].clone()).or_default() += pair[1].parse::<u64>().unwrap_or(0);
+            }
+            for pair in summary.chunks_exact(2) {
+                let count = pair[1].parse().unwrap_or(0);
+                stats.compressed.push((zone.clone(), pair[0].clone(), count));
+            }
+            if length > 0 {
+                stats.by_zone.push((zone, length));
+            }
+            stats.total += length;
+        }
+        stats.by_state = by_state.into_iter().collect();
+        Ok(stats)
+    }
+}
