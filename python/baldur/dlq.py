@@ -143,32 +143,46 @@ def replay_batch(
     return [replay(entry["id"]) for entry in list(domain, "pending", failure_type, limit)]
 
 
-def sweep_in_background(domain: str) -> threading.Thread | None:
+def sweep_in_background(domain: str) -> threading.Thread:
     """Replays a domain's pending entries on a thread of its own: called when
-    the domain's breaker closes again after probing. Returns the thread, or
-    ``None`` when there is nothing to replay."""
-    try:
-        if not list(domain, "pending", limit=1):
-            return None
-    except OSError as unreadable:
-        _events.emit(
-            _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
-        )
-        return None
+    the domain's breaker closes again after probing (possibly on a thread
+    that must not wait for a store, hence the thread even for an empty
+    queue). Returns the thread."""
     sweeper = threading.Thread(target=_sweep, args=(domain,), name="baldur-dlq-sweep", daemon=True)
     sweeper.start()
     return sweeper
 
 
 def _sweep(domain: str) -> None:
+    try:
+        pending = list(domain, "pending", limit=1000)
+    except OSError as unreadable:
+        _events.emit(
+            _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
+        )
+        return
+    if not pending:
+        return
     _events.emit(_log, logging.INFO, "replay.sweep_started", domain=domain)
     replayed = failed = 0
-    for entry in list(domain, "pending", limit=1000):
-        target, _, _ = _resolve(entry)
-        if inspect.iscoroutinefunction(target):
-            outcome = asyncio.run(areplay(entry["id"]))
-        else:
-            outcome = replay(entry["id"])
+    for entry in pending:
+        try:
+            target, _, _ = _resolve(entry)
+            if inspect.iscoroutinefunction(target):
+                outcome = asyncio.run(areplay(entry["id"]))
+            else:
+                outcome = replay(entry["id"])
+        except Exception as unreplayable:  # one entry's trouble must not end the sweep
+            _events.emit(
+                _log,
+                logging.ERROR,
+                "replay.sweep_error",
+                domain=domain,
+                id=entry["id"],
+                error=f"{type(unreplayable).__name__}: {unreplayable}",
+            )
+            failed += 1
+            continue
         replayed += bool(outcome.get("ok"))
         failed += outcome.get("ok") is False
     _events.emit(

@@ -114,7 +114,15 @@ impl RedisDlq {
         Fut: Future<Output = RedisResult<T>> + Send,
         T: Send,
     {
-        self.redis.run(op).map_err(|error| {
+        // Called on one of the runtime's own threads (a breaker's fleet sync
+        // announcing a close, say), blocking must first hand the thread's
+        // other tasks elsewhere, or tokio refuses to nest a runtime.
+        let ran = if tokio::runtime::Handle::try_current().is_ok() {
+            tokio::task::block_in_place(|| self.redis.run(op))
+        } else {
+            self.redis.run(op)
+        };
+        ran.map_err(|error| {
             if self.redis.health().is_degraded() {
                 DlqError::Unavailable(error.0)
             } else {
