@@ -17,7 +17,7 @@ import logging
 import threading
 from typing import Any
 
-from baldur import _async, _core, _dlq, _events
+from baldur import _async, _config, _core, _dlq, _events
 
 __all__ = [
     "Entries",
@@ -53,6 +53,10 @@ class Entries(_list[dict[str, Any]]):
         return self.unavailable is None
 
 
+# Each public function first calls _config.current(): the queue is
+# configured on first use, as protected calls are, with or without init().
+
+
 def list(
     domain: str | None = None,
     state: str | None = None,
@@ -63,6 +67,7 @@ def list(
     ``needs_review``; ``failure_type`` the exception's ``module.Name``.
     While Redis is unreachable the answer holds only the local queue's
     entries, says so (``complete`` is false) and logs a warning."""
+    _config.current()
     entries, unavailable = _core.dlq_list(domain, state, failure_type, limit)
     if unavailable is not None:
         _events.emit(
@@ -74,6 +79,7 @@ def list(
 def get(entry_id: str) -> dict[str, Any] | None:
     """One entry, or ``None``. An entry kept in Redis while Redis is
     unreachable raises :class:`~baldur.exceptions.DeadLetterQueueUnavailableError`."""
+    _config.current()
     return _core.dlq_get(str(entry_id))
 
 
@@ -83,6 +89,7 @@ def replay(entry_id: str) -> dict[str, Any]:
     and an entry with none left moves to ``needs_review``. Only one replayer
     holds an entry at a time: one already held (or not replayable) is
     reported as not replayed."""
+    _config.current()
     claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
@@ -111,6 +118,7 @@ def replay(entry_id: str) -> dict[str, Any]:
 
 async def areplay(entry_id: str) -> dict[str, Any]:
     """:func:`replay` for an entry whose function is ``async def``."""
+    _config.current()
     claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
@@ -198,6 +206,7 @@ def _sweep(domain: str) -> None:
 def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
     """Grants a ``needs_review`` entry a fresh replay budget (after the root
     cause is fixed). False if the entry is not in ``needs_review``."""
+    _config.current()
     return _core.dlq_redrive(str(entry_id), budget)
 
 
@@ -205,6 +214,7 @@ def purge(domain: str | None = None, state: str | None = None, *, confirm: bool 
     """Deletes the matching entries: explicit (``confirm=True``), never
     implied. Returns how many. Refused while Redis is unreachable
     (:class:`~baldur.exceptions.DeadLetterQueueUnavailableError`)."""
+    _config.current()
     if confirm is not True:
         raise ValueError("purge deletes entries for good: pass confirm=True")
     return _core.dlq_purge(domain, state)
@@ -215,6 +225,7 @@ def stats() -> dict[str, Any]:
     or ``redis``), ``local`` (entries in the local queue: with Redis, those
     waiting to be flushed there) and ``unavailable`` (why Redis's counts are
     missing, or ``None``: then the counts are only the local queue's)."""
+    _config.current()
     counts = _core.dlq_stats()
     if counts["unavailable"] is not None:
         _events.emit(
