@@ -1,0 +1,81 @@
+"""The dead-letter queue on a real Redis Cluster: each domain's keys share
+one hash tag, so every script runs on one slot, and what spans domains
+(list, stats, the overall cap, purge) visits them one by one."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import baldur
+from helpers import Boom
+from redis_cluster import RedisCluster
+
+APPS = Path(__file__).parent / "apps"
+
+
+@pytest.fixture(scope="module")
+def cluster() -> Iterator[RedisCluster]:
+    nodes = RedisCluster()
+    nodes.start()
+    yield nodes
+    nodes.stop()
+
+
+def fail(i: int) -> Callable[[], None]:
+    def failing() -> None:
+        raise Boom(str(i))
+
+    return failing
+
+
+def test_the_queue_spans_the_clusters_slots(
+    cluster: RedisCluster,
+    configure: Callable[..., None],
+    tmp_path: Path,
+    new_name: Callable[[], str],
+) -> None:
+    configure(
+        redis_url=cluster.url,
+        data_dir=str(tmp_path),
+        dlq_max_size=5,
+        dlq_max_per_domain=2,
+        cb_failure_threshold=1000,
+    )
+    zones = [new_name() for _ in range(4)]  # spread over the nodes' slots
+    for i, zone in enumerate(zones * 2):
+        baldur.protect_with_meta(zone, fail(i), dlq=True)
+    listed = baldur.dlq.list(limit=100)
+    assert listed.complete
+    # Eight records, five kept: the overall cap evicted the fleet's oldest.
+    assert sorted(e["error_message"] for e in listed) == ["3", "4", "5", "6", "7"]
+    counts = baldur.dlq.stats()
+    assert counts["total"] == 5 and counts["store"] == "redis"
+    assert baldur.dlq.purge(domain=zones[3], confirm=True) == 2
+    assert baldur.dlq.stats()["total"] == 3
+
+
+def test_an_entry_is_replayed_through_the_cluster(
+    cluster: RedisCluster,
+    configure: Callable[..., None],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    configure(redis_url=cluster.url, data_dir=str(tmp_path), cb_failure_threshold=1000)
+    monkeypatch.syspath_prepend(str(APPS))
+    monkeypatch.setenv("BALDUR_TEST_MARKER", str(tmp_path / "runs.txt"))
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    sys.modules.pop("dlq_jobs", None)
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship("cluster")
+    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    assert baldur.dlq.replay(entry["id"])["ok"] is True
+    assert baldur.dlq.get(entry["id"]) is None
+    assert (tmp_path / "runs.txt").read_text() == "cluster:1\n"
+    sys.modules.pop("dlq_jobs", None)
