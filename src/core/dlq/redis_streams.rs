@@ -53,6 +53,9 @@ pub struct RedisDlq {
     caps: Mutex<Caps>,
     consumer: String,
     lease_ms: AtomicU64,
+    /// The domain count the last record saw: below the overall cap's reach,
+    /// a record needs no count of the whole queue.
+    domains_seen: AtomicU64,
 }
 
 /// An entry that came from another store, kept as it was.
@@ -74,6 +77,8 @@ impl RedisDlq {
             caps: Mutex::new(caps),
             consumer,
             lease_ms: AtomicU64::new(u64::try_from(lease.as_millis()).unwrap_or(u64::MAX)),
+            // Unknown until the first record: counted then, to be safe.
+            domains_seen: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -163,21 +168,25 @@ impl RedisDlq {
         })
     }
 
+    /// Whether the overall cap needs counting: only once the domains could
+    /// together hold more than it.
+    fn overall_cap_in_reach(caps: Caps, domains: u64) -> bool {
+        domains.saturating_mul(caps.max_per_zone) > caps.max_size
+    }
+
+    /// How far past the overall cap the queue is, counted.
+    fn past_overall_cap(&self, caps: Caps) -> Result<u64, DlqError> {
+        Ok(self.total()?.saturating_sub(caps.max_size))
+    }
+
     fn insert(&self, new: &NewEntry, carried: Carried<'_>) -> Result<(String, Eviction), DlqError> {
         let caps = *self.caps.lock();
         let keys = DomainKeys::new(&new.zone);
-        let zone = new.zone.clone();
-        let domains: u64 = self.run(|mut c| async move {
-            let (_, domains): (u64, u64) = redis::pipe()
-                .sadd(DOMAINS_KEY, zone)
-                .scard(DOMAINS_KEY)
-                .query_async(&mut c)
-                .await?;
-            Ok(domains)
-        })?;
-        // Below the overall cap whatever each domain holds: no count needed.
+        // The overall cap, checked before the record while it is in reach
+        // (so `reject` refuses before writing).
+        let domains_before = self.domains_seen.load(Ordering::Relaxed);
         let mut over = 0;
-        if domains.saturating_mul(caps.max_per_zone) > caps.max_size {
+        if Self::overall_cap_in_reach(caps, domains_before) {
             let total = self.total()?;
             if total >= caps.max_size {
                 if caps.overflow == Overflow::Reject {
@@ -207,26 +216,58 @@ impl RedisDlq {
         for value in stream_fields(new) {
             invocation.arg(value);
         }
-        let (status, stream_id, evicted, compressed): (String, String, u64, u64) =
-            self.run(|mut c| async move { invocation.invoke_async(&mut c).await })?;
+        let zone = new.zone.clone();
+        // The domain index and the record travel together: one round trip
+        // on the multiplexed connection (the index is idempotent, and lives
+        // on its own slot, so it cannot be in the script).
+        let (domains, (status, stream_id, evicted, compressed)): (u64, (String, String, u64, u64)) =
+            self.run(|c| async move {
+                let (mut index, mut record) = (c.clone(), c);
+                let mut pipe = redis::pipe();
+                pipe.sadd(DOMAINS_KEY, zone).ignore().scard(DOMAINS_KEY);
+                let (indexed, recorded) = futures_util::future::join(
+                    pipe.query_async::<(u64,)>(&mut index),
+                    invocation.invoke_async(&mut record),
+                )
+                .await;
+                Ok((indexed?.0, recorded?))
+            })?;
+        self.domains_seen.store(domains, Ordering::Relaxed);
         if status == "full" {
             return Err(DlqError::Full {
                 cap: "max_per_zone",
                 limit: caps.max_per_zone,
             });
         }
-        let mut eviction = Eviction {
-            evicted,
-            compressed,
-        };
-        let over = over.saturating_sub(evicted);
-        if over > 0 && status == "ok" {
-            self.evict_oldest(over, caps.overflow == Overflow::CompressOldest, &mut eviction)?;
-        }
         let id = RedisEntryId {
             zone: new.zone.clone(),
             stream_id,
         };
+        let mut eviction = Eviction {
+            evicted,
+            compressed,
+        };
+        if status != "ok" {
+            return Ok((id.to_string(), eviction)); // forwarded before: nothing new
+        }
+        if !Self::overall_cap_in_reach(caps, domains_before)
+            && Self::overall_cap_in_reach(caps, domains)
+        {
+            // This record brought the cap in reach: counted after the fact.
+            over = self.past_overall_cap(caps)?;
+            if over > 0 && caps.overflow == Overflow::Reject {
+                self.succeeded(&id.to_string())?; // undone: it was never acknowledged
+                return Err(DlqError::Full {
+                    cap: "max_size",
+                    limit: caps.max_size,
+                });
+            }
+        } else {
+            over = over.saturating_sub(evicted);
+        }
+        if over > 0 {
+            self.evict_oldest(over, caps.overflow == Overflow::CompressOldest, &mut eviction)?;
+        }
         Ok((id.to_string(), eviction))
     }
 
