@@ -67,7 +67,9 @@ fn an_id_names_its_zone_and_stream_entry_and_nothing_else_parses() {
     assert_eq!(id.zone, "charge:customer");
     assert_eq!(id.stream_id, "1795433169798-12");
     assert_eq!(id.to_string(), "charge:customer:1795433169798-12");
-    for not_redis in ["42", "local:42", ":1-0", "zone:1-", "zone:-1", "zone:a-1", "zone"] {
+    for not_redis in [
+        "42", "local:42", ":1-0", "zone:1-", "zone:-1", "zone:a-1", "zone",
+    ] {
         assert!(RedisEntryId::parse(not_redis).is_none(), "{not_redis}");
     }
 }
@@ -81,8 +83,14 @@ fn an_entry_reads_back_as_it_was_recorded() {
     assert_eq!(read.recorded, new);
     assert_eq!(read.state, "needs_review");
     assert_eq!(read.replays_left, 0);
-    assert_eq!(read.last_replay_error.as_deref(), Some("ConnectionError: down"));
-    assert_eq!((read.created_ms, read.updated_ms), (1700000000123, 1700000009999));
+    assert_eq!(
+        read.last_replay_error.as_deref(),
+        Some("ConnectionError: down")
+    );
+    assert_eq!(
+        (read.created_ms, read.updated_ms),
+        (1700000000123, 1700000009999)
+    );
 }
 
 #[test]

@@ -187,7 +187,10 @@ fn claim_takes_a_pending_replayable_entry_once_and_success_deletes_it() {
     let dlq = open("claim", Caps::default());
     let id = record(&dlq, "a", "E").0;
     let claimed = dlq.claim(id).unwrap().expect("first claim");
-    assert_eq!((claimed.id, claimed.state.as_str()), (id.to_string(), "replaying"));
+    assert_eq!(
+        (claimed.id, claimed.state.as_str()),
+        (id.to_string(), "replaying")
+    );
     assert_eq!(dlq.claim(id).unwrap(), None);
     let mut not_json = new("a", "E");
     not_json.replayable = false;

@@ -33,7 +33,10 @@ fn the_sqlite_queue_answers_every_operation_through_the_trait() {
     assert_eq!(queue.get(&id).unwrap().unwrap().recorded.zone, "a");
     assert_eq!(queue.list(Some("a"), None, None, 10).unwrap().len(), 1);
     assert_eq!(queue.claim(&id).unwrap().unwrap().state, "replaying");
-    assert!(queue.claim(&id).unwrap().is_none(), "one replayer at a time");
+    assert!(
+        queue.claim(&id).unwrap().is_none(),
+        "one replayer at a time"
+    );
     assert_eq!(queue.failed(&id, "E: again").unwrap(), "pending");
     queue.claim(&id).unwrap().unwrap();
     assert_eq!(queue.failed(&id, "E: again").unwrap(), "needs_review");

@@ -115,9 +115,7 @@ def test_a_full_queue_evicts_the_oldest_and_says_so(
     caplog: pytest.LogCaptureFixture,
     dlq_store: dict[str, str],
 ) -> None:
-    configure(
-        data_dir=str(tmp_path), dlq_max_size=3, dlq_overflow_strategy=strategy, **dlq_store
-    )
+    configure(data_dir=str(tmp_path), dlq_max_size=3, dlq_overflow_strategy=strategy, **dlq_store)
     with caplog.at_level(logging.WARNING, logger="baldur"):
         for i in range(5):
             baldur.protect_with_meta(zone_name, raising_boom(i), dlq=True)
@@ -134,9 +132,7 @@ def test_a_full_queue_evicts_the_oldest_and_says_so(
 def test_a_full_queue_that_rejects_fails_the_call_loudly(
     configure: Callable[..., None], tmp_path: Path, zone_name: str, dlq_store: dict[str, str]
 ) -> None:
-    configure(
-        data_dir=str(tmp_path), dlq_max_size=1, dlq_overflow_strategy="reject", **dlq_store
-    )
+    configure(data_dir=str(tmp_path), dlq_max_size=1, dlq_overflow_strategy="reject", **dlq_store)
     baldur.protect_with_meta(zone_name, raising_boom(0), dlq=True)
     with pytest.raises(baldur.DeadLetterQueueFullError) as full:
         baldur.protect(zone_name, raising_boom(1), dlq=True)

@@ -19,7 +19,7 @@ import pytest
 
 import baldur
 from baldur import _core
-from helpers import Boom
+from helpers import Boom, failed_job
 from redis_server import RedisServer
 
 APPS = Path(__file__).parent / "apps"
@@ -160,15 +160,7 @@ def test_replayers_in_several_processes_never_run_one_entry_twice(
 def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
     on_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.syspath_prepend(str(APPS))
-    monkeypatch.setenv("BALDUR_TEST_MARKER", str(tmp_path / "runs.txt"))
-    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
-    sys.modules.pop("dlq_jobs", None)
-    import dlq_jobs
-
-    with pytest.raises(ConnectionError):
-        dlq_jobs.ship("lease")
-    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    entry = failed_job(monkeypatch, str(tmp_path / "runs.txt"), "lease")
     crashed = python(
         f"""
         import os, signal, baldur
@@ -180,7 +172,6 @@ def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
         check=False,
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
-    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
     assert baldur.dlq.replay(entry["id"]) == {
         "id": entry["id"],
         "replayed": False,
@@ -193,7 +184,6 @@ def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
     finally:
         _core.dlq_set_replay_lease(60)
     assert (tmp_path / "runs.txt").read_text() == "lease:1\n"
-    sys.modules.pop("dlq_jobs", None)
 
 
 def test_an_outage_keeps_records_locally_says_so_and_flushes_them_once(

@@ -4,17 +4,14 @@ one hash tag, so every script runs on one slot, and what spans domains
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 import baldur
-from helpers import Boom
+from helpers import Boom, failed_job
 from redis_cluster import RedisCluster
-
-APPS = Path(__file__).parent / "apps"
 
 
 @pytest.fixture(scope="module")
@@ -65,17 +62,7 @@ def test_an_entry_is_replayed_through_the_cluster(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     configure(redis_url=cluster.url, data_dir=str(tmp_path), cb_failure_threshold=1000)
-    monkeypatch.syspath_prepend(str(APPS))
-    monkeypatch.setenv("BALDUR_TEST_MARKER", str(tmp_path / "runs.txt"))
-    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
-    sys.modules.pop("dlq_jobs", None)
-    import dlq_jobs
-
-    with pytest.raises(ConnectionError):
-        dlq_jobs.ship("cluster")
-    [entry] = baldur.dlq.list(domain="dlq-jobs")
-    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    entry = failed_job(monkeypatch, str(tmp_path / "runs.txt"), "cluster")
     assert baldur.dlq.replay(entry["id"])["ok"] is True
     assert baldur.dlq.get(entry["id"]) is None
     assert (tmp_path / "runs.txt").read_text() == "cluster:1\n"
-    sys.modules.pop("dlq_jobs", None)

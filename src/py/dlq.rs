@@ -113,7 +113,8 @@ pub(crate) fn current() -> Result<Option<Queues>, String> {
     };
     let mut opened_local = false;
     if configured.local.is_none() {
-        let local = SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
+        let local =
+            SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
         configured.local = Some(Arc::new(local));
         opened_local = true;
     }
@@ -190,7 +191,12 @@ pub(crate) fn dlq_set_replay_lease(seconds: f64) -> PyResult<()> {
     Ok(())
 }
 
-fn raise(py: Python<'_>, lock: &PyOnceLock<Py<pyo3::types::PyType>>, name: &str, msg: String) -> PyErr {
+fn raise(
+    py: Python<'_>,
+    lock: &PyOnceLock<Py<pyo3::types::PyType>>,
+    name: &str,
+    msg: String,
+) -> PyErr {
     match lock.import(py, "baldur.exceptions", name) {
         Ok(ty) => match ty.call1((msg,)) {
             Ok(instance) => PyErr::from_value(instance),
@@ -403,7 +409,9 @@ pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
 /// The replay of `id` failed; returns its new state.
 #[pyfunction]
 pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<String> {
-    let state = on_entry(py, id, "gone".to_owned(), |store, id| store.failed(id, error))?;
+    let state = on_entry(py, id, "gone".to_owned(), |store, id| {
+        store.failed(id, error)
+    })?;
     if queues()?.remote.is_some() && matches!(route(&queues()?, id), Route::Local(_)) {
         // A local entry a replay held is free again: on to Redis with it.
         dlq_flush::schedule();
@@ -477,7 +485,11 @@ pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     dict.set_item("compressed_summaries", summaries)?;
     dict.set_item("evicted", EVICTED.load(Ordering::Relaxed))?;
     dict.set_item("compressed", COMPRESSED.load(Ordering::Relaxed))?;
-    let store = if queues.remote.is_some() { "redis" } else { "sqlite" };
+    let store = if queues.remote.is_some() {
+        "redis"
+    } else {
+        "sqlite"
+    };
     dict.set_item("store", store)?;
     dict.set_item("local", local.total)?;
     dict.set_item("unavailable", unavailable)?;

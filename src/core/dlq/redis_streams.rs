@@ -137,9 +137,8 @@ impl RedisDlq {
     }
 
     fn domains(&self) -> Result<Vec<String>, DlqError> {
-        let mut domains: Vec<String> = self.run(|mut c| async move {
-            c.smembers::<_, Vec<String>>(DOMAINS_KEY).await
-        })?;
+        let mut domains: Vec<String> =
+            self.run(|mut c| async move { c.smembers::<_, Vec<String>>(DOMAINS_KEY).await })?;
         domains.sort();
         Ok(domains)
     }
@@ -212,7 +211,12 @@ impl RedisDlq {
             .arg(carried.state)
             .arg(carried.replays_left)
             .arg(carried.last_error.unwrap_or(""))
-            .arg(carried.created_ms.map(|c| c.to_string()).unwrap_or_default());
+            .arg(
+                carried
+                    .created_ms
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+            );
         for value in stream_fields(new) {
             invocation.arg(value);
         }
@@ -266,7 +270,11 @@ impl RedisDlq {
             over = over.saturating_sub(evicted);
         }
         if over > 0 {
-            self.evict_oldest(over, caps.overflow == Overflow::CompressOldest, &mut eviction)?;
+            self.evict_oldest(
+                over,
+                caps.overflow == Overflow::CompressOldest,
+                &mut eviction,
+            )?;
         }
         Ok((id.to_string(), eviction))
     }
@@ -319,7 +327,12 @@ impl RedisDlq {
     }
 
     /// Runs a one-entry script on the entry named by `id`.
-    fn on_entry<T, F>(&self, id: &str, script: &'static Script, args: F) -> Result<Option<T>, DlqError>
+    fn on_entry<T, F>(
+        &self,
+        id: &str,
+        script: &'static Script,
+        args: F,
+    ) -> Result<Option<T>, DlqError>
     where
         T: redis::FromRedisValue + Send,
         F: FnOnce(&mut redis::ScriptInvocation<'static>),
@@ -329,7 +342,10 @@ impl RedisDlq {
         };
         let keys = DomainKeys::new(&parsed.zone);
         let mut invocation = script.prepare_invoke();
-        invocation.key(&keys.stream).key(&keys.states).arg(&parsed.stream_id);
+        invocation
+            .key(&keys.stream)
+            .key(&keys.states)
+            .arg(&parsed.stream_id);
         args(&mut invocation);
         self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .map(Some)
@@ -469,11 +485,14 @@ impl DlqStore for RedisDlq {
                         .await
                 })?;
             for pair in states.chunks_exact(2) {
-                *by_state.entry(pair[0].clone()).or_default() += pair[1].parse::<u64>().unwrap_or(0);
+                *by_state.entry(pair[0].clone()).or_default() +=
+                    pair[1].parse::<u64>().unwrap_or(0);
             }
             for pair in summary.chunks_exact(2) {
                 let count = pair[1].parse().unwrap_or(0);
-                stats.compressed.push((zone.clone(), pair[0].clone(), count));
+                stats
+                    .compressed
+                    .push((zone.clone(), pair[0].clone(), count));
             }
             if length > 0 {
                 stats.by_zone.push((zone, length));
