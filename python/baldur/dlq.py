@@ -147,8 +147,18 @@ async def areplay(entry_id: str) -> dict[str, Any]:
 def replay_batch(
     domain: str | None = None, failure_type: str | None = None, limit: int = 100
 ) -> _list[dict[str, Any]]:
-    """Replays every pending entry of a domain, or of a failure type."""
-    return [replay(entry["id"]) for entry in list(domain, "pending", failure_type, limit)]
+    """Replays every pending entry of a domain, or of a failure type, and
+    every entry whose replayer died mid-replay (its claim is past the lease;
+    one still held is reported as not replayed)."""
+    return [replay(entry["id"]) for entry in _waiting(domain, failure_type, limit)]
+
+
+def _waiting(domain: str | None, failure_type: str | None, limit: int) -> _list[dict[str, Any]]:
+    """Pending entries, and those a replay holds or held (the claim decides)."""
+    entries = list(domain, "pending", failure_type, limit) + list(
+        domain, "replaying", failure_type, limit
+    )
+    return sorted(entries, key=lambda entry: float(entry["created_at"]))[:limit]
 
 
 def sweep_in_background(domain: str) -> threading.Thread:
@@ -163,7 +173,7 @@ def sweep_in_background(domain: str) -> threading.Thread:
 
 def _sweep(domain: str) -> None:
     try:
-        pending = list(domain, "pending", limit=1000)
+        pending = _waiting(domain, None, 1000)
     except OSError as unreadable:
         _events.emit(
             _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
