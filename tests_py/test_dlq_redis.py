@@ -6,6 +6,7 @@ behaviour runs on both stores in test_dlq.py and test_dlq_replay.py.)"""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -300,3 +301,30 @@ def test_a_forked_worker_records_through_a_connection_of_its_own(
         {"BALDUR_REDIS_URL": on_redis.url, "BALDUR_DATA_DIR": str(tmp_path)},
     )
     assert forked.stdout.split() == ["0", "2"]
+
+
+def test_room_made_in_redis_for_a_flushed_entry_is_counted_and_logged(
+    configure: Callable[..., None],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    zone_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure(
+        redis_url=redis_server.url,
+        data_dir=str(tmp_path),
+        dlq_max_per_domain=2,
+        cb_failure_threshold=1000,
+    )
+    for i in range(2):
+        baldur.protect_with_meta(zone_name, fail(i), dlq=True)
+    redis_server.kill()
+    baldur.protect_with_meta(zone_name, fail(2), dlq=True)  # kept locally
+    evicted = baldur.dlq.stats()["evicted"]
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        redis_server.start()
+        eventually(lambda: baldur.dlq.stats()["local"] == 0)
+        eventually(lambda: baldur.dlq.list(domain=zone_name).complete)
+        assert [e["error_message"] for e in baldur.dlq.list(domain=zone_name)] == ["1", "2"]
+        assert baldur.dlq.stats()["evicted"] == evicted + 1
+        eventually(lambda: any(r.message.startswith("dlq.entries_evicted") for r in caplog.records))

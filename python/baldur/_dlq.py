@@ -114,6 +114,7 @@ def record_call(
 
 def flush_event(event: str, count: int, detail: str) -> None:
     """Called by the Rust flusher: entries carried from the local queue to
-    Redis (INFO), or refused there because Redis's queue is full (WARNING)."""
-    level = logging.WARNING if event == "dlq.flush_refused" else logging.INFO
+    Redis (INFO); Redis's queue full (``reject``: the entries wait locally)
+    or evicting to make room for them (WARNING)."""
+    level = logging.INFO if event == "dlq.entries_flushed" else logging.WARNING
     _events.emit(_log, level, event, count=count, detail=detail)

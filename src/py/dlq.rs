@@ -5,7 +5,9 @@
 //! are opened on first use (no I/O at `init()`).
 
 use crate::core::clock::SystemClock;
-use crate::core::dlq::{Caps, DlqError, DlqStore, Entry, NewEntry, Overflow, RedisDlq, SqliteDlq};
+use crate::core::dlq::{
+    Caps, DlqError, DlqStore, Entry, Eviction, NewEntry, Overflow, RedisDlq, SqliteDlq,
+};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
@@ -307,9 +309,14 @@ pub(crate) fn dlq_record(
         }
     });
     let (id, eviction, fallback) = recorded.map_err(|e| to_py(py, e))?;
+    count_eviction(eviction);
+    Ok((id, eviction.evicted, eviction.compressed, fallback))
+}
+
+/// Adds what a record evicted to the counts `dlq_stats` reports.
+pub(crate) fn count_eviction(eviction: Eviction) {
     EVICTED.fetch_add(eviction.evicted, Ordering::Relaxed);
     COMPRESSED.fetch_add(eviction.compressed, Ordering::Relaxed);
-    Ok((id, eviction.evicted, eviction.compressed, fallback))
 }
 
 fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> {

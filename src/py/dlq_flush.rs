@@ -105,7 +105,13 @@ fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqE
             continue; // a replay took it since
         };
         match remote.forward(&held, &format!("{instance}:{row}")) {
-            Ok(_) => {
+            Ok((_, eviction)) => {
+                if eviction.evicted > 0 {
+                    dlq::count_eviction(eviction);
+                    let zone = &held.recorded.zone;
+                    let detail = format!("zone={zone} compressed={}", eviction.compressed);
+                    log("dlq.entries_evicted", eviction.evicted, detail);
+                }
                 DlqStore::succeeded(local, &held.id)?;
                 forwarded += 1;
             }

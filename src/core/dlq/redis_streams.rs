@@ -254,13 +254,18 @@ impl RedisDlq {
         if status != "ok" {
             return Ok((id.to_string(), eviction)); // forwarded before: nothing new
         }
+        // The entry is in: from here a failure must not fail the record (the
+        // caller would keep a second copy locally). A cap left unenforced is
+        // enforced by the next record, which counts again.
         if !Self::overall_cap_in_reach(caps, domains_before)
             && Self::overall_cap_in_reach(caps, domains)
         {
             // This record brought the cap in reach: counted after the fact.
-            over = self.past_overall_cap(caps)?;
-            if over > 0 && caps.overflow == Overflow::Reject {
-                self.succeeded(&id.to_string())?; // undone: it was never acknowledged
+            over = self.past_overall_cap(caps).unwrap_or(0);
+            if over > 0
+                && caps.overflow == Overflow::Reject
+                && self.succeeded(&id.to_string()).is_ok()
+            {
                 return Err(DlqError::Full {
                     cap: "max_size",
                     limit: caps.max_size,
@@ -269,12 +274,9 @@ impl RedisDlq {
         } else {
             over = over.saturating_sub(evicted);
         }
-        if over > 0 {
-            self.evict_oldest(
-                over,
-                caps.overflow == Overflow::CompressOldest,
-                &mut eviction,
-            )?;
+        if over > 0 && caps.overflow != Overflow::Reject {
+            let compress = caps.overflow == Overflow::CompressOldest;
+            let _ = self.evict_oldest(over, compress, &mut eviction);
         }
         Ok((id.to_string(), eviction))
     }
