@@ -202,3 +202,32 @@ def test_entries_are_replayed_when_the_breaker_closes_again(
         time.sleep(0.05)
     assert baldur.dlq.list(domain="dlq-jobs") == []
     assert sorted(jobs.read_text().split()) == ["p:1", "q:1", "r:1"]
+
+
+def test_the_async_forms_answer_from_the_event_loop(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    for order in ("s1", "s2"):
+        with pytest.raises(ConnectionError):
+            dlq_jobs.ship(order)
+    with pytest.raises(ConnectionError):
+        asyncio.run(dlq_jobs.notify("a1"))
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+
+    async def main() -> tuple[dict[str, object], list[dict[str, object]], int]:
+        first, _ = await baldur.dlq.alist(domain="dlq-jobs")
+        assert (await baldur.dlq.aget(first["id"]))["function"] == "dlq_jobs:ship"  # type: ignore[index]
+        assert await baldur.dlq.aredrive(first["id"]) is False  # pending, not needs_review
+        assert await baldur.dlq.apurge(domain="dlq-jobs", state="pending", confirm=True) == 2
+        counts = await baldur.dlq.astats()
+        replayed = await baldur.dlq.areplay_batch(domain="dlq-jobs-async")
+        return counts, replayed, len(await baldur.dlq.alist())
+
+    counts, replayed, left = asyncio.run(main())
+    assert counts["total"] == 1
+    assert [outcome["ok"] for outcome in replayed] == [True]
+    assert jobs.read_text() == "notified a1\n"
+    assert left == 0

@@ -21,7 +21,13 @@ from baldur import _async, _config, _core, _dlq, _events
 
 __all__ = [
     "Entries",
+    "aget",
+    "alist",
+    "apurge",
+    "aredrive",
     "areplay",
+    "areplay_batch",
+    "astats",
     "get",
     "list",
     "purge",
@@ -117,11 +123,12 @@ def replay(entry_id: str) -> dict[str, Any]:
 
 
 async def areplay(entry_id: str) -> dict[str, Any]:
-    """:func:`replay` for an entry whose function is ``async def``."""
+    """:func:`replay` for an entry whose function is ``async def``. The
+    store's I/O runs on a worker thread, never on the event loop."""
     _config.current()
-    claimed = _core.dlq_claim(str(entry_id))
+    claimed = await asyncio.to_thread(_core.dlq_claim, str(entry_id))
     if claimed is None:
-        current = get(entry_id)
+        current = await aget(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
     target, args, kwargs = _resolve(claimed)
     token = _dlq.replaying.set(True)
@@ -141,7 +148,7 @@ async def areplay(entry_id: str) -> dict[str, Any]:
         ok, error = False, refused
     finally:
         _dlq.replaying.reset(token)
-    return _settle(entry_id, ok, error)
+    return await asyncio.to_thread(_settle, entry_id, ok, error)
 
 
 def replay_batch(
@@ -233,8 +240,9 @@ def purge(domain: str | None = None, state: str | None = None, *, confirm: bool 
 def stats() -> dict[str, Any]:
     """Entries by state and domain, and evictions so far; ``store`` (``sqlite``
     or ``redis``), ``local`` (entries in the local queue: with Redis, those
-    waiting to be flushed there) and ``unavailable`` (why Redis's counts are
-    missing, or ``None``: then the counts are only the local queue's)."""
+    waiting to be flushed there), ``unavailable`` (why Redis's counts are
+    missing, or ``None``: then the counts are only the local queue's) and
+    ``degraded`` (the queue's Redis connection is DEGRADED)."""
     _config.current()
     counts = _core.dlq_stats()
     if counts["unavailable"] is not None:
@@ -264,3 +272,54 @@ def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, A
     detail = f"{type(error).__name__}: {error}"
     state = _core.dlq_failed(str(entry_id), detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}
+
+
+# The async forms: the store's I/O (a disk write, a Redis round trip) runs on
+# a worker thread, so an event loop never waits on it.
+
+
+async def alist(
+    domain: str | None = None,
+    state: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 100,
+) -> Entries:
+    """:func:`list`, awaited."""
+    return await asyncio.to_thread(list, domain, state, failure_type, limit)
+
+
+async def aget(entry_id: str) -> dict[str, Any] | None:
+    """:func:`get`, awaited."""
+    return await asyncio.to_thread(get, entry_id)
+
+
+async def areplay_batch(
+    domain: str | None = None, failure_type: str | None = None, limit: int = 100
+) -> _list[dict[str, Any]]:
+    """:func:`replay_batch`, awaited: ``async def`` functions are replayed on
+    the caller's loop, the others on a worker thread, one entry at a time."""
+    outcomes = []
+    for entry in await asyncio.to_thread(_waiting, domain, failure_type, limit):
+        target, _, _ = _resolve(entry)
+        if inspect.iscoroutinefunction(target):
+            outcomes.append(await areplay(entry["id"]))
+        else:
+            outcomes.append(await asyncio.to_thread(replay, entry["id"]))
+    return outcomes
+
+
+async def aredrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
+    """:func:`redrive`, awaited."""
+    return await asyncio.to_thread(redrive, entry_id, budget)
+
+
+async def apurge(
+    domain: str | None = None, state: str | None = None, *, confirm: bool = False
+) -> int:
+    """:func:`purge`, awaited."""
+    return await asyncio.to_thread(purge, domain, state, confirm=confirm)
+
+
+async def astats() -> dict[str, Any]:
+    """:func:`stats`, awaited."""
+    return await asyncio.to_thread(stats)

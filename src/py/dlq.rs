@@ -455,8 +455,9 @@ fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
 }
 
 /// Counts, by state and zone, plus evictions so far; `store` (`sqlite` or
-/// `redis`), `local` (entries in the local queue) and `unavailable` (why
-/// Redis's counts are missing, or `None`).
+/// `redis`), `local` (entries in the local queue), `unavailable` (why
+/// Redis's counts are missing, or `None`) and `degraded` (the queue's Redis
+/// connection is DEGRADED).
 #[pyfunction]
 pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let queues = queues()?;
@@ -500,5 +501,10 @@ pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     dict.set_item("store", store)?;
     dict.set_item("local", local.total)?;
     dict.set_item("unavailable", unavailable)?;
+    let degraded = queues
+        .remote
+        .as_ref()
+        .is_some_and(|r| r.redis().health().is_degraded());
+    dict.set_item("degraded", degraded)?;
     Ok(dict)
 }
