@@ -7,7 +7,7 @@
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::dlq;
+use crate::py::{dlq, dlq_queues};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,14 +56,14 @@ pub(crate) fn dlq_flushed() -> u64 {
 }
 
 fn waiting() -> bool {
-    matches!(dlq::current(), Ok(Some(q)) if q.remote.is_some()
+    matches!(dlq_queues::current(), Ok(Some(q)) if q.remote.is_some()
         && q.local.forwardable(1).is_ok_and(|e| !e.is_empty()))
 }
 
 fn flush_all() {
     let mut refused_logged = false;
     loop {
-        let Ok(Some(queues)) = dlq::current() else {
+        let Ok(Some(queues)) = dlq_queues::current() else {
             return;
         };
         let Some(remote) = queues.remote else {

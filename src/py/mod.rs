@@ -7,6 +7,7 @@ mod call;
 mod dead_letter;
 mod dlq;
 mod dlq_flush;
+mod dlq_queues;
 mod driver;
 mod errors;
 mod idempotency;
@@ -70,7 +71,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     for function in [
-        wrap_pyfunction!(dlq::configure_dlq, m)?,
+        wrap_pyfunction!(dlq_queues::configure_dlq, m)?,
         wrap_pyfunction!(dlq::dlq_record, m)?,
         wrap_pyfunction!(dlq::dlq_get, m)?,
         wrap_pyfunction!(dlq::dlq_list, m)?,
@@ -80,7 +81,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dlq::dlq_redrive, m)?,
         wrap_pyfunction!(dlq::dlq_purge, m)?,
         wrap_pyfunction!(dlq::dlq_stats, m)?,
-        wrap_pyfunction!(dlq::dlq_set_replay_lease, m)?,
+        wrap_pyfunction!(dlq_queues::dlq_set_replay_lease, m)?,
         wrap_pyfunction!(dlq_flush::dlq_flushed, m)?,
     ] {
         m.add_function(function)?;

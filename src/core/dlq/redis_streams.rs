@@ -23,7 +23,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-const COMMON: &str = include_str!("lua/common.lua");
+/// Helpers every script starts with.
+pub(super) const COMMON: &str = include_str!("lua/common.lua");
 
 macro_rules! script {
     ($name:ident, $file:literal) => {
@@ -40,7 +41,6 @@ script!(SUCCEEDED, "lua/succeeded.lua");
 script!(FAILED, "lua/failed.lua");
 script!(REDRIVE, "lua/redrive.lua");
 script!(PURGE, "lua/purge.lua");
-script!(EVICT, "lua/evict.lua");
 script!(STATS, "lua/stats.lua");
 
 /// What a script returns for one entry: stream id, fields, state JSON.
@@ -113,7 +113,7 @@ impl RedisDlq {
         )
     }
 
-    fn run<T, F, Fut>(&self, op: F) -> Result<T, DlqError>
+    pub(super) fn run<T, F, Fut>(&self, op: F) -> Result<T, DlqError>
     where
         F: FnOnce(crate::core::store::redis::Connection) -> Fut + Send,
         Fut: Future<Output = RedisResult<T>> + Send,
@@ -136,7 +136,7 @@ impl RedisDlq {
         })
     }
 
-    fn domains(&self) -> Result<Vec<String>, DlqError> {
+    pub(super) fn domains(&self) -> Result<Vec<String>, DlqError> {
         let mut domains: Vec<String> =
             self.run(|mut c| async move { c.smembers::<_, Vec<String>>(DOMAINS_KEY).await })?;
         domains.sort();
@@ -149,33 +149,6 @@ impl RedisDlq {
             Some(zone) => Ok(vec![zone.to_owned()]),
             None => self.domains(),
         }
-    }
-
-    /// Entries in all, summed over the domains.
-    fn total(&self) -> Result<u64, DlqError> {
-        let streams: Vec<String> = self
-            .domains()?
-            .iter()
-            .map(|z| DomainKeys::new(z).stream)
-            .collect();
-        self.run(|mut c| async move {
-            let mut total = 0u64;
-            for stream in streams {
-                total += c.xlen::<_, u64>(stream).await?;
-            }
-            Ok(total)
-        })
-    }
-
-    /// Whether the overall cap needs counting: only once the domains could
-    /// together hold more than it.
-    fn overall_cap_in_reach(caps: Caps, domains: u64) -> bool {
-        domains.saturating_mul(caps.max_per_zone) > caps.max_size
-    }
-
-    /// How far past the overall cap the queue is, counted.
-    fn past_overall_cap(&self, caps: Caps) -> Result<u64, DlqError> {
-        Ok(self.total()?.saturating_sub(caps.max_size))
     }
 
     fn insert(&self, new: &NewEntry, carried: Carried<'_>) -> Result<(String, Eviction), DlqError> {
@@ -279,53 +252,6 @@ impl RedisDlq {
             let _ = self.evict_oldest(over, compress, &mut eviction);
         }
         Ok((id.to_string(), eviction))
-    }
-
-    /// Evicts the `count` oldest entries of the whole fleet's queue, one
-    /// domain's script at a time.
-    fn evict_oldest(
-        &self,
-        count: u64,
-        compress: bool,
-        eviction: &mut Eviction,
-    ) -> Result<(), DlqError> {
-        let zones = self.domains()?;
-        for _ in 0..count {
-            let streams: Vec<String> = zones.iter().map(|z| DomainKeys::new(z).stream).collect();
-            let heads: Vec<Option<String>> = self.run(|mut c| async move {
-                let mut heads = Vec::with_capacity(streams.len());
-                for stream in streams {
-                    let head: redis::streams::StreamRangeReply =
-                        c.xrange_count(stream, "-", "+", 1).await?;
-                    heads.push(head.ids.into_iter().next().map(|e| e.id));
-                }
-                Ok(heads)
-            })?;
-            let oldest = zones
-                .iter()
-                .zip(heads)
-                .filter_map(|(zone, head)| head.map(|id| (stream_order(&id), zone)))
-                .min();
-            let Some((_, zone)) = oldest else {
-                return Ok(());
-            };
-            let keys = DomainKeys::new(zone);
-            let evicted: u64 = self.run(|mut c| async move {
-                EVICT
-                    .key(&keys.stream)
-                    .key(&keys.states)
-                    .key(&keys.summary)
-                    .arg(1)
-                    .arg(if compress { "1" } else { "0" })
-                    .invoke_async(&mut c)
-                    .await
-            })?;
-            eviction.evicted += evicted;
-            if compress {
-                eviction.compressed += evicted;
-            }
-        }
-        Ok(())
     }
 
     /// Runs a one-entry script on the entry named by `id`.
