@@ -49,7 +49,12 @@ fn every_key_of_a_domain_shares_its_hash_tag() {
     for zone in ["billing", "a:b", "x}y", "with space"] {
         let keys = DomainKeys::new(zone);
         let tag = hash_tag(&keys.stream);
-        for key in [&keys.states, &keys.summary, &keys.origin("f00:1")] {
+        for key in [
+            &keys.states,
+            &keys.summary,
+            &keys.counts,
+            &keys.origin("f00:1"),
+        ] {
             assert_eq!(hash_tag(key), tag, "{key} for zone {zone:?}");
         }
     }

@@ -81,3 +81,23 @@ fn a_held_entry_is_neither_forwardable_nor_claimable_until_released() {
     assert!(queue.claim(row).unwrap().is_some());
     assert!(queue.hold(row).unwrap().is_none(), "a live replay keeps it");
 }
+
+#[test]
+fn evictions_are_counted_in_the_file_for_every_handle() {
+    use baldur::core::dlq::Overflow;
+    let dir = std::env::temp_dir().join(format!("baldur-dlq-trait-{}-count", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let caps = Caps {
+        max_size: 2,
+        max_per_zone: 2,
+        overflow: Overflow::CompressOldest,
+    };
+    let first = SqliteDlq::open(&dir.join("dlq.sqlite3"), caps).unwrap();
+    for _ in 0..3 {
+        first.record(&new("a"), 1).unwrap();
+    }
+    let second = SqliteDlq::open(&dir.join("dlq.sqlite3"), caps).unwrap();
+    second.record(&new("a"), 1).unwrap();
+    let counted = first.stats().unwrap().evictions;
+    assert_eq!((counted.evicted, counted.compressed), (2, 2));
+}

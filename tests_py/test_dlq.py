@@ -122,7 +122,7 @@ def test_a_full_queue_evicts_the_oldest_and_says_so(
     entries = baldur.dlq.list(domain=zone_name)
     assert [e["error_message"] for e in entries] == ["2", "3", "4"]
     stats = baldur.dlq.stats()
-    assert stats["evicted"] >= 2
+    assert stats["evicted"] == 2  # counted in the store itself
     assert any(getattr(r, "event", None) == "dlq.entries_evicted" for r in caplog.records)
     if strategy == "compress_oldest":
         [(zone, error_type, count)] = stats["compressed_summaries"]

@@ -107,6 +107,11 @@ def test_the_overall_cap_spans_domains(
     baldur.protect_with_meta(second, fail(3), dlq=True)
     kept = [e["error_message"] for e in baldur.dlq.list()]
     assert kept == ["1", "2", "3"]  # the fleet's oldest went, from the other domain
+    seen = python(  # the eviction is the fleet's count, not this process's
+        "import baldur\nprint(baldur.dlq.stats()['evicted'])",
+        {"BALDUR_REDIS_URL": redis_server.url, "BALDUR_DATA_DIR": str(tmp_path)},
+    )
+    assert seen.stdout.strip() == "1"
     if strategy == "compress_oldest":
         [(zone, error_type, count)] = baldur.dlq.stats()["compressed_summaries"]
         assert (zone, count) == (first, 1) and error_type.endswith("Boom")

@@ -238,7 +238,9 @@ def purge(domain: str | None = None, state: str | None = None, *, confirm: bool 
 
 
 def stats() -> dict[str, Any]:
-    """Entries by state and domain, and evictions so far; ``store`` (``sqlite``
+    """Entries by state and domain; ``evicted`` and ``compressed``, every
+    eviction the queue made to respect its caps (counted in the store, so by
+    every process: the fleet's, with Redis); ``store`` (``sqlite``
     or ``redis``), ``local`` (entries in the local queue: with Redis, those
     waiting to be flushed there), ``unavailable`` (why Redis's counts are
     missing, or ``None``: then the counts are only the local queue's) and

@@ -5,7 +5,7 @@
 //! route each operation: `local:N` (or a bare number) to the local queue,
 //! `zone:ms-seq` to Redis.
 
-use crate::core::dlq::{DlqError, DlqStore, Entry, Eviction, NewEntry};
+use crate::core::dlq::{DlqError, DlqStore, Entry, NewEntry};
 use crate::py::dlq_flush;
 use crate::py::dlq_queues::{queues, Queues};
 use pyo3::exceptions::PyOSError;
@@ -13,13 +13,10 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Local entries' ids carry this prefix when Redis is the queue.
 const LOCAL_PREFIX: &str = "local:";
 
-static EVICTED: AtomicU64 = AtomicU64::new(0);
-static COMPRESSED: AtomicU64 = AtomicU64::new(0);
 static FULL: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
 static UNAVAILABLE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
 
@@ -139,14 +136,7 @@ pub(crate) fn dlq_record(
         }
     });
     let (id, eviction, fallback) = recorded.map_err(|e| to_py(py, e))?;
-    count_eviction(eviction);
     Ok((id, eviction.evicted, eviction.compressed, fallback))
-}
-
-/// Adds what a record evicted to the counts `dlq_stats` reports.
-pub(crate) fn count_eviction(eviction: Eviction) {
-    EVICTED.fetch_add(eviction.evicted, Ordering::Relaxed);
-    COMPRESSED.fetch_add(eviction.compressed, Ordering::Relaxed);
 }
 
 fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> {
@@ -284,7 +274,8 @@ fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
     }
 }
 
-/// Counts, by state and zone, plus evictions so far; `store` (`sqlite` or
+/// Counts, by state and zone, plus every eviction the stores made (by any
+/// process: the fleet's, with Redis); `store` (`sqlite` or
 /// `redis`), `local` (entries in the local queue), `unavailable` (why
 /// Redis's counts are missing, or `None`) and `degraded` (the queue's Redis
 /// connection is DEGRADED).
@@ -299,10 +290,13 @@ pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let (mut by_state, mut by_zone) = (BTreeMap::new(), BTreeMap::new());
     let mut compressed = local.compressed.clone();
     let mut total = local.total;
+    let mut evictions = local.evictions;
     let mut unavailable = None;
     match remote {
         Some(Ok(stats)) => {
             total += stats.total;
+            evictions.evicted += stats.evictions.evicted;
+            evictions.compressed += stats.evictions.compressed;
             merge(&mut by_state, stats.by_state);
             merge(&mut by_zone, stats.by_zone);
             compressed.extend(stats.compressed);
@@ -321,8 +315,8 @@ pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         summaries.append((zone, error_type, count))?;
     }
     dict.set_item("compressed_summaries", summaries)?;
-    dict.set_item("evicted", EVICTED.load(Ordering::Relaxed))?;
-    dict.set_item("compressed", COMPRESSED.load(Ordering::Relaxed))?;
+    dict.set_item("evicted", evictions.evicted)?;
+    dict.set_item("compressed", evictions.compressed)?;
     let store = if queues.remote.is_some() {
         "redis"
     } else {

@@ -7,7 +7,7 @@
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::{dlq, dlq_queues};
+use crate::py::dlq_queues;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,7 +107,6 @@ fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqE
         match remote.forward(&held, &format!("{instance}:{row}")) {
             Ok((_, eviction)) => {
                 if eviction.evicted > 0 {
-                    dlq::count_eviction(eviction);
                     let zone = &held.recorded.zone;
                     let detail = format!("zone={zone} compressed={}", eviction.compressed);
                     log("dlq.entries_evicted", eviction.evicted, detail);

@@ -76,6 +76,7 @@ impl RedisDlq {
                     .key(&keys.stream)
                     .key(&keys.states)
                     .key(&keys.summary)
+                    .key(&keys.counts)
                     .arg(1)
                     .arg(if compress { "1" } else { "0" })
                     .invoke_async(&mut c)

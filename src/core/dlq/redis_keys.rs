@@ -31,6 +31,8 @@ pub struct DomainKeys {
     /// A hash from error type to how many entries `compress_oldest`
     /// folded into it before evicting them.
     pub summary: String,
+    /// A hash counting the domain's evictions (`evicted`, `compressed`).
+    pub counts: String,
     tag: String,
 }
 
@@ -42,6 +44,7 @@ impl DomainKeys {
             stream: format!("{tag}:stream"),
             states: format!("{tag}:states"),
             summary: format!("{tag}:summary"),
+            counts: format!("{tag}:counts"),
             tag,
         }
     }

@@ -174,7 +174,8 @@ impl RedisDlq {
         invocation
             .key(&keys.stream)
             .key(&keys.states)
-            .key(&keys.summary);
+            .key(&keys.summary)
+            .key(&keys.counts);
         if let Some(origin) = carried.origin {
             invocation.key(keys.origin(origin));
         }
@@ -403,12 +404,14 @@ impl DlqStore for RedisDlq {
         let mut stats = Stats::default();
         for zone in self.domains()? {
             let keys = DomainKeys::new(&zone);
-            let (length, states, summary): (u64, Vec<String>, Vec<String>) =
+            type Counts = (u64, Vec<String>, Vec<String>, (String, String));
+            let (length, states, summary, (evicted, compressed)): Counts =
                 self.run(|mut c| async move {
                     STATS
                         .key(&keys.stream)
                         .key(&keys.states)
                         .key(&keys.summary)
+                        .key(&keys.counts)
                         .invoke_async(&mut c)
                         .await
                 })?;
@@ -422,6 +425,8 @@ impl DlqStore for RedisDlq {
                     .compressed
                     .push((zone.clone(), pair[0].clone(), count));
             }
+            stats.evictions.evicted += evicted.parse::<u64>().unwrap_or(0);
+            stats.evictions.compressed += compressed.parse::<u64>().unwrap_or(0);
             if length > 0 {
                 stats.by_zone.push((zone, length));
             }

@@ -297,11 +297,26 @@ impl SqliteDlq {
             .map_err(store)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(store)?;
+        let counter = |key: &str| -> Result<u64, DlqError> {
+            connection
+                .query_row(
+                    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+                    params![key],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map(|n| n.unwrap_or(0) as u64)
+                .map_err(store)
+        };
         Ok(Stats {
             total: by_state.iter().map(|(_, n)| n).sum(),
             by_state,
             by_zone,
             compressed,
+            evictions: Eviction {
+                evicted: counter("evicted")?,
+                compressed: counter("compressed")?,
+            },
         })
     }
 }
@@ -431,8 +446,19 @@ fn make_room(
         )
         .map_err(store)? as u64;
     eviction.evicted += evicted;
+    let mut counters = vec![("evicted", evicted)];
     if compress {
         eviction.compressed += evicted;
+        counters.push(("compressed", evicted));
+    }
+    // Counted in the file: every process's evictions, across restarts.
+    for (counter, n) in counters {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) \
+             DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+            params![counter, n as i64],
+        )
+        .map_err(store)?;
     }
     Ok(())
 }

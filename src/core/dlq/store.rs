@@ -56,6 +56,9 @@ pub struct Stats {
     pub by_zone: Vec<(String, u64)>,
     /// Entries folded into summaries by `compress_oldest`, by zone and type.
     pub compressed: Vec<(String, String, u64)>,
+    /// Every eviction the store ever made to respect its caps, by any
+    /// process (kept in the store itself: the fleet's count in Redis).
+    pub evictions: Eviction,
 }
 
 /// A dead-letter store. Ids are strings: the SQLite store's are row

@@ -1,5 +1,6 @@
 -- Shared by every dead-letter script. KEYS[1] is a domain's stream,
--- KEYS[2] its states hash (stream id -> JSON), KEYS[3] its summary hash.
+-- KEYS[2] its states hash (stream id -> JSON), KEYS[3] its summary hash,
+-- KEYS[4] its eviction counts.
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -22,8 +23,9 @@ local function remove(stream, states, sid)
 end
 
 -- Evicts up to n of the domain's oldest entries that no replay holds; with
--- compress, each is counted in the summary first. Returns how many.
-local function make_room(stream, states, summary, n, compress)
+-- compress, each is counted in the summary first. Every eviction is counted
+-- in `counts`. Returns how many.
+local function make_room(stream, states, summary, counts, n, compress)
   local removed, start = 0, '-'
   while removed < n do
     local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', 100)
@@ -41,6 +43,10 @@ local function make_room(stream, states, summary, n, compress)
         if removed >= n then break end
       end
     end
+  end
+  if removed > 0 then
+    redis.call('HINCRBY', counts, 'evicted', removed)
+    if compress then redis.call('HINCRBY', counts, 'compressed', removed) end
   end
   return removed
 end

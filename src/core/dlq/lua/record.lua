@@ -1,9 +1,9 @@
 -- Records one entry, making room in its domain first as the cap says.
--- KEYS[4], when given, marks an entry forwarded from a local store: seen
+-- KEYS[5], when given, marks an entry forwarded from a local store: seen
 -- already, the entry is not added twice.
 -- ARGV: max_per_zone, overflow, state, replays_left, last_error ('' none),
 -- created_ms ('' now), then the recorded fields.
-local stream, states, summary, origin = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local stream, states, summary, counts, origin = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if origin then
   local known = redis.call('GET', origin)
   if known then return {'duplicate', known, 0, 0} end
@@ -16,7 +16,8 @@ local evicted = 0
 local length = redis.call('XLEN', stream)
 if length >= cap then
   if overflow == 'reject' then return {'full', '', 0, 0} end
-  evicted = make_room(stream, states, summary, length + 1 - cap, overflow == 'compress_oldest')
+  evicted = make_room(stream, states, summary, counts, length + 1 - cap,
+    overflow == 'compress_oldest')
 end
 local now = now_ms()
 local sid = redis.call('XADD', stream, '*',
