@@ -1,6 +1,7 @@
-"""The dead-letter queue on a real Redis Cluster: each domain's keys share
-one hash tag, so every script runs on one slot, and what spans domains
-(list, stats, the overall cap, purge) visits them one by one."""
+"""The dead-letter queue on a real Redis Cluster (each domain's keys share
+one hash tag, so every script runs on one slot, and what spans domains --
+list, stats, the overall cap, purge -- visits them one by one) and through
+Redis Sentinel."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import baldur
 from helpers import Boom, failed_job
 from redis_cluster import RedisCluster
+from redis_sentinel import RedisSentinel
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +68,19 @@ def test_an_entry_is_replayed_through_the_cluster(
     assert baldur.dlq.replay(entry["id"])["ok"] is True
     assert baldur.dlq.get(entry["id"]) is None
     assert (tmp_path / "runs.txt").read_text() == "cluster:1\n"
+
+
+def test_the_queue_lives_on_the_master_sentinel_names(
+    configure: Callable[..., None], tmp_path: Path, zone_name: str
+) -> None:
+    watched = RedisSentinel()
+    watched.start()
+    try:
+        configure(redis_url=watched.url, data_dir=str(tmp_path))
+        recorded = baldur.protect_with_meta(zone_name, fail(0), dlq=True)
+        assert recorded.dlq_id is not None and recorded.dlq_id.startswith(f"{zone_name}:")
+        assert baldur.dlq.list(domain=zone_name).complete
+        stream = f"baldur:dlq:{{{zone_name}}}:stream"
+        assert watched.master.command("XLEN", stream).startswith(b":1")
+    finally:
+        watched.stop()
