@@ -167,8 +167,8 @@ pub(crate) fn after_fork() {
     dlq_flush::after_fork();
 }
 
-/// Claims made from now on may be taken over after `seconds` (tests; the
-/// default is 60 s).
+/// Redis claims made from now on take over one held longer than `seconds`
+/// (for tests: the default is 60 s, and the SQLite queue's lease is fixed).
 #[pyfunction]
 pub(crate) fn dlq_set_replay_lease(seconds: f64) -> PyResult<()> {
     let lease = Duration::try_from_secs_f64(seconds)
