@@ -220,12 +220,13 @@ def main() -> int:
         print(f"\nidempotency (memory store, a new key per call): {cost:+.1f} ns/call")
     print_async(repeats)
     print_redis(repeats)
+    print_dlq(repeats)
     return 0
 
 
-def print_redis(repeats: int) -> None:
-    """The same calls with breaker state and idempotency in Redis: a
-    redis-server of the benchmark's own, on a free port."""
+def start_redis() -> tuple[Any, str] | None:
+    """A redis-server of the benchmark's own on a free port, persisting
+    nothing: (process, URL), or None when redis-server is missing."""
     import shutil
     import socket
     import subprocess
@@ -233,8 +234,7 @@ def print_redis(repeats: int) -> None:
 
     binary = shutil.which("redis-server")
     if binary is None:
-        print("\nredis rows: missing (apt-get install redis-server)")
-        return
+        return None
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -243,11 +243,72 @@ def print_redis(repeats: int) -> None:
         [binary, "--port", str(port), "--save", "", "--appendonly", "no", "--dir", workdir],
         stdout=subprocess.DEVNULL,
     )
+    time.sleep(0.3)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
+def failing_call() -> None:
+    raise ConnectionError("down")
+
+
+def dead_letter_ns(zone: str, dlq: bool, repeats: int, number: int = 500) -> float:
+    """Best-of-``repeats`` ns per failing ``protect_with_meta`` call, the queue
+    emptied between repeats (its caps never evict here)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(number):
+            baldur.protect_with_meta(zone, failing_call, dlq=dlq)
+        best = min(best, time.perf_counter() - started)
+        if dlq:
+            baldur.dlq.purge(domain=zone, confirm=True)
+    return best / number * 1e9
+
+
+def print_dlq(repeats: int) -> None:
+    """What recording a dead letter costs the failing caller: the same failing
+    call with and without ``dlq=True``, on the local SQLite queue (a durable,
+    fsynced write) and on Redis Streams (one script round trip, plus one for
+    the domain index)."""
+    import logging
+    import tempfile
+
+    logging.getLogger("baldur").setLevel(logging.ERROR)  # no per-record log lines
+    baldur.init(data_dir=tempfile.mkdtemp(prefix="baldur-bench-dlq-"), cb_failure_threshold=10**6)
+    plain = dead_letter_ns("bench-dlq-plain", False, repeats)
+    sqlite = dead_letter_ns("bench-dlq-sqlite", True, repeats)
+    started = start_redis()
+    redis = None
+    if started is not None:
+        server, url = started
+        try:
+            baldur.init(redis_url=url)
+            redis = dead_letter_ns("bench-dlq-redis", True, repeats)
+        finally:
+            baldur.init(redis_url=None)
+            server.kill()
+            server.wait()
+    print(f"\n{'dead-letter row (a failing call)':42} {'ns/call':>10} {'record':>10}")
+    print(f"{'dlq=False':42} {plain:10.1f} {0.0:10.1f}")
+    print(f"{'dlq=True, local SQLite (fsync)':42} {sqlite:10.1f} {sqlite - plain:10.1f}")
+    if redis is None:
+        print("dlq=True, Redis Streams: missing (apt-get install redis-server)")
+    else:
+        print(f"{'dlq=True, Redis Streams':42} {redis:10.1f} {redis - plain:10.1f}")
+
+
+def print_redis(repeats: int) -> None:
+    """The same calls with breaker state and idempotency in Redis: a
+    redis-server of the benchmark's own, on a free port."""
+    started = start_redis()
+    if started is None:
+        print("\nredis rows: missing (apt-get install redis-server)")
+        return
+    server, url = started
     try:
-        time.sleep(0.3)
         memory_full = baldur.protected("bench-redis-full", retry=True, fallback=lambda: 0)(target)
         memory_ns = measure("f(1)", {"f": memory_full}, repeats)
-        baldur.init(redis_url=f"redis://127.0.0.1:{port}/0", idempotency_gate_memory_ttl_seconds=60)
+        baldur.init(redis_url=url, idempotency_gate_memory_ttl_seconds=60)
         memory_full(1)  # the worker's first call: its first sync
         redis_ns = measure("f(1)", {"f": memory_full}, repeats)
         keyed = baldur.protected(

@@ -45,7 +45,7 @@ type Filter<'a> = Option<&'a str>;
 /// The ids `list` returns, in its order.
 fn list(dlq: &SqliteDlq, zone: Filter, state: Filter, error_type: Filter, n: u64) -> Vec<i64> {
     let entries = dlq.list(zone, state, error_type, n).unwrap();
-    entries.iter().map(|e| e.id).collect()
+    entries.iter().map(|e| e.id.parse().unwrap()).collect()
 }
 
 fn ids(dlq: &SqliteDlq, zone: Filter) -> Vec<i64> {
@@ -82,7 +82,7 @@ fn record_and_get_keep_every_field() {
     let (id, eviction) = dlq.record(&recorded, 5).unwrap();
     assert_eq!(eviction, Eviction::default());
     let entry = dlq.get(id).unwrap().expect("recorded entry");
-    assert_eq!(entry.id, id);
+    assert_eq!(entry.id, id.to_string());
     assert_eq!(entry.recorded, recorded);
     assert_eq!(entry.state, "pending");
     assert_eq!(entry.replays_left, 5);
@@ -187,7 +187,10 @@ fn claim_takes_a_pending_replayable_entry_once_and_success_deletes_it() {
     let dlq = open("claim", Caps::default());
     let id = record(&dlq, "a", "E").0;
     let claimed = dlq.claim(id).unwrap().expect("first claim");
-    assert_eq!((claimed.id, claimed.state.as_str()), (id, "replaying"));
+    assert_eq!(
+        (claimed.id, claimed.state.as_str()),
+        (id.to_string(), "replaying")
+    );
     assert_eq!(dlq.claim(id).unwrap(), None);
     let mut not_json = new("a", "E");
     not_json.replayable = false;

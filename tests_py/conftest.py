@@ -115,3 +115,25 @@ def redis_server() -> Iterator[RedisServer]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def _dlq_redis() -> Iterator[RedisServer]:
+    """One redis-server for the dead-letter tests that run on Redis."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def dlq_store(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Each dead-letter test runs on both stores: the ``init()`` keywords
+    that pick one (none for SQLite; ``redis_url`` for Redis, emptied first)."""
+    if request.param == "sqlite":
+        return {}
+    server: RedisServer = request.getfixturevalue("_dlq_redis")
+    if not server.ping():  # a test may have killed it
+        server.start()
+    assert server.command("FLUSHALL").startswith(b"+OK")
+    return {"redis_url": server.url}

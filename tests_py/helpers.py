@@ -142,3 +142,23 @@ def require_module(name: str, extra: str) -> Any:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{name} is missing: CI installs the [{extra}] extra", pytrace=False)
         pytest.skip(f"{name} is not installed (the [{extra}] extra)", allow_module_level=True)
+
+
+def failed_job(monkeypatch: pytest.MonkeyPatch, marker: str, order: str) -> dict[str, object]:
+    """Imports the dead-letter jobs app afresh (``tests_py/apps/dlq_jobs.py``),
+    lets one shipment fail into the queue, and turns the warehouse back on:
+    returns that entry. Real runs are marked in the file ``marker``."""
+    import sys
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent / "apps"))
+    monkeypatch.setenv("BALDUR_TEST_MARKER", marker)
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    monkeypatch.delitem(sys.modules, "dlq_jobs", raising=False)
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship(order)
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    return entry

@@ -75,6 +75,8 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.dlq_max_size,
         settings.dlq_max_per_domain,
         settings.dlq_overflow_strategy,
+        _settings.dlq_store_url(settings),
+        _tls_ca(settings.redis_tls_ca_file),
     )
     _core.configure_stores(
         _settings.idempotency_store_url(settings),

@@ -77,7 +77,7 @@ def record_call(
             arguments=unjson,
         )
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"
-    entry_id, evicted, compressed = _core.dlq_record(
+    entry_id, evicted, compressed, kept_locally = _core.dlq_record(
         zone,
         function,
         arguments,
@@ -97,7 +97,24 @@ def record_call(
             evicted=evicted,
             compressed=compressed,
         )
-    _events.emit(
-        _log, logging.INFO, "dlq.entry_recorded", zone=zone, id=str(entry_id), reason=reason
-    )
-    return str(entry_id)
+    if kept_locally is not None:
+        # Redis could not take it: the local queue did, durably, and hands
+        # it to Redis once Redis answers again.
+        _events.emit(
+            _log,
+            logging.WARNING,
+            "dlq.entry_kept_locally",
+            zone=zone,
+            id=entry_id,
+            error=kept_locally,
+        )
+    _events.emit(_log, logging.INFO, "dlq.entry_recorded", zone=zone, id=entry_id, reason=reason)
+    return entry_id
+
+
+def flush_event(event: str, count: int, detail: str) -> None:
+    """Called by the Rust flusher: entries carried from the local queue to
+    Redis (INFO); Redis's queue full (``reject``: the entries wait locally)
+    or evicting to make room for them (WARNING)."""
+    level = logging.INFO if event == "dlq.entries_flushed" else logging.WARNING
+    _events.emit(_log, level, event, count=count, detail=detail)

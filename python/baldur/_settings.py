@@ -236,6 +236,12 @@ def breaker_store_url(settings: Settings) -> str | None:
     )
 
 
+def dlq_store_url(settings: Settings) -> str | None:
+    """Where the dead-letter queue lives: the resilient storage's URL, else
+    the shared one; ``None`` for the local SQLite queue alone."""
+    return settings.resilient_storage_redis_url or settings.redis_url
+
+
 def wal_path(settings: Settings) -> str:
     """The write-ahead log of what must reach Redis and could not."""
     return os.path.join(settings.data_dir or default_data_dir(), "redis-wal.sqlite3")

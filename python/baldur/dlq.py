@@ -17,12 +17,50 @@ import logging
 import threading
 from typing import Any
 
-from baldur import _async, _core, _dlq, _events
+from baldur import _async, _config, _core, _dlq, _events
 
-__all__ = ["areplay", "get", "list", "purge", "redrive", "replay", "replay_batch", "stats"]
+__all__ = [
+    "Entries",
+    "aget",
+    "alist",
+    "apurge",
+    "aredrive",
+    "areplay",
+    "areplay_batch",
+    "astats",
+    "get",
+    "list",
+    "purge",
+    "redrive",
+    "replay",
+    "replay_batch",
+    "stats",
+]
 
 _list = list
 _log = logging.getLogger("baldur.replay")
+_dlq_log = logging.getLogger("baldur.dlq")
+
+
+class Entries(_list[dict[str, Any]]):
+    """What :func:`list` returns: the entries, and whether that is all of
+    them. ``complete`` is false while Redis cannot be reached: the entries
+    are then only those the local queue holds, and ``unavailable`` says why.
+    """
+
+    def __init__(self, entries: _list[dict[str, Any]], unavailable: str | None) -> None:
+        super().__init__(entries)
+        #: Why Redis's entries are missing, or ``None``.
+        self.unavailable = unavailable
+
+    @property
+    def complete(self) -> bool:
+        """Whether every store answered."""
+        return self.unavailable is None
+
+
+# Each public function first calls _config.current(): the queue is
+# configured on first use, as protected calls are, with or without init().
 
 
 def list(
@@ -30,15 +68,25 @@ def list(
     state: str | None = None,
     failure_type: str | None = None,
     limit: int = 100,
-) -> _list[dict[str, Any]]:
+) -> Entries:
     """Entries, oldest first: ``state`` is ``pending``, ``replaying`` or
-    ``needs_review``; ``failure_type`` the exception's ``module.Name``."""
-    return _core.dlq_list(domain, state, failure_type, limit)
+    ``needs_review``; ``failure_type`` the exception's ``module.Name``.
+    While Redis is unreachable the answer holds only the local queue's
+    entries, says so (``complete`` is false) and logs a warning."""
+    _config.current()
+    entries, unavailable = _core.dlq_list(domain, state, failure_type, limit)
+    if unavailable is not None:
+        _events.emit(
+            _dlq_log, logging.WARNING, "dlq.partial_answer", operation="list", error=unavailable
+        )
+    return Entries(entries, unavailable)
 
 
 def get(entry_id: str) -> dict[str, Any] | None:
-    """One entry, or ``None``."""
-    return _core.dlq_get(int(entry_id))
+    """One entry, or ``None``. An entry kept in Redis while Redis is
+    unreachable raises :class:`~baldur.exceptions.DeadLetterQueueUnavailableError`."""
+    _config.current()
+    return _core.dlq_get(str(entry_id))
 
 
 def replay(entry_id: str) -> dict[str, Any]:
@@ -47,13 +95,14 @@ def replay(entry_id: str) -> dict[str, Any]:
     and an entry with none left moves to ``needs_review``. Only one replayer
     holds an entry at a time: one already held (or not replayable) is
     reported as not replayed."""
-    claimed = _core.dlq_claim(int(entry_id))
+    _config.current()
+    claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
     target, args, kwargs = _resolve(claimed)
     if inspect.iscoroutinefunction(target):
-        _core.dlq_failed(int(entry_id), "an async function: use baldur.dlq.areplay")
+        _core.dlq_failed(str(entry_id), "an async function: use baldur.dlq.areplay")
         raise TypeError(f"entry {entry_id} protects an async function: use baldur.dlq.areplay")
     token = _dlq.replaying.set(True)
     try:
@@ -74,10 +123,12 @@ def replay(entry_id: str) -> dict[str, Any]:
 
 
 async def areplay(entry_id: str) -> dict[str, Any]:
-    """:func:`replay` for an entry whose function is ``async def``."""
-    claimed = _core.dlq_claim(int(entry_id))
+    """:func:`replay` for an entry whose function is ``async def``. The
+    store's I/O runs on a worker thread, never on the event loop."""
+    _config.current()
+    claimed = await asyncio.to_thread(_core.dlq_claim, str(entry_id))
     if claimed is None:
-        current = get(entry_id)
+        current = await aget(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
     target, args, kwargs = _resolve(claimed)
     token = _dlq.replaying.set(True)
@@ -97,42 +148,66 @@ async def areplay(entry_id: str) -> dict[str, Any]:
         ok, error = False, refused
     finally:
         _dlq.replaying.reset(token)
-    return _settle(entry_id, ok, error)
+    return await asyncio.to_thread(_settle, entry_id, ok, error)
 
 
 def replay_batch(
     domain: str | None = None, failure_type: str | None = None, limit: int = 100
 ) -> _list[dict[str, Any]]:
-    """Replays every pending entry of a domain, or of a failure type."""
-    return [replay(entry["id"]) for entry in list(domain, "pending", failure_type, limit)]
+    """Replays every pending entry of a domain, or of a failure type, and
+    every entry whose replayer died mid-replay (its claim is past the lease;
+    one still held is reported as not replayed)."""
+    return [replay(entry["id"]) for entry in _waiting(domain, failure_type, limit)]
 
 
-def sweep_in_background(domain: str) -> threading.Thread | None:
+def _waiting(domain: str | None, failure_type: str | None, limit: int) -> _list[dict[str, Any]]:
+    """Pending entries, and those a replay holds or held (the claim decides)."""
+    entries = list(domain, "pending", failure_type, limit) + list(
+        domain, "replaying", failure_type, limit
+    )
+    return sorted(entries, key=lambda entry: float(entry["created_at"]))[:limit]
+
+
+def sweep_in_background(domain: str) -> threading.Thread:
     """Replays a domain's pending entries on a thread of its own: called when
-    the domain's breaker closes again after probing. Returns the thread, or
-    ``None`` when there is nothing to replay."""
-    try:
-        if not list(domain, "pending", limit=1):
-            return None
-    except OSError as unreadable:
-        _events.emit(
-            _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
-        )
-        return None
+    the domain's breaker closes again after probing (possibly on a thread
+    that must not wait for a store, hence the thread even for an empty
+    queue). Returns the thread."""
     sweeper = threading.Thread(target=_sweep, args=(domain,), name="baldur-dlq-sweep", daemon=True)
     sweeper.start()
     return sweeper
 
 
 def _sweep(domain: str) -> None:
+    try:
+        pending = _waiting(domain, None, 1000)
+    except OSError as unreadable:
+        _events.emit(
+            _log, logging.ERROR, "replay.sweep_error", domain=domain, error=str(unreadable)
+        )
+        return
+    if not pending:
+        return
     _events.emit(_log, logging.INFO, "replay.sweep_started", domain=domain)
     replayed = failed = 0
-    for entry in list(domain, "pending", limit=1000):
-        target, _, _ = _resolve(entry)
-        if inspect.iscoroutinefunction(target):
-            outcome = asyncio.run(areplay(entry["id"]))
-        else:
-            outcome = replay(entry["id"])
+    for entry in pending:
+        try:
+            target, _, _ = _resolve(entry)
+            if inspect.iscoroutinefunction(target):
+                outcome = asyncio.run(areplay(entry["id"]))
+            else:
+                outcome = replay(entry["id"])
+        except Exception as unreplayable:  # one entry's trouble must not end the sweep
+            _events.emit(
+                _log,
+                logging.ERROR,
+                "replay.sweep_error",
+                domain=domain,
+                id=entry["id"],
+                error=f"{type(unreplayable).__name__}: {unreplayable}",
+            )
+            failed += 1
+            continue
         replayed += bool(outcome.get("ok"))
         failed += outcome.get("ok") is False
     _events.emit(
@@ -148,20 +223,39 @@ def _sweep(domain: str) -> None:
 def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
     """Grants a ``needs_review`` entry a fresh replay budget (after the root
     cause is fixed). False if the entry is not in ``needs_review``."""
-    return _core.dlq_redrive(int(entry_id), budget)
+    _config.current()
+    return _core.dlq_redrive(str(entry_id), budget)
 
 
 def purge(domain: str | None = None, state: str | None = None, *, confirm: bool = False) -> int:
     """Deletes the matching entries: explicit (``confirm=True``), never
-    implied. Returns how many."""
+    implied. Returns how many. Refused while Redis is unreachable
+    (:class:`~baldur.exceptions.DeadLetterQueueUnavailableError`)."""
+    _config.current()
     if confirm is not True:
         raise ValueError("purge deletes entries for good: pass confirm=True")
     return _core.dlq_purge(domain, state)
 
 
 def stats() -> dict[str, Any]:
-    """Entries by state and domain, and evictions so far."""
-    return _core.dlq_stats()
+    """Entries by state and domain; ``evicted`` and ``compressed``, every
+    eviction the queue made to respect its caps (counted in the store, so by
+    every process: the fleet's, with Redis); ``store`` (``sqlite``
+    or ``redis``), ``local`` (entries in the local queue: with Redis, those
+    waiting to be flushed there), ``unavailable`` (why Redis's counts are
+    missing, or ``None``: then the counts are only the local queue's) and
+    ``degraded`` (the queue's Redis connection is DEGRADED)."""
+    _config.current()
+    counts = _core.dlq_stats()
+    if counts["unavailable"] is not None:
+        _events.emit(
+            _dlq_log,
+            logging.WARNING,
+            "dlq.partial_answer",
+            operation="stats",
+            error=counts["unavailable"],
+        )
+    return counts
 
 
 def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
@@ -175,8 +269,59 @@ def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
 
 def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, Any]:
     if ok:
-        _core.dlq_succeeded(int(entry_id))
+        _core.dlq_succeeded(str(entry_id))
         return {"id": entry_id, "replayed": True, "ok": True, "state": "done"}
     detail = f"{type(error).__name__}: {error}"
-    state = _core.dlq_failed(int(entry_id), detail)
+    state = _core.dlq_failed(str(entry_id), detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}
+
+
+# The async forms: the store's I/O (a disk write, a Redis round trip) runs on
+# a worker thread, so an event loop never waits on it.
+
+
+async def alist(
+    domain: str | None = None,
+    state: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 100,
+) -> Entries:
+    """:func:`list`, awaited."""
+    return await asyncio.to_thread(list, domain, state, failure_type, limit)
+
+
+async def aget(entry_id: str) -> dict[str, Any] | None:
+    """:func:`get`, awaited."""
+    return await asyncio.to_thread(get, entry_id)
+
+
+async def areplay_batch(
+    domain: str | None = None, failure_type: str | None = None, limit: int = 100
+) -> _list[dict[str, Any]]:
+    """:func:`replay_batch`, awaited: ``async def`` functions are replayed on
+    the caller's loop, the others on a worker thread, one entry at a time."""
+    outcomes = []
+    for entry in await asyncio.to_thread(_waiting, domain, failure_type, limit):
+        target, _, _ = _resolve(entry)
+        if inspect.iscoroutinefunction(target):
+            outcomes.append(await areplay(entry["id"]))
+        else:
+            outcomes.append(await asyncio.to_thread(replay, entry["id"]))
+    return outcomes
+
+
+async def aredrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
+    """:func:`redrive`, awaited."""
+    return await asyncio.to_thread(redrive, entry_id, budget)
+
+
+async def apurge(
+    domain: str | None = None, state: str | None = None, *, confirm: bool = False
+) -> int:
+    """:func:`purge`, awaited."""
+    return await asyncio.to_thread(purge, domain, state, confirm=confirm)
+
+
+async def astats() -> dict[str, Any]:
+    """:func:`stats`, awaited."""
+    return await asyncio.to_thread(stats)

@@ -13,6 +13,7 @@ __all__ = [
     "CircuitOpenError",
     "ConfigError",
     "DeadLetterQueueFullError",
+    "DeadLetterQueueUnavailableError",
     "IdempotencyDuplicateError",
     "IdempotencyKeyError",
     "IdempotencyPayloadMismatchError",
@@ -159,3 +160,10 @@ class KillSwitchEngagedError(BaldurError, PermissionError):
         )
         self.action = action
         self.reason = reason
+
+
+class DeadLetterQueueUnavailableError(BaldurError, ConnectionError):
+    """The dead-letter queue's shared store (Redis) cannot be reached, and the
+    question cannot be answered from the local queue alone (an entry that
+    lives in Redis, a purge). Recording never raises it: a record made
+    during an outage goes to the local queue and is flushed on recovery."""

@@ -1,94 +1,97 @@
 //! `baldur._core.dlq_*`: the dead-letter queue as the Python facade sees it.
-//! The queue is opened on first use (no I/O at `init()`).
+//! The local SQLite queue always exists; with a Redis URL the Redis
+//! Streams queue is the queue, and the local one takes the records Redis
+//! could not (DEGRADED), which `dlq_flush` carries over on recovery. Ids
+//! route each operation: `local:N` (or a bare number) to the local queue,
+//! `zone:ms-seq` to Redis.
 
-use crate::core::dlq::{Caps, DlqError, Entry, NewEntry, Overflow, SqliteDlq};
+use crate::core::dlq::{DlqError, DlqStore, Entry, NewEntry};
 use crate::core::metrics::registry::METRICS;
-use parking_lot::Mutex;
-use pyo3::exceptions::PyValueError;
+use crate::py::dlq_flush;
+use crate::py::dlq_queues::{queues, Queues};
+use pyo3::exceptions::PyOSError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::collections::BTreeMap;
 
-struct Configured {
-    path: PathBuf,
-    caps: Caps,
-    opened: Option<Arc<SqliteDlq>>,
-}
+/// Local entries' ids carry this prefix when Redis is the queue.
+const LOCAL_PREFIX: &str = "local:";
 
-static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
-static EVICTED: AtomicU64 = AtomicU64::new(0);
-static COMPRESSED: AtomicU64 = AtomicU64::new(0);
 static FULL: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
+static UNAVAILABLE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
 
-/// Where the queue lives and its caps (from `init()`).
-#[pyfunction]
-pub(crate) fn configure_dlq(
-    path: PathBuf,
-    max_size: u64,
-    max_per_zone: u64,
-    overflow: &str,
-) -> PyResult<()> {
-    let overflow = Overflow::parse(overflow)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown overflow strategy {overflow:?}")))?;
-    let caps = Caps {
-        max_size,
-        max_per_zone,
-        overflow,
-    };
-    let mut queue = QUEUE.lock();
-    match queue.as_mut() {
-        Some(configured) if configured.path == path => {
-            configured.caps = caps;
-            if let Some(opened) = &configured.opened {
-                opened.set_caps(caps);
-            }
-        }
-        _ => {
-            *queue = Some(Configured {
-                path,
-                caps,
-                opened: None,
-            })
-        }
+fn raise(
+    py: Python<'_>,
+    lock: &PyOnceLock<Py<pyo3::types::PyType>>,
+    name: &str,
+    msg: String,
+) -> PyErr {
+    match lock.import(py, "baldur.exceptions", name) {
+        Ok(ty) => match ty.call1((msg,)) {
+            Ok(instance) => PyErr::from_value(instance),
+            Err(err) => err,
+        },
+        Err(err) => err,
     }
-    Ok(())
 }
 
-fn queue() -> PyResult<Arc<SqliteDlq>> {
-    let mut guard = QUEUE.lock();
-    let configured = guard
-        .as_mut()
-        .ok_or_else(|| PyValueError::new_err("the dead-letter queue is not configured"))?;
-    if configured.opened.is_none() {
-        let opened = SqliteDlq::open(&configured.path, configured.caps).map_err(to_py_plain)?;
-        configured.opened = Some(Arc::new(opened));
-    }
-    Ok(configured.opened.clone().expect("opened above"))
-}
-
-fn to_py_plain(error: DlqError) -> PyErr {
-    pyo3::exceptions::PyOSError::new_err(error.to_string())
-}
-
+/// Every core error as its Python exception.
 fn to_py(py: Python<'_>, error: DlqError) -> PyErr {
+    let message = error.to_string();
     match error {
-        DlqError::Full { .. } => {
-            match FULL.import(py, "baldur.exceptions", "DeadLetterQueueFullError") {
-                Ok(ty) => match ty.call1((error.to_string(),)) {
-                    Ok(instance) => PyErr::from_value(instance),
-                    Err(err) => err,
-                },
-                Err(err) => err,
-            }
+        DlqError::Full { .. } => raise(py, &FULL, "DeadLetterQueueFullError", message),
+        DlqError::Unavailable(_) => {
+            raise(py, &UNAVAILABLE, "DeadLetterQueueUnavailableError", message)
         }
-        DlqError::Store(_) => to_py_plain(error),
+        DlqError::Store(_) => PyOSError::new_err(message),
     }
 }
 
-/// Records a call durably; returns its id and what was evicted to make room.
+/// Which queue an id names.
+enum Route<'a> {
+    Local(&'a str),
+    Remote(&'a str),
+    Nowhere,
+}
+
+fn route<'a>(queues: &Queues, id: &'a str) -> Route<'a> {
+    let row = id.strip_prefix(LOCAL_PREFIX).unwrap_or(id);
+    if !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit()) {
+        Route::Local(row)
+    } else if queues.remote.is_some() {
+        Route::Remote(id)
+    } else {
+        Route::Nowhere
+    }
+}
+
+/// Runs `op` on the queue `id` names, without the GIL.
+fn on_entry<T: Send>(
+    py: Python<'_>,
+    id: &str,
+    missing: T,
+    op: impl FnOnce(&dyn DlqStore, &str) -> Result<T, DlqError> + Send,
+) -> PyResult<T> {
+    let queues = queues()?;
+    py.detach(|| match route(&queues, id) {
+        Route::Local(row) => op(queues.local.as_ref(), row),
+        Route::Remote(id) => op(queues.remote.as_deref().expect("routed"), id),
+        Route::Nowhere => Ok(missing),
+    })
+    .map_err(|e| to_py(py, e))
+}
+
+/// A local entry's public id: prefixed while Redis is the queue.
+fn local_id(queues: &Queues, mut entry: Entry) -> Entry {
+    if queues.remote.is_some() {
+        entry.id = format!("{LOCAL_PREFIX}{}", entry.id);
+    }
+    entry
+}
+
+/// Records a call durably; returns its id, what was evicted to make room,
+/// and, when Redis could not take it and the local queue did, why.
 #[pyfunction]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dlq_record(
@@ -102,7 +105,7 @@ pub(crate) fn dlq_record(
     attempts: u32,
     reason: String,
     replay_budget: u32,
-) -> PyResult<(i64, u64, u64)> {
+) -> PyResult<(String, u64, u64, Option<String>)> {
     let new = NewEntry {
         zone,
         function,
@@ -113,19 +116,33 @@ pub(crate) fn dlq_record(
         attempts,
         reason,
     };
-    let queue = queue()?;
-    // SQLite's synchronous write: the GIL is not held across the disk.
-    let (id, eviction) = py
-        .detach(|| queue.record(&new, replay_budget))
-        .map_err(|e| to_py(py, e))?;
-    EVICTED.fetch_add(eviction.evicted, Ordering::Relaxed);
-    COMPRESSED.fetch_add(eviction.compressed, Ordering::Relaxed);
-    Ok((id, eviction.evicted, eviction.compressed))
+    let queues = queues()?;
+    // The store's write (disk or network) runs without the GIL.
+    let recorded = py.detach(|| {
+        let remote_error = match &queues.remote {
+            None => None,
+            Some(remote) => match remote.record(&new, replay_budget) {
+                Ok((id, eviction)) => return Ok((id, eviction, None)),
+                Err(full @ DlqError::Full { .. }) => return Err(full),
+                Err(error) => Some(error.to_string()),
+            },
+        };
+        let (id, eviction) = queues.local.record(&new, replay_budget)?;
+        match remote_error {
+            None => Ok((id.to_string(), eviction, None)),
+            Some(error) => {
+                dlq_flush::schedule();
+                Ok((format!("{LOCAL_PREFIX}{id}"), eviction, Some(error)))
+            }
+        }
+    });
+    let (id, eviction, fallback) = recorded.map_err(|e| to_py(py, e))?;
+    Ok((id, eviction.evicted, eviction.compressed, fallback))
 }
 
 fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
-    dict.set_item("id", entry.id.to_string())?;
+    dict.set_item("id", &entry.id)?;
     dict.set_item("zone", &entry.recorded.zone)?;
     dict.set_item("function", &entry.recorded.function)?;
     dict.set_item("arguments", &entry.recorded.arguments)?;
@@ -142,14 +159,28 @@ fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> 
     Ok(dict)
 }
 
-/// One entry as a dict, or `None`.
-#[pyfunction]
-pub(crate) fn dlq_get(py: Python<'_>, id: i64) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let found = queue()?.get(id).map_err(to_py_plain)?;
-    found.map(|e| as_dict(py, &e)).transpose()
+fn with_local_id(queues: &Queues, entry: Entry, local: bool) -> Entry {
+    if local {
+        local_id(queues, entry)
+    } else {
+        entry
+    }
 }
 
-/// Entries, oldest first.
+/// One entry as a dict, or `None`. An entry in an unreachable Redis raises
+/// `DeadLetterQueueUnavailableError`.
+#[pyfunction]
+pub(crate) fn dlq_get<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let queues = queues()?;
+    let local = matches!(route(&queues, id), Route::Local(_));
+    let found = on_entry(py, id, None, |store, id| store.get(id))?;
+    found
+        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
+        .transpose()
+}
+
+/// Entries, oldest first, and why the answer is partial (`None`: complete).
+/// With Redis unreachable, the local queue's entries are all there is.
 #[pyfunction]
 #[pyo3(signature = (zone=None, state=None, error_type=None, limit=100))]
 pub(crate) fn dlq_list<'py>(
@@ -158,77 +189,149 @@ pub(crate) fn dlq_list<'py>(
     state: Option<&str>,
     error_type: Option<&str>,
     limit: u64,
-) -> PyResult<Bound<'py, PyList>> {
-    let entries = queue()?
-        .list(zone, state, error_type, limit)
-        .map_err(to_py_plain)?;
+) -> PyResult<(Bound<'py, PyList>, Option<String>)> {
+    let queues = queues()?;
+    let listed = py.detach(|| -> Result<_, DlqError> {
+        let mut entries = Vec::new();
+        let mut partial = None;
+        if let Some(remote) = &queues.remote {
+            match remote.list(zone, state, error_type, limit) {
+                Ok(found) => entries.extend(found),
+                Err(error) => partial = Some(error.to_string()),
+            }
+        }
+        for entry in queues.local.list(zone, state, error_type, limit)? {
+            entries.push(local_id(&queues, entry));
+        }
+        if queues.remote.is_some() {
+            entries.sort_by_key(|e| e.created_ms);
+            entries.truncate(limit as usize);
+        }
+        Ok((entries, partial))
+    });
+    let (entries, partial) = listed.map_err(|e| to_py(py, e))?;
     let dicts = entries
         .iter()
         .map(|e| as_dict(py, e))
         .collect::<PyResult<Vec<_>>>()?;
-    PyList::new(py, dicts)
+    Ok((PyList::new(py, dicts)?, partial))
 }
 
-/// Takes an entry for replay (one replayer at a time).
+/// Takes an entry for replay (one replayer at a time, fleet-wide in Redis).
 #[pyfunction]
-pub(crate) fn dlq_claim(py: Python<'_>, id: i64) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let claimed = queue()?.claim(id).map_err(to_py_plain)?;
-    claimed.map(|e| as_dict(py, &e)).transpose()
+pub(crate) fn dlq_claim<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let queues = queues()?;
+    let local = matches!(route(&queues, id), Route::Local(_));
+    let claimed = on_entry(py, id, None, |store, id| store.claim(id))?;
+    claimed
+        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
+        .transpose()
 }
 
 /// The replay of `id` succeeded.
 #[pyfunction]
-pub(crate) fn dlq_succeeded(id: i64) -> PyResult<()> {
+pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
     METRICS.global.dlq_replay(true);
-    queue()?.succeeded(id).map_err(to_py_plain)
+    on_entry(py, id, (), |store, id| store.succeeded(id))
 }
 
 /// The replay of `id` failed; returns its new state.
 #[pyfunction]
-pub(crate) fn dlq_failed(id: i64, error: &str) -> PyResult<String> {
+pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<String> {
     METRICS.global.dlq_replay(false);
-    queue()?.failed(id, error).map_err(to_py_plain)
+    let state = on_entry(py, id, "gone".to_owned(), |store, id| {
+        store.failed(id, error)
+    })?;
+    if queues()?.remote.is_some() && matches!(route(&queues()?, id), Route::Local(_)) {
+        // A local entry a replay held is free again: on to Redis with it.
+        dlq_flush::schedule();
+    }
+    Ok(state)
 }
 
 /// A fresh replay budget for a needs-review entry.
 #[pyfunction]
-pub(crate) fn dlq_redrive(id: i64, budget: u32) -> PyResult<bool> {
-    queue()?.redrive(id, budget).map_err(to_py_plain)
+pub(crate) fn dlq_redrive(py: Python<'_>, id: &str, budget: u32) -> PyResult<bool> {
+    on_entry(py, id, false, |store, id| store.redrive(id, budget))
 }
 
-/// Deletes the matching entries.
+/// Deletes the matching entries, in Redis and locally. Refused whole while
+/// Redis is unreachable (a purge must not half happen).
 #[pyfunction]
 #[pyo3(signature = (zone=None, state=None))]
-pub(crate) fn dlq_purge(zone: Option<&str>, state: Option<&str>) -> PyResult<u64> {
-    queue()?.purge(zone, state).map_err(to_py_plain)
+pub(crate) fn dlq_purge(py: Python<'_>, zone: Option<&str>, state: Option<&str>) -> PyResult<u64> {
+    let queues = queues()?;
+    py.detach(|| -> Result<u64, DlqError> {
+        let remote = match &queues.remote {
+            Some(remote) => remote.purge(zone, state)?,
+            None => 0,
+        };
+        Ok(remote + queues.local.purge(zone, state)?)
+    })
+    .map_err(|e| to_py(py, e))
 }
 
-/// Counts, by state and zone, plus evictions so far.
+fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
+    for (key, count) in pairs {
+        *into.entry(key).or_default() += count;
+    }
+}
+
+/// Counts, by state and zone, plus every eviction the stores made (by any
+/// process: the fleet's, with Redis); `store` (`sqlite` or
+/// `redis`), `local` (entries in the local queue), `unavailable` (why
+/// Redis's counts are missing, or `None`) and `degraded` (the queue's Redis
+/// connection is DEGRADED).
 #[pyfunction]
 pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let stats = queue()?.stats().map_err(to_py_plain)?;
-    let dict = PyDict::new(py);
-    dict.set_item("total", stats.total)?;
-    dict.set_item(
-        "by_state",
-        stats
-            .by_state
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-    )?;
-    dict.set_item(
-        "by_zone",
-        stats
-            .by_zone
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>(),
-    )?;
-    let compressed = PyList::empty(py);
-    for (zone, error_type, count) in stats.compressed {
-        compressed.append((zone, error_type, count))?;
+    let queues = queues()?;
+    let counted = py.detach(|| -> Result<_, DlqError> {
+        let remote = queues.remote.as_ref().map(|remote| remote.stats());
+        Ok((remote, queues.local.stats()?))
+    });
+    let (remote, local) = counted.map_err(|e| to_py(py, e))?;
+    let (mut by_state, mut by_zone) = (BTreeMap::new(), BTreeMap::new());
+    let mut compressed = local.compressed.clone();
+    let mut total = local.total;
+    let mut evictions = local.evictions;
+    let mut unavailable = None;
+    match remote {
+        Some(Ok(stats)) => {
+            total += stats.total;
+            evictions.evicted += stats.evictions.evicted;
+            evictions.compressed += stats.evictions.compressed;
+            merge(&mut by_state, stats.by_state);
+            merge(&mut by_zone, stats.by_zone);
+            compressed.extend(stats.compressed);
+        }
+        Some(Err(error)) => unavailable = Some(error.to_string()),
+        None => {}
     }
-    dict.set_item("compressed_summaries", compressed)?;
-    dict.set_item("evicted", EVICTED.load(Ordering::Relaxed))?;
-    dict.set_item("compressed", COMPRESSED.load(Ordering::Relaxed))?;
+    merge(&mut by_state, local.by_state);
+    merge(&mut by_zone, local.by_zone);
+    let dict = PyDict::new(py);
+    dict.set_item("total", total)?;
+    dict.set_item("by_state", by_state)?;
+    dict.set_item("by_zone", by_zone)?;
+    let summaries = PyList::empty(py);
+    for (zone, error_type, count) in compressed {
+        summaries.append((zone, error_type, count))?;
+    }
+    dict.set_item("compressed_summaries", summaries)?;
+    dict.set_item("evicted", evictions.evicted)?;
+    dict.set_item("compressed", evictions.compressed)?;
+    let store = if queues.remote.is_some() {
+        "redis"
+    } else {
+        "sqlite"
+    };
+    dict.set_item("store", store)?;
+    dict.set_item("local", local.total)?;
+    dict.set_item("unavailable", unavailable)?;
+    let degraded = queues
+        .remote
+        .as_ref()
+        .is_some_and(|r| r.redis().health().is_degraded());
+    dict.set_item("degraded", degraded)?;
     Ok(dict)
 }

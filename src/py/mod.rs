@@ -7,6 +7,8 @@ mod call;
 mod control;
 mod dead_letter;
 mod dlq;
+mod dlq_flush;
+mod dlq_queues;
 mod driver;
 mod errors;
 mod idempotency;
@@ -93,7 +95,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(function)?;
     }
     for function in [
-        wrap_pyfunction!(dlq::configure_dlq, m)?,
+        wrap_pyfunction!(dlq_queues::configure_dlq, m)?,
         wrap_pyfunction!(dlq::dlq_record, m)?,
         wrap_pyfunction!(dlq::dlq_get, m)?,
         wrap_pyfunction!(dlq::dlq_list, m)?,
@@ -103,6 +105,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dlq::dlq_redrive, m)?,
         wrap_pyfunction!(dlq::dlq_purge, m)?,
         wrap_pyfunction!(dlq::dlq_stats, m)?,
+        wrap_pyfunction!(dlq_queues::dlq_set_replay_lease, m)?,
+        wrap_pyfunction!(dlq_flush::dlq_flushed, m)?,
     ] {
         m.add_function(function)?;
     }

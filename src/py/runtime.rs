@@ -109,6 +109,7 @@ pub(crate) fn runtime_after_fork() {
     crate::core::random::reseed_after_fork();
     crate::py::stores::after_fork();
     crate::py::idempotency::after_fork();
+    crate::py::dlq_queues::after_fork();
 }
 
 /// Whether the background runtime is started, and how many times it was.

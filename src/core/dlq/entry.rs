@@ -31,8 +31,8 @@ pub struct NewEntry {
 /// An entry as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Entry {
-    /// Its id.
-    pub id: i64,
+    /// Its id: a row number in the SQLite store, `zone:stream-id` in Redis.
+    pub id: String,
     /// What was recorded.
     #[serde(flatten)]
     pub recorded: NewEntry,

@@ -2,6 +2,7 @@
 //! synchronous writes, so an entry acknowledged survives `kill -9`.
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::store::{store, DlqError, Stats};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
@@ -10,51 +11,6 @@ use std::time::Duration;
 /// Seconds a replay may hold an entry before another replayer may take it
 /// (the first one presumably died mid-replay).
 pub const REPLAY_LEASE_MS: i64 = 60_000;
-
-/// Why recording failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DlqError {
-    /// The queue is full and its overflow strategy is `reject`.
-    Full {
-        /// The cap that was hit.
-        cap: &'static str,
-        /// Its value.
-        limit: u64,
-    },
-    /// The store failed.
-    Store(String),
-}
-
-impl std::fmt::Display for DlqError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            DlqError::Full { cap, limit } => {
-                write!(
-                    f,
-                    "the dead-letter queue is full ({cap}={limit}, overflow=reject)"
-                )
-            }
-            DlqError::Store(error) => write!(f, "the dead-letter queue failed: {error}"),
-        }
-    }
-}
-
-fn store<E: std::fmt::Display>(error: E) -> DlqError {
-    DlqError::Store(error.to_string())
-}
-
-/// The queue's counts.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Stats {
-    /// Entries in all.
-    pub total: u64,
-    /// Entries by state.
-    pub by_state: Vec<(String, u64)>,
-    /// Entries by zone.
-    pub by_zone: Vec<(String, u64)>,
-    /// Entries folded into summaries by `compress_oldest`, by zone and type.
-    pub compressed: Vec<(String, String, u64)>,
-}
 
 /// The queue. See the module docs.
 #[derive(Debug)]
@@ -74,6 +30,7 @@ CREATE TABLE IF NOT EXISTS entries (
     created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_zone ON entries (zone, id);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS summaries (
     zone TEXT NOT NULL, error_type TEXT NOT NULL, count INTEGER NOT NULL,
     first_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL,
@@ -92,7 +49,7 @@ fn now_ms() -> i64 {
 
 fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
-        id: row.get(0)?,
+        id: row.get::<_, i64>(0)?.to_string(),
         recorded: NewEntry {
             zone: row.get(1)?,
             function: row.get(2)?,
@@ -340,12 +297,111 @@ impl SqliteDlq {
             .map_err(store)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(store)?;
+        let counter = |key: &str| -> Result<u64, DlqError> {
+            connection
+                .query_row(
+                    "SELECT CAST(value AS INTEGER) FROM meta WHERE key = ?1",
+                    params![key],
+                    |r| r.get::<_, i64>(0),
+                )
+                .optional()
+                .map(|n| n.unwrap_or(0) as u64)
+                .map_err(store)
+        };
         Ok(Stats {
             total: by_state.iter().map(|(_, n)| n).sum(),
             by_state,
             by_zone,
             compressed,
+            evictions: Eviction {
+                evicted: counter("evicted")?,
+                compressed: counter("compressed")?,
+            },
         })
+    }
+}
+
+impl SqliteDlq {
+    /// This file's random identity, made on first use: entries forwarded
+    /// to another store carry `instance:id` so forwarding twice (a crash
+    /// between the copy and the delete) is recognised there.
+    pub fn instance(&self) -> Result<String, DlqError> {
+        let connection = self.connection.lock();
+        connection
+            .execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
+                params![format!("{:016x}", fastrand::u64(..))],
+            )
+            .map_err(store)?;
+        connection
+            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
+                r.get(0)
+            })
+            .map_err(store)
+    }
+
+    /// The oldest entries no live replay holds: what may be forwarded to
+    /// the shared store now.
+    pub fn forwardable(&self, limit: u64) -> Result<Vec<Entry>, DlqError> {
+        let connection = self.connection.lock();
+        let mut query = connection
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM entries WHERE state != 'replaying' OR claimed_ms < ?1 \
+                 ORDER BY id LIMIT ?2"
+            ))
+            .map_err(store)?;
+        let rows = query
+            .query_map(params![now_ms() - REPLAY_LEASE_MS, limit as i64], entry)
+            .map_err(store)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(store)
+    }
+
+    /// Holds an entry while it is forwarded (no replay may take it
+    /// meanwhile), returning it as it was; `None` if a live replay holds it
+    /// or it is gone.
+    pub fn hold(&self, id: i64) -> Result<Option<Entry>, DlqError> {
+        let mut connection = self.connection.lock();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(store)?;
+        let now = now_ms();
+        let found = tx
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM entries WHERE id = ?1 \
+                     AND (state != 'replaying' OR claimed_ms < ?2)"
+                ),
+                params![id, now - REPLAY_LEASE_MS],
+                entry,
+            )
+            .optional()
+            .map_err(store)?;
+        if found.is_some() {
+            tx.execute(
+                "UPDATE entries SET state = 'replaying', claimed_ms = ?2 WHERE id = ?1",
+                params![id, now],
+            )
+            .map_err(store)?;
+        }
+        tx.commit().map_err(store)?;
+        Ok(found)
+    }
+
+    /// Gives back an entry [`SqliteDlq::hold`] took, in its former state
+    /// (the forward failed).
+    pub fn release(&self, held: &Entry) -> Result<(), DlqError> {
+        let state = match held.state.as_str() {
+            "needs_review" => "needs_review",
+            _ => "pending",
+        };
+        self.connection
+            .lock()
+            .execute(
+                "UPDATE entries SET state = ?2, claimed_ms = 0 WHERE id = ?1",
+                params![held.id.parse::<i64>().unwrap_or(-1), state],
+            )
+            .map(|_| ())
+            .map_err(store)
     }
 }
 
@@ -390,8 +446,19 @@ fn make_room(
         )
         .map_err(store)? as u64;
     eviction.evicted += evicted;
+    let mut counters = vec![("evicted", evicted)];
     if compress {
         eviction.compressed += evicted;
+        counters.push(("compressed", evicted));
+    }
+    // Counted in the file: every process's evictions, across restarts.
+    for (counter, n) in counters {
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) \
+             DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
+            params![counter, n as i64],
+        )
+        .map_err(store)?;
     }
     Ok(())
 }

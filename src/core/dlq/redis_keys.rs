@@ -1,0 +1,98 @@
+//! Where the Redis dead-letter queue keeps things, and what its ids look
+//! like. Every key of one domain shares the hash tag `{zone}`, so each
+//! domain's operation is one Lua script on one Redis Cluster slot.
+
+/// Every key starts with this.
+pub const KEY_PREFIX: &str = "baldur:dlq:";
+
+/// The set of domains that ever recorded an entry (a key of its own: the
+/// only one a script never touches).
+pub const DOMAINS_KEY: &str = "baldur:dlq:domains";
+
+/// The consumer group replayers claim entries through.
+pub const GROUP: &str = "replayers";
+
+/// One domain's keys.
+///
+/// ```
+/// use baldur::core::dlq::DomainKeys;
+/// let keys = DomainKeys::new("billing");
+/// assert_eq!(keys.stream, "baldur:dlq:{billing}:stream");
+/// assert_eq!(keys.origin("abc:7"), "baldur:dlq:{billing}:origin:abc:7");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DomainKeys {
+    /// The stream: one entry per dead letter, time-ordered, holding what
+    /// was recorded (never changed after `XADD`).
+    pub stream: String,
+    /// A hash from stream id to the entry's replay state (JSON: state,
+    /// replays left, last error, timestamps).
+    pub states: String,
+    /// A hash from error type to how many entries `compress_oldest`
+    /// folded into it before evicting them.
+    pub summary: String,
+    /// A hash counting the domain's evictions (`evicted`, `compressed`).
+    pub counts: String,
+    tag: String,
+}
+
+impl DomainKeys {
+    /// The keys of `zone`.
+    pub fn new(zone: &str) -> Self {
+        let tag = format!("{KEY_PREFIX}{{{zone}}}");
+        Self {
+            stream: format!("{tag}:stream"),
+            states: format!("{tag}:states"),
+            summary: format!("{tag}:summary"),
+            counts: format!("{tag}:counts"),
+            tag,
+        }
+    }
+
+    /// The marker of an entry forwarded from a local store (`origin` is
+    /// `instance:row`): set with the entry, so forwarding it again is a
+    /// no-op.
+    pub fn origin(&self, origin: &str) -> String {
+        format!("{}:origin:{origin}", self.tag)
+    }
+}
+
+/// A Redis entry's public id: `zone:stream-id`, so any worker finds its
+/// domain's keys from the id alone.
+///
+/// ```
+/// use baldur::core::dlq::RedisEntryId;
+/// let id = RedisEntryId::parse("pay:ments:1700000000000-3").unwrap();
+/// assert_eq!((id.zone.as_str(), id.stream_id.as_str()), ("pay:ments", "1700000000000-3"));
+/// assert_eq!(id.to_string(), "pay:ments:1700000000000-3");
+/// assert!(RedisEntryId::parse("42").is_none());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisEntryId {
+    /// The domain.
+    pub zone: String,
+    /// The stream entry's id, `milliseconds-sequence`.
+    pub stream_id: String,
+}
+
+impl RedisEntryId {
+    /// Parses `zone:ms-seq`; `None` for anything else (a local row id).
+    pub fn parse(id: &str) -> Option<Self> {
+        let (zone, stream_id) = id.rsplit_once(':')?;
+        let (ms, seq) = stream_id.split_once('-')?;
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        if zone.is_empty() || !digits(ms) || !digits(seq) {
+            return None;
+        }
+        Some(Self {
+            zone: zone.to_owned(),
+            stream_id: stream_id.to_owned(),
+        })
+    }
+}
+
+impl std::fmt::Display for RedisEntryId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.zone, self.stream_id)
+    }
+}

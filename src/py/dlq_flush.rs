@@ -1,0 +1,163 @@
+//! Carries the records the local queue took while Redis was unreachable
+//! over to Redis once it answers again: a background thread that retries
+//! every probe interval until the local queue is empty. Each entry is held
+//! locally (no replay takes it meanwhile), written to Redis with its origin
+//! (`instance:row`, so a second copy after a crash is recognised there and
+//! not added), then deleted locally: nothing lost, nothing doubled.
+
+use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
+use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
+use crate::py::dlq_queues;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Entries looked at per round.
+const BATCH: u64 = 100;
+
+/// The wait after Redis refused an entry because its queue is full
+/// (`reject`): the entry stays local until Redis has room.
+const FULL_RETRY: Duration = Duration::from_secs(5);
+
+static FLUSHING: AtomicBool = AtomicBool::new(false);
+static FLUSHED: AtomicU64 = AtomicU64::new(0);
+static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+/// Starts the flusher unless it runs.
+pub(crate) fn schedule() {
+    if FLUSHING.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let spawned = std::thread::Builder::new()
+        .name("baldur-dlq-flush".into())
+        .spawn(|| loop {
+            flush_all();
+            FLUSHING.store(false, Ordering::Release);
+            // A record may have landed after the last look: look again.
+            if !waiting() || FLUSHING.swap(true, Ordering::AcqRel) {
+                return;
+            }
+        });
+    if spawned.is_err() {
+        FLUSHING.store(false, Ordering::Release);
+    }
+}
+
+/// In a forked child the parent's flusher thread does not exist.
+pub(crate) fn after_fork() {
+    FLUSHING.store(false, Ordering::Release);
+}
+
+/// Entries carried to Redis by this process so far.
+#[pyfunction]
+pub(crate) fn dlq_flushed() -> u64 {
+    FLUSHED.load(Ordering::Relaxed)
+}
+
+fn waiting() -> bool {
+    matches!(dlq_queues::current(), Ok(Some(q)) if q.remote.is_some()
+        && q.local.forwardable(1).is_ok_and(|e| !e.is_empty()))
+}
+
+fn flush_all() {
+    let mut refused_logged = false;
+    loop {
+        let Ok(Some(queues)) = dlq_queues::current() else {
+            return;
+        };
+        let Some(remote) = queues.remote else {
+            return;
+        };
+        match flush_batch(&queues.local, &remote) {
+            Ok(None) => return,
+            Ok(Some(0)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+            Ok(Some(n)) => {
+                FLUSHED.fetch_add(n, Ordering::Relaxed);
+                log("dlq.entries_flushed", n, String::new());
+            }
+            Err(DlqError::Full { cap, limit }) => {
+                if !refused_logged {
+                    refused_logged = true;
+                    log("dlq.flush_refused", 0, format!("{cap}={limit}"));
+                }
+                std::thread::sleep(FULL_RETRY);
+            }
+            // Redis still away: the next try is the next probe.
+            Err(_) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+        }
+    }
+}
+
+/// One batch: `None` when nothing is left, else how many went over.
+fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqError> {
+    let batch = local.forwardable(BATCH)?;
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let instance = local.instance()?;
+    let mut forwarded = 0;
+    for entry in batch {
+        let Ok(row) = entry.id.parse::<i64>() else {
+            continue;
+        };
+        let Some(held) = local.hold(row)? else {
+            continue; // a replay took it since
+        };
+        match remote.forward(&held, &format!("{instance}:{row}")) {
+            Ok((_, eviction)) => {
+                if eviction.evicted > 0 {
+                    let zone = &held.recorded.zone;
+                    let detail = format!("zone={zone} compressed={}", eviction.compressed);
+                    log("dlq.entries_evicted", eviction.evicted, detail);
+                }
+                DlqStore::succeeded(local, &held.id)?;
+                forwarded += 1;
+            }
+            Err(error) => {
+                local.release(&held)?;
+                return Err(error);
+            }
+        }
+    }
+    Ok(Some(forwarded))
+}
+
+fn log(event: &'static str, count: u64, detail: String) {
+    // Never at interpreter shutdown: the entries are safe on disk anyway.
+    Python::try_attach(|py| {
+        let logged = EVENT
+            .import(py, "baldur._dlq", "flush_event")
+            .and_then(|log| log.call1((event, count, detail)));
+        if let Err(err) = logged {
+            err.write_unraisable(py, None);
+        }
+    });
+}
+
+/// The DLQ's Redis health listener: logs the change, and on recovery
+/// starts the flush.
+pub(crate) fn on_health_event(event: &HealthEvent) {
+    let (name, store, detail) = match event {
+        HealthEvent::DegradedEntered { store, error } => {
+            ("storage.degraded_entered", store.clone(), error.clone())
+        }
+        HealthEvent::DegradedExited { store, after } => {
+            schedule();
+            (
+                "storage.degraded_exited",
+                store.clone(),
+                format!("after {:.3}s", after.as_secs_f64()),
+            )
+        }
+    };
+    Python::try_attach(|py| {
+        let logged = py
+            .import("baldur._events")
+            .and_then(|m| m.getattr("storage_event"))
+            .and_then(|log| log.call1((name, store, detail)));
+        if let Err(err) = logged {
+            err.write_unraisable(py, None);
+        }
+    });
+}

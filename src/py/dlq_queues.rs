@@ -1,0 +1,183 @@
+//! The dead-letter queues of this process, as `init()` configured them:
+//! the local SQLite queue always, and the Redis Streams queue with a Redis
+//! URL. Both are opened on first use (no I/O at `init()`), and reopened in
+//! a forked child.
+
+use crate::core::clock::SystemClock;
+use crate::core::dlq::sqlite::REPLAY_LEASE_MS;
+use crate::core::dlq::{Caps, DlqStore, Overflow, RedisDlq, SqliteDlq};
+use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
+use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
+use crate::core::store::{RedisStore, RedisTarget};
+use crate::py::dlq_flush;
+use crate::py::runtime::RUNTIME;
+use parking_lot::Mutex;
+use pyo3::exceptions::{PyOSError, PyValueError};
+use pyo3::prelude::*;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long a replay may hold an entry before another replayer may take it:
+/// the same lease in both stores.
+const DEFAULT_REPLAY_LEASE: Duration = Duration::from_millis(REPLAY_LEASE_MS as u64);
+
+struct Configured {
+    path: PathBuf,
+    caps: Caps,
+    redis_url: Option<String>,
+    tls_ca: Option<Vec<u8>>,
+    local: Option<Arc<SqliteDlq>>,
+    remote: Option<Arc<RedisDlq>>,
+}
+
+static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
+static LEASE_MS: AtomicU64 = AtomicU64::new(DEFAULT_REPLAY_LEASE.as_millis() as u64);
+
+/// The queues of this process: the local one, and Redis when configured.
+#[derive(Clone, Debug)]
+pub(crate) struct Queues {
+    pub(crate) local: Arc<SqliteDlq>,
+    pub(crate) remote: Option<Arc<RedisDlq>>,
+}
+
+/// Where the queue lives and its caps (from `init()`); with `redis_url`,
+/// Redis Streams hold it.
+#[pyfunction]
+#[pyo3(signature = (path, max_size, max_per_zone, overflow, redis_url=None, tls_ca_pem=None))]
+pub(crate) fn configure_dlq(
+    path: PathBuf,
+    max_size: u64,
+    max_per_zone: u64,
+    overflow: &str,
+    redis_url: Option<String>,
+    tls_ca_pem: Option<Vec<u8>>,
+) -> PyResult<()> {
+    let overflow = Overflow::parse(overflow)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown overflow strategy {overflow:?}")))?;
+    if let Some(url) = &redis_url {
+        RedisTarget::parse(url).map_err(PyValueError::new_err)?;
+    }
+    let caps = Caps {
+        max_size,
+        max_per_zone,
+        overflow,
+    };
+    let mut queue = QUEUE.lock();
+    if let Some(configured) = queue.as_mut() {
+        if configured.path == path {
+            configured.caps = caps;
+            if let Some(local) = &configured.local {
+                local.set_caps(caps);
+            }
+        } else {
+            configured.path = path;
+            configured.caps = caps;
+            configured.local = None;
+        }
+        if configured.redis_url != redis_url || configured.tls_ca != tls_ca_pem {
+            configured.redis_url = redis_url;
+            configured.tls_ca = tls_ca_pem;
+            configured.remote = None;
+        } else if let Some(remote) = &configured.remote {
+            remote.set_caps(caps);
+        }
+        return Ok(());
+    }
+    *queue = Some(Configured {
+        path,
+        caps,
+        redis_url,
+        tls_ca: tls_ca_pem,
+        local: None,
+        remote: None,
+    });
+    Ok(())
+}
+
+/// The queues, opened on first use. `None` before `init()` configured them.
+pub(crate) fn current() -> Result<Option<Queues>, String> {
+    let mut guard = QUEUE.lock();
+    let Some(configured) = guard.as_mut() else {
+        return Ok(None);
+    };
+    let mut opened_local = false;
+    if configured.local.is_none() {
+        let local =
+            SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
+        configured.local = Some(Arc::new(local));
+        opened_local = true;
+    }
+    if configured.remote.is_none() {
+        if let Some(url) = &configured.redis_url {
+            configured.remote = Some(Arc::new(connect(url, configured)?));
+        }
+    }
+    let queues = Queues {
+        local: configured.local.clone().expect("opened above"),
+        remote: configured.remote.clone(),
+    };
+    drop(guard);
+    if opened_local && queues.remote.is_some() {
+        // A predecessor may have left records Redis never got.
+        dlq_flush::schedule();
+    }
+    Ok(Some(queues))
+}
+
+fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
+    let target = RedisTarget::parse(url)?;
+    let health = Arc::new(StoreHealth::new(
+        "redis:dlq",
+        SystemClock::shared(),
+        DEFAULT_PROBE_INTERVAL,
+    ));
+    health.set_listener(Some(Arc::new(dlq_flush::on_health_event)));
+    let redis = RedisStore::new(
+        &target,
+        configured.tls_ca.clone(),
+        &RUNTIME,
+        health,
+        DEFAULT_OPERATION_TIMEOUT,
+    )?;
+    let consumer = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
+    let lease = Duration::from_millis(LEASE_MS.load(Ordering::Relaxed));
+    Ok(RedisDlq::new(
+        Arc::new(redis),
+        configured.caps,
+        consumer,
+        lease,
+    ))
+}
+
+pub(crate) fn queues() -> PyResult<Queues> {
+    current()
+        .map_err(PyOSError::new_err)?
+        .ok_or_else(|| PyValueError::new_err("the dead-letter queue is not configured"))
+}
+
+/// In a forked child: the parent's SQLite connection and Redis connection
+/// (on a runtime the child does not have) are left alone and reopened.
+pub(crate) fn after_fork() {
+    if let Some(configured) = QUEUE.lock().as_mut() {
+        std::mem::forget(configured.local.take());
+        std::mem::forget(configured.remote.take());
+    }
+    dlq_flush::after_fork();
+}
+
+/// Redis claims made from now on take over one held longer than `seconds`
+/// (for tests: the default is 60 s, and the SQLite queue's lease is fixed).
+#[pyfunction]
+pub(crate) fn dlq_set_replay_lease(seconds: f64) -> PyResult<()> {
+    let lease = Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| PyValueError::new_err("the replay lease must be > 0 seconds"))?;
+    LEASE_MS.store(lease.as_millis() as u64, Ordering::Relaxed);
+    if let Some(remote) = QUEUE.lock().as_ref().and_then(|c| c.remote.clone()) {
+        remote.set_lease(lease);
+    }
+    Ok(())
+}

@@ -1,0 +1,103 @@
+//! The SQLite queue through the `DlqStore` trait, as the facade and the
+//! DEGRADED fallback use it: string ids, and an id of another store's
+//! shape names nothing. Plus what forwarding to Redis relies on: a stable
+//! instance id, and holding an entry so no replay takes it meanwhile.
+
+use baldur::core::dlq::{Caps, DlqStore, NewEntry, SqliteDlq};
+
+fn open(name: &str) -> SqliteDlq {
+    let dir = std::env::temp_dir().join(format!("baldur-dlq-trait-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    SqliteDlq::open(&dir.join("dlq.sqlite3"), Caps::default()).unwrap()
+}
+
+fn new(zone: &str) -> NewEntry {
+    NewEntry {
+        zone: zone.into(),
+        function: "shop:charge".into(),
+        arguments: r#"{"args": [], "kwargs": {}}"#.into(),
+        replayable: true,
+        error_type: "builtins.OSError".into(),
+        error_message: "down".into(),
+        attempts: 1,
+        reason: "exhausted".into(),
+    }
+}
+
+#[test]
+fn the_sqlite_queue_answers_every_operation_through_the_trait() {
+    let sqlite = open("ops");
+    let queue: &dyn DlqStore = &sqlite;
+    let (id, _) = queue.record(&new("a"), 2).unwrap();
+    queue.record(&new("b"), 2).unwrap();
+    assert_eq!(queue.get(&id).unwrap().unwrap().recorded.zone, "a");
+    assert_eq!(queue.list(Some("a"), None, None, 10).unwrap().len(), 1);
+    assert_eq!(queue.claim(&id).unwrap().unwrap().state, "replaying");
+    assert!(
+        queue.claim(&id).unwrap().is_none(),
+        "one replayer at a time"
+    );
+    assert_eq!(queue.failed(&id, "E: again").unwrap(), "pending");
+    queue.claim(&id).unwrap().unwrap();
+    assert_eq!(queue.failed(&id, "E: again").unwrap(), "needs_review");
+    assert!(queue.redrive(&id, 1).unwrap());
+    queue.claim(&id).unwrap().unwrap();
+    queue.succeeded(&id).unwrap();
+    assert!(queue.get(&id).unwrap().is_none());
+    assert_eq!(queue.failed(&id, "late").unwrap(), "gone");
+    assert_eq!(queue.stats().unwrap().total, 1);
+    assert_eq!(queue.purge(None, None).unwrap(), 1);
+}
+
+#[test]
+fn an_id_of_another_shape_names_nothing() {
+    let sqlite = open("foreign");
+    let queue: &dyn DlqStore = &sqlite;
+    queue.record(&new("a"), 2).unwrap();
+    for foreign in ["a:1795433169798-0", "local:x", ""] {
+        assert!(queue.get(foreign).unwrap().is_none());
+        assert!(queue.claim(foreign).unwrap().is_none());
+        assert!(!queue.redrive(foreign, 1).unwrap());
+        assert_eq!(queue.failed(foreign, "e").unwrap(), "gone");
+        queue.succeeded(foreign).unwrap();
+    }
+    assert_eq!(queue.stats().unwrap().total, 1);
+}
+
+#[test]
+fn a_held_entry_is_neither_forwardable_nor_claimable_until_released() {
+    let queue = open("hold");
+    let (row, _) = queue.record(&new("a"), 2).unwrap();
+    let instance = queue.instance().unwrap();
+    assert_eq!(queue.instance().unwrap(), instance, "stable for the file");
+    assert_eq!(queue.forwardable(10).unwrap().len(), 1);
+    let held = queue.hold(row).unwrap().unwrap();
+    assert_eq!(held.state, "pending", "returned as it was");
+    assert!(queue.hold(row).unwrap().is_none());
+    assert!(queue.forwardable(10).unwrap().is_empty());
+    assert!(queue.claim(row).unwrap().is_none());
+    queue.release(&held).unwrap();
+    assert_eq!(queue.get(row).unwrap().unwrap().state, "pending");
+    assert!(queue.claim(row).unwrap().is_some());
+    assert!(queue.hold(row).unwrap().is_none(), "a live replay keeps it");
+}
+
+#[test]
+fn evictions_are_counted_in_the_file_for_every_handle() {
+    use baldur::core::dlq::Overflow;
+    let dir = std::env::temp_dir().join(format!("baldur-dlq-trait-{}-count", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let caps = Caps {
+        max_size: 2,
+        max_per_zone: 2,
+        overflow: Overflow::CompressOldest,
+    };
+    let first = SqliteDlq::open(&dir.join("dlq.sqlite3"), caps).unwrap();
+    for _ in 0..3 {
+        first.record(&new("a"), 1).unwrap();
+    }
+    let second = SqliteDlq::open(&dir.join("dlq.sqlite3"), caps).unwrap();
+    second.record(&new("a"), 1).unwrap();
+    let counted = first.stats().unwrap().evictions;
+    assert_eq!((counted.evicted, counted.compressed), (2, 2));
+}

@@ -1,0 +1,335 @@
+"""The dead-letter queue on Redis Streams: what only a shared store has to
+get right. Replayers in several processes, a dead replayer's claim, the
+overall cap across domains, and an outage: records kept locally, durably,
+and flushed to Redis once, when it returns. (The rest of the queue's
+behaviour runs on both stores in test_dlq.py and test_dlq_replay.py.)"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import baldur
+from baldur import _core
+from helpers import Boom, failed_job
+from redis_server import RedisServer
+
+APPS = Path(__file__).parent / "apps"
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A Redis of this test's own that keeps what it acknowledged across a
+    kill -9 and restart (append-only file, fsync on every write)."""
+    server = RedisServer()
+    server.extra = ["--appendonly", "yes", "--appendfsync", "always"]
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def on_redis(
+    configure: Callable[..., None], redis_server: RedisServer, tmp_path: Path
+) -> RedisServer:
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path))
+    return redis_server
+
+
+def eventually(check: Callable[[], bool], within: float = 10.0) -> None:
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)
+
+
+def fail(i: int) -> Callable[[], None]:
+    def failing() -> None:
+        raise Boom(str(i))
+
+    return failing
+
+
+def python(code: str, env: dict[str, str], check: bool = True) -> subprocess.CompletedProcess[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env={**os.environ, "PYTHONPATH": str(APPS), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check:
+        assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_each_domain_is_a_stream_with_a_replay_group(on_redis: RedisServer, zone_name: str) -> None:
+    result = baldur.protect_with_meta(zone_name, fail(0), dlq=True)
+    assert result.dlq_id is not None and result.dlq_id.startswith(f"{zone_name}:")
+    stream = f"baldur:dlq:{{{zone_name}}}:stream"
+    assert on_redis.command("XLEN", stream).startswith(b":1")
+    assert b"replayers" in on_redis.command("XINFO", "GROUPS", stream)
+    assert baldur.dlq.stats()["store"] == "redis"
+
+
+@pytest.mark.parametrize("strategy", ["drop_oldest", "compress_oldest", "reject"])
+def test_the_overall_cap_spans_domains(
+    configure: Callable[..., None],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    new_name: Callable[[], str],
+    strategy: str,
+) -> None:
+    configure(
+        redis_url=redis_server.url,
+        data_dir=str(tmp_path),
+        dlq_max_size=3,
+        dlq_max_per_domain=2,
+        dlq_overflow_strategy=strategy,
+    )
+    first, second = new_name(), new_name()
+    for i, zone in enumerate([first, second, first]):
+        baldur.protect_with_meta(zone, fail(i), dlq=True)
+    if strategy == "reject":
+        with pytest.raises(baldur.DeadLetterQueueFullError, match="max_size=3"):
+            baldur.protect(second, fail(3), dlq=True)
+        assert baldur.dlq.stats()["total"] == 3
+        return
+    baldur.protect_with_meta(second, fail(3), dlq=True)
+    kept = [e["error_message"] for e in baldur.dlq.list()]
+    assert kept == ["1", "2", "3"]  # the fleet's oldest went, from the other domain
+    seen = python(  # the eviction is the fleet's count, not this process's
+        "import baldur\nprint(baldur.dlq.stats()['evicted'])",
+        {"BALDUR_REDIS_URL": redis_server.url, "BALDUR_DATA_DIR": str(tmp_path)},
+    )
+    assert seen.stdout.strip() == "1"
+    if strategy == "compress_oldest":
+        [(zone, error_type, count)] = baldur.dlq.stats()["compressed_summaries"]
+        assert (zone, count) == (first, 1) and error_type.endswith("Boom")
+
+
+def test_replayers_in_several_processes_never_run_one_entry_twice(
+    on_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    marker, go = tmp_path / "runs.txt", tmp_path / "go"
+    env = {
+        "BALDUR_REDIS_URL": on_redis.url,
+        "BALDUR_DATA_DIR": str(tmp_path),
+        "BALDUR_TEST_MARKER": str(marker),
+        "BALDUR_CB_FAILURE_THRESHOLD": "1000",  # the breaker stays out of it
+    }
+    orders = [f"o{i}" for i in range(12)]
+    python(
+        f"""
+        import baldur, dlq_jobs
+        for order in {orders!r}:
+            try:
+                dlq_jobs.ship(order)
+            except ConnectionError:
+                pass
+        """,
+        {**env, "BALDUR_TEST_FAIL": "1"},
+    )
+    assert len(baldur.dlq.list(domain="dlq-jobs")) == len(orders)
+    replayer = f"""
+        import os, time, baldur, dlq_jobs
+        while not os.path.exists({str(go)!r}):
+            time.sleep(0.005)
+        print(sum(bool(r.get("ok")) for r in baldur.dlq.replay_batch(domain="dlq-jobs")))
+        """
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(replayer)],
+            env={**os.environ, "PYTHONPATH": str(APPS), **env, "BALDUR_TEST_FAIL": "0"},
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    time.sleep(1.0)  # every worker is waiting
+    go.touch()
+    replayed = [int(w.communicate(timeout=60)[0].strip()) for w in workers]
+    assert sum(replayed) == len(orders)
+    assert sorted(marker.read_text().split()) == sorted(f"{o}:1" for o in orders)
+    assert baldur.dlq.list(domain="dlq-jobs") == []
+
+
+def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
+    on_redis: RedisServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entry = failed_job(monkeypatch, str(tmp_path / "runs.txt"), "lease")
+    crashed = python(
+        f"""
+        import os, signal, baldur
+        baldur.init()
+        assert baldur._core.dlq_claim({entry["id"]!r}) is not None
+        os.kill(os.getpid(), signal.SIGKILL)  # dies mid-replay
+        """,
+        {"BALDUR_REDIS_URL": on_redis.url, "BALDUR_DATA_DIR": str(tmp_path)},
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert baldur.dlq.replay(entry["id"]) == {
+        "id": entry["id"],
+        "replayed": False,
+        "state": "replaying",
+    }  # the claim still holds
+    _core.dlq_set_replay_lease(0.2)
+    try:
+        time.sleep(0.3)
+        # A batch (or the sweep when the breaker closes) takes it over too.
+        [outcome] = baldur.dlq.replay_batch(domain="dlq-jobs")
+        assert (outcome["id"], outcome["ok"]) == (entry["id"], True)
+    finally:
+        _core.dlq_set_replay_lease(60)
+    assert (tmp_path / "runs.txt").read_text() == "lease:1\n"
+
+
+def test_an_outage_keeps_records_locally_says_so_and_flushes_them_once(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    before = [baldur.protect_with_meta(zone_name, fail(i), dlq=True).dlq_id for i in range(2)]
+    flushed = _core.dlq_flushed()
+    on_redis.kill()
+    during = [baldur.protect_with_meta(zone_name, fail(i), dlq=True).dlq_id for i in (2, 3, 4)]
+    assert all(str(i).startswith("local:") for i in during)
+
+    partial = baldur.dlq.list(domain=zone_name)
+    assert not partial.complete and "unreachable" in str(partial.unavailable)
+    assert [e["error_message"] for e in partial] == ["2", "3", "4"]
+    counts = baldur.dlq.stats()
+    assert counts["unavailable"] is not None and counts["local"] == 3
+    assert baldur.dlq.get(during[0])["error_message"] == "2"  # type: ignore[index]
+    with pytest.raises(baldur.DeadLetterQueueUnavailableError):
+        baldur.dlq.get(before[0])  # type: ignore[arg-type]
+    with pytest.raises(baldur.DeadLetterQueueUnavailableError):
+        baldur.dlq.purge(domain=zone_name, confirm=True)
+
+    on_redis.start()  # the same data: what Redis acknowledged is still there
+    eventually(lambda: _core.dlq_flushed() - flushed == 3)
+    entries = baldur.dlq.list(domain=zone_name)
+    assert entries.complete
+    assert [e["error_message"] for e in entries] == ["0", "1", "2", "3", "4"]
+    assert all(not e["id"].startswith("local:") for e in entries)
+    assert baldur.dlq.stats()["local"] == 0
+
+
+def test_a_record_kept_locally_survives_kill_9_and_a_new_process_flushes_it(
+    on_redis: RedisServer, tmp_path: Path, configure: Callable[..., None]
+) -> None:
+    on_redis.kill()
+    env = {"BALDUR_REDIS_URL": on_redis.url, "BALDUR_DATA_DIR": str(tmp_path)}
+    crashed = python(
+        """
+        import os, signal, baldur
+        print(baldur.protect_with_meta("dlq-outage-crash", lambda: 1 / 0, dlq=True).dlq_id)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """,
+        env,
+        check=False,
+    )
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    assert crashed.stdout.strip().startswith("local:")
+    on_redis.start()
+    flushed = python(
+        """
+        import time, baldur
+        deadline = time.monotonic() + 10
+        while baldur.dlq.stats()["local"] and time.monotonic() < deadline:
+            time.sleep(0.05)
+        print([e["id"] for e in baldur.dlq.list(domain="dlq-outage-crash")])
+        """,
+        env,
+    )
+    [entry_id] = eval(flushed.stdout.strip())
+    assert entry_id.startswith("dlq-outage-crash:")
+    assert baldur.dlq.get(entry_id)["error_type"] == "builtins.ZeroDivisionError"  # type: ignore[index]
+
+
+def test_flushing_from_several_processes_never_doubles_an_entry(
+    on_redis: RedisServer, tmp_path: Path, zone_name: str, configure: Callable[..., None]
+) -> None:
+    configure(cb_failure_threshold=1000)  # every record is the call's own failure
+    on_redis.kill()
+    for i in range(30):
+        baldur.protect_with_meta(zone_name, fail(i), dlq=True)
+    on_redis.start()
+    env = {"BALDUR_REDIS_URL": on_redis.url, "BALDUR_DATA_DIR": str(tmp_path)}
+    flusher = """
+        import time, baldur
+        deadline = time.monotonic() + 15
+        while baldur.dlq.stats()["local"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        """
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(flusher)],
+            env={**os.environ, "PYTHONPATH": str(APPS), **env},
+        )
+        for _ in range(3)
+    ]
+    for worker in workers:
+        assert worker.wait(30) == 0
+    eventually(lambda: baldur.dlq.stats()["local"] == 0)
+    # This process learns Redis is back at its next probe: until then its
+    # answers say they are partial.
+    eventually(lambda: baldur.dlq.list(domain=zone_name).complete)
+    messages = [e["error_message"] for e in baldur.dlq.list(domain=zone_name, limit=100)]
+    assert sorted(messages, key=int) == [str(i) for i in range(30)]
+
+
+def test_a_forked_worker_records_through_a_connection_of_its_own(
+    on_redis: RedisServer, tmp_path: Path
+) -> None:
+    """gunicorn --preload: the parent used the queue before forking."""
+    forked = python(
+        """
+        import os, baldur
+        baldur.init(cb_failure_threshold=1000)
+        baldur.protect_with_meta("dlq-forked", lambda: 1 / 0, dlq=True)
+        child = os.fork()
+        if child == 0:
+            recorded = baldur.protect_with_meta("dlq-forked", lambda: 1 / 0, dlq=True)
+            os._exit(0 if recorded.dlq_id.startswith("dlq-forked:") else 1)
+        _, status = os.waitpid(child, 0)
+        print(os.waitstatus_to_exitcode(status), len(baldur.dlq.list(domain="dlq-forked")))
+        """,
+        {"BALDUR_REDIS_URL": on_redis.url, "BALDUR_DATA_DIR": str(tmp_path)},
+    )
+    assert forked.stdout.split() == ["0", "2"]
+
+
+def test_room_made_in_redis_for_a_flushed_entry_is_counted_and_logged(
+    configure: Callable[..., None],
+    redis_server: RedisServer,
+    tmp_path: Path,
+    zone_name: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    configure(
+        redis_url=redis_server.url,
+        data_dir=str(tmp_path),
+        dlq_max_per_domain=2,
+        cb_failure_threshold=1000,
+    )
+    for i in range(2):
+        baldur.protect_with_meta(zone_name, fail(i), dlq=True)
+    redis_server.kill()
+    baldur.protect_with_meta(zone_name, fail(2), dlq=True)  # kept locally
+    evicted = baldur.dlq.stats()["evicted"]
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        redis_server.start()
+        eventually(lambda: baldur.dlq.stats()["local"] == 0)
+        eventually(lambda: baldur.dlq.list(domain=zone_name).complete)
+        assert [e["error_message"] for e in baldur.dlq.list(domain=zone_name)] == ["1", "2"]
+        assert baldur.dlq.stats()["evicted"] == evicted + 1
+        eventually(lambda: any(r.message.startswith("dlq.entries_evicted") for r in caplog.records))
