@@ -34,6 +34,7 @@ from baldur._facade import aprotected, idempotent, protected
 from baldur._shutdown import (
     DrainReport,
     begin_shutdown,
+    calls_in_flight,
     install_shutdown_handler,
     is_shutting_down,
     shutdown,
@@ -104,6 +105,7 @@ __all__ = [
     "aprotect_with_meta",
     "aprotected",
     "begin_shutdown",
+    "calls_in_flight",
     "check_health",
     "check_readiness",
     "circuit_state",

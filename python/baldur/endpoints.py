@@ -83,7 +83,7 @@ def health_ready(*, nocache: bool = False) -> Response:
     if _shutdown.is_shutting_down():
         return _json(
             503,
-            {"status": "shutting_down", "in_flight": _shutdown.in_flight()},
+            {"status": "shutting_down", "in_flight": _shutdown.calls_in_flight()},
             **_draining_headers(),
         )
     report = health.check_readiness(nocache=nocache)
