@@ -20,6 +20,7 @@ import pytest
 
 import baldur
 from helpers import FastBreaker, Stall
+from redis_server import RedisServer
 
 _counter = itertools.count()
 
@@ -105,3 +106,12 @@ def stall() -> Iterator[Stall]:
     dependency = Stall()
     yield dependency
     dependency.release()
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A private redis-server for this test, stopped afterwards."""
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()

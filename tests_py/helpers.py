@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,3 +119,11 @@ class Recorder:
         if len(self.ran) <= self.fail:
             raise self.error
         return f"done {order_id}"
+
+
+def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """Waits until ``check()`` holds, failing the test after ``within`` s."""
+    deadline = time.monotonic() + within
+    while not check():
+        assert time.monotonic() < deadline, "the condition never held"
+        time.sleep(0.05)

@@ -4,28 +4,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 import baldur
 from baldur import endpoints
+from helpers import eventually
 from redis_server import RedisServer
-
-
-@pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-def wait_until(predicate: Callable[[], bool], seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def degraded() -> bool:
@@ -41,7 +25,7 @@ def test_a_lost_redis_degrades_health_and_fails_pool_but_not_live(
     assert endpoints.health_pool().status == 200
 
     redis_server.kill()
-    wait_until(degraded)
+    eventually(degraded, within=15)
     full = endpoints.dispatch("health/", {"nocache": "true"})
     assert full.status == 200  # degraded stays in rotation
     assert full.payload["status"] == "degraded"
@@ -58,5 +42,5 @@ def test_a_lost_redis_degrades_health_and_fails_pool_but_not_live(
     assert endpoints.dispatch("health/ready/").status == 200  # AP: it still serves
 
     redis_server.start()
-    wait_until(lambda: not degraded())
+    eventually(lambda: not degraded(), within=15)
     assert endpoints.health_pool().status == 200

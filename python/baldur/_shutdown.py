@@ -77,7 +77,10 @@ def begin_shutdown(timeout: float | None = None) -> bool:
 
         health.invalidate_cache()
         _events.shutdown_event(
-            "shutdown.drain_started", logging.INFO, in_flight=calls_in_flight(), drain_seconds=seconds
+            "shutdown.drain_started",
+            logging.INFO,
+            in_flight=calls_in_flight(),
+            drain_seconds=seconds,
         )
     return started
 

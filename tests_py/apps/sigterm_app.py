@@ -21,7 +21,7 @@ from baldur import endpoints
 MODE, LOG = sys.argv[1], sys.argv[2]
 CALLS = 3
 CALL_SECONDS = float(os.environ.get("CALL_SECONDS", "1.0"))
-_out = open(LOG, "a", buffering=1)  # noqa: SIM115 - the process's lifetime
+_out = open(LOG, "a", buffering=1)  # open for the process's lifetime
 
 
 def log(line: str) -> None:
@@ -64,13 +64,18 @@ def server_handler(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(0)
 
 
+def log_probe_if_changed(last: str) -> str:
+    """Probes, logs the answers when they changed, returns them."""
+    line = probe()
+    if line != last:
+        log(line)
+    return line
+
+
 def probe_loop() -> None:
     last = ""
     while True:
-        line = probe()
-        if line != last:
-            log(line)
-            last = line
+        last = log_probe_if_changed(last)
         time.sleep(0.01)
 
 
@@ -94,13 +99,9 @@ async def main_async() -> None:
         await asyncio.sleep(0.005)
     print("ready", flush=True)
     last = ""
-    while True:
-        line = probe()
-        if line != last:
-            log(line)
-            last = line
+    while tasks:  # the tasks stay referenced until the process ends
+        last = log_probe_if_changed(last)
         await asyncio.sleep(0.01)
-    del tasks
 
 
 if MODE == "async":
