@@ -245,3 +245,12 @@ def test_the_dashboard_verdict_follows_health(checks: list[str]) -> None:
     checks.append("hard")
     baldur.register_check("hard", lambda: False)
     assert baldur.dashboard.summary(nocache=True)["verdict"] == "critical"
+
+
+def test_a_checks_data_never_hides_its_status(checks: list[str]) -> None:
+    checks.append("sneaky")
+    baldur.register_check(
+        "sneaky", lambda: baldur.CheckResult("degraded", "slow", {"status": "fine", "ms": 900})
+    )
+    shown = endpoints.health_full(nocache=True).payload["checks"]["sneaky"]
+    assert shown == {"status": "degraded", "detail": "slow", "ms": 900}

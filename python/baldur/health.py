@@ -44,7 +44,8 @@ class CheckResult:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "detail": self.detail, **dict(self.data)}
+        # The check's own data never hides its status or detail.
+        return {**dict(self.data), "status": self.status, "detail": self.detail}
 
 
 CheckAnswer = CheckResult | bool | str | None
