@@ -225,9 +225,14 @@ def test_the_prometheus_page_parses_and_carries_every_family(zone_name: str) -> 
 
 
 def promtool() -> str:
-    found = shutil.which("promtool") or shutil.which(
-        "promtool", path=os.path.dirname(sys.executable)
-    )
+    """promtool on the PATH, beside this Python, or in the checkout's .venv
+    (where scripts/bootstrap.sh puts it)."""
+    candidates = [
+        shutil.which("promtool"),
+        shutil.which("promtool", path=os.path.dirname(sys.executable)),
+        shutil.which("promtool", path=str(Path(__file__).parents[1] / ".venv" / "bin")),
+    ]
+    found = next((c for c in candidates if c is not None), None)
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("promtool is missing: scripts/bootstrap.sh fetches it")

@@ -38,6 +38,7 @@ from baldur._shutdown import (
     install_shutdown_handler,
     is_shutting_down,
     shutdown,
+    uninstall_shutdown_handler,
 )
 from baldur.circuits import (
     circuit_state,
@@ -137,6 +138,7 @@ __all__ = [
     "reset_circuit",
     "shutdown",
     "store_health",
+    "uninstall_shutdown_handler",
     "unregister_check",
 ]
 
