@@ -86,7 +86,7 @@ fn exhausted_retries_count_one_failure() {
 }
 
 #[test]
-fn an_open_breaker_counts_a_rejection_and_its_transition_is_not_counted_here() {
+fn an_open_breaker_counts_a_rejection_and_nothing_reaches_the_dependency() {
     let rig = Rig::new(tight());
     let (zone, counters) = counted_zone(&rig, 1, None);
     for _ in 0..2 {

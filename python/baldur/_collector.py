@@ -124,7 +124,7 @@ def _process_families(snap: dict[str, Any]) -> Iterator[Any]:
     )
     yield CounterMetricFamily(
         "baldur_domains_overflowed",
-        "Zone names beyond the label cap, counted under __overflow__.",
+        "Zone lookups beyond the label cap (counted under __overflow__).",
         value=snap["domains_overflowed"],
     )
 
