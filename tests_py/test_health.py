@@ -254,3 +254,20 @@ def test_a_checks_data_never_hides_its_status(checks: list[str]) -> None:
     )
     shown = endpoints.health_full(nocache=True).payload["checks"]["sneaky"]
     assert shown == {"status": "degraded", "detail": "slow", "ms": 900}
+
+
+def test_a_dead_letter_queue_that_cannot_be_read_makes_the_process_unready(
+    configure: Callable[..., None], tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    data_dir = Path(str(tmp_path))
+    (data_dir / "dlq.sqlite3").write_bytes(b"this is not a database" * 100)
+    configure(data_dir=str(data_dir))
+    ready = endpoints.dispatch("health/ready/", {"nocache": "true"})
+    assert ready.status == 503
+    assert ready.payload["checks"]["baldur.dlq"]["status"] == "unhealthy"
+    assert endpoints.dispatch("health/live/").status == 200
+    summary = baldur.dashboard.summary(nocache=True)
+    assert summary["verdict"] == "critical"
+    assert "dlq" in summary["unavailable"]  # zeroed, not an error

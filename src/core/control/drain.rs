@@ -6,6 +6,7 @@
 //! show as billions of calls in flight.
 
 use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
+use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -37,6 +38,9 @@ pub struct Drain {
     in_flight: AtomicI64,
     draining: AtomicBool,
     deadline: AtomicU64,
+    /// Serialises starting and cancelling (rare), so a reader that sees
+    /// `draining` also sees its deadline.
+    switching: Mutex<()>,
     clock: SharedClock,
 }
 
@@ -47,6 +51,7 @@ impl Drain {
             in_flight: AtomicI64::new(0),
             draining: AtomicBool::new(false),
             deadline: AtomicU64::new(0),
+            switching: Mutex::new(()),
             clock,
         }
     }
@@ -66,17 +71,19 @@ impl Drain {
     /// Whether a drain has started (readiness answers 503 from then on).
     #[inline]
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.draining.load(Ordering::Acquire)
     }
 
     /// Starts draining with `timeout` to finish. True for the call that
     /// started it; a second start keeps the first deadline.
     pub fn start(&self, timeout: Duration) -> bool {
-        let deadline = self.clock.now().saturating_add(to_nanos(timeout));
-        if self.draining.swap(true, Ordering::AcqRel) {
+        let _switching = self.switching.lock();
+        if self.draining.load(Ordering::Acquire) {
             return false;
         }
-        self.deadline.store(deadline, Ordering::Release);
+        let deadline = self.clock.now().saturating_add(to_nanos(timeout));
+        self.deadline.store(deadline, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release); // publishes the deadline
         true
     }
 
@@ -89,7 +96,7 @@ impl Drain {
         if in_flight == 0 {
             return DrainProgress::Drained;
         }
-        let deadline: Nanos = self.deadline.load(Ordering::Acquire);
+        let deadline: Nanos = self.deadline.load(Ordering::Relaxed);
         let now = self.clock.now();
         if now >= deadline {
             return DrainProgress::DeadlinePassed { in_flight };
@@ -106,7 +113,7 @@ impl Drain {
         if !self.is_draining() {
             return 0;
         }
-        let deadline = self.deadline.load(Ordering::Acquire);
+        let deadline = self.deadline.load(Ordering::Relaxed);
         Duration::from_nanos(deadline.saturating_sub(self.clock.now()))
             .as_secs_f64()
             .ceil() as u64
@@ -114,6 +121,7 @@ impl Drain {
 
     /// Back to serving (tests; a server that cancels its shutdown).
     pub fn cancel(&self) {
+        let _switching = self.switching.lock();
         self.draining.store(false, Ordering::Release);
     }
 }
