@@ -288,3 +288,18 @@ fn a_lowered_endpoint_cap_evicts_down_to_it() {
     assert_eq!(routes, ["/d"]);
     assert_eq!(table.evicted(), 3);
 }
+
+#[test]
+fn a_tally_counts_and_a_level_never_reads_below_zero() {
+    use baldur::core::metrics::{Level, Tally};
+    let tally = Tally::default();
+    tally.bump();
+    tally.bump();
+    assert_eq!(tally.get(), 2);
+    let level = Level::new();
+    level.add(1);
+    level.add(-2); // a stray extra release
+    assert_eq!(level.get(), 0);
+    level.add(2);
+    assert_eq!(level.get(), 1);
+}

@@ -1,13 +1,14 @@
 //! Graceful shutdown's bookkeeping: protected calls in flight, and the
 //! drain that waits for them up to a deadline.
 //!
-//! Entering and leaving a call is one relaxed add each. The count is
-//! signed and read clamped at zero, so a stray extra release can never
-//! show as billions of calls in flight.
+//! Entering and leaving a call is a load and a store each (a
+//! [`Level`]: exact under the GIL, no locked instruction on the call path),
+//! read clamped at zero.
 
 use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
+use crate::core::metrics::tally::Level;
 use parking_lot::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -35,7 +36,7 @@ pub enum DrainProgress {
 /// The in-flight count and the drain state.
 #[derive(Debug)]
 pub struct Drain {
-    in_flight: AtomicI64,
+    in_flight: Level,
     draining: AtomicBool,
     deadline: AtomicU64,
     /// Serialises starting and cancelling (rare), so a reader that sees
@@ -48,7 +49,7 @@ impl Drain {
     /// No calls in flight, not draining.
     pub fn new(clock: SharedClock) -> Self {
         Self {
-            in_flight: AtomicI64::new(0),
+            in_flight: Level::new(),
             draining: AtomicBool::new(false),
             deadline: AtomicU64::new(0),
             switching: Mutex::new(()),
@@ -59,13 +60,13 @@ impl Drain {
     /// A protected call starts; it counts until the guard is dropped.
     #[inline]
     pub fn enter(&self) -> InFlight<'_> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.add(1);
         InFlight { drain: self }
     }
 
     /// Calls in flight now (never negative).
     pub fn in_flight(&self) -> u64 {
-        u64::try_from(self.in_flight.load(Ordering::Relaxed)).unwrap_or(0)
+        self.in_flight.get()
     }
 
     /// Whether a drain has started (readiness answers 503 from then on).
@@ -135,7 +136,7 @@ pub struct InFlight<'a> {
 impl Drop for InFlight<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.drain.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.drain.in_flight.add(-1);
     }
 }
 
