@@ -33,6 +33,16 @@ def test_each_family_sets_its_own_logger(
     assert logging.getLogger(logger).level == logging.NOTSET  # follows BALDUR_LOG_LEVEL
 
 
+def test_a_level_the_app_set_itself_is_left_alone() -> None:
+    logger = logging.getLogger("baldur.replay")
+    logger.setLevel(logging.CRITICAL)
+    try:
+        baldur.init()
+        assert logger.level == logging.CRITICAL
+    finally:
+        logger.setLevel(logging.NOTSET)
+
+
 @pytest.mark.parametrize("variable", [*FAMILIES, "BALDUR_LOG_LEVEL"])
 def test_a_bad_level_is_refused_naming_the_variable(variable: str) -> None:
     with pytest.raises(baldur.ConfigError, match=variable) as refused:
