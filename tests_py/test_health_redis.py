@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import baldur
 from baldur import endpoints
@@ -44,3 +45,15 @@ def test_a_lost_redis_degrades_health_and_fails_pool_but_not_live(
     redis_server.start()
     eventually(lambda: not degraded(), within=15)
     assert endpoints.health_pool().status == 200
+
+
+def test_an_unreadable_write_ahead_log_makes_pool_answer_503(
+    redis_server: RedisServer, configure: Callable[..., None], tmp_path: Path
+) -> None:
+    (tmp_path / "redis-wal.sqlite3").write_bytes(b"this is not a database" * 100)
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path))
+    pool = endpoints.dispatch("health/pool/")
+    assert pool.status == 503
+    assert pool.payload["status"] == "error"
+    assert pool.payload["error"].startswith("write-ahead log:")
+    assert endpoints.dispatch("health/live/").status == 200
