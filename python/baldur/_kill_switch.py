@@ -180,8 +180,13 @@ def _start_poller() -> None:
     _poller.start()
 
 
+#: How soon after a worker's first protected call the shared record is read.
+FIRST_POLL_SECONDS = 0.05
+
+
 def _poll() -> None:
-    while not _stop.wait(POLL_SECONDS):
+    interval = FIRST_POLL_SECONDS  # until the first read: a new worker learns fast
+    while not _stop.wait(interval):
         running, _ = _core.runtime_status()
         if not running:
             # The runtime starts with the first protected call, never here:
@@ -190,6 +195,7 @@ def _poll() -> None:
         if _breaker_store_degraded():
             continue  # the breaker sync probes the store; no second prober
         refresh()
+        interval = POLL_SECONDS
 
 
 def _breaker_store_degraded() -> bool:
