@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -36,10 +35,9 @@ def test_a_lost_redis_degrades_health_and_fails_pool_but_not_live(
     assert pool.payload["status"] == "degraded"
     entries = baldur.store_health()["redis:circuit_breaker"]["degraded_entries"]
     assert entries >= 1
-    started = time.monotonic()
+    # Liveness never asks Redis: both answer 200 with it dead.
     assert endpoints.dispatch("health/live/").status == 200
     assert endpoints.dispatch("health/ping/").status == 200
-    assert time.monotonic() - started < 0.1  # no connection attempt behind them
     assert endpoints.dispatch("health/ready/").status == 200  # AP: it still serves
 
     redis_server.start()
