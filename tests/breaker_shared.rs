@@ -82,7 +82,9 @@ fn before_any_sync_the_breaker_decides_alone() {
     rig.fail(5); // its own window: 5 calls, 3 failures needed
     assert_eq!(rig.breaker.state(), CircuitState::Open);
     let out = rig.breaker.drain_outbox();
-    assert!(out.trip, "the local trip is reported");
+    let merge = out.merge.expect("the trip was decided alone");
+    assert_eq!(merge.state, CircuitState::Open, "the open state is merged");
+    assert!(!out.trip, "the merge says it: no separate trip");
     assert_eq!(out.counts, totals(5, 5));
     rig.advance(RECOVERY);
     let probes = [rig.breaker.try_acquire(), rig.breaker.try_acquire()];
@@ -303,12 +305,23 @@ fn a_failed_sync_loses_nothing_and_the_breaker_decides_alone() {
         totals(1, 1),
         "set semantics: old counts dropped"
     );
-    assert!(next.trip);
+    assert!(
+        !next.trip,
+        "superseded by the merge: the reset closed it since"
+    );
     assert_eq!(next.operator.unwrap().cause, Cause::Reset);
     assert!(!next.operator.unwrap().late, "taken now, not carried");
     let merge = next.merge.expect("the reset was decided alone");
     assert_eq!(merge.state, CircuitState::Closed);
-    assert_eq!(rig.breaker.drain_outbox(), Outbox::default(), "all drained");
+    let empty = rig.breaker.drain_outbox();
+    assert_eq!(
+        empty,
+        Outbox {
+            generation: empty.generation,
+            ..Outbox::default()
+        },
+        "all drained"
+    );
 }
 
 #[test]
@@ -446,11 +459,102 @@ fn held_slots_reconcile_with_probes_running_and_unreported() {
 }
 
 #[test]
-fn a_failed_sync_forgets_running_probes_for_lease_renewal() {
+fn a_running_probe_is_still_renewed_after_a_failed_sync() {
     let rig = half_open(1);
     let _probe = rig.breaker.try_acquire().unwrap();
     let out = rig.breaker.drain_outbox();
     assert_eq!(out.probes_in_flight, 1);
     rig.breaker.link().sync_failed(out);
-    assert_eq!(rig.breaker.drain_outbox().probes_in_flight, 0);
+    assert_eq!(rig.breaker.drain_outbox().probes_in_flight, 1);
+}
+
+#[test]
+fn a_trip_the_worker_recovered_from_alone_does_not_reopen_the_fleet() {
+    let rig = connected();
+    rig.fail(5); // trips on the fleet view, connected: a plain trip
+    let out = rig.breaker.drain_outbox();
+    assert!(out.trip);
+    rig.breaker.link().sync_failed(out); // the store is gone
+    rig.advance(RECOVERY);
+    for _ in 0..2 {
+        let probe = rig.breaker.try_acquire().unwrap();
+        rig.breaker.on_success(probe);
+    }
+    assert_eq!(rig.breaker.state(), CircuitState::Closed, "recovered alone");
+    let next = rig.breaker.drain_outbox();
+    assert!(!next.trip, "the old trip is not sent");
+    assert_eq!(next.merge.map(|m| m.state), Some(CircuitState::Closed));
+}
+
+#[test]
+fn a_store_restored_to_an_older_version_gets_this_workers_state_merged() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&inbox(CircuitState::Open, 7));
+    // Same record, older version: restored from a snapshot.
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 2));
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "not replaced");
+    assert_eq!(
+        rig.breaker.drain_outbox().merge.map(|m| m.state),
+        Some(CircuitState::Open)
+    );
+    rig.breaker.apply_fleet(&inbox(CircuitState::HalfOpen, 3));
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen, "then followed");
+}
+
+#[test]
+fn an_operators_forced_state_is_sent_again_to_a_store_that_lost_it() {
+    let rig = connected();
+    rig.breaker.force_open();
+    let sent = rig.breaker.drain_outbox().operator.expect("queued");
+    rig.breaker.apply_fleet(&inbox(CircuitState::ForcedOpen, 2));
+    rig.breaker.apply_fleet(&Inbox {
+        incarnation: 2,
+        ..inbox(CircuitState::Closed, 1)
+    });
+    let again = rig.breaker.drain_outbox().operator.expect("sent again");
+    assert_eq!((again.cause, again.epoch), (sent.cause, sent.epoch));
+}
+
+#[test]
+fn a_refused_operator_action_yields_to_the_fleets_state() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&inbox(CircuitState::ForcedOpen, 4));
+    rig.breaker.reset(); // locally closed; the store refuses (older epoch)
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.apply_fleet_answer(
+        &inbox(CircuitState::ForcedOpen, 4),
+        Some(out.generation),
+        true,
+    );
+    assert_eq!(rig.breaker.state(), CircuitState::ForcedOpen);
+}
+
+#[test]
+fn an_answer_does_not_undo_a_transition_made_after_its_outbox_left() {
+    let rig = connected();
+    rig.breaker.reset();
+    let out = rig.breaker.drain_outbox();
+    rig.fail(5); // trips while the sync is on its way
+    rig.breaker
+        .apply_fleet_answer(&inbox(CircuitState::Closed, 2), Some(out.generation), true);
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "the trip stands");
+    assert!(rig.breaker.drain_outbox().trip, "and goes out next");
+}
+
+#[test]
+fn a_forked_child_owes_the_fleet_nothing_of_its_parents() {
+    let rig = connected();
+    rig.fail(5);
+    rig.breaker.force_close();
+    rig.breaker.forget_link_after_fork();
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(
+        out,
+        Outbox {
+            generation: out.generation,
+            ..Outbox::default()
+        }
+    );
+    assert!(!rig.breaker.link().is_connected());
 }

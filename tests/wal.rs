@@ -66,6 +66,7 @@ fn decision(pid: u32, name: &str, probe_failures: u32) -> Pending {
     Pending::Breaker {
         name: name.into(),
         pid,
+        started: 99,
         trip: true,
         probe_successes: 0,
         probe_failures,
@@ -99,7 +100,7 @@ fn a_breaker_row_per_process_is_replaced_not_repeated() {
     let rows = log.pending(10).unwrap();
     assert_eq!(rows.len(), 3);
     assert_eq!(rows[0].pending, decision(7, "payments", 3), "latest wins");
-    log.clear_slot(&breaker_slot(7, "payments")).unwrap();
+    log.clear_slot(&breaker_slot(7, 99, "payments")).unwrap();
     assert_eq!(log.len().unwrap(), 2);
     let later = log.pending_after(rows[1].id, 10).unwrap();
     assert_eq!(later.len(), 1);
@@ -137,4 +138,41 @@ fn a_lazy_log_touches_the_disk_only_when_used() {
 fn an_unwritable_place_is_an_error_not_a_panic() {
     let lazy = LazyWal::new("/proc/baldur-cannot/wal.sqlite3".into());
     assert!(lazy.get().is_err());
+}
+
+#[test]
+fn an_unreadable_row_is_set_aside_and_the_rest_still_read() {
+    let path = temp_path("poison");
+    let log = WriteAheadLog::open(&path).unwrap();
+    log.append(&complete("before")).unwrap();
+    {
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(
+            "INSERT INTO pending (payload, logged_at_ms) VALUES ('{\"kind\":\"nonsense\"}', 0)",
+            [],
+        )
+        .unwrap();
+    }
+    log.append(&complete("after")).unwrap();
+    let rows = log.pending(10).unwrap();
+    assert_eq!(rows.len(), 2, "both readable rows, past the bad one");
+    let set_aside = log.take_quarantined();
+    assert_eq!(set_aside.len(), 1);
+    assert!(set_aside[0].contains("unreadable"));
+    assert_eq!(log.len().unwrap(), 2, "the bad row left the queue");
+    assert!(log.take_quarantined().is_empty(), "reported once");
+}
+
+#[test]
+fn a_breaker_row_from_before_pids_reads_as_anyones_to_replay() {
+    let old = r#"{"kind":"breaker","name":"a","trip":true,"probe_successes":0,
+        "probe_failures":0,"operator":null,"state":["open",900]}"#;
+    let parsed: Pending = serde_json::from_str(old).unwrap();
+    let Pending::Breaker {
+        pid, started, trip, ..
+    } = parsed
+    else {
+        panic!("not a breaker row");
+    };
+    assert_eq!((pid, started, trip), (0, 0, true));
 }

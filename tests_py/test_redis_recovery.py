@@ -186,6 +186,7 @@ def test_a_slow_probe_keeps_its_lease_renewed(
             reply = redis_server.command("ZRANGE", leases, "0", "-1", "WITHSCORES")
             return int(reply.split(b"\r\n")[-2])
 
+        time.sleep(0.5)  # a sync or two since the probe started
         first = lease_expiry()
         time.sleep(1.0)
         assert lease_expiry() > first, "the running probe's lease is renewed"
@@ -311,3 +312,98 @@ def test_a_decision_the_log_cannot_keep_is_an_error_not_silence(
         r for r in caplog.records if getattr(r, "event", "") == "storage.wal_append_failed"
     )
     assert failed.levelno == logging.ERROR
+
+
+def test_a_quiet_worker_still_gets_to_probe(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    """One call every 6 s on a half-open breaker: the slot granted after the
+    first refusal must still be there for the next call."""
+    configure(
+        redis_url=redis_server.url,
+        cb_failure_threshold=3,
+        cb_minimum_calls=3,
+        cb_recovery_timeout=1,
+        cb_half_open_max_calls=1,
+    )
+    trip(zone_name)
+    eventually(lambda: b"half_open" in fleet_state(redis_server, zone_name))
+    quiet = baldur.protected(zone_name)(lambda: "ok")
+    with pytest.raises(baldur.CircuitOpenError):
+        quiet()  # no slot yet: one is asked for
+    time.sleep(6)
+    assert quiet() == "ok"
+    eventually(lambda: baldur.circuit_state(zone_name) == "closed")
+
+
+def test_a_store_rolled_back_to_an_older_version_is_noticed(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    """A restore from a snapshot keeps the record but moves its version
+    back; another worker then trips it. This worker must follow."""
+    configure(redis_url=redis_server.url, **FAST)
+    trip(zone_name)
+    baldur.reset_circuit(zone_name)
+    eventually(lambda: b"closed" in fleet_state(redis_server, zone_name))
+    key = f"{{baldur:cb:{zone_name}}}:state"
+    redis_server.command(
+        "HSET", key, "state", "open", "version", "1", "until", str(int(time.time() * 1000) + 60_000)
+    )
+    eventually(lambda: baldur.circuit_state(zone_name) == "open")
+
+
+FORK_DURING_FIRST_SYNC = """
+import os, signal, sys, threading, time
+import baldur
+
+baldur.init(redis_url=sys.argv[1])
+call = baldur.protected("fork-first-sync")(lambda: "ok")
+first = threading.Thread(target=call)
+first.start()  # its first sync waits on a paused Redis, holding the start lock
+time.sleep(0.1)
+pid = os.fork()
+if pid == 0:
+    signal.alarm(10)
+    print("child", call(), flush=True)
+    os._exit(0)
+first.join()
+_, status = os.waitpid(pid, 0)
+print("status", status)
+"""
+
+
+def test_a_child_forked_during_the_first_sync_is_not_stuck(redis_server: RedisServer) -> None:
+    redis_server.pause(2000)
+    done = subprocess.run(
+        [sys.executable, "-c", FORK_DURING_FIRST_SYNC, redis_server.url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert "child ok" in done.stdout, done.stdout + done.stderr
+    assert "status 0" in done.stdout
+
+
+def test_with_idempotency_alone_in_redis_the_log_is_replayed_at_startup(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    """A dead worker's completion waits in the log; breakers are not
+    shared, so no sync ever starts: the first call still replays it."""
+    key = f"baldur:idem:{zone_name}:k1"
+    until = str(int(time.time() * 1000) + 60_000)
+    redis_server.command("HSET", key, "owner", "42", "state", "running", "fp", "", "until", until)
+    configure(idempotency_redis_url=redis_server.url, data_dir=str(tmp_path))
+    assert _core.wal_pending() == 0  # opens the log
+    completion = {
+        "kind": "idempotency_complete",
+        "key": f"{zone_name}:k1",
+        "owner": 42,
+        "memory_ttl_ms": 600_000,
+    }
+    with sqlite3.connect(tmp_path / "redis-wal.sqlite3") as db:
+        db.execute(
+            "INSERT INTO pending (payload, logged_at_ms) VALUES (?, 0)", (json.dumps(completion),)
+        )
+    baldur.protected(zone_name + "-other")(lambda: None)()
+    eventually(lambda: _core.wal_pending() == 0)
+    assert b"completed" in redis_server.command("HGET", key, "state")

@@ -112,7 +112,7 @@ def storage_event(event: str, store: str, detail: str) -> None:
     """Called by the Rust core when a shared store enters DEGRADED (WARNING),
     leaves it (INFO), or a write could not be kept at all (ERROR: it lives
     only in memory now)."""
-    if event.endswith("_failed"):
+    if event.endswith(("_failed", "_quarantined")):
         level = logging.ERROR
     elif event.endswith("_entered"):
         level = logging.WARNING

@@ -20,7 +20,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyDict;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use tokio::task::JoinHandle;
 
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -52,7 +52,9 @@ static STOPPING: AtomicBool = AtomicBool::new(false);
 static SYNC_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Held while the first sync round runs: every first caller waits for it.
-static START_LOCK: Mutex<()> = Mutex::new(());
+/// Behind a swappable handle: a child forked while a thread held it gets
+/// a fresh one (that thread does not exist in the child to release it).
+static START_LOCK: LazyLock<Mutex<Arc<Mutex<()>>>> = LazyLock::new(Mutex::default);
 
 struct Configured {
     idempotency: Option<(String, Arc<StoreHealth>)>,
@@ -127,6 +129,8 @@ pub(crate) fn configure_stores(
                     },
                 ));
                 GATE.set_store(Arc::new(store));
+                // The first call replays what a predecessor left in the log.
+                SYNC_PENDING.store(true, Ordering::Release);
                 Some((url, health))
             }
         };
@@ -140,7 +144,8 @@ pub(crate) fn configure_stores(
         configured.breakers = match breaker_url {
             None => {
                 REGISTRY.set_shared(false);
-                SYNC_PENDING.store(false, Ordering::Release);
+                // Still pending for the log's replay when idempotency is remote.
+                SYNC_PENDING.store(configured.idempotency.is_some(), Ordering::Release);
                 None
             }
             Some(url) => {
@@ -216,7 +221,8 @@ pub(crate) fn first_sync(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
 /// Starts the sync: blocks until the first round is done (bounded by the
 /// store's operation timeout; DEGRADED if it fails).
 fn start_sync_now() {
-    let _starting = START_LOCK.lock();
+    let lock = START_LOCK.lock().clone();
+    let _starting = lock.lock();
     if !SYNC_PENDING.load(Ordering::Acquire) {
         return; // another thread started it while this one waited
     }
@@ -226,6 +232,10 @@ fn start_sync_now() {
         .as_ref()
         .map(|(_, _, r)| r.clone())
     else {
+        // Idempotency alone in Redis: no sync, but a predecessor's
+        // completions and releases may wait in the log.
+        SYNC_PENDING.store(false, Ordering::Release);
+        schedule_replay();
         return;
     };
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
@@ -279,9 +289,12 @@ fn log_pending_detached(pending: &Pending) {
 
 /// A breaker decision the log refused (called from the sync task).
 fn report_wal_failure(error: &str) {
-    Python::attach(|py| {
-        emit_storage_event(py, "storage.wal_append_failed", "wal", error.to_owned());
-    });
+    report_wal_event("storage.wal_append_failed", error);
+}
+
+/// A log event from a thread without the GIL (the runtime's, a replay's).
+fn report_wal_event(event: &str, detail: &str) {
+    Python::attach(|py| emit_storage_event(py, event, "wal", detail.to_owned()));
 }
 
 fn emit_storage_event(py: Python<'_>, event: &str, store: &str, detail: String) {
@@ -315,11 +328,19 @@ pub(crate) fn schedule_replay() {
 }
 
 fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
-    let Ok(log) = wal.get() else {
-        return;
+    let log = match wal.get() {
+        Ok(log) => log,
+        Err(error) => return report_wal_event("storage.wal_replay_failed", &error),
     };
     let mut after = 0;
-    while let Ok(entries) = log.pending_after(after, 100) {
+    loop {
+        let entries = match log.pending_after(after, 100) {
+            Ok(entries) => entries,
+            Err(error) => return report_wal_event("storage.wal_replay_failed", &error),
+        };
+        for unreadable in log.take_quarantined() {
+            report_wal_event("storage.wal_entry_quarantined", &unreadable);
+        }
         if entries.is_empty() {
             return;
         }
@@ -346,7 +367,9 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
                         .block_on(sync.replay(breaker))
                         .map_err(|e| crate::core::idempotency::StoreError(e.to_string()))
                         .and_then(|result| result),
-                    None => return,
+                    // Breakers are not shared here: left for a process
+                    // that shares them.
+                    None => Ok(false),
                 },
             };
             match delivered {
@@ -411,9 +434,16 @@ pub(crate) fn flush_stores(py: Python<'_>) {
 /// In a forked child: the parent's connections and sync task belong to a
 /// runtime the child does not have, so both are rebuilt (lazily).
 pub(crate) fn after_fork() {
-    // The parent's replay thread and exit flush do not exist here.
+    // The parent's replay thread, exit flush and first sync do not exist
+    // here; nor is what the parent owed the fleet the child's to send.
     REPLAYING.store(false, Ordering::Release);
     STOPPING.store(false, Ordering::Release);
+    if let Some(mut lock) = START_LOCK.try_lock() {
+        *lock = Arc::default();
+    }
+    for breaker in REGISTRY.all() {
+        breaker.forget_link_after_fork();
+    }
     let mut configured = CONFIGURED.lock();
     if let Some(task) = configured.sync_task.take() {
         std::mem::forget(task); // its runtime is gone; aborting would touch it

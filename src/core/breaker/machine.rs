@@ -389,8 +389,22 @@ impl CircuitBreaker {
     /// Adopts the fleet's state, if `inbox` is newer than what this breaker
     /// applied. The store fenced it by version, so the table is not asked.
     pub fn apply_fleet(&self, inbox: &Inbox) {
+        self.apply_fleet_answer(inbox, None, false);
+    }
+
+    /// As [`CircuitBreaker::apply_fleet`], for the answer to a sync that
+    /// carried this worker's own decision (an operator's action, a merge):
+    /// the store may have refused it (an older epoch, a forced state), so
+    /// its state stands even at an unchanged version. `drained` is the
+    /// breaker's generation when the outbox left: a breaker that moved on
+    /// its own since keeps its state (the answer predates that decision,
+    /// which the next sync carries).
+    pub fn apply_fleet_answer(&self, inbox: &Inbox, drained: Option<u64>, carried_decision: bool) {
+        let moved = drained.is_some_and(|g| unpack(self.word.load(Ordering::Acquire)).0 != g);
         match self.link.sync_succeeded(inbox) {
+            Answer::Newer | Answer::Same if moved => return,
             Answer::Newer => {}
+            Answer::Same if carried_decision => {}
             Answer::Same => return,
             Answer::StoreReset => {
                 // Everything this worker stands in is now unknown to the
@@ -441,12 +455,23 @@ impl CircuitBreaker {
         self.observer.emit(transition);
     }
 
+    /// In a forked child: what the parent owed the fleet stays the
+    /// parent's (its counts too); the child syncs afresh.
+    pub fn forget_link_after_fork(&self) {
+        self.link.forget_after_fork();
+        let _ = self.window.take_unsent();
+    }
+
     /// Empties the breaker's outbox for one sync with the shared store.
     pub fn drain_outbox(&self) -> Outbox {
-        self.link.drain(
-            self.window.take_unsent(),
-            (self.state(), self.open_remaining_ms()),
-        )
+        let (generation, _) = unpack(self.word.load(Ordering::Acquire));
+        Outbox {
+            generation,
+            ..self.link.drain(
+                self.window.take_unsent(),
+                (self.state(), self.open_remaining_ms()),
+            )
+        }
     }
 
     /// Milliseconds until an open breaker starts probing (0 otherwise).

@@ -69,6 +69,9 @@ pub struct Outbox {
     pub operator: Option<OperatorAction>,
     /// Transitions made alone while the store was unreachable.
     pub merge: Option<LocalDecision>,
+    /// The breaker's generation when this outbox was drained: an answer
+    /// is adopted over a refused decision only if nothing moved since.
+    pub generation: u64,
 }
 
 /// What one sync brings back for one breaker.
@@ -117,12 +120,16 @@ pub struct SharedLink {
     probe_successes: AtomicU32,
     probe_failures: AtomicU32,
     operator: Mutex<Option<OperatorAction>>,
+    /// The last operator action taken here, sent again if the store loses it.
+    last_operator: Mutex<Option<OperatorAction>>,
     /// Whether the last sync reached the store; while not, the breaker
     /// decides alone, on its own traffic.
     connected: AtomicBool,
     /// Wall-clock milliseconds of the last transition made alone while
     /// disconnected (0: none to merge).
     diverged_at: AtomicU64,
+    /// Wall-clock milliseconds of the breaker's last transition of its own.
+    last_decision_ms: AtomicU64,
     remote_version: AtomicU64,
     incarnation: AtomicU64,
 }
@@ -171,6 +178,7 @@ impl SharedLink {
     /// store is unreachable that is a decision the fleet has not seen: the
     /// first sync that answers merges it.
     pub fn note_local_transition(&self, wall_ms: u64) {
+        self.last_decision_ms.fetch_max(wall_ms, Ordering::AcqRel);
         if self.is_enabled() && !self.connected.load(Ordering::Acquire) {
             self.mark_diverged(wall_ms);
         }
@@ -225,6 +233,7 @@ impl SharedLink {
     /// An operator acted on this worker: every worker must follow.
     pub fn request_operator(&self, action: OperatorAction) {
         *self.operator.lock() = Some(action);
+        *self.last_operator.lock() = Some(action);
     }
 
     /// Empties the outbox for one sync: `fresh` counts from the window, and
@@ -232,19 +241,29 @@ impl SharedLink {
     /// merging when it made transitions alone.
     pub fn drain(&self, fresh: Totals, local: (CircuitState, u64)) -> Outbox {
         let diverged_at = self.diverged_at.swap(0, Ordering::AcqRel);
+        let trip = self.trip.swap(false, Ordering::AcqRel);
         Outbox {
             counts: fresh,
-            trip: self.trip.swap(false, Ordering::AcqRel),
+            // A merge carries the breaker's state now, which says whether a
+            // trip still stands: one the worker has since recovered from
+            // must not reopen the fleet.
+            trip: trip && diverged_at == 0,
             probe_successes: self.probe_successes.swap(0, Ordering::AcqRel),
             probe_failures: self.probe_failures.swap(0, Ordering::AcqRel),
             wants_probe: self.wants_probe.swap(false, Ordering::AcqRel),
             probes_in_flight: self.in_flight.load(Ordering::Acquire),
             operator: self.operator.lock().take(),
-            merge: (diverged_at != 0).then_some(LocalDecision {
+            merge: (diverged_at != 0).then(|| LocalDecision {
                 state: local.0,
                 open_remaining_ms: local.1,
-                decided_at_ms: diverged_at,
+                // When the breaker last decided on its own: an operator's
+                // action taken after that wins over the merged state.
+                decided_at_ms: match self.last_decision_ms.load(Ordering::Acquire) {
+                    0 => diverged_at,
+                    decided => decided,
+                },
             }),
+            generation: 0, // the breaker's, filled in by it
         }
     }
 
@@ -274,8 +293,8 @@ impl SharedLink {
             self.diverged_at
                 .fetch_max(decision.decided_at_ms, Ordering::AcqRel);
         }
-        // Leases lapse in the store without renewal; none are counted on.
-        self.in_flight.store(0, Ordering::Release);
+        // Probes keep running: their leases are renewed once the store
+        // answers again (one that lapsed meanwhile is simply not held).
         self.connected.store(false, Ordering::Release);
     }
 
@@ -284,10 +303,21 @@ impl SharedLink {
         self.connected.store(true, Ordering::Release);
         self.fleet.store(pack(inbox.fleet), Ordering::Relaxed);
         let known = self.incarnation.swap(inbox.incarnation, Ordering::AcqRel);
-        if known != 0 && known != inbox.incarnation {
-            self.remote_version.store(0, Ordering::Release);
+        let seen = self.remote_version.load(Ordering::Acquire);
+        // A new record (Redis lost its data), or the same record with an
+        // older version (restored from a snapshot, a failover to a lagging
+        // replica): what this worker stands in is unknown to the store.
+        if known != 0 && (known != inbox.incarnation || inbox.version < seen) {
+            self.remote_version.store(inbox.version, Ordering::Release);
             self.allowance.store(0, Ordering::Release);
             self.in_flight.store(0, Ordering::Release);
+            // An operator's forced state must survive too: sent again.
+            if let Some(action) = *self.last_operator.lock() {
+                let mut queued = self.operator.lock();
+                if queued.is_none_or(|q| q.epoch < action.epoch) {
+                    *queued = Some(action);
+                }
+            }
             return Answer::StoreReset;
         }
         let newer = self
@@ -309,6 +339,22 @@ impl SharedLink {
             Answer::Newer
         } else {
             Answer::Same
+        }
+    }
+
+    /// In a forked child: the parent's undelivered decisions are the
+    /// parent's to deliver; the child starts disconnected, owing nothing.
+    pub fn forget_after_fork(&self) {
+        self.connected.store(false, Ordering::Release);
+        self.trip.store(false, Ordering::Release);
+        self.wants_probe.store(false, Ordering::Release);
+        self.probe_successes.store(0, Ordering::Release);
+        self.probe_failures.store(0, Ordering::Release);
+        self.allowance.store(0, Ordering::Release);
+        self.in_flight.store(0, Ordering::Release);
+        self.diverged_at.store(0, Ordering::Release);
+        if let Some(mut queued) = self.operator.try_lock() {
+            *queued = None;
         }
     }
 

@@ -6,7 +6,8 @@
 -- 14 failure threshold, 15 recovery ms, 16 half-open probes, 17 worker id,
 -- 18 lease ms, 19 wall ms of the worker's last decision to merge, 20 probes
 -- it is running on leased slots, 21 '1' when the operator action is late
--- (sent again after a failed sync, or from a write-ahead log).
+-- (sent again after a failed sync, or from a write-ahead log), 22 how long
+-- a newly granted, still unused probe slot stays reserved (ms).
 -- Returns {state, version, remaining open ms, fleet calls, fleet failures,
 -- probe slots this worker holds, incarnation}. Time is the server's.
 local t = redis.call('TIME')
@@ -14,23 +15,6 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local S, W, L = KEYS[1], KEYS[2], KEYS[3]
 local bucket_ms, buckets = tonumber(ARGV[11]), tonumber(ARGV[12])
 local bucket = math.floor(now / bucket_ms)
-
--- The fleet's window: this worker's counts added, old buckets dropped.
-if tonumber(ARGV[1]) > 0 then redis.call('HINCRBY', W, 'c' .. bucket, ARGV[1]) end
-if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', W, 'f' .. bucket, ARGV[2]) end
-redis.call('PEXPIRE', W, bucket_ms * buckets * 2)
-local calls, failures = 0, 0
-local fields = redis.call('HGETALL', W)
-for i = 1, #fields, 2 do
-  local name, value = fields[i], tonumber(fields[i + 1])
-  if tonumber(string.sub(name, 2)) <= bucket - buckets then
-    redis.call('HDEL', W, name)
-  elseif string.sub(name, 1, 1) == 'c' then
-    calls = calls + value
-  else
-    failures = failures + value
-  end
-end
 
 local rec = redis.call('HMGET', S, 'state', 'version', 'until', 'successes', 'epoch',
   'changed_at', 'incarnation')
@@ -59,6 +43,7 @@ local function open_now(until_ms)
   open_until = until_ms
   redis.call('DEL', L)
 end
+local calls, failures = 0, 0
 local function forget_window()
   redis.call('DEL', W, L)
   calls, failures = 0, 0
@@ -78,6 +63,24 @@ if op ~= '' and op_epoch >= epoch and not stale_reset then
   else
     move('closed')
     forget_window()
+  end
+end
+
+-- The fleet's window: this worker's counts added (after an operator's
+-- reset, which they follow: its calls were made since), old buckets dropped.
+if tonumber(ARGV[1]) > 0 then redis.call('HINCRBY', W, 'c' .. bucket, ARGV[1]) end
+if tonumber(ARGV[2]) > 0 then redis.call('HINCRBY', W, 'f' .. bucket, ARGV[2]) end
+redis.call('PEXPIRE', W, bucket_ms * buckets * 2)
+calls, failures = 0, 0
+local fields = redis.call('HGETALL', W)
+for i = 1, #fields, 2 do
+  local name, value = fields[i], tonumber(fields[i + 1])
+  if tonumber(string.sub(name, 2)) <= bucket - buckets then
+    redis.call('HDEL', W, name)
+  elseif string.sub(name, 1, 1) == 'c' then
+    calls = calls + value
+  else
+    failures = failures + value
   end
 end
 
@@ -157,7 +160,9 @@ if state == 'half_open' then
   end
   redis.call('ZREMRANGEBYSCORE', L, '-inf', now)
   if ARGV[6] == '1' and redis.call('ZCARD', L) + successes < probes then
-    redis.call('ZADD', L, now + tonumber(ARGV[18]), prefix .. now .. ':' .. math.random(1000000000))
+    -- Granted for longer than a renewal: a worker with little traffic
+    -- must still be holding it when its next call comes.
+    redis.call('ZADD', L, now + tonumber(ARGV[22]), prefix .. now .. ':' .. math.random(1000000000))
   end
   for _, member in ipairs(redis.call('ZRANGE', L, 0, -1)) do
     if mine(member) then held = held + 1 end

@@ -33,8 +33,13 @@ impl Drop for AbortOnDrop {
 
 /// How often each worker syncs its breakers.
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_millis(200);
-/// How long a leased probe slot stays reserved if its worker never uses it.
+/// How long a running probe's slot stays reserved past its worker's last
+/// sync (each sync renews it): a dead worker's slot lapses this soon.
 pub const PROBE_LEASE: Duration = Duration::from_secs(5);
+/// How long a newly granted slot waits for its worker's next call: long
+/// enough for a worker with one call every few seconds to use it (a slot
+/// granted only after a refusal would otherwise always lapse first).
+pub const UNUSED_PROBE_LEASE: Duration = Duration::from_secs(15);
 
 static SYNC: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("breaker_sync.lua")));
 
@@ -150,7 +155,8 @@ impl BreakerSync {
         let outbox = breaker.drain_outbox();
         match self.exchange(breaker, &outbox).await {
             Ok(inbox) => {
-                breaker.apply_fleet(&inbox);
+                let decided = outbox.trip || outbox.operator.is_some() || outbox.merge.is_some();
+                breaker.apply_fleet_answer(&inbox, Some(outbox.generation), decided);
                 self.forget_logged(breaker.name()).await;
             }
             Err(_) => {
@@ -186,6 +192,7 @@ impl BreakerSync {
         let entry = Pending::Breaker {
             name: breaker.name().to_string(),
             pid: std::process::id(),
+            started: start_time(std::process::id()),
             trip: outbox.trip,
             probe_successes: outbox.probe_successes,
             probe_failures: outbox.probe_failures,
@@ -221,7 +228,8 @@ impl BreakerSync {
         let Some(wal) = self.wal.clone() else {
             return;
         };
-        let slot = breaker_slot(std::process::id(), name);
+        let pid = std::process::id();
+        let slot = breaker_slot(pid, start_time(pid), name);
         let cleared = tokio::task::spawn_blocking(move || wal.get()?.clear_slot(&slot)).await;
         if !matches!(cleared, Ok(Ok(()))) {
             // Try again after the next successful round.
@@ -239,6 +247,7 @@ impl BreakerSync {
         let Pending::Breaker {
             name,
             pid,
+            started,
             trip,
             probe_successes,
             probe_failures,
@@ -248,7 +257,7 @@ impl BreakerSync {
         else {
             return Ok(true);
         };
-        if process_alive(*pid) {
+        if process_alive(*pid) && (*started == 0 || start_time(*pid) == *started) {
             return Ok(false);
         }
         let breaker = self.registry.get_or_create(name);
@@ -284,8 +293,12 @@ impl BreakerSync {
             merge,
             ..Outbox::default()
         };
-        let inbox = self.exchange(&breaker, &outbox).await?;
-        breaker.apply_fleet(&inbox);
+        // Under an id that holds no leases: the dead worker's probe
+        // outcomes count, but free none of this worker's slots. The answer
+        // is not applied here: the sync loop adopts the fleet's state
+        // (the script announces the change), in order.
+        let replayer = format!("{}:replay", self.worker);
+        self.exchange_as(&breaker, &outbox, &replayer).await?;
         Ok(true)
     }
 
@@ -293,6 +306,15 @@ impl BreakerSync {
         &self,
         breaker: &CircuitBreaker,
         outbox: &Outbox,
+    ) -> Result<Inbox, StoreError> {
+        self.exchange_as(breaker, outbox, &self.worker).await
+    }
+
+    async fn exchange_as(
+        &self,
+        breaker: &CircuitBreaker,
+        outbox: &Outbox,
+        worker: &str,
     ) -> Result<Inbox, StoreError> {
         let name = breaker.name();
         let config = breaker.config();
@@ -309,7 +331,7 @@ impl BreakerSync {
             None => (("", 0), 0),
         };
         let keys = keys(name);
-        let worker = self.worker.clone();
+        let worker = worker.to_owned();
         let reply: Vec<redis::Value> = self
             .redis
             .run_async(|mut connection| async move {
@@ -337,6 +359,7 @@ impl BreakerSync {
                     .arg(decided_at)
                     .arg(outbox.probes_in_flight)
                     .arg(late)
+                    .arg(UNUSED_PROBE_LEASE.as_millis() as u64)
                     .invoke_async(&mut connection)
                     .await
             })
@@ -377,6 +400,22 @@ fn process_alive(pid: u32) -> bool {
         Ok(()) => true,
         Err(error) => error == rustix::io::Errno::PERM,
     }
+}
+
+/// When process `pid` started, in clock ticks since boot (Linux's
+/// `/proc/<pid>/stat`, field 22): with the pid, it names one process even
+/// when pids are reused (a container restarting its workers). 0 where it
+/// cannot be read.
+fn start_time(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| {
+            // The command name may hold spaces and parens: fields are
+            // counted after its closing one (field 3 comes first).
+            let rest = stat.get(stat.rfind(')')? + 2..)?;
+            rest.split(' ').nth(19)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 fn number(value: Option<&redis::Value>) -> Option<u64> {

@@ -39,8 +39,14 @@ pub enum Pending {
     Breaker {
         /// The breaker's name.
         name: String,
-        /// The process that decided (its live syncs deliver its own rows).
+        /// The process that decided (its live syncs deliver its own rows);
+        /// 0 for rows from before it was logged (replayed by anyone).
+        #[serde(default)]
         pid: u32,
+        /// When that process started (clock ticks since boot, Linux), so
+        /// a reused pid is not taken for the writer; 0 where unknown.
+        #[serde(default)]
+        started: u64,
         /// This worker tripped it.
         trip: bool,
         /// Probe successes.
@@ -71,15 +77,17 @@ impl Pending {
     /// breaker; `None` for writes that are each their own row.
     pub fn slot(&self) -> Option<String> {
         match self {
-            Self::Breaker { name, pid, .. } => Some(breaker_slot(*pid, name)),
+            Self::Breaker {
+                name, pid, started, ..
+            } => Some(breaker_slot(*pid, *started, name)),
             _ => None,
         }
     }
 }
 
-/// The row of `pid`'s undelivered decisions for breaker `name`.
-pub fn breaker_slot(pid: u32, name: &str) -> String {
-    format!("breaker:{pid}:{name}")
+/// The row of a process's undelivered decisions for breaker `name`.
+pub fn breaker_slot(pid: u32, started: u64, name: &str) -> String {
+    format!("breaker:{pid}:{started}:{name}")
 }
 
 /// A logged write and its id.
@@ -96,6 +104,7 @@ pub struct Entry {
 pub struct WriteAheadLog {
     connection: Mutex<Connection>,
     path: PathBuf,
+    quarantined: Mutex<Vec<String>>,
 }
 
 impl WriteAheadLog {
@@ -126,6 +135,7 @@ impl WriteAheadLog {
         Ok(Self {
             connection: Mutex::new(connection),
             path: path.to_owned(),
+            quarantined: Mutex::default(),
         })
     }
 
@@ -179,13 +189,36 @@ impl WriteAheadLog {
             })
             .map_err(|e| e.to_string())?;
         let mut entries = Vec::new();
+        let mut unreadable = Vec::new();
         for row in rows {
             let (id, payload) = row.map_err(|e| e.to_string())?;
-            let pending = serde_json::from_str(&payload)
-                .map_err(|e| format!("unreadable write-ahead log entry {id}: {e}"))?;
-            entries.push(Entry { id, pending });
+            match serde_json::from_str(&payload) {
+                Ok(pending) => entries.push(Entry { id, pending }),
+                Err(error) => unreadable.push((id, error.to_string())),
+            }
+        }
+        drop(query);
+        for (id, error) in unreadable {
+            // Set aside, never deleted: one bad row must not stop every
+            // replay behind it, and a person may still want to read it.
+            connection
+                .execute_batch(&format!(
+                    "CREATE TABLE IF NOT EXISTS quarantine AS SELECT * FROM pending WHERE 0;
+                     INSERT INTO quarantine SELECT * FROM pending WHERE id = {id};
+                     DELETE FROM pending WHERE id = {id};"
+                ))
+                .map_err(|e| format!("cannot set aside unreadable entry {id}: {e}"))?;
+            self.quarantined.lock().push(format!(
+                "write-ahead log entry {id} is unreadable ({error}): set aside"
+            ));
         }
         Ok(entries)
+    }
+
+    /// Entries set aside as unreadable since the last call, described (the
+    /// replay reports each as an ERROR event).
+    pub fn take_quarantined(&self) -> Vec<String> {
+        std::mem::take(&mut *self.quarantined.lock())
     }
 
     /// The write `id` reached the store: forgets it.
