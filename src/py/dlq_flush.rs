@@ -61,7 +61,8 @@ fn waiting() -> bool {
 }
 
 fn flush_all() {
-    let mut refused_logged = false;
+    // Each trouble is logged once per run, not once per retry.
+    let (mut refused_logged, mut failed_logged) = (false, false);
     loop {
         let Ok(Some(queues)) = dlq_queues::current() else {
             return;
@@ -83,8 +84,16 @@ fn flush_all() {
                 }
                 std::thread::sleep(FULL_RETRY);
             }
-            // Redis still away: the next try is the next probe.
-            Err(_) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+            // Redis still away: the next try is the next probe (the
+            // health record logs the outage itself).
+            Err(DlqError::Unavailable(_)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+            Err(DlqError::Store(error)) => {
+                if !failed_logged {
+                    failed_logged = true;
+                    log("dlq.flush_failed", 0, error);
+                }
+                std::thread::sleep(DEFAULT_PROBE_INTERVAL);
+            }
         }
     }
 }
