@@ -178,6 +178,8 @@ def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
         check=False,
     )
     assert crashed.returncode == -signal.SIGKILL, crashed.stderr
+    held = baldur.dlq.list(state="replaying")
+    assert [e["id"] for e in held] == [entry["id"]]  # the group's pending list holds it
     assert baldur.dlq.replay(entry["id"]) == {
         "id": entry["id"],
         "replayed": False,
