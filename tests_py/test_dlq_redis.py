@@ -335,3 +335,20 @@ def test_room_made_in_redis_for_a_flushed_entry_is_counted_and_logged(
         assert [e["error_message"] for e in baldur.dlq.list(domain=zone_name)] == ["1", "2"]
         assert baldur.dlq.stats()["evicted"] == evicted + 1
         eventually(lambda: any(r.message.startswith("dlq.entries_evicted") for r in caplog.records))
+
+
+def test_a_record_redis_took_too_late_is_kept_once(on_redis: RedisServer, zone_name: str) -> None:
+    """Redis stalls: the record times out and is kept locally, yet Redis
+    runs it when it wakes. Flushed, the local copy is recognised by its
+    token and not added again."""
+    baldur.protect_with_meta(zone_name, fail(0), dlq=True)  # Redis knows the script
+    flushed = _core.dlq_flushed()
+    on_redis.pause(1200)
+    kept = baldur.protect_with_meta(zone_name, fail(1), dlq=True).dlq_id
+    assert kept is not None and kept.startswith("local:")
+    eventually(lambda: _core.dlq_flushed() > flushed)
+    eventually(lambda: baldur.dlq.list(domain=zone_name).complete)
+    entries = baldur.dlq.list(domain=zone_name)
+    assert [e["error_message"] for e in entries] == ["0", "1"]
+    assert all(e["id"].startswith(f"{zone_name}:") for e in entries)
+    assert baldur.dlq.stats()["local"] == 0

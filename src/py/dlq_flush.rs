@@ -1,8 +1,9 @@
 //! Carries the records the local queue took while Redis was unreachable
 //! over to Redis once it answers again: a background thread that retries
 //! every probe interval until the local queue is empty. Each entry is held
-//! locally (no replay takes it meanwhile), written to Redis with its origin
-//! (`instance:row`, so a second copy after a crash is recognised there and
+//! locally (no replay takes it meanwhile), written to Redis with its token
+//! (so a copy Redis has already, from a crash between the copy and the
+//! delete or from a record whose answer was lost, is recognised there and
 //! not added), then deleted locally: nothing lost, nothing doubled.
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
@@ -113,7 +114,13 @@ fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqE
         let Some(held) = local.hold(row)? else {
             continue; // a replay took it since
         };
-        match remote.forward(&held, &format!("{instance}:{row}")) {
+        // Its own token if Redis may have it already, else one for this
+        // file's row: either way a second forward (a crash between the copy
+        // and the delete) adds nothing.
+        let token = local
+            .token(row)?
+            .unwrap_or_else(|| format!("{instance}:{row}"));
+        match remote.forward(&held, &token) {
             Ok((_, eviction)) => {
                 if eviction.evicted > 0 {
                     let zone = &held.recorded.zone;
