@@ -69,6 +69,19 @@ struct Carried<'a> {
     token: Option<&'a str>,
 }
 
+impl<'a> Carried<'a> {
+    /// A new record: pending, with a full budget, stamped now.
+    fn fresh(replay_budget: u32, token: Option<&'a str>) -> Self {
+        Self {
+            state: "pending",
+            replays_left: replay_budget,
+            last_error: None,
+            created_ms: None,
+            token,
+        }
+    }
+}
+
 impl RedisDlq {
     /// A queue through `redis`; `consumer` names this process in the
     /// replay group; a claim older than `lease` may be taken over.
@@ -103,16 +116,7 @@ impl RedisDlq {
         replay_budget: u32,
         token: &str,
     ) -> Result<(String, Eviction), DlqError> {
-        self.insert(
-            new,
-            Carried {
-                state: "pending",
-                replays_left: replay_budget,
-                last_error: None,
-                created_ms: None,
-                token: Some(token),
-            },
-        )
+        self.insert(new, Carried::fresh(replay_budget, Some(token)))
     }
 
     /// Records `entry`, which another store held (the local queue during an
@@ -322,16 +326,7 @@ impl DlqStore for RedisDlq {
     }
 
     fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(String, Eviction), DlqError> {
-        self.insert(
-            new,
-            Carried {
-                state: "pending",
-                replays_left: replay_budget,
-                last_error: None,
-                created_ms: None,
-                token: None,
-            },
-        )
+        self.insert(new, Carried::fresh(replay_budget, None))
     }
 
     fn get(&self, id: &str) -> Result<Option<Entry>, DlqError> {
