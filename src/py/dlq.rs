@@ -134,7 +134,7 @@ pub(crate) fn dlq_record(
         match remote_error {
             None => Ok((id.to_string(), eviction, None)),
             Some(error) => {
-                dlq_flush::schedule();
+                dlq_flush::schedule(&queues);
                 Ok((format!("{LOCAL_PREFIX}{id}"), eviction, Some(error)))
             }
         }
@@ -243,9 +243,11 @@ pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<Stri
     let state = on_entry(py, id, "gone".to_owned(), |store, id| {
         store.failed(id, error)
     })?;
-    if queues()?.remote.is_some() && matches!(route(&queues()?, id), Route::Local(_)) {
-        // A local entry a replay held is free again: on to Redis with it.
-        dlq_flush::schedule();
+    let queues = queues()?;
+    if matches!(route(&queues, id), Route::Local(_)) {
+        // A local entry a replay held is free again: on to Redis with it
+        // (when Redis is the queue).
+        dlq_flush::schedule(&queues);
     }
     Ok(state)
 }

@@ -8,7 +8,7 @@
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::dlq_queues;
+use crate::py::dlq_queues::Queues;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -25,18 +25,25 @@ static FLUSHING: AtomicBool = AtomicBool::new(false);
 static FLUSHED: AtomicU64 = AtomicU64::new(0);
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Starts the flusher unless it runs.
-pub(crate) fn schedule() {
+/// Starts the flusher for `queues` unless one runs. It keeps the queues it
+/// was given (it never takes the configuration's lock, so a fork cannot
+/// catch it holding that).
+pub(crate) fn schedule(queues: &Queues) {
+    let Some(remote) = queues.remote.clone() else {
+        return;
+    };
     if FLUSHING.swap(true, Ordering::AcqRel) {
         return;
     }
+    let local = queues.local.clone();
     let spawned = std::thread::Builder::new()
         .name("baldur-dlq-flush".into())
-        .spawn(|| loop {
-            flush_all();
+        .spawn(move || loop {
+            flush_all(&local, &remote);
             FLUSHING.store(false, Ordering::Release);
             // A record may have landed after the last look: look again.
-            if !waiting() || FLUSHING.swap(true, Ordering::AcqRel) {
+            let waiting = local.forwardable(1).is_ok_and(|e| !e.is_empty());
+            if !waiting || FLUSHING.swap(true, Ordering::AcqRel) {
                 return;
             }
         });
@@ -56,22 +63,11 @@ pub(crate) fn dlq_flushed() -> u64 {
     FLUSHED.load(Ordering::Relaxed)
 }
 
-fn waiting() -> bool {
-    matches!(dlq_queues::current(), Ok(Some(q)) if q.remote.is_some()
-        && q.local.forwardable(1).is_ok_and(|e| !e.is_empty()))
-}
-
-fn flush_all() {
+fn flush_all(local: &SqliteDlq, remote: &RedisDlq) {
     // Each trouble is logged once per run, not once per retry.
     let (mut refused_logged, mut failed_logged) = (false, false);
     loop {
-        let Ok(Some(queues)) = dlq_queues::current() else {
-            return;
-        };
-        let Some(remote) = queues.remote else {
-            return;
-        };
-        match flush_batch(&queues.local, &remote) {
+        match flush_batch(local, remote) {
             Ok(None) => return,
             Ok(Some(0)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
             Ok(Some(n)) => {
@@ -151,21 +147,18 @@ fn log(event: &'static str, count: u64, detail: String) {
     });
 }
 
-/// The DLQ's Redis health listener: logs the change, and on recovery
-/// starts the flush.
+/// The DLQ's Redis health listener: logs the change. (The flush needs no
+/// call from here: it runs whenever entries wait locally, probing.)
 pub(crate) fn on_health_event(event: &HealthEvent) {
     let (name, store, detail) = match event {
         HealthEvent::DegradedEntered { store, error } => {
             ("storage.degraded_entered", store.clone(), error.clone())
         }
-        HealthEvent::DegradedExited { store, after } => {
-            schedule();
-            (
-                "storage.degraded_exited",
-                store.clone(),
-                format!("after {:.3}s", after.as_secs_f64()),
-            )
-        }
+        HealthEvent::DegradedExited { store, after } => (
+            "storage.degraded_exited",
+            store.clone(),
+            format!("after {:.3}s", after.as_secs_f64()),
+        ),
     };
     Python::try_attach(|py| {
         let logged = py

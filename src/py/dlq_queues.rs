@@ -97,21 +97,24 @@ pub(crate) fn configure_dlq(
 }
 
 /// The queues, opened on first use. `None` before `init()` configured them.
+/// Called with the GIL held (so a fork never finds the lock taken by a
+/// thread that will not exist in the child).
 pub(crate) fn current() -> Result<Option<Queues>, String> {
     let mut guard = QUEUE.lock();
     let Some(configured) = guard.as_mut() else {
         return Ok(None);
     };
-    let mut opened_local = false;
+    let mut opened = false;
     if configured.local.is_none() {
         let local =
             SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
         configured.local = Some(Arc::new(local));
-        opened_local = true;
+        opened = true;
     }
     if configured.remote.is_none() {
         if let Some(url) = &configured.redis_url {
             configured.remote = Some(Arc::new(connect(url, configured)?));
+            opened = true;
         }
     }
     let queues = Queues {
@@ -119,9 +122,11 @@ pub(crate) fn current() -> Result<Option<Queues>, String> {
         remote: configured.remote.clone(),
     };
     drop(guard);
-    if opened_local && queues.remote.is_some() {
-        // A predecessor may have left records Redis never got.
-        dlq_flush::schedule();
+    // A predecessor may have left records Redis never got. (No thread when
+    // there are none: one less thread for a fork to catch mid-lock.)
+    if opened && queues.remote.is_some() && queues.local.forwardable(1).is_ok_and(|e| !e.is_empty())
+    {
+        dlq_flush::schedule(&queues);
     }
     Ok(Some(queues))
 }
