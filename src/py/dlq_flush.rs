@@ -8,10 +8,10 @@
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::dlq_queues::Queues;
+use crate::py::dlq_queues::{Queues, GENERATION};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Entries looked at per round.
@@ -21,40 +21,58 @@ const BATCH: u64 = 100;
 /// (`reject`): the entry stays local until Redis has room.
 const FULL_RETRY: Duration = Duration::from_secs(5);
 
-static FLUSHING: AtomicBool = AtomicBool::new(false);
+/// The generation (plus one) of the queues a running flusher serves; 0: none.
+static FLUSHING_FOR: AtomicU64 = AtomicU64::new(0);
 static FLUSHED: AtomicU64 = AtomicU64::new(0);
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Starts the flusher for `queues` unless one runs. It keeps the queues it
-/// was given (it never takes the configuration's lock, so a fork cannot
-/// catch it holding that).
+/// Starts the flusher for `queues` unless one runs for them. It keeps the
+/// queues it was given (it never takes the configuration's lock, so a fork
+/// cannot catch it holding that), and stops when they are replaced.
 pub(crate) fn schedule(queues: &Queues) {
     let Some(remote) = queues.remote.clone() else {
         return;
     };
-    if FLUSHING.swap(true, Ordering::AcqRel) {
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mark = generation + 1;
+    if FLUSHING_FOR.swap(mark, Ordering::AcqRel) == mark {
         return;
     }
     let local = queues.local.clone();
+    let current = move || GENERATION.load(Ordering::Acquire) == generation;
     let spawned = std::thread::Builder::new()
         .name("baldur-dlq-flush".into())
         .spawn(move || loop {
-            flush_all(&local, &remote);
-            FLUSHING.store(false, Ordering::Release);
+            flush_all(&local, &remote, &current);
+            // Hand the mark back, unless a flusher for newer queues holds it.
+            let (success, failure) = (Ordering::AcqRel, Ordering::Acquire);
+            if FLUSHING_FOR
+                .compare_exchange(mark, 0, success, failure)
+                .is_err()
+                || !current()
+            {
+                return;
+            }
             // A record may have landed after the last look: look again.
-            let waiting = local.forwardable(1).is_ok_and(|e| !e.is_empty());
-            if !waiting || FLUSHING.swap(true, Ordering::AcqRel) {
+            if !local.forwardable(1).is_ok_and(|e| !e.is_empty()) {
+                return;
+            }
+            // Take it again, unless a flusher started meanwhile (it will do).
+            if FLUSHING_FOR
+                .compare_exchange(0, mark, success, failure)
+                .is_err()
+            {
                 return;
             }
         });
     if spawned.is_err() {
-        FLUSHING.store(false, Ordering::Release);
+        let _ = FLUSHING_FOR.compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
 /// In a forked child the parent's flusher thread does not exist.
 pub(crate) fn after_fork() {
-    FLUSHING.store(false, Ordering::Release);
+    FLUSHING_FOR.store(0, Ordering::Release);
 }
 
 /// Entries carried to Redis by this process so far.
@@ -63,10 +81,12 @@ pub(crate) fn dlq_flushed() -> u64 {
     FLUSHED.load(Ordering::Relaxed)
 }
 
-fn flush_all(local: &SqliteDlq, remote: &RedisDlq) {
+/// Flushes until nothing waits, or until the queues are replaced (the new
+/// ones get a flusher of their own: what this one left is still waiting).
+fn flush_all(local: &SqliteDlq, remote: &RedisDlq, current: &dyn Fn() -> bool) {
     // Each trouble is logged once per run, not once per retry.
     let (mut refused_logged, mut failed_logged) = (false, false);
-    loop {
+    while current() {
         match flush_batch(local, remote) {
             Ok(None) => return,
             Ok(Some(0)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),

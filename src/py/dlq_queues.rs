@@ -33,6 +33,9 @@ struct Configured {
 }
 
 static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
+/// Bumped whenever the queues are replaced: a flusher started for older
+/// ones stops.
+pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
 static LEASE_MS: AtomicU64 = AtomicU64::new(DEFAULT_REPLAY_LEASE.as_millis() as u64);
 
 /// The queues of this process: the local one, and Redis when configured.
@@ -75,11 +78,13 @@ pub(crate) fn configure_dlq(
             configured.path = path;
             configured.caps = caps;
             configured.local = None;
+            GENERATION.fetch_add(1, Ordering::Release);
         }
         if configured.redis_url != redis_url || configured.tls_ca != tls_ca_pem {
             configured.redis_url = redis_url;
             configured.tls_ca = tls_ca_pem;
             configured.remote = None;
+            GENERATION.fetch_add(1, Ordering::Release);
         } else if let Some(remote) = &configured.remote {
             remote.set_caps(caps);
         }
@@ -165,6 +170,7 @@ pub(crate) fn queues() -> PyResult<Queues> {
 /// In a forked child: the parent's SQLite connection and Redis connection
 /// (on a runtime the child does not have) are left alone and reopened.
 pub(crate) fn after_fork() {
+    GENERATION.fetch_add(1, Ordering::Release);
     if let Some(configured) = QUEUE.lock().as_mut() {
         std::mem::forget(configured.local.take());
         std::mem::forget(configured.remote.take());
