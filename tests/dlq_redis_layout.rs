@@ -49,14 +49,15 @@ fn every_key_of_a_domain_shares_its_hash_tag() {
     for zone in ["billing", "a:b", "x}y", "with space"] {
         let keys = DomainKeys::new(zone);
         let tag = hash_tag(&keys.stream);
-        for key in [
-            &keys.states,
-            &keys.summary,
-            &keys.counts,
-            &keys.origin("f00:1"),
-        ] {
+        let all = keys.all();
+        assert_eq!(all[..2], [keys.stream.as_str(), keys.states.as_str()]);
+        for key in all {
             assert_eq!(hash_tag(key), tag, "{key} for zone {zone:?}");
         }
+        assert_eq!(
+            all.iter().collect::<std::collections::HashSet<_>>().len(),
+            5
+        );
     }
     assert_ne!(
         hash_tag(&DomainKeys::new("a").stream),

@@ -101,3 +101,41 @@ fn evictions_are_counted_in_the_file_for_every_handle() {
     let counted = first.stats().unwrap().evictions;
     assert_eq!((counted.evicted, counted.compressed), (2, 2));
 }
+
+#[test]
+fn a_record_keeps_the_token_another_store_knows_it_by() {
+    let queue = open("token");
+    let (plain, _) = queue.record(&new("a"), 1).unwrap();
+    let (tokened, _) = queue.record_with_token(&new("a"), 1, Some("5f3a")).unwrap();
+    assert_eq!(queue.token(plain).unwrap(), None);
+    assert_eq!(queue.token(tokened).unwrap().as_deref(), Some("5f3a"));
+    assert_eq!(queue.token(9999).unwrap(), None);
+}
+
+#[test]
+fn a_file_from_before_tokens_gains_the_column() {
+    let dir = std::env::temp_dir().join(format!("baldur-dlq-trait-{}-old", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("dlq.sqlite3");
+    let old = rusqlite::Connection::open(&path).unwrap();
+    old.execute_batch(
+        "CREATE TABLE entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            zone TEXT NOT NULL, function TEXT NOT NULL, arguments TEXT NOT NULL,
+            replayable INTEGER NOT NULL, error_type TEXT NOT NULL, error_message TEXT NOT NULL,
+            attempts INTEGER NOT NULL, reason TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending', replays_left INTEGER NOT NULL,
+            last_replay_error TEXT, claimed_ms INTEGER NOT NULL DEFAULT 0,
+            created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+         INSERT INTO entries (zone, function, arguments, replayable, error_type, error_message,
+            attempts, reason, replays_left, created_ms, updated_ms)
+            VALUES ('a', 'm:f', '{}', 1, 'E', 'm', 1, 'exhausted', 3, 1, 1);",
+    )
+    .unwrap();
+    drop(old);
+    let queue = SqliteDlq::open(&path, Caps::default()).unwrap();
+    assert_eq!(queue.get(1).unwrap().unwrap().recorded.zone, "a");
+    let (id, _) = queue.record_with_token(&new("a"), 1, Some("t")).unwrap();
+    assert_eq!(queue.token(id).unwrap().as_deref(), Some("t"));
+}

@@ -115,6 +115,8 @@ def record_call(
 def flush_event(event: str, count: int, detail: str) -> None:
     """Called by the Rust flusher: entries carried from the local queue to
     Redis (INFO); Redis's queue full (``reject``: the entries wait locally)
-    or evicting to make room for them (WARNING)."""
-    level = logging.INFO if event == "dlq.entries_flushed" else logging.WARNING
+    or evicting to make room for them (WARNING); a store failing otherwise
+    (ERROR: the entries wait locally, retried)."""
+    levels = {"dlq.entries_flushed": logging.INFO, "dlq.flush_failed": logging.ERROR}
+    level = levels.get(event, logging.WARNING)
     _events.emit(_log, level, event, count=count, detail=detail)

@@ -118,20 +118,24 @@ pub(crate) fn dlq_record(
     };
     let queues = queues()?;
     // The store's write (disk or network) runs without the GIL.
+    // The record's token: if Redis wrote it but its answer was lost (a
+    // timeout), the copy kept locally is recognised when flushed there.
+    let token = format!("{:032x}", fastrand::u128(..));
     let recorded = py.detach(|| {
         let remote_error = match &queues.remote {
             None => None,
-            Some(remote) => match remote.record(&new, replay_budget) {
+            Some(remote) => match remote.record_once(&new, replay_budget, &token) {
                 Ok((id, eviction)) => return Ok((id, eviction, None)),
                 Err(full @ DlqError::Full { .. }) => return Err(full),
                 Err(error) => Some(error.to_string()),
             },
         };
-        let (id, eviction) = queues.local.record(&new, replay_budget)?;
+        let token = remote_error.as_ref().map(|_| token.as_str());
+        let (id, eviction) = queues.local.record_with_token(&new, replay_budget, token)?;
         match remote_error {
             None => Ok((id.to_string(), eviction, None)),
             Some(error) => {
-                dlq_flush::schedule();
+                dlq_flush::schedule(&queues);
                 Ok((format!("{LOCAL_PREFIX}{id}"), eviction, Some(error)))
             }
         }
@@ -242,9 +246,11 @@ pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<Stri
     let state = on_entry(py, id, "gone".to_owned(), |store, id| {
         store.failed(id, error)
     })?;
-    if queues()?.remote.is_some() && matches!(route(&queues()?, id), Route::Local(_)) {
-        // A local entry a replay held is free again: on to Redis with it.
-        dlq_flush::schedule();
+    let queues = queues()?;
+    if matches!(route(&queues, id), Route::Local(_)) {
+        // A local entry a replay held is free again: on to Redis with it
+        // (when Redis is the queue).
+        dlq_flush::schedule(&queues);
     }
     Ok(state)
 }

@@ -1,16 +1,17 @@
 //! Carries the records the local queue took while Redis was unreachable
 //! over to Redis once it answers again: a background thread that retries
 //! every probe interval until the local queue is empty. Each entry is held
-//! locally (no replay takes it meanwhile), written to Redis with its origin
-//! (`instance:row`, so a second copy after a crash is recognised there and
+//! locally (no replay takes it meanwhile), written to Redis with its token
+//! (so a copy Redis has already, from a crash between the copy and the
+//! delete or from a record whose answer was lost, is recognised there and
 //! not added), then deleted locally: nothing lost, nothing doubled.
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::dlq_queues;
+use crate::py::dlq_queues::{Queues, GENERATION};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Entries looked at per round.
@@ -20,33 +21,58 @@ const BATCH: u64 = 100;
 /// (`reject`): the entry stays local until Redis has room.
 const FULL_RETRY: Duration = Duration::from_secs(5);
 
-static FLUSHING: AtomicBool = AtomicBool::new(false);
+/// The generation (plus one) of the queues a running flusher serves; 0: none.
+static FLUSHING_FOR: AtomicU64 = AtomicU64::new(0);
 static FLUSHED: AtomicU64 = AtomicU64::new(0);
 static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
-/// Starts the flusher unless it runs.
-pub(crate) fn schedule() {
-    if FLUSHING.swap(true, Ordering::AcqRel) {
+/// Starts the flusher for `queues` unless one runs for them. It keeps the
+/// queues it was given (it never takes the configuration's lock, so a fork
+/// cannot catch it holding that), and stops when they are replaced.
+pub(crate) fn schedule(queues: &Queues) {
+    let Some(remote) = queues.remote.clone() else {
+        return;
+    };
+    let generation = GENERATION.load(Ordering::Acquire);
+    let mark = generation + 1;
+    if FLUSHING_FOR.swap(mark, Ordering::AcqRel) == mark {
         return;
     }
+    let local = queues.local.clone();
+    let current = move || GENERATION.load(Ordering::Acquire) == generation;
     let spawned = std::thread::Builder::new()
         .name("baldur-dlq-flush".into())
-        .spawn(|| loop {
-            flush_all();
-            FLUSHING.store(false, Ordering::Release);
+        .spawn(move || loop {
+            flush_all(&local, &remote, &current);
+            // Hand the mark back, unless a flusher for newer queues holds it.
+            let (success, failure) = (Ordering::AcqRel, Ordering::Acquire);
+            if FLUSHING_FOR
+                .compare_exchange(mark, 0, success, failure)
+                .is_err()
+                || !current()
+            {
+                return;
+            }
             // A record may have landed after the last look: look again.
-            if !waiting() || FLUSHING.swap(true, Ordering::AcqRel) {
+            if !local.forwardable(1).is_ok_and(|e| !e.is_empty()) {
+                return;
+            }
+            // Take it again, unless a flusher started meanwhile (it will do).
+            if FLUSHING_FOR
+                .compare_exchange(0, mark, success, failure)
+                .is_err()
+            {
                 return;
             }
         });
     if spawned.is_err() {
-        FLUSHING.store(false, Ordering::Release);
+        let _ = FLUSHING_FOR.compare_exchange(mark, 0, Ordering::AcqRel, Ordering::Acquire);
     }
 }
 
 /// In a forked child the parent's flusher thread does not exist.
 pub(crate) fn after_fork() {
-    FLUSHING.store(false, Ordering::Release);
+    FLUSHING_FOR.store(0, Ordering::Release);
 }
 
 /// Entries carried to Redis by this process so far.
@@ -55,21 +81,13 @@ pub(crate) fn dlq_flushed() -> u64 {
     FLUSHED.load(Ordering::Relaxed)
 }
 
-fn waiting() -> bool {
-    matches!(dlq_queues::current(), Ok(Some(q)) if q.remote.is_some()
-        && q.local.forwardable(1).is_ok_and(|e| !e.is_empty()))
-}
-
-fn flush_all() {
-    let mut refused_logged = false;
-    loop {
-        let Ok(Some(queues)) = dlq_queues::current() else {
-            return;
-        };
-        let Some(remote) = queues.remote else {
-            return;
-        };
-        match flush_batch(&queues.local, &remote) {
+/// Flushes until nothing waits, or until the queues are replaced (the new
+/// ones get a flusher of their own: what this one left is still waiting).
+fn flush_all(local: &SqliteDlq, remote: &RedisDlq, current: &dyn Fn() -> bool) {
+    // Each trouble is logged once per run, not once per retry.
+    let (mut refused_logged, mut failed_logged) = (false, false);
+    while current() {
+        match flush_batch(local, remote) {
             Ok(None) => return,
             Ok(Some(0)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
             Ok(Some(n)) => {
@@ -83,8 +101,16 @@ fn flush_all() {
                 }
                 std::thread::sleep(FULL_RETRY);
             }
-            // Redis still away: the next try is the next probe.
-            Err(_) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+            // Redis still away: the next try is the next probe (the
+            // health record logs the outage itself).
+            Err(DlqError::Unavailable(_)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),
+            Err(DlqError::Store(error)) => {
+                if !failed_logged {
+                    failed_logged = true;
+                    log("dlq.flush_failed", 0, error);
+                }
+                std::thread::sleep(DEFAULT_PROBE_INTERVAL);
+            }
         }
     }
 }
@@ -104,7 +130,13 @@ fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqE
         let Some(held) = local.hold(row)? else {
             continue; // a replay took it since
         };
-        match remote.forward(&held, &format!("{instance}:{row}")) {
+        // Its own token if Redis may have it already, else one for this
+        // file's row: either way a second forward (a crash between the copy
+        // and the delete) adds nothing.
+        let token = local
+            .token(row)?
+            .unwrap_or_else(|| format!("{instance}:{row}"));
+        match remote.forward(&held, &token) {
             Ok((_, eviction)) => {
                 if eviction.evicted > 0 {
                     let zone = &held.recorded.zone;
@@ -135,21 +167,18 @@ fn log(event: &'static str, count: u64, detail: String) {
     });
 }
 
-/// The DLQ's Redis health listener: logs the change, and on recovery
-/// starts the flush.
+/// The DLQ's Redis health listener: logs the change. (The flush needs no
+/// call from here: it runs whenever entries wait locally, probing.)
 pub(crate) fn on_health_event(event: &HealthEvent) {
     let (name, store, detail) = match event {
         HealthEvent::DegradedEntered { store, error } => {
             ("storage.degraded_entered", store.clone(), error.clone())
         }
-        HealthEvent::DegradedExited { store, after } => {
-            schedule();
-            (
-                "storage.degraded_exited",
-                store.clone(),
-                format!("after {:.3}s", after.as_secs_f64()),
-            )
-        }
+        HealthEvent::DegradedExited { store, after } => (
+            "storage.degraded_exited",
+            store.clone(),
+            format!("after {:.3}s", after.as_secs_f64()),
+        ),
     };
     Python::try_attach(|py| {
         let logged = py

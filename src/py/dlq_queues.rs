@@ -33,6 +33,9 @@ struct Configured {
 }
 
 static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
+/// Bumped whenever the queues are replaced: a flusher started for older
+/// ones stops.
+pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
 static LEASE_MS: AtomicU64 = AtomicU64::new(DEFAULT_REPLAY_LEASE.as_millis() as u64);
 
 /// The queues of this process: the local one, and Redis when configured.
@@ -75,11 +78,13 @@ pub(crate) fn configure_dlq(
             configured.path = path;
             configured.caps = caps;
             configured.local = None;
+            GENERATION.fetch_add(1, Ordering::Release);
         }
         if configured.redis_url != redis_url || configured.tls_ca != tls_ca_pem {
             configured.redis_url = redis_url;
             configured.tls_ca = tls_ca_pem;
             configured.remote = None;
+            GENERATION.fetch_add(1, Ordering::Release);
         } else if let Some(remote) = &configured.remote {
             remote.set_caps(caps);
         }
@@ -97,21 +102,24 @@ pub(crate) fn configure_dlq(
 }
 
 /// The queues, opened on first use. `None` before `init()` configured them.
+/// Called with the GIL held (so a fork never finds the lock taken by a
+/// thread that will not exist in the child).
 pub(crate) fn current() -> Result<Option<Queues>, String> {
     let mut guard = QUEUE.lock();
     let Some(configured) = guard.as_mut() else {
         return Ok(None);
     };
-    let mut opened_local = false;
+    let mut opened = false;
     if configured.local.is_none() {
         let local =
             SqliteDlq::open(&configured.path, configured.caps).map_err(|e| e.to_string())?;
         configured.local = Some(Arc::new(local));
-        opened_local = true;
+        opened = true;
     }
     if configured.remote.is_none() {
         if let Some(url) = &configured.redis_url {
             configured.remote = Some(Arc::new(connect(url, configured)?));
+            opened = true;
         }
     }
     let queues = Queues {
@@ -119,9 +127,11 @@ pub(crate) fn current() -> Result<Option<Queues>, String> {
         remote: configured.remote.clone(),
     };
     drop(guard);
-    if opened_local && queues.remote.is_some() {
-        // A predecessor may have left records Redis never got.
-        dlq_flush::schedule();
+    // A predecessor may have left records Redis never got. (No thread when
+    // there are none: one less thread for a fork to catch mid-lock.)
+    if opened && queues.remote.is_some() && queues.local.forwardable(1).is_ok_and(|e| !e.is_empty())
+    {
+        dlq_flush::schedule(&queues);
     }
     Ok(Some(queues))
 }
@@ -160,6 +170,7 @@ pub(crate) fn queues() -> PyResult<Queues> {
 /// In a forked child: the parent's SQLite connection and Redis connection
 /// (on a runtime the child does not have) are left alone and reopened.
 pub(crate) fn after_fork() {
+    GENERATION.fetch_add(1, Ordering::Release);
     if let Some(configured) = QUEUE.lock().as_mut() {
         std::mem::forget(configured.local.take());
         std::mem::forget(configured.remote.take());

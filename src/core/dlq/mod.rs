@@ -9,6 +9,7 @@ pub mod redis_keys;
 pub mod redis_record;
 pub mod redis_streams;
 pub mod sqlite;
+mod sqlite_forward;
 mod sqlite_store;
 pub mod store;
 

@@ -6,7 +6,7 @@
 use crate::core::dlq::entry::{Caps, Eviction};
 use crate::core::dlq::redis_keys::DomainKeys;
 use crate::core::dlq::redis_record::stream_order;
-use crate::core::dlq::redis_streams::{RedisDlq, COMMON};
+use crate::core::dlq::redis_streams::{with_keys, RedisDlq, COMMON};
 use crate::core::dlq::store::DlqError;
 use redis::{AsyncCommands, Script};
 use std::sync::LazyLock;
@@ -72,11 +72,7 @@ impl RedisDlq {
             };
             let keys = DomainKeys::new(zone);
             let evicted: u64 = self.run(|mut c| async move {
-                EVICT
-                    .key(&keys.stream)
-                    .key(&keys.states)
-                    .key(&keys.summary)
-                    .key(&keys.counts)
+                with_keys(&EVICT, &keys)
                     .arg(1)
                     .arg(if compress { "1" } else { "0" })
                     .invoke_async(&mut c)

@@ -18,7 +18,7 @@ pub const GROUP: &str = "replayers";
 /// use baldur::core::dlq::DomainKeys;
 /// let keys = DomainKeys::new("billing");
 /// assert_eq!(keys.stream, "baldur:dlq:{billing}:stream");
-/// assert_eq!(keys.origin("abc:7"), "baldur:dlq:{billing}:origin:abc:7");
+/// assert_eq!(keys.all()[4], "baldur:dlq:{billing}:tokens");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DomainKeys {
@@ -26,14 +26,17 @@ pub struct DomainKeys {
     /// was recorded (never changed after `XADD`).
     pub stream: String,
     /// A hash from stream id to the entry's replay state (JSON: state,
-    /// replays left, last error, timestamps).
+    /// replays left, last error, timestamps, record token).
     pub states: String,
     /// A hash from error type to how many entries `compress_oldest`
     /// folded into it before evicting them.
     pub summary: String,
     /// A hash counting the domain's evictions (`evicted`, `compressed`).
     pub counts: String,
-    tag: String,
+    /// A hash from a live entry's record token to its stream id: a record
+    /// made twice (its answer lost, so kept locally too, then flushed) is
+    /// added once.
+    pub tokens: String,
 }
 
 impl DomainKeys {
@@ -45,15 +48,19 @@ impl DomainKeys {
             states: format!("{tag}:states"),
             summary: format!("{tag}:summary"),
             counts: format!("{tag}:counts"),
-            tag,
+            tokens: format!("{tag}:tokens"),
         }
     }
 
-    /// The marker of an entry forwarded from a local store (`origin` is
-    /// `instance:row`): set with the entry, so forwarding it again is a
-    /// no-op.
-    pub fn origin(&self, origin: &str) -> String {
-        format!("{}:origin:{origin}", self.tag)
+    /// Every key, in the order every script takes them (`lua/common.lua`).
+    pub fn all(&self) -> [&str; 5] {
+        [
+            &self.stream,
+            &self.states,
+            &self.summary,
+            &self.counts,
+            &self.tokens,
+        ]
     }
 }
 

@@ -65,7 +65,21 @@ struct Carried<'a> {
     replays_left: u32,
     last_error: Option<&'a str>,
     created_ms: Option<i64>,
-    origin: Option<&'a str>,
+    /// The record's token: a second record with it is not added.
+    token: Option<&'a str>,
+}
+
+impl<'a> Carried<'a> {
+    /// A new record: pending, with a full budget, stamped now.
+    fn fresh(replay_budget: u32, token: Option<&'a str>) -> Self {
+        Self {
+            state: "pending",
+            replays_left: replay_budget,
+            last_error: None,
+            created_ms: None,
+            token,
+        }
+    }
 }
 
 impl RedisDlq {
@@ -93,10 +107,21 @@ impl RedisDlq {
         &self.redis
     }
 
+    /// Records `new` once: a second record with the same `token` (made
+    /// again because the first one's answer was lost) is not added, and
+    /// answers the first one's id, for as long as that entry lives.
+    pub fn record_once(
+        &self,
+        new: &NewEntry,
+        replay_budget: u32,
+        token: &str,
+    ) -> Result<(String, Eviction), DlqError> {
+        self.insert(new, Carried::fresh(replay_budget, Some(token)))
+    }
+
     /// Records `entry`, which another store held (the local queue during an
-    /// outage), keeping its state, budget and time. `origin` (`instance:row`)
-    /// makes forwarding it twice a no-op that returns the first id.
-    pub fn forward(&self, entry: &Entry, origin: &str) -> Result<(String, Eviction), DlqError> {
+    /// outage), keeping its state, budget and time, once per `token`.
+    pub fn forward(&self, entry: &Entry, token: &str) -> Result<(String, Eviction), DlqError> {
         let state = match entry.state.as_str() {
             "needs_review" => "needs_review",
             _ => "pending", // a local replay that died mid-way is pending again
@@ -108,7 +133,7 @@ impl RedisDlq {
                 replays_left: entry.replays_left,
                 last_error: entry.last_replay_error.as_deref(),
                 created_ms: Some(entry.created_ms),
-                origin: Some(origin),
+                token: Some(token),
             },
         )
     }
@@ -170,15 +195,7 @@ impl RedisDlq {
                 over = total + 1 - caps.max_size;
             }
         }
-        let mut invocation = RECORD.prepare_invoke();
-        invocation
-            .key(&keys.stream)
-            .key(&keys.states)
-            .key(&keys.summary)
-            .key(&keys.counts);
-        if let Some(origin) = carried.origin {
-            invocation.key(keys.origin(origin));
-        }
+        let mut invocation = with_keys(&RECORD, &keys);
         invocation
             .arg(caps.max_per_zone)
             .arg(overflow_name(caps.overflow))
@@ -194,6 +211,7 @@ impl RedisDlq {
         for value in stream_fields(new) {
             invocation.arg(value);
         }
+        invocation.arg(carried.token.unwrap_or(""));
         let zone = new.zone.clone();
         // The domain index and the record travel together: one round trip
         // on the multiplexed connection (the index is idempotent, and lives
@@ -270,11 +288,8 @@ impl RedisDlq {
             return Ok(None);
         };
         let keys = DomainKeys::new(&parsed.zone);
-        let mut invocation = script.prepare_invoke();
-        invocation
-            .key(&keys.stream)
-            .key(&keys.states)
-            .arg(&parsed.stream_id);
+        let mut invocation = with_keys(script, &keys);
+        invocation.arg(&parsed.stream_id);
         args(&mut invocation);
         self.run(|mut c| async move { invocation.invoke_async(&mut c).await })
             .map(Some)
@@ -283,6 +298,18 @@ impl RedisDlq {
     fn parsed(zone: &str, raw: RawEntry) -> Result<Entry, DlqError> {
         entry(zone, &raw.0, &raw.1, &raw.2).map_err(DlqError::Store)
     }
+}
+
+/// `script` with a domain's keys, in the order every script takes them.
+pub(super) fn with_keys(
+    script: &'static Script,
+    keys: &DomainKeys,
+) -> redis::ScriptInvocation<'static> {
+    let mut invocation = script.prepare_invoke();
+    for key in keys.all() {
+        invocation.key(key);
+    }
+    invocation
 }
 
 fn overflow_name(overflow: Overflow) -> &'static str {
@@ -299,16 +326,7 @@ impl DlqStore for RedisDlq {
     }
 
     fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(String, Eviction), DlqError> {
-        self.insert(
-            new,
-            Carried {
-                state: "pending",
-                replays_left: replay_budget,
-                last_error: None,
-                created_ms: None,
-                origin: None,
-            },
-        )
+        self.insert(new, Carried::fresh(replay_budget, None))
     }
 
     fn get(&self, id: &str) -> Result<Option<Entry>, DlqError> {
@@ -331,8 +349,7 @@ impl DlqStore for RedisDlq {
             let keys = DomainKeys::new(&zone);
             let (state, error_type) = (state.unwrap_or(""), error_type.unwrap_or(""));
             let raws: Vec<RawEntry> = self.run(|mut c| async move {
-                LIST.key(&keys.stream)
-                    .key(&keys.states)
+                with_keys(&LIST, &keys)
                     .arg(state)
                     .arg(error_type)
                     .arg(limit)
@@ -388,9 +405,7 @@ impl DlqStore for RedisDlq {
             let keys = DomainKeys::new(&zone);
             let state = state.unwrap_or("");
             purged += self.run(|mut c| async move {
-                PURGE
-                    .key(&keys.stream)
-                    .key(&keys.states)
+                with_keys(&PURGE, &keys)
                     .arg(state)
                     .invoke_async::<u64>(&mut c)
                     .await
@@ -405,16 +420,8 @@ impl DlqStore for RedisDlq {
         for zone in self.domains()? {
             let keys = DomainKeys::new(&zone);
             type Counts = (u64, Vec<String>, Vec<String>, (String, String));
-            let (length, states, summary, (evicted, compressed)): Counts =
-                self.run(|mut c| async move {
-                    STATS
-                        .key(&keys.stream)
-                        .key(&keys.states)
-                        .key(&keys.summary)
-                        .key(&keys.counts)
-                        .invoke_async(&mut c)
-                        .await
-                })?;
+            let (length, states, summary, (evicted, compressed)): Counts = self
+                .run(|mut c| async move { with_keys(&STATS, &keys).invoke_async(&mut c).await })?;
             for pair in states.chunks_exact(2) {
                 *by_state.entry(pair[0].clone()).or_default() +=
                     pair[1].parse::<u64>().unwrap_or(0);

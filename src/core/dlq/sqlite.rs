@@ -15,7 +15,7 @@ pub const REPLAY_LEASE_MS: i64 = 60_000;
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub struct SqliteDlq {
-    connection: Mutex<Connection>,
+    pub(super) connection: Mutex<Connection>,
     caps: Mutex<Caps>,
 }
 
@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS entries (
     replayable INTEGER NOT NULL, error_type TEXT NOT NULL, error_message TEXT NOT NULL,
     attempts INTEGER NOT NULL, reason TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', replays_left INTEGER NOT NULL,
-    last_replay_error TEXT, claimed_ms INTEGER NOT NULL DEFAULT 0,
+    last_replay_error TEXT, claimed_ms INTEGER NOT NULL DEFAULT 0, token TEXT,
     created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS entries_zone ON entries (zone, id);
@@ -37,17 +37,18 @@ CREATE TABLE IF NOT EXISTS summaries (
     PRIMARY KEY (zone, error_type)
 );";
 
-const COLUMNS: &str = "id, zone, function, arguments, replayable, error_type, error_message, \
+pub(super) const COLUMNS: &str =
+    "id, zone, function, arguments, replayable, error_type, error_message, \
                        attempts, reason, state, replays_left, last_replay_error, created_ms, \
                        updated_ms";
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
+pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         id: row.get::<_, i64>(0)?.to_string(),
         recorded: NewEntry {
@@ -85,6 +86,7 @@ impl SqliteDlq {
             .pragma_update(None, "synchronous", "FULL")
             .map_err(store)?;
         connection.execute_batch(SCHEMA).map_err(store)?;
+        crate::core::dlq::sqlite_forward::add_token_column(&connection)?;
         Ok(Self {
             connection: Mutex::new(connection),
             caps: Mutex::new(caps),
@@ -98,6 +100,18 @@ impl SqliteDlq {
 
     /// Records an entry durably, making room first as the caps say.
     pub fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(i64, Eviction), DlqError> {
+        self.record_with_token(new, replay_budget, None)
+    }
+
+    /// [`SqliteDlq::record`], keeping the token another store knows the
+    /// record by (Redis may hold it already: its answer was lost), so
+    /// forwarding it there adds it once.
+    pub fn record_with_token(
+        &self,
+        new: &NewEntry,
+        replay_budget: u32,
+        token: Option<&str>,
+    ) -> Result<(i64, Eviction), DlqError> {
         let caps = *self.caps.lock();
         let mut connection = self.connection.lock();
         // IMMEDIATE: the counts below must not be read under a snapshot another
@@ -140,8 +154,8 @@ impl SqliteDlq {
         let now = now_ms();
         tx.execute(
             "INSERT INTO entries (zone, function, arguments, replayable, error_type, error_message, \
-             attempts, reason, replays_left, created_ms, updated_ms) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10)",
+             attempts, reason, replays_left, created_ms, updated_ms, token) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
             params![
                 new.zone,
                 new.function,
@@ -152,7 +166,8 @@ impl SqliteDlq {
                 new.attempts,
                 new.reason,
                 replay_budget,
-                now
+                now,
+                token
             ],
         )
         .map_err(store)?;
@@ -318,90 +333,6 @@ impl SqliteDlq {
                 compressed: counter("compressed")?,
             },
         })
-    }
-}
-
-impl SqliteDlq {
-    /// This file's random identity, made on first use: entries forwarded
-    /// to another store carry `instance:id` so forwarding twice (a crash
-    /// between the copy and the delete) is recognised there.
-    pub fn instance(&self) -> Result<String, DlqError> {
-        let connection = self.connection.lock();
-        connection
-            .execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('instance', ?1)",
-                params![format!("{:016x}", fastrand::u64(..))],
-            )
-            .map_err(store)?;
-        connection
-            .query_row("SELECT value FROM meta WHERE key = 'instance'", [], |r| {
-                r.get(0)
-            })
-            .map_err(store)
-    }
-
-    /// The oldest entries no live replay holds: what may be forwarded to
-    /// the shared store now.
-    pub fn forwardable(&self, limit: u64) -> Result<Vec<Entry>, DlqError> {
-        let connection = self.connection.lock();
-        let mut query = connection
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM entries WHERE state != 'replaying' OR claimed_ms < ?1 \
-                 ORDER BY id LIMIT ?2"
-            ))
-            .map_err(store)?;
-        let rows = query
-            .query_map(params![now_ms() - REPLAY_LEASE_MS, limit as i64], entry)
-            .map_err(store)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(store)
-    }
-
-    /// Holds an entry while it is forwarded (no replay may take it
-    /// meanwhile), returning it as it was; `None` if a live replay holds it
-    /// or it is gone.
-    pub fn hold(&self, id: i64) -> Result<Option<Entry>, DlqError> {
-        let mut connection = self.connection.lock();
-        let tx = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(store)?;
-        let now = now_ms();
-        let found = tx
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM entries WHERE id = ?1 \
-                     AND (state != 'replaying' OR claimed_ms < ?2)"
-                ),
-                params![id, now - REPLAY_LEASE_MS],
-                entry,
-            )
-            .optional()
-            .map_err(store)?;
-        if found.is_some() {
-            tx.execute(
-                "UPDATE entries SET state = 'replaying', claimed_ms = ?2 WHERE id = ?1",
-                params![id, now],
-            )
-            .map_err(store)?;
-        }
-        tx.commit().map_err(store)?;
-        Ok(found)
-    }
-
-    /// Gives back an entry [`SqliteDlq::hold`] took, in its former state
-    /// (the forward failed).
-    pub fn release(&self, held: &Entry) -> Result<(), DlqError> {
-        let state = match held.state.as_str() {
-            "needs_review" => "needs_review",
-            _ => "pending",
-        };
-        self.connection
-            .lock()
-            .execute(
-                "UPDATE entries SET state = ?2, claimed_ms = 0 WHERE id = ?1",
-                params![held.id.parse::<i64>().unwrap_or(-1), state],
-            )
-            .map(|_| ())
-            .map_err(store)
     }
 }
 

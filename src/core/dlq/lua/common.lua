@@ -1,6 +1,10 @@
--- Shared by every dead-letter script. KEYS[1] is a domain's stream,
--- KEYS[2] its states hash (stream id -> JSON), KEYS[3] its summary hash,
--- KEYS[4] its eviction counts.
+-- Shared by every dead-letter script. Every script gets a domain's five
+-- keys, in this order.
+local STREAM = KEYS[1]   -- the entries, in time order
+local STATES = KEYS[2]   -- stream id -> replay state (JSON)
+local SUMMARY = KEYS[3]  -- error type -> entries folded by compress_oldest
+local COUNTS = KEYS[4]   -- evicted, compressed
+local TOKENS = KEYS[5]   -- record token -> stream id, for live entries
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -15,38 +19,44 @@ local function field(fields, name)
   return nil
 end
 
--- One entry gone: from the stream, its state, and the group's pending list.
-local function remove(stream, states, sid)
-  redis.call('XACK', stream, 'replayers', sid)
-  redis.call('XDEL', stream, sid)
-  redis.call('HDEL', states, sid)
+-- One entry gone: from the stream, its state, its token, and the group's
+-- pending list.
+local function remove(sid)
+  local raw = redis.call('HGET', STATES, sid)
+  if raw then
+    local token = cjson.decode(raw).t
+    if token then redis.call('HDEL', TOKENS, token) end
+  end
+  redis.call('XACK', STREAM, 'replayers', sid)
+  redis.call('XDEL', STREAM, sid)
+  redis.call('HDEL', STATES, sid)
 end
 
 -- Evicts up to n of the domain's oldest entries that no replay holds; with
 -- compress, each is counted in the summary first. Every eviction is counted
--- in `counts`. Returns how many.
-local function make_room(stream, states, summary, counts, n, compress)
+-- in COUNTS. Returns how many.
+local function make_room(n, compress)
   local removed, start = 0, '-'
   while removed < n do
-    local batch = redis.call('XRANGE', stream, start, '+', 'COUNT', 100)
+    local batch = redis.call('XRANGE', STREAM, start, '+', 'COUNT', 100)
     if #batch == 0 then break end
     for _, item in ipairs(batch) do
       local sid = item[1]
       start = '(' .. sid
-      local raw = redis.call('HGET', states, sid)
+      local raw = redis.call('HGET', STATES, sid)
       if not (raw and cjson.decode(raw).s == 'replaying') then
         if compress then
-          redis.call('HINCRBY', summary, field(item[2], 'error_type') or '?', 1)
+          redis.call('HINCRBY', SUMMARY, field(item[2], 'error_type') or '?', 1)
         end
-        remove(stream, states, sid)
+        remove(sid)
         removed = removed + 1
         if removed >= n then break end
       end
     end
   end
   if removed > 0 then
-    redis.call('HINCRBY', counts, 'evicted', removed)
-    if compress then redis.call('HINCRBY', counts, 'compressed', removed) end
+    redis.call('HINCRBY', COUNTS, 'evicted', removed)
+    if compress then redis.call('HINCRBY', COUNTS, 'compressed', removed) end
   end
   return removed
 end

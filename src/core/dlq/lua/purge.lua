@@ -11,7 +11,7 @@ while true do
       wanted = raw and cjson.decode(raw).s == ARGV[1]
     end
     if wanted then
-      remove(KEYS[1], KEYS[2], item[1])
+      remove(item[1])
       removed = removed + 1
     end
   end
