@@ -1,0 +1,71 @@
+"""``POST /checkout`` charges the customer; ``GET /orders/<id>`` shows the
+order; ``GET /payments/failed`` lists the charges parked in the dead-letter
+queue. Baldur's health endpoints are under ``/api/baldur/``.
+
+Run: ``gunicorn -w 3 flask_app.app:app`` (see README.md)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+
+import baldur
+from baldur.adapters.flask import Baldur
+from flask_app.payments import charge_customer
+from shop.checkout import CheckoutRequest
+from shop.drain_first import hold_server_stop_until_drained
+from shop.orders import OrderBook
+
+app = Flask(__name__)
+Baldur(app)
+hold_server_stop_until_drained()
+orders = OrderBook()
+
+
+def _reply(payload: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify(payload)
+    response.status_code = status
+    response.headers["X-Served-By"] = str(os.getpid())  # which worker answered
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+@app.post("/checkout")
+def checkout() -> Response:
+    try:
+        wanted = CheckoutRequest.parse(request.get_json(silent=True))
+    except ValueError as bad:
+        return _reply({"error": str(bad)}, 400)
+    orders.open(wanted.order_id, wanted.customer, wanted.amount_cents)
+    try:
+        charge = charge_customer(wanted.order_id, wanted.customer, wanted.amount_cents)
+    except baldur.IdempotencyDuplicateError as duplicate:
+        # This order's charge already ran (or is running): never twice.
+        order = orders.get(wanted.order_id)
+        return _reply({"order": order, "duplicate": duplicate.state}, 200)
+    except baldur.CircuitOpenError as open_circuit:
+        retry_after = max(1, round(open_circuit.retry_after))
+        order = orders.settle(wanted.order_id, "payment_unavailable", detail=str(open_circuit))
+        return _reply({"order": order}, 503, {"Retry-After": str(retry_after)})
+    if charge.get("pending"):
+        order = orders.settle(wanted.order_id, "payment_pending", detail=charge["reason"])
+        return _reply({"order": order}, 202)
+    order = orders.settle(wanted.order_id, "paid", charge_id=charge["charge_id"])
+    return _reply({"order": order}, 201)
+
+
+@app.get("/orders/<order_id>")
+def show_order(order_id: str) -> Response:
+    order = orders.get(order_id)
+    if order is None:
+        return _reply({"error": f"no order {order_id}"}, 404)
+    return _reply({"order": order}, 200)
+
+
+@app.get("/payments/failed")
+def failed_payments() -> Response:
+    entries = baldur.dlq.list(domain="charge-customer")
+    return _reply({"entries": list(entries), "complete": entries.complete}, 200)
