@@ -1,0 +1,68 @@
+"""``POST /checkout``, ``GET /orders/<id>``, ``GET /payments/failed``."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+import baldur
+from django_app.models import Order
+from django_app.payments import charge_customer
+from shop.checkout import CheckoutRequest
+
+
+def _reply(payload: dict[str, Any], status: int, retry_after: int | None = None) -> JsonResponse:
+    response = JsonResponse(payload, status=status)
+    response["X-Served-By"] = str(os.getpid())  # which worker answered
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+@csrf_exempt  # an API called by other services, not a browser form
+@require_POST
+def checkout(request: HttpRequest) -> JsonResponse:
+    try:
+        wanted = CheckoutRequest.parse(json.loads(request.body or b"null"))
+    except ValueError as bad:  # JSONDecodeError is a ValueError too
+        return _reply({"error": str(bad)}, 400)
+    order, _ = Order.objects.get_or_create(
+        order_id=wanted.order_id,
+        defaults={"customer": wanted.customer, "amount_cents": wanted.amount_cents},
+    )
+    try:
+        charge = charge_customer(wanted.order_id, wanted.customer, wanted.amount_cents)
+    except baldur.IdempotencyDuplicateError as duplicate:
+        # This order's charge already ran (or is running): never twice.
+        order.refresh_from_db()
+        return _reply({"order": order.as_json(), "duplicate": duplicate.state}, 200)
+    except baldur.CircuitOpenError as open_circuit:
+        order.status, order.detail = "payment_unavailable", str(open_circuit)
+        order.save(update_fields=["status", "detail"])
+        return _reply({"order": order.as_json()}, 503, max(1, round(open_circuit.retry_after)))
+    if charge.get("pending"):
+        order.status, order.detail = "payment_pending", str(charge["reason"])
+        order.save(update_fields=["status", "detail"])
+        return _reply({"order": order.as_json()}, 202)
+    order.status, order.charge_id, order.detail = "paid", str(charge["charge_id"]), None
+    order.save(update_fields=["status", "charge_id", "detail"])
+    return _reply({"order": order.as_json()}, 201)
+
+
+@require_GET
+def show_order(request: HttpRequest, order_id: str) -> JsonResponse:
+    order = Order.objects.filter(order_id=order_id).first()
+    if order is None:
+        return _reply({"error": f"no order {order_id}"}, 404)
+    return _reply({"order": order.as_json()}, 200)
+
+
+@require_GET
+def failed_payments(request: HttpRequest) -> JsonResponse:
+    entries = baldur.dlq.list(domain="charge-customer")
+    return _reply({"entries": list(entries), "complete": entries.complete}, 200)
