@@ -1,0 +1,127 @@
+"""The example checkout services (examples/django_app, fastapi_app,
+flask_app), each on its real server (gunicorn, uvicorn) with the flaky
+gateway on another port, probed over HTTP: a checkout charges once per
+order, a failing gateway gets the fallback answer and a dead-letter entry,
+and Baldur's health endpoints answer."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from example_servers import App, Gateway
+from helpers import require_module
+
+EXAMPLES = ["django", "fastapi", "flask"]
+NEEDS = {"django": ("django", "gunicorn"), "flask": ("flask", "gunicorn")}
+NEEDS["fastapi"] = ("fastapi", "uvicorn")
+
+
+def require_server(example: str) -> None:
+    """The framework and the server; missing fails in CI (``CI=true``)."""
+    framework, server = NEEDS[example]
+    require_module(framework, framework)
+    require_module(server, "dev")
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    server = Gateway(tmp_path_factory.mktemp("gateway") / "gateway.log")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", params=EXAMPLES)
+def app(
+    request: pytest.FixtureRequest, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[App]:
+    example: str = request.param
+    require_server(example)
+    server = App(example, gateway, tmp_path_factory.mktemp(example))
+    yield server
+    server.stop()
+    assert "Traceback" not in server.output(), server.output()
+
+
+@pytest.fixture(autouse=True)
+def healthy_gateway(gateway: Gateway) -> None:
+    gateway.heal()
+
+
+def new_order() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def test_a_checkout_charges_the_customer_and_the_order_says_paid(
+    app: App, gateway: Gateway
+) -> None:
+    order_id = new_order()
+    answer = app.checkout(order_id, 4200)
+    assert answer.status == 201, (answer, app.output())
+    assert answer.body["order"]["status"] == "paid"
+    assert answer.body["order"]["charge_id"].startswith("ch_")
+    assert gateway.charged(order_id) == 1
+    shown = app.get(f"/orders/{order_id}")
+    assert shown.status == 200
+    assert shown.body["order"] == answer.body["order"]
+    assert app.get(f"/orders/{new_order()}").status == 404
+
+
+def test_a_repeated_checkout_of_one_order_reaches_the_gateway_once(
+    app: App, gateway: Gateway
+) -> None:
+    order_id = new_order()
+    assert app.checkout(order_id).status == 201
+    again = app.checkout(order_id)
+    assert again.status == 200, again
+    assert again.body["duplicate"] == "completed"
+    assert again.body["order"]["status"] == "paid"
+    assert gateway.asked(order_id) == 1  # Baldur stopped the duplicate before the gateway
+
+
+def test_a_bad_request_is_refused_without_calling_the_gateway(app: App, gateway: Gateway) -> None:
+    before = gateway.total_requests()
+    assert app.checkout(new_order(), amount_cents=-5).status in (400, 422)
+    assert gateway.total_requests() == before
+
+
+def test_a_failing_gateway_gets_the_fallback_answer_and_a_dead_letter_entry(
+    app: App, gateway: Gateway
+) -> None:
+    gateway.behave(failure_rate=1.0)
+    order_id = new_order()
+    answer = app.checkout(order_id)
+    assert answer.status == 202, (answer, app.output())
+    assert answer.body["order"]["status"] == "payment_pending"
+    assert "503" in answer.body["order"]["detail"]
+    assert gateway.asked(order_id) == 3  # retried: the default three attempts
+    assert gateway.charged(order_id) == 0
+    entries = app.get("/payments/failed").body["entries"]
+    [entry] = [e for e in entries if order_id in e["arguments"]]
+    assert entry["zone"] == "charge-customer"
+    assert entry["reason"] == "exhausted"
+    assert entry["replayable"] is True
+    # The claim was released: once the gateway is back, the same order is charged.
+    gateway.heal()
+    retried = app.checkout(order_id)
+    assert retried.status == 201, retried
+    assert gateway.charged(order_id) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/baldur/health/",
+        "/api/baldur/health/live/",
+        "/api/baldur/health/ready/",
+        "/api/baldur/health/ping/",
+        "/api/baldur/health/pool/",
+        "/api/baldur/metrics/",
+        "/api/baldur/dashboard/summary/",
+    ],
+)
+def test_the_health_endpoints_answer(app: App, path: str) -> None:
+    answer = app.get(path)
+    assert answer.status == 200, (path, answer)
