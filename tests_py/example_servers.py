@@ -14,9 +14,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
+from email.message import Message
 from pathlib import Path
 from typing import Any
+
+from helpers import require_module
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -24,6 +28,26 @@ EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 #: since CI machines are shared and slow.
 STARTUP_SECONDS = 60.0
 REQUEST_SECONDS = 30.0
+
+
+#: The example apps, and what each needs installed: its framework and server.
+NEEDS = {
+    "django": ("django", "gunicorn"),
+    "fastapi": ("fastapi", "uvicorn"),
+    "flask": ("flask", "gunicorn"),
+}
+EXAMPLE_APPS = sorted(NEEDS)
+
+
+def require_server(example: str) -> None:
+    """The framework and the server; missing fails in CI (``CI=true``)."""
+    framework, server = NEEDS[example]
+    require_module(framework, framework)
+    require_module(server, "dev")
+
+
+def new_order() -> str:
+    return uuid.uuid4().hex[:12]
 
 
 def free_port() -> int:
@@ -35,13 +59,14 @@ def free_port() -> int:
 @dataclass
 class Answer:
     status: int
+    #: Header names in lower case (servers differ in how they spell them).
     headers: dict[str, str]
     body: dict[str, Any]
 
     @property
     def pid(self) -> str:
         """The worker that answered (the examples' ``X-Served-By``)."""
-        return self.headers.get("X-Served-By", "")
+        return self.headers.get("x-served-by", "")
 
 
 def call(url: str, method: str = "GET", payload: object = None) -> Answer:
@@ -53,10 +78,14 @@ def call(url: str, method: str = "GET", payload: object = None) -> Answer:
     )
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as response:
-            return Answer(response.status, dict(response.headers), _json(response.read()))
+            return Answer(response.status, _lower(response.headers), _json(response.read()))
     except urllib.error.HTTPError as error:
         with error:
-            return Answer(error.code, dict(error.headers), _json(error.read()))
+            return Answer(error.code, _lower(error.headers), _json(error.read()))
+
+
+def _lower(headers: Message) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
 
 
 def _json(raw: bytes) -> dict[str, Any]:

@@ -6,25 +6,11 @@ and Baldur's health endpoints answer."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
 
-from example_servers import App, Gateway
-from helpers import require_module
-
-EXAMPLES = ["django", "fastapi", "flask"]
-NEEDS = {"django": ("django", "gunicorn"), "flask": ("flask", "gunicorn")}
-NEEDS["fastapi"] = ("fastapi", "uvicorn")
-
-
-def require_server(example: str) -> None:
-    """The framework and the server; missing fails in CI (``CI=true``)."""
-    framework, server = NEEDS[example]
-    require_module(framework, framework)
-    require_module(server, "dev")
-
+from example_servers import EXAMPLE_APPS, App, Gateway, new_order, require_server
 
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
@@ -33,7 +19,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     server.stop()
 
 
-@pytest.fixture(scope="module", params=EXAMPLES)
+@pytest.fixture(scope="module", params=EXAMPLE_APPS)
 def app(
     request: pytest.FixtureRequest, gateway: Gateway, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[App]:
@@ -48,10 +34,6 @@ def app(
 @pytest.fixture(autouse=True)
 def healthy_gateway(gateway: Gateway) -> None:
     gateway.heal()
-
-
-def new_order() -> str:
-    return uuid.uuid4().hex[:12]
 
 
 def test_a_checkout_charges_the_customer_and_the_order_says_paid(

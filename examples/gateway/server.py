@@ -12,7 +12,8 @@ Endpoints:
   how many charges it made (``charges``, 0 or 1).
 - ``GET /stats``: totals over every key.
 - ``POST /control`` (JSON, any of the :class:`Behaviour` fields): changes
-  how the gateway misbehaves from now on; answers the behaviour in force.
+  how the gateway misbehaves from now on (``{"hold": 1}`` keeps charge
+  requests waiting until ``{"hold": 0}``); answers the behaviour in force.
 - ``GET /health``: 200 while serving.
 """
 
@@ -29,6 +30,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+#: The longest a held charge request waits for the hold to be lifted.
+MAX_HOLD_SECONDS = 120.0
+
 
 @dataclass
 class Behaviour:
@@ -39,6 +43,9 @@ class Behaviour:
     rate_limit_rate: float = 0.0
     retry_after: int = 1
     latency: float = 0.0
+    #: Non-zero: charge requests wait (up to ``MAX_HOLD_SECONDS``) until it
+    #: is set back to 0, so a test can keep requests in flight as long as it needs.
+    hold: float = 0.0
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name: f.type for f in dataclasses.fields(self)}
@@ -103,6 +110,16 @@ class GatewayServer(ThreadingHTTPServer):
         self.ledger = Ledger()
         self.dice = random.Random(seed)
         self.dice_lock = threading.Lock()
+        self.hold_lifted = threading.Condition()
+
+    def change(self, changes: dict[str, Any]) -> None:
+        with self.hold_lifted:
+            self.behaviour.update(changes)
+            self.hold_lifted.notify_all()
+
+    def wait_while_held(self) -> None:
+        with self.hold_lifted:
+            self.hold_lifted.wait_for(lambda: not self.behaviour.hold, MAX_HOLD_SECONDS)
 
     def roll(self) -> float:
         with self.dice_lock:
@@ -136,7 +153,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             self._charge(body)
         elif self.path == "/control":
             try:
-                self.server.behaviour.update(body)
+                self.server.change(body)
             except ValueError as bad:
                 self._answer(HTTPStatus.BAD_REQUEST, {"error": str(bad)})
                 return
@@ -153,6 +170,7 @@ class GatewayHandler(BaseHTTPRequestHandler):
             return
         behaviour = self.server.behaviour
         self.server.ledger.asked(key)
+        self.server.wait_while_held()
         time.sleep(behaviour.latency)
         roll = self.server.roll()
         if roll < behaviour.rate_limit_rate:
