@@ -12,6 +12,7 @@ import pytest
 
 from example_servers import EXAMPLE_APPS, App, Gateway, new_order, require_server
 
+
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     server = Gateway(tmp_path_factory.mktemp("gateway") / "gateway.log")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_GET, require_POST
 import baldur
 from django_app.models import Order
 from django_app.payments import charge_customer
-from shop.checkout import CheckoutRequest
+from shop.checkout import CheckoutRequest, retry_after
 
 
 def _reply(payload: dict[str, Any], status: int, retry_after: int | None = None) -> JsonResponse:
@@ -44,7 +44,7 @@ def checkout(request: HttpRequest) -> JsonResponse:
     except baldur.CircuitOpenError as open_circuit:
         order.status, order.detail = "payment_unavailable", str(open_circuit)
         order.save(update_fields=["status", "detail"])
-        return _reply({"order": order.as_json()}, 503, max(1, round(open_circuit.retry_after)))
+        return _reply({"order": order.as_json()}, 503, retry_after(open_circuit))
     if charge.get("pending"):
         order.status, order.detail = "payment_pending", str(charge["reason"])
         order.save(update_fields=["status", "detail"])

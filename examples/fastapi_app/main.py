@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 import baldur
 from baldur.adapters.fastapi import BaldurMiddleware, router, with_baldur
 from fastapi_app.payments import GATEWAY_URL, charge_customer
+from shop.checkout import retry_after
 from shop.drain_first import hold_server_stop_until_drained
 from shop.orders import OrderBook
 
@@ -69,7 +70,7 @@ async def checkout(wanted: Checkout, orders: Orders) -> JSONResponse:
         return _reply({"order": orders.get(wanted.order_id), "duplicate": duplicate.state}, 200)
     except baldur.CircuitOpenError as open_circuit:
         order = orders.settle(wanted.order_id, "payment_unavailable", detail=str(open_circuit))
-        return _reply({"order": order}, 503, max(1, round(open_circuit.retry_after)))
+        return _reply({"order": order}, 503, retry_after(open_circuit))
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=str(charge["reason"]))
         return _reply({"order": order}, 202)

@@ -14,7 +14,7 @@ from flask import Flask, Response, jsonify, request
 import baldur
 from baldur.adapters.flask import Baldur
 from flask_app.payments import charge_customer
-from shop.checkout import CheckoutRequest
+from shop.checkout import CheckoutRequest, retry_after
 from shop.drain_first import hold_server_stop_until_drained
 from shop.orders import OrderBook
 
@@ -47,9 +47,8 @@ def checkout() -> Response:
         order = orders.get(wanted.order_id)
         return _reply({"order": order, "duplicate": duplicate.state}, 200)
     except baldur.CircuitOpenError as open_circuit:
-        retry_after = max(1, round(open_circuit.retry_after))
         order = orders.settle(wanted.order_id, "payment_unavailable", detail=str(open_circuit))
-        return _reply({"order": order}, 503, {"Retry-After": str(retry_after)})
+        return _reply({"order": order}, 503, {"Retry-After": str(retry_after(open_circuit))})
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=charge["reason"])
         return _reply({"order": order}, 202)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from baldur import CircuitOpenError
+
 
 @dataclass(frozen=True)
 class CheckoutRequest:
@@ -32,6 +34,11 @@ class CheckoutRequest:
         if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
             raise ValueError("amount_cents must be a positive integer")
         return cls(order_id, customer, amount)
+
+
+def retry_after(error: CircuitOpenError) -> int:
+    """The whole seconds a client should wait before trying again (at least 1)."""
+    return max(1, round(error.retry_after or 1))
 
 
 def payment_pending(error: BaseException) -> dict[str, Any]:

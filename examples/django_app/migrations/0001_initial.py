@@ -5,9 +5,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     initial = True
-    dependencies: list[tuple[str, str]] = []
 
-    operations = [
+    operations = [  # noqa: RUF012 (the shape Django's makemigrations writes)
         migrations.CreateModel(
             name="Order",
             fields=[
