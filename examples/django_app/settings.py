@@ -40,6 +40,7 @@ DATABASES = {
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
+TIME_ZONE = "UTC"
 
 # Settings of baldur.init(), on top of the BALDUR_* environment variables.
 BALDUR = {
