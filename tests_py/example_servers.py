@@ -69,13 +69,14 @@ class Answer:
         return self.headers.get("x-served-by", "")
 
 
-def call(url: str, method: str = "GET", payload: object = None) -> Answer:
+def call(
+    url: str, method: str = "GET", payload: object = None, headers: dict[str, str] | None = None
+) -> Answer:
     """One request on a fresh connection; an HTTP error status is an
     answer, a refused connection raises ``OSError``."""
     data = None if payload is None else json.dumps(payload).encode()
-    request = urllib.request.Request(
-        url, data=data, method=method, headers={"Content-Type": "application/json"}
-    )
+    sent = {"Content-Type": "application/json", **(headers or {})}
+    request = urllib.request.Request(url, data=data, method=method, headers=sent)
     try:
         with urllib.request.urlopen(request, timeout=REQUEST_SECONDS) as response:
             return Answer(response.status, _lower(response.headers), _json(response.read()))
