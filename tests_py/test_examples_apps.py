@@ -93,6 +93,25 @@ def test_a_failing_gateway_gets_the_fallback_answer_and_a_dead_letter_entry(
     assert gateway.charged(order_id) == 1
 
 
+@pytest.mark.parametrize("app", ["fastapi"], indirect=True)
+def test_a_protected_fastapi_endpoint_still_gets_its_dependencies(
+    app: App, gateway: Gateway
+) -> None:
+    order_id = new_order()
+    assert app.checkout(order_id).status == 201
+    answer = app.get(f"/orders/{order_id}/charge")
+    assert answer.status == 200, (answer, app.output())
+    assert answer.body["order"]["status"] == "paid"  # from the injected order book
+    assert answer.body["gateway"]["charges"] == 1
+    gateway.stop()  # unreachable: the endpoint's fallback answers
+    try:
+        down = app.get(f"/orders/{order_id}/charge")
+    finally:
+        gateway.start("/health")
+    assert down.status == 200, down
+    assert down.body["gateway"] == "unreachable"
+
+
 @pytest.mark.parametrize(
     "path",
     [

@@ -36,7 +36,7 @@ def _reply(payload: dict[str, Any], status: int, headers: dict[str, str] | None 
 @app.post("/checkout")
 def checkout() -> Response:
     try:
-        wanted = CheckoutRequest.parse(request.get_json(silent=True))
+        wanted = CheckoutRequest.parse(request.get_json(force=True, silent=True))
     except ValueError as bad:
         return _reply({"error": str(bad)}, 400)
     orders.open(wanted.order_id, wanted.customer, wanted.amount_cents)
