@@ -86,7 +86,7 @@ fn exhausted_retries_count_one_failure() {
 }
 
 #[test]
-fn an_open_breaker_counts_a_rejection_and_its_transition_is_not_counted_here() {
+fn an_open_breaker_counts_a_rejection_and_nothing_reaches_the_dependency() {
     let rig = Rig::new(tight());
     let (zone, counters) = counted_zone(&rig, 1, None);
     for _ in 0..2 {
@@ -287,4 +287,19 @@ fn a_lowered_endpoint_cap_evicts_down_to_it() {
     let routes: Vec<String> = table.snapshot().into_iter().map(|r| r.0 .1).collect();
     assert_eq!(routes, ["/d"]);
     assert_eq!(table.evicted(), 3);
+}
+
+#[test]
+fn a_tally_counts_and_a_level_never_reads_below_zero() {
+    use baldur::core::metrics::{Level, Tally};
+    let tally = Tally::default();
+    tally.bump();
+    tally.bump();
+    assert_eq!(tally.get(), 2);
+    let level = Level::new();
+    level.add(1);
+    level.add(-2); // a stray extra release
+    assert_eq!(level.get(), 0);
+    level.add(2);
+    assert_eq!(level.get(), 1);
 }

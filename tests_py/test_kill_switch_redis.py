@@ -19,14 +19,6 @@ from redis_server import RedisServer
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
 def shared(
     redis_server: RedisServer, configure: Callable[..., None], tmp_path: Path
 ) -> Iterator[RedisServer]:
@@ -115,3 +107,33 @@ def test_a_redis_that_does_not_take_the_record_is_loud(shared: RedisServer) -> N
     with pytest.raises(ConnectionError, match="other workers still follow the old state"):
         baldur.disable(reason="incident 4711", actor="alice")
     assert not baldur.is_baldur_enabled()  # this process is disabled anyway
+
+
+def test_a_forked_worker_follows_the_shared_switch(shared: RedisServer, tmp_path: Path) -> None:
+    # A pre-forking server: the parent configured Baldur (its poller runs),
+    # the child inherits no poller thread and must start its own.
+    worker = other_worker(
+        shared.url,
+        tmp_path / "forking",
+        """
+        import os
+        pid = os.fork()
+        if pid == 0:
+            baldur.protect("kill-switch-redis", lambda: None)  # the child's runtime
+            print("ready", flush=True)
+            deadline = time.monotonic() + 10
+            while baldur.is_baldur_enabled() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            os._exit(0 if not baldur.is_baldur_enabled() else 1)
+        _, status = os.waitpid(pid, 0)
+        print("child", os.waitstatus_to_exitcode(status), flush=True)
+        """,
+    )
+    assert worker.stdout is not None
+    try:
+        assert worker.stdout.readline().strip() == "ready"
+        baldur.disable(reason="incident 4711", actor="alice")
+        assert worker.stdout.readline().strip() == "child 0"
+    finally:
+        worker.kill()
+        worker.communicate(timeout=10)

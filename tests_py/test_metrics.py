@@ -225,9 +225,14 @@ def test_the_prometheus_page_parses_and_carries_every_family(zone_name: str) -> 
 
 
 def promtool() -> str:
-    found = shutil.which("promtool") or shutil.which(
-        "promtool", path=os.path.dirname(sys.executable)
-    )
+    """promtool on the PATH, beside this Python, or in the checkout's .venv
+    (where scripts/bootstrap.sh puts it)."""
+    candidates = [
+        shutil.which("promtool"),
+        shutil.which("promtool", path=os.path.dirname(sys.executable)),
+        shutil.which("promtool", path=str(Path(__file__).parents[1] / ".venv" / "bin")),
+    ]
+    found = next((c for c in candidates if c is not None), None)
     if found is None:
         if os.environ.get("CI") == "true":
             pytest.fail("promtool is missing: scripts/bootstrap.sh fetches it")
@@ -362,3 +367,31 @@ def test_the_cap_settings_are_validated(configure: Callable[..., None]) -> None:
         configure(metrics_max_endpoints=0)
     with pytest.raises(baldur.ConfigError, match="BALDUR_METRICS_MAX_DOMAIN_LABELS"):
         baldur._settings.load({}, {"BALDUR_METRICS_MAX_DOMAIN_LABELS": "lots"})
+
+
+def test_counts_add_up_under_threads(zone_name: str) -> None:
+    import threading
+
+    def call(i: int) -> int:
+        if i % 3 == 0:
+            raise Boom("down")
+        return i
+
+    before = baldur.calls_in_flight()
+
+    def worker() -> None:
+        for i in range(600):
+            baldur.protect(
+                zone_name, lambda i=i: call(i), fallback=lambda: -1, circuit_breaker=False
+            )  # type: ignore[misc]
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    snapshot = zone_metrics(zone_name)
+    assert snapshot["calls"]["success"] == 6 * 400
+    assert snapshot["calls"]["failure"] == 6 * 200
+    assert snapshot["fallbacks"] == 6 * 200
+    assert baldur.calls_in_flight() == before

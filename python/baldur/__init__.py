@@ -34,9 +34,11 @@ from baldur._facade import aprotected, idempotent, protected
 from baldur._shutdown import (
     DrainReport,
     begin_shutdown,
+    calls_in_flight,
     install_shutdown_handler,
     is_shutting_down,
     shutdown,
+    uninstall_shutdown_handler,
 )
 from baldur.circuits import (
     circuit_state,
@@ -106,6 +108,7 @@ __all__ = [
     "aprotect_with_meta",
     "aprotected",
     "begin_shutdown",
+    "calls_in_flight",
     "check_health",
     "check_readiness",
     "circuit_state",
@@ -137,6 +140,7 @@ __all__ = [
     "reset_circuit",
     "shutdown",
     "store_health",
+    "uninstall_shutdown_handler",
     "unregister_check",
 ]
 

@@ -166,19 +166,27 @@ def _write_local(path: str, record: Record | None) -> None:
 
 
 def _ensure_poller() -> None:
-    global _poller
     if not _core.kill_switch_remote_configured():
         return
     with _lock:
-        if _poller is not None and _poller.is_alive():
-            return
-        _stop.clear()
-        _poller = threading.Thread(target=_poll, name="baldur-kill-switch", daemon=True)
-        _poller.start()
+        if _poller is None or not _poller.is_alive():
+            _start_poller()
+
+
+def _start_poller() -> None:
+    global _poller
+    _stop.clear()
+    _poller = threading.Thread(target=_poll, name="baldur-kill-switch", daemon=True)
+    _poller.start()
+
+
+#: How soon after a worker's first protected call the shared record is read.
+FIRST_POLL_SECONDS = 0.05
 
 
 def _poll() -> None:
-    while not _stop.wait(POLL_SECONDS):
+    interval = FIRST_POLL_SECONDS  # until the first read: a new worker learns fast
+    while not _stop.wait(interval):
         running, _ = _core.runtime_status()
         if not running:
             # The runtime starts with the first protected call, never here:
@@ -187,6 +195,7 @@ def _poll() -> None:
         if _breaker_store_degraded():
             continue  # the breaker sync probes the store; no second prober
         refresh()
+        interval = POLL_SECONDS
 
 
 def _breaker_store_degraded() -> bool:
@@ -195,11 +204,13 @@ def _breaker_store_degraded() -> bool:
 
 
 def _after_fork_in_child() -> None:
-    # The parent's poller did not survive the fork; the child's polls start
-    # with its own runtime (its first protected call).
-    global _poller
-    _poller = None
-    _ensure_poller()
+    # The parent's poller did not survive the fork. Restarted without
+    # touching the Rust side (its locks may be mid-use in the parent); its
+    # polls begin with the child's own runtime (its first protected call).
+    global _lock, _stop
+    _lock, _stop = threading.Lock(), threading.Event()
+    if _poller is not None:
+        _start_poller()
 
 
 if hasattr(os, "register_at_fork"):

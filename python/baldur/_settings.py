@@ -209,13 +209,23 @@ def apply_log_level(level: str | None) -> None:
         logging.getLogger("baldur").setLevel(level)
 
 
+#: The family loggers whose level Baldur set (and may therefore unset).
+_families_set: set[str] = set()
+
+
 def apply_log_levels(settings: Settings) -> None:
-    """The global level, then each family's override on its own logger (a
-    family left unset follows the global level)."""
+    """The global level, then each family's override on its own logger. A
+    family left unset follows the global level again if Baldur had set it;
+    a level the app set itself is left alone."""
     apply_log_level(settings.log_level)
     for key, logger_name in FAMILY_LOGGERS.items():
         level = getattr(settings, key)
-        logging.getLogger(logger_name).setLevel(level if level is not None else logging.NOTSET)
+        if level is not None:
+            logging.getLogger(logger_name).setLevel(level)
+            _families_set.add(logger_name)
+        elif logger_name in _families_set:
+            logging.getLogger(logger_name).setLevel(logging.NOTSET)
+            _families_set.discard(logger_name)
 
 
 def idempotency_store_url(settings: Settings) -> str | None:

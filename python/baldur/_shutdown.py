@@ -10,7 +10,8 @@ The SIGTERM handler is chained, never a replacement: a server's own handler
 (gunicorn's, uvicorn's) is called right after readiness flips, and runs its
 own graceful stop. With no handler before ours (plain Python), Baldur waits
 for the drain and then exits with status 143 (128 + SIGTERM), running the
-interpreter's exit hooks.
+interpreter's exit hooks; if calls are still stuck at the deadline, the
+signal's default action ends the process, as it would have without Baldur.
 
 >>> import baldur
 >>> baldur.install_shutdown_handler()  # doctest: +SKIP
@@ -55,7 +56,7 @@ def is_shutting_down() -> bool:
     return _core.is_draining()
 
 
-def in_flight() -> int:
+def calls_in_flight() -> int:
     """Protected calls running now, in this process."""
     return _core.drain_progress()[1]
 
@@ -76,7 +77,10 @@ def begin_shutdown(timeout: float | None = None) -> bool:
 
         health.invalidate_cache()
         _events.shutdown_event(
-            "shutdown.drain_started", logging.INFO, in_flight=in_flight(), drain_seconds=seconds
+            "shutdown.drain_started",
+            logging.INFO,
+            in_flight=calls_in_flight(),
+            drain_seconds=seconds,
         )
     return started
 
@@ -135,9 +139,15 @@ def uninstall_shutdown_handler(signum: int = signal.SIGTERM) -> None:
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     if _exit_after_drain.is_set():
-        # The drain is over: leave as SIGTERM would have, but through the
-        # interpreter's exit hooks (what must reach the stores is flushed).
-        raise SystemExit(128 + signum)
+        if _core.drain_progress()[0] == "drained":
+            # Every call finished: leave through the interpreter's exit
+            # hooks (what must still reach the stores is flushed), with the
+            # status a SIGTERM-killed process reports.
+            raise SystemExit(128 + signum)
+        # Calls are stuck past the deadline: end as SIGTERM would have.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
     begin_shutdown()
     previous = _installed.get(signum)
     if callable(previous):

@@ -83,7 +83,7 @@ def health_ready(*, nocache: bool = False) -> Response:
     if _shutdown.is_shutting_down():
         return _json(
             503,
-            {"status": "shutting_down", "in_flight": _shutdown.in_flight()},
+            {"status": "shutting_down", "in_flight": _shutdown.calls_in_flight()},
             **_draining_headers(),
         )
     report = health.check_readiness(nocache=nocache)
@@ -99,13 +99,17 @@ def health_pool() -> Response:
     stores = _builtin_checks.store_health()
     running, starts = _core.runtime_status()
     degraded = sorted(name for name, entry in stores.items() if entry["degraded"])
-    body = {
+    body: dict[str, Any] = {
         "status": "degraded" if degraded else "healthy",
         "stores": stores,
-        "wal_pending": _core.wal_pending(),
         "runtime": {"running": running, "starts": starts},
     }
-    return _json(503 if degraded else 200, body)
+    try:
+        body["wal_pending"] = _core.wal_pending()
+    except Exception as error:  # the local log is part of the pool: erroring is 503
+        body["status"], body["wal_pending"] = "error", None
+        body["error"] = f"write-ahead log: {type(error).__name__}: {error}"
+    return _json(200 if body["status"] == "healthy" else 503, body)
 
 
 def health_ping() -> Response:

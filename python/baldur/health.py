@@ -44,7 +44,8 @@ class CheckResult:
     data: Mapping[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"status": self.status, "detail": self.detail, **dict(self.data)}
+        # The check's own data never hides its status or detail.
+        return {**dict(self.data), "status": self.status, "detail": self.detail}
 
 
 CheckAnswer = CheckResult | bool | str | None
@@ -143,7 +144,7 @@ def check_health(*, nocache: bool = False) -> HealthReport:
         cached, cached_at = _cache, _cached_at
     if not nocache and cached is not None and now - cached_at < CACHE_SECONDS:
         return HealthReport(cached.status, cached.checks, cached.checked_at, cached=True)
-    report = _run(lambda check: True)
+    report = _run()
     with _lock:
         _cache, _cached_at = report, now
     return report
@@ -158,9 +159,9 @@ def check_readiness(*, nocache: bool = False) -> HealthReport:
     return HealthReport(_worst(checks.values()), checks, full.checked_at, full.cached)
 
 
-def _run(include: Callable[[_Check], bool]) -> HealthReport:
+def _run() -> HealthReport:
     with _lock:
-        checks = [check for check in _checks.values() if include(check)]
+        checks = list(_checks.values())
     results = {check.name: _judge(check) for check in sorted(checks, key=lambda c: c.name)}
     return HealthReport(_worst(results.values()), results, time.time())
 

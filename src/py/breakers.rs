@@ -108,8 +108,8 @@ struct PyTransitionListener {
 
 impl BreakerObserver for PyTransitionListener {
     fn on_transition(&self, t: &Transition) {
-        METRICS.zone(&t.name).transition(t.to);
         Python::attach(|py| {
+            METRICS.zone(&t.name).transition(t.to);
             let args = (
                 t.name.as_ref(),
                 t.from.as_str(),

@@ -1,12 +1,14 @@
 //! Graceful shutdown's bookkeeping: protected calls in flight, and the
 //! drain that waits for them up to a deadline.
 //!
-//! Entering and leaving a call is one relaxed add each. The count is
-//! signed and read clamped at zero, so a stray extra release can never
-//! show as billions of calls in flight.
+//! Entering and leaving a call is a load and a store each (a
+//! [`Level`]: exact under the GIL, no locked instruction on the call path),
+//! read clamped at zero.
 
 use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use crate::core::metrics::tally::Level;
+use parking_lot::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
@@ -34,9 +36,12 @@ pub enum DrainProgress {
 /// The in-flight count and the drain state.
 #[derive(Debug)]
 pub struct Drain {
-    in_flight: AtomicI64,
+    in_flight: Level,
     draining: AtomicBool,
     deadline: AtomicU64,
+    /// Serialises starting and cancelling (rare), so a reader that sees
+    /// `draining` also sees its deadline.
+    switching: Mutex<()>,
     clock: SharedClock,
 }
 
@@ -44,9 +49,10 @@ impl Drain {
     /// No calls in flight, not draining.
     pub fn new(clock: SharedClock) -> Self {
         Self {
-            in_flight: AtomicI64::new(0),
+            in_flight: Level::new(),
             draining: AtomicBool::new(false),
             deadline: AtomicU64::new(0),
+            switching: Mutex::new(()),
             clock,
         }
     }
@@ -54,29 +60,31 @@ impl Drain {
     /// A protected call starts; it counts until the guard is dropped.
     #[inline]
     pub fn enter(&self) -> InFlight<'_> {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.add(1);
         InFlight { drain: self }
     }
 
     /// Calls in flight now (never negative).
     pub fn in_flight(&self) -> u64 {
-        u64::try_from(self.in_flight.load(Ordering::Relaxed)).unwrap_or(0)
+        self.in_flight.get()
     }
 
     /// Whether a drain has started (readiness answers 503 from then on).
     #[inline]
     pub fn is_draining(&self) -> bool {
-        self.draining.load(Ordering::Relaxed)
+        self.draining.load(Ordering::Acquire)
     }
 
     /// Starts draining with `timeout` to finish. True for the call that
     /// started it; a second start keeps the first deadline.
     pub fn start(&self, timeout: Duration) -> bool {
-        let deadline = self.clock.now().saturating_add(to_nanos(timeout));
-        if self.draining.swap(true, Ordering::AcqRel) {
+        let _switching = self.switching.lock();
+        if self.draining.load(Ordering::Acquire) {
             return false;
         }
-        self.deadline.store(deadline, Ordering::Release);
+        let deadline = self.clock.now().saturating_add(to_nanos(timeout));
+        self.deadline.store(deadline, Ordering::Relaxed);
+        self.draining.store(true, Ordering::Release); // publishes the deadline
         true
     }
 
@@ -89,7 +97,7 @@ impl Drain {
         if in_flight == 0 {
             return DrainProgress::Drained;
         }
-        let deadline: Nanos = self.deadline.load(Ordering::Acquire);
+        let deadline: Nanos = self.deadline.load(Ordering::Relaxed);
         let now = self.clock.now();
         if now >= deadline {
             return DrainProgress::DeadlinePassed { in_flight };
@@ -106,7 +114,7 @@ impl Drain {
         if !self.is_draining() {
             return 0;
         }
-        let deadline = self.deadline.load(Ordering::Acquire);
+        let deadline = self.deadline.load(Ordering::Relaxed);
         Duration::from_nanos(deadline.saturating_sub(self.clock.now()))
             .as_secs_f64()
             .ceil() as u64
@@ -114,6 +122,7 @@ impl Drain {
 
     /// Back to serving (tests; a server that cancels its shutdown).
     pub fn cancel(&self) {
+        let _switching = self.switching.lock();
         self.draining.store(false, Ordering::Release);
     }
 }
@@ -127,7 +136,7 @@ pub struct InFlight<'a> {
 impl Drop for InFlight<'_> {
     #[inline]
     fn drop(&mut self) {
-        self.drain.in_flight.fetch_sub(1, Ordering::Relaxed);
+        self.drain.in_flight.add(-1);
     }
 }
 

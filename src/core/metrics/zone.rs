@@ -2,6 +2,7 @@
 //! transitions and idempotency duplicates.
 
 use crate::core::breaker::CircuitState;
+use crate::core::metrics::tally::Tally;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a protected call ended, as the metrics count it.
@@ -54,12 +55,13 @@ impl CallOutcome {
 const OUTCOMES: usize = CallOutcome::ALL.len();
 const STATES: usize = CircuitState::ALL.len();
 
-/// Counters of one zone (or of the overflow series). Every method is one
-/// relaxed atomic add: the counts are statistics, not synchronisation.
+/// Counters of one zone (or of the overflow series). Calls and attempts,
+/// bumped on every call, are [`Tally`]s (a load and a store, exact under the
+/// GIL); the rarer events are relaxed atomic adds.
 #[derive(Debug, Default)]
 pub struct ZoneCounters {
-    calls: [AtomicU64; OUTCOMES],
-    attempts: AtomicU64,
+    calls: [Tally; OUTCOMES],
+    attempts: Tally,
     fallbacks: AtomicU64,
     transitions: [AtomicU64; STATES],
     idempotency_duplicates: AtomicU64,
@@ -96,13 +98,13 @@ impl ZoneCounters {
     /// A call ended with `outcome`.
     #[inline]
     pub fn call(&self, outcome: CallOutcome) {
-        self.calls[outcome as usize].fetch_add(1, Ordering::Relaxed);
+        self.calls[outcome as usize].bump();
     }
 
     /// An attempt started.
     #[inline]
     pub fn attempt(&self) {
-        self.attempts.fetch_add(1, Ordering::Relaxed);
+        self.attempts.bump();
     }
 
     /// A fallback answered a call.
@@ -124,8 +126,8 @@ impl ZoneCounters {
     pub fn snapshot(&self) -> ZoneSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
         ZoneSnapshot {
-            calls: std::array::from_fn(|i| load(&self.calls[i])),
-            attempts: load(&self.attempts),
+            calls: std::array::from_fn(|i| self.calls[i].get()),
+            attempts: self.attempts.get(),
             fallbacks: load(&self.fallbacks),
             transitions: std::array::from_fn(|i| load(&self.transitions[i])),
             idempotency_duplicates: load(&self.idempotency_duplicates),
