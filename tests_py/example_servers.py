@@ -260,3 +260,6 @@ class App(Process):
 
     def get(self, path: str) -> Answer:
         return call(self.url + path)
+
+    def call(self, method: str, path: str, payload: object = None) -> Answer:
+        return call(self.url + path, method, payload)

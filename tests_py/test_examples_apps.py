@@ -7,6 +7,7 @@ and Baldur's health endpoints answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -81,15 +82,40 @@ def test_a_failing_gateway_gets_the_fallback_answer_and_a_dead_letter_entry(
     assert "503" in answer.body["order"]["detail"]
     assert gateway.asked(order_id) == 3  # retried: the default three attempts
     assert gateway.charged(order_id) == 0
-    entries = app.get("/payments/failed").body["entries"]
-    [entry] = [e for e in entries if order_id in e["arguments"]]
+    [entry] = parked(app, order_id)
     assert entry["zone"] == "charge-customer"
     assert entry["reason"] == "exhausted"
     assert entry["replayable"] is True
-    # The claim was released: once the gateway is back, the same order is charged.
+    # Once the gateway is back, the parked charge is replayed and settles the order.
     gateway.heal()
+    replayed = app.call("POST", "/payments/failed/replay")
+    assert replayed.status == 200, (replayed, app.output())
+    outcome = {(r["id"], r["ok"]) for r in replayed.body["replayed"]}
+    assert (entry["id"], True) in outcome, replayed
+    assert app.get(f"/orders/{order_id}").body["order"]["status"] == "paid"
+    assert gateway.charged(order_id) == 1
+    assert not [
+        e for e in app.get("/payments/failed").body["entries"] if order_id in e["arguments"]
+    ]
+    # The replay completed the order's claim: a new checkout of it is a duplicate.
+    assert app.checkout(order_id).body["duplicate"] == "completed"
+    assert gateway.charged(order_id) == 1
+
+
+def parked(app: App, order_id: str) -> list[dict[str, Any]]:
+    """The dead-letter entries of the order's charge."""
+    entries: list[dict[str, Any]] = app.get("/payments/failed").body["entries"]
+    return [entry for entry in entries if order_id in entry["arguments"]]
+
+
+def test_a_failed_checkout_can_be_retried_by_the_client(app: App, gateway: Gateway) -> None:
+    gateway.behave(failure_rate=1.0)
+    order_id = new_order()
+    assert app.checkout(order_id).status == 202
+    gateway.heal()  # the failed call released its idempotency claim
     retried = app.checkout(order_id)
     assert retried.status == 201, retried
+    assert retried.body["order"]["status"] == "paid"
     assert gateway.charged(order_id) == 1
 
 

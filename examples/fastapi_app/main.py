@@ -1,7 +1,8 @@
 """``POST /checkout`` charges the customer; ``GET /orders/{id}`` shows the
 order; ``GET /orders/{id}/charge`` asks the gateway about its charge (a
 protected endpoint, dependencies injected); ``GET /payments/failed`` lists
-the charges parked in the dead-letter queue. Baldur's health endpoints are
+the charges parked in the dead-letter queue and ``POST
+/payments/failed/replay`` charges them again. Baldur's health endpoints are
 under ``/api/baldur/``.
 
 Run: ``uvicorn fastapi_app.main:app`` (see README.md)."""
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field
 
 import baldur
 from baldur.adapters.fastapi import BaldurMiddleware, router, with_baldur
+from fastapi_app import payments
 from fastapi_app.payments import GATEWAY_URL, charge_customer
 from shop.checkout import retry_after
 from shop.drain_first import hold_server_stop_until_drained
@@ -29,7 +31,7 @@ from shop.orders import OrderBook
 @asynccontextmanager
 async def shop_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The app's own startup, run inside Baldur's (after ``init()``)."""
-    app.state.orders = OrderBook()
+    app.state.orders = payments.orders
     hold_server_stop_until_drained()
     yield
 
@@ -74,8 +76,7 @@ async def checkout(wanted: Checkout, orders: Orders) -> JSONResponse:
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=str(charge["reason"]))
         return _reply({"order": order}, 202)
-    order = orders.settle(wanted.order_id, "paid", charge_id=str(charge["charge_id"]))
-    return _reply({"order": order}, 201)
+    return _reply({"order": charge}, 201)
 
 
 @app.get("/orders/{order_id}")
@@ -106,3 +107,11 @@ async def gateway_charge(order_id: str, orders: Orders) -> dict[str, Any]:
 async def failed_payments() -> JSONResponse:
     entries = await baldur.dlq.alist(domain="charge-customer")
     return _reply({"entries": list(entries), "complete": entries.complete}, 200)
+
+
+@app.post("/payments/failed/replay")
+async def replay_failed_payments() -> JSONResponse:
+    """Once the gateway is back: each parked charge runs again, under the
+    same protection; a successful one settles its order."""
+    replayed = await baldur.dlq.areplay_batch(domain="charge-customer")
+    return _reply({"replayed": replayed}, 200)

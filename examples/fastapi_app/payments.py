@@ -1,6 +1,8 @@
 """Charging the customer through the payment gateway from async code, under
 Baldur's full protection (breaker, retry, timeout, fallback, idempotency and
-the DLQ all work on ``async def``)."""
+the DLQ all work on ``async def``). Recording the payment on the order is
+part of it, so a charge replayed from the dead-letter queue settles its
+order too."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ import httpx
 
 import baldur
 from shop.checkout import payment_pending
+from shop.orders import Order, OrderBook
 
 GATEWAY_URL = os.environ.get("GATEWAY_URL", "http://127.0.0.1:8081")
 CHARGE_TIMEOUT = float(os.environ.get("CHARGE_TIMEOUT_SECONDS", "10"))
+
+orders = OrderBook()
 
 
 @baldur.protected(
@@ -26,7 +31,9 @@ CHARGE_TIMEOUT = float(os.environ.get("CHARGE_TIMEOUT_SECONDS", "10"))
     idempotency_key="order_id",
     dlq=True,
 )
-async def charge_customer(order_id: str, customer: str, amount_cents: int) -> dict[str, Any]:
+async def charge_customer(order_id: str, customer: str, amount_cents: int) -> Order:
+    """The paid order; the fallback's ``{"pending": True, ...}`` when the
+    gateway could not be reached."""
     async with httpx.AsyncClient(base_url=GATEWAY_URL, timeout=5.0) as gateway:
         response = await gateway.post(
             "/charge",
@@ -35,5 +42,5 @@ async def charge_customer(order_id: str, customer: str, amount_cents: int) -> di
             headers={"Idempotency-Key": f"order-{order_id}"},
         )
         response.raise_for_status()
-        answer: dict[str, Any] = response.json()
-        return answer
+        charge: dict[str, Any] = response.json()
+    return orders.settle(order_id, "paid", charge_id=str(charge["charge_id"]))

@@ -1,6 +1,7 @@
 """``POST /checkout`` charges the customer; ``GET /orders/<id>`` shows the
 order; ``GET /payments/failed`` lists the charges parked in the dead-letter
-queue. Baldur's health endpoints are under ``/api/baldur/``.
+queue and ``POST /payments/failed/replay`` charges them again. Baldur's
+health endpoints are under ``/api/baldur/``.
 
 Run: ``gunicorn -w 3 flask_app.app:app`` (see README.md)."""
 
@@ -13,15 +14,13 @@ from flask import Flask, Response, jsonify, request
 
 import baldur
 from baldur.adapters.flask import Baldur
-from flask_app.payments import charge_customer
+from flask_app.payments import charge_customer, orders
 from shop.checkout import CheckoutRequest, retry_after
 from shop.drain_first import hold_server_stop_until_drained
-from shop.orders import OrderBook
 
 app = Flask(__name__)
 Baldur(app)
 hold_server_stop_until_drained()
-orders = OrderBook()
 
 
 def _reply(payload: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:
@@ -52,8 +51,7 @@ def checkout() -> Response:
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=charge["reason"])
         return _reply({"order": order}, 202)
-    order = orders.settle(wanted.order_id, "paid", charge_id=charge["charge_id"])
-    return _reply({"order": order}, 201)
+    return _reply({"order": charge}, 201)
 
 
 @app.get("/orders/<order_id>")
@@ -68,3 +66,10 @@ def show_order(order_id: str) -> Response:
 def failed_payments() -> Response:
     entries = baldur.dlq.list(domain="charge-customer")
     return _reply({"entries": list(entries), "complete": entries.complete}, 200)
+
+
+@app.post("/payments/failed/replay")
+def replay_failed_payments() -> Response:
+    """Once the gateway is back: each parked charge runs again, under the
+    same protection; a successful one settles its order."""
+    return _reply({"replayed": baldur.dlq.replay_batch(domain="charge-customer")}, 200)
