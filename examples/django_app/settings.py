@@ -42,10 +42,10 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 TIME_ZONE = "UTC"
 
-# Settings of baldur.init(), on top of the BALDUR_* environment variables.
-BALDUR = {
-    "CB_FAILURE_THRESHOLD": int(os.environ.get("BALDUR_CB_FAILURE_THRESHOLD", "5")),
-}
+# Settings of baldur.init(), on top of the BALDUR_* environment variables
+# (which give BALDUR_REDIS_URL). The drain ends before gunicorn's graceful
+# timeout (30 s) would kill a worker mid-charge.
+BALDUR = {"SHUTDOWN_DRAIN_SECONDS": 25}
 
 LOGGING = {
     "version": 1,

@@ -19,6 +19,10 @@ from shop.checkout import CheckoutRequest, retry_after
 from shop.drain_first import hold_server_stop_until_drained
 
 app = Flask(__name__)
+# BALDUR_* keys of app.config are init() settings, on top of the BALDUR_*
+# environment variables (which give BALDUR_REDIS_URL). The drain ends before
+# gunicorn's graceful timeout (30 s) would kill a worker mid-charge.
+app.config["BALDUR_SHUTDOWN_DRAIN_SECONDS"] = 25
 Baldur(app)
 hold_server_stop_until_drained()
 
