@@ -17,11 +17,11 @@ from django_app.payments import charge_customer
 from shop.checkout import CheckoutRequest, retry_after
 
 
-def _reply(payload: dict[str, Any], status: int, retry_after: int | None = None) -> JsonResponse:
+def _reply(payload: dict[str, Any], status: int, wait_seconds: int | None = None) -> JsonResponse:
     response = JsonResponse(payload, status=status)
     response["X-Served-By"] = str(os.getpid())  # which worker answered
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
+    if wait_seconds is not None:
+        response["Retry-After"] = str(wait_seconds)
     return response
 
 

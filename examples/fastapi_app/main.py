@@ -55,10 +55,10 @@ def order_book() -> OrderBook:
 Orders = Annotated[OrderBook, Depends(order_book)]
 
 
-def _reply(payload: dict[str, Any], status: int, retry_after: int | None = None) -> JSONResponse:
+def _reply(payload: dict[str, Any], status: int, wait_seconds: int | None = None) -> JSONResponse:
     headers = {"X-Served-By": str(os.getpid())}  # which worker answered
-    if retry_after is not None:
-        headers["Retry-After"] = str(retry_after)
+    if wait_seconds is not None:
+        headers["Retry-After"] = str(wait_seconds)
     return JSONResponse(payload, status_code=status, headers=headers)
 
 

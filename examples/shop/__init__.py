@@ -1,3 +1,4 @@
-"""What the Flask and FastAPI examples share: the order book, kept in
-SQLite (the truth-of-record lives in a database, never in Baldur's stores),
-and the checkout request's validation. The Django example uses its ORM."""
+"""What the example apps share: the checkout request's validation and the
+charge's fallback (all three), the SQLite order book (Flask and FastAPI;
+Django uses its ORM), and :mod:`shop.drain_first` (all three). Orders live
+in a database, the truth-of-record, never in Baldur's stores."""
