@@ -27,7 +27,9 @@ def app(
 ) -> Iterator[App]:
     example: str = request.param
     require_server(example)
-    server = App(example, gateway, tmp_path_factory.mktemp(example))
+    # The failures these tests provoke on purpose never add up to a trip
+    # (the breaker across workers is test_examples_redis.py's).
+    server = App(example, gateway, tmp_path_factory.mktemp(example), BALDUR_CB_MINIMUM_CALLS="1000")
     yield server
     server.stop()
     assert "Traceback" not in server.output(), server.output()
@@ -100,6 +102,28 @@ def test_a_failing_gateway_gets_the_fallback_answer_and_a_dead_letter_entry(
     # The replay completed the order's claim: a new checkout of it is a duplicate.
     assert app.checkout(order_id).body["duplicate"] == "completed"
     assert gateway.charged(order_id) == 1
+
+
+def test_a_rate_limited_charge_is_retried_then_answered_by_the_fallback(
+    app: App, gateway: Gateway
+) -> None:
+    gateway.behave(rate_limit_rate=1.0, retry_after=1)
+    order_id = new_order()
+    answer = app.checkout(order_id)
+    assert answer.status == 202, (answer, app.output())
+    assert "429" in answer.body["order"]["detail"]
+    assert gateway.asked(order_id) == 3  # a 429 is the gateway's failure: retried
+    assert [e["reason"] for e in parked(app, order_id)] == ["exhausted"]
+
+
+def test_a_declined_card_is_neither_retried_nor_parked(app: App, gateway: Gateway) -> None:
+    order_id = new_order()
+    answer = app.checkout(order_id, amount_cents=5_000_000)  # over the gateway's limit
+    assert answer.status == 402, (answer, app.output())
+    assert answer.body["order"]["status"] == "declined"
+    assert "402" in answer.body["order"]["detail"]
+    assert gateway.asked(order_id) == 1  # a 4xx is the caller's problem: no retry
+    assert parked(app, order_id) == []  # nor a dead-letter entry
 
 
 def parked(app: App, order_id: str) -> list[dict[str, Any]]:

@@ -45,9 +45,10 @@ def test_a_key_is_charged_once_however_often_it_is_asked(gateway: str) -> None:
     assert call(gateway + "/stats").body == {"requests": 2, "charges": 1}
 
 
-def test_a_charge_needs_a_key_and_a_positive_amount(gateway: str) -> None:
+def test_a_charge_needs_a_key_and_a_positive_amount_under_the_limit(gateway: str) -> None:
     assert charge(gateway, None).status == 400
     assert charge(gateway, "k-2", amount=0).status == 400
+    assert charge(gateway, "k-2", amount=1_000_001).status == 402  # declined
     assert call(gateway + "/charges/k-2").body["charges"] == 0
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from typing import Any
+from urllib.error import HTTPError
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -46,6 +47,12 @@ def checkout(request: HttpRequest) -> JsonResponse:
         order.status, order.detail = "payment_unavailable", str(open_circuit)
         order.save(update_fields=["status", "detail"])
         return _reply({"order": order.as_json()}, 503, retry_after(open_circuit))
+    except HTTPError as refused:
+        # A 4xx (a declined card): the gateway answered; Baldur neither
+        # retried it nor parked it, and the breaker counts it as a success.
+        order.status, order.detail = "declined", f"{refused.code} {refused.reason}"
+        order.save(update_fields=["status", "detail"])
+        return _reply({"order": order.as_json()}, 402)
     if charge.get("pending"):
         order.status, order.detail = "payment_pending", str(charge["reason"])
         order.save(update_fields=["status", "detail"])

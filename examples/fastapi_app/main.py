@@ -73,6 +73,12 @@ async def checkout(wanted: Checkout, orders: Orders) -> JSONResponse:
     except baldur.CircuitOpenError as open_circuit:
         order = orders.settle(wanted.order_id, "payment_unavailable", detail=str(open_circuit))
         return _reply({"order": order}, 503, retry_after(open_circuit))
+    except httpx.HTTPStatusError as refused:
+        # A 4xx (a declined card): the gateway answered; Baldur neither
+        # retried it nor parked it, and the breaker counts it as a success.
+        status = refused.response.status_code
+        order = orders.settle(wanted.order_id, "declined", detail=f"{status} {refused}")
+        return _reply({"order": order}, 402)
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=str(charge["reason"]))
         return _reply({"order": order}, 202)

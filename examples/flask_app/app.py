@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.error import HTTPError
 
 from flask import Flask, Response, jsonify, request
 
@@ -52,6 +53,13 @@ def checkout() -> Response:
     except baldur.CircuitOpenError as open_circuit:
         order = orders.settle(wanted.order_id, "payment_unavailable", detail=str(open_circuit))
         return _reply({"order": order}, 503, {"Retry-After": str(retry_after(open_circuit))})
+    except HTTPError as refused:
+        # A 4xx (a declined card): the gateway answered; Baldur neither
+        # retried it nor parked it, and the breaker counts it as a success.
+        order = orders.settle(
+            wanted.order_id, "declined", detail=f"{refused.code} {refused.reason}"
+        )
+        return _reply({"order": order}, 402)
     if charge.get("pending"):
         order = orders.settle(wanted.order_id, "payment_pending", detail=charge["reason"])
         return _reply({"order": order}, 202)

@@ -7,7 +7,8 @@ Endpoints:
 
 - ``POST /charge`` (header ``Idempotency-Key``, JSON ``{"amount_cents": 1250,
   "customer": "c-1"}``): 200 ``{"charge_id", "key", "amount_cents",
-  "replayed"}``; a repeated key answers the first charge, ``replayed: true``.
+  "replayed"}``; a repeated key answers the first charge, ``replayed: true``;
+  402 for an amount over ``decline_above_cents`` (a declined card).
 - ``GET /charges/<key>``: how often the key was asked for (``requests``) and
   how many charges it made (``charges``, 0 or 1).
 - ``GET /stats``: totals over every key.
@@ -43,6 +44,8 @@ class Behaviour:
     rate_limit_rate: float = 0.0
     retry_after: int = 1
     latency: float = 0.0
+    #: Larger charges are declined: 402, the caller's problem, not a failure.
+    decline_above_cents: int = 1_000_000
     #: Non-zero: charge requests wait (up to ``MAX_HOLD_SECONDS``) until it
     #: is set back to 0, so a test can keep requests in flight as long as it needs.
     hold: float = 0.0
@@ -54,7 +57,8 @@ class Behaviour:
                 raise ValueError(f"unknown behaviour {name!r}; known: {sorted(known)}")
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ValueError(f"{name} must be a number >= 0, not {value!r}")
-            setattr(self, name, int(value) if name == "retry_after" else float(value))
+            whole = name in ("retry_after", "decline_above_cents")
+            setattr(self, name, int(value) if whole else float(value))
 
 
 @dataclass
@@ -172,6 +176,9 @@ class GatewayHandler(BaseHTTPRequestHandler):
         self.server.ledger.asked(key)
         self.server.wait_while_held()
         time.sleep(behaviour.latency)
+        if amount > behaviour.decline_above_cents:
+            self._answer(HTTPStatus.PAYMENT_REQUIRED, {"error": "card declined"})
+            return
         roll = self.server.roll()
         if roll < behaviour.rate_limit_rate:
             headers = {"Retry-After": str(behaviour.retry_after)}
