@@ -31,7 +31,7 @@ ruff check python tests_py benches
 ruff format --check python benches
 
 step "mypy --strict (package) and stubtest (compiled module)"
-mypy python/baldur
+mypy python/baldur examples
 python -m mypy.stubtest baldur._core --allowlist scripts/stubtest-allowlist.txt
 
 step "pytest"

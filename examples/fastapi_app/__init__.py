@@ -1,0 +1,1 @@
+"""The checkout service on FastAPI: ``uvicorn fastapi_app.main:app``."""

@@ -1,0 +1,1 @@
+"""The checkout service on Flask: ``gunicorn flask_app.app:app``."""
