@@ -27,8 +27,8 @@ cargo clippy --all-targets --quiet -- -D warnings
 cargo clippy --all-targets --features python --quiet -- -D warnings
 
 step "ruff"
-ruff check python tests_py benches
-ruff format --check python benches
+ruff check python tests_py benches examples
+ruff format --check python tests_py benches examples
 
 step "mypy --strict (package) and stubtest (compiled module)"
 mypy python/baldur examples
