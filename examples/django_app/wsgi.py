@@ -6,9 +6,6 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from shop.drain_first import hold_server_stop_until_drained
-
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "django_app.settings")
 
 application = get_wsgi_application()  # runs baldur.init() (the app config)
-hold_server_stop_until_drained()

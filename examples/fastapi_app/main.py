@@ -24,7 +24,6 @@ from baldur.adapters.fastapi import BaldurMiddleware, router, with_baldur
 from fastapi_app import payments
 from fastapi_app.payments import GATEWAY_URL, charge_customer
 from shop.checkout import retry_after
-from shop.drain_first import hold_server_stop_until_drained
 from shop.orders import OrderBook
 
 
@@ -32,7 +31,6 @@ from shop.orders import OrderBook
 async def shop_lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The app's own startup, run inside Baldur's (after ``init()``)."""
     app.state.orders = payments.orders
-    hold_server_stop_until_drained()
     yield
 
 

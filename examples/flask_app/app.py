@@ -17,7 +17,6 @@ import baldur
 from baldur.adapters.flask import Baldur
 from flask_app.payments import charge_customer, orders
 from shop.checkout import CheckoutRequest, retry_after
-from shop.drain_first import hold_server_stop_until_drained
 
 app = Flask(__name__)
 # BALDUR_* keys of app.config are init() settings, on top of the BALDUR_*
@@ -25,7 +24,6 @@ app = Flask(__name__)
 # gunicorn's graceful timeout (30 s) would kill a worker mid-charge.
 app.config["BALDUR_SHUTDOWN_DRAIN_SECONDS"] = 25
 Baldur(app)
-hold_server_stop_until_drained()
 
 
 def _reply(payload: dict[str, Any], status: int, headers: dict[str, str] | None = None) -> Response:

@@ -7,8 +7,10 @@ finish. Liveness and ping stay 200 throughout, so the orchestrator does not
 hard-kill the process mid-drain.
 
 The SIGTERM handler is chained, never a replacement: a server's own handler
-(gunicorn's, uvicorn's) is called right after readiness flips, and runs its
-own graceful stop. With no handler before ours (plain Python), Baldur waits
+(gunicorn's, uvicorn's) is called once the drain is over (a second SIGTERM
+calls it at once), so the server keeps answering meanwhile: readiness says
+503, new protected work gets 503 + ``Retry-After``, liveness 200. Then the
+server runs its own graceful stop. With no handler before ours (plain Python), Baldur waits
 for the drain and then exits with status 143 (128 + SIGTERM), running the
 interpreter's exit hooks; if calls are still stuck at the deadline, the
 signal's default action ends the process, as it would have without Baldur.
@@ -36,6 +38,8 @@ _POLL_SECONDS = 0.01
 _lock = threading.Lock()
 _installed: dict[int, Any] = {}
 _exit_after_drain = threading.Event()
+#: Set once the drain is over: SIGTERM now goes on to the server's handler.
+_pass_on = threading.Event()
 
 
 @dataclass(frozen=True)
@@ -148,16 +152,32 @@ def _handle(signum: int, frame: FrameType | None) -> None:
         signal.signal(signum, signal.SIG_DFL)
         os.kill(os.getpid(), signum)
         return
-    begin_shutdown()
+    started = begin_shutdown()
     previous = _installed.get(signum)
     if callable(previous):
-        previous(signum, frame)  # the server's own graceful stop
+        if started and not _pass_on.is_set():
+            # The server keeps serving while the calls in flight finish:
+            # stopped now, it would refuse connections at once, and no
+            # probe would ever see readiness say 503. Its own graceful
+            # stop comes once the drain is over.
+            threading.Thread(
+                target=_pass_on_when_drained, args=(signum,), name="baldur-drain", daemon=True
+            ).start()
+            return
+        # Drained, or a second SIGTERM during the drain: the server's stop now.
+        previous(signum, frame)
     elif previous in (signal.SIG_DFL, None):
         # Nobody else would stop this process: exit once the drain ends.
         threading.Thread(
             target=_exit_when_drained, args=(signum,), name="baldur-drain", daemon=True
         ).start()
     # SIG_IGN: the app chose not to stop on this signal; readiness still flips.
+
+
+def _pass_on_when_drained(signum: int) -> None:
+    wait_for_drain()
+    _pass_on.set()
+    os.kill(os.getpid(), signum)  # back on the main thread: the server's handler
 
 
 def _exit_when_drained(signum: int) -> None:
@@ -176,3 +196,4 @@ def reset_for_tests() -> None:
     """Back to serving, in this process (tests only)."""
     _core.drain_cancel()
     _exit_after_drain.clear()
+    _pass_on.clear()
