@@ -407,3 +407,34 @@ def test_with_idempotency_alone_in_redis_the_log_is_replayed_at_startup(
     baldur.protected(zone_name + "-other")(lambda: None)()
     eventually(lambda: _core.wal_pending() == 0)
     assert b"completed" in redis_server.command("HGET", key, "state")
+
+
+def test_a_probe_success_is_counted_once_when_its_sync_is_sent_again(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str
+) -> None:
+    """A sync times out on the worker but runs in Redis later (a stall):
+    the worker sends its outcomes again. One success must not count twice
+    and close a breaker that needs two."""
+    configure(
+        redis_url=redis_server.url,
+        cb_failure_threshold=3,
+        cb_minimum_calls=3,
+        cb_recovery_timeout=1,
+        cb_half_open_max_calls=2,
+    )
+    trip(zone_name)
+    eventually(lambda: b"half_open" in fleet_state(redis_server, zone_name))
+    probe = baldur.protected(zone_name)(lambda: "ok")
+
+    def admitted() -> bool:
+        try:
+            return probe() == "ok"
+        except baldur.CircuitOpenError:
+            return False
+
+    eventually(admitted)  # one probe succeeded; its report is on its way
+    redis_server.pause(700)
+    time.sleep(2.0)
+    key = f"{{baldur:cb:{zone_name}}}:state"
+    assert b"half_open" in fleet_state(redis_server, zone_name)
+    assert redis_server.command("HGET", key, "successes").endswith(b"1\r\n")

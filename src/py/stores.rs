@@ -399,13 +399,13 @@ pub(crate) fn replay_wal_now() {
 
 /// Writes waiting in the log (for health checks and tests).
 #[pyfunction]
-pub(crate) fn wal_pending() -> PyResult<u64> {
+pub(crate) fn wal_pending(py: Python<'_>) -> PyResult<u64> {
     let wal = WAL.lock().clone();
     match wal {
         None => Ok(0),
-        Some(wal) => wal
-            .get()
-            .and_then(|log| log.len())
+        // SQLite may wait on another process's lock: not with the GIL held.
+        Some(wal) => py
+            .detach(|| wal.get().and_then(|log| log.len()))
             .map_err(PyValueError::new_err),
     }
 }

@@ -112,23 +112,27 @@ if state == 'closed' and (ARGV[3] == '1'
 end
 
 -- Half-open: one failed probe reopens; enough successes close.
+-- A success counts only with the slot it used: a report sent again (its
+-- first sync timed out on the worker but ran here) finds the slot gone and
+-- counts nothing twice.
 local function free_leases(n)
-  if n <= 0 then return end
+  local freed = 0
+  if n <= 0 then return 0 end
   local mine = redis.call('ZRANGE', L, 0, -1)
   for _, member in ipairs(mine) do
-    if n == 0 then break end
+    if freed == n then break end
     if string.sub(member, 1, #ARGV[17] + 1) == ARGV[17] .. ':' then
       redis.call('ZREM', L, member)
-      n = n - 1
+      freed = freed + 1
     end
   end
+  return freed
 end
 if state == 'half_open' then
   if tonumber(ARGV[5]) > 0 then
     open_now(now + recovery)
   else
-    free_leases(tonumber(ARGV[4]))
-    successes = successes + tonumber(ARGV[4])
+    successes = successes + free_leases(tonumber(ARGV[4]))
     if successes >= probes then
       move('closed')
       forget_window()
