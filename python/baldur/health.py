@@ -203,6 +203,7 @@ def _invalidate() -> None:
 
 
 def invalidate_cache() -> None:
-    """Forgets the cached report (a state change the next probe must see)."""
-    with _lock:
-        _invalidate()
+    """Forgets the cached report (a state change the next probe must see).
+    Takes no lock: the SIGTERM handler calls it, and may run on a thread
+    that holds the lock already (one assignment is atomic under the GIL)."""
+    _invalidate()
