@@ -121,8 +121,8 @@ def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(
 
     _log_breaker_row(log, zone_name, _dead_pid(), operator=["reset", int(time.time() * 1000)])
     _core.replay_wal_now()
-    eventually(lambda: _core.wal_pending() == 0)
-    eventually(lambda: b"closed" in fleet_state(redis_server, zone_name))
+    eventually(lambda: _core.wal_pending() == 0, within=15)
+    eventually(lambda: b"closed" in fleet_state(redis_server, zone_name), within=15)
 
 
 def test_a_live_workers_row_is_left_for_it_to_deliver(

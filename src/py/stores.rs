@@ -43,6 +43,9 @@ static WAL: Mutex<Option<Arc<LazyWal>>> = Mutex::new(None);
 /// Set while a replay of the log runs (one at a time).
 static REPLAYING: AtomicBool = AtomicBool::new(false);
 
+/// Set when a replay is asked for; the running one goes round again.
+static REPLAY_AGAIN: AtomicBool = AtomicBool::new(false);
+
 /// Set by the exit hook: a running replay stops at its next entry (what is
 /// left stays logged for the next process).
 static STOPPING: AtomicBool = AtomicBool::new(false);
@@ -312,14 +315,25 @@ pub(crate) fn schedule_replay() {
     let Some(wal) = WAL.lock().clone() else {
         return;
     };
-    if STOPPING.load(Ordering::Acquire) || REPLAYING.swap(true, Ordering::AcqRel) {
+    if STOPPING.load(Ordering::Acquire) {
+        return;
+    }
+    // One replay at a time; one asked for meanwhile runs right after it (it
+    // may be for rows the running one had already paged past).
+    REPLAY_AGAIN.store(true, Ordering::Release);
+    if REPLAYING.swap(true, Ordering::AcqRel) {
         return;
     }
     let sync = CONFIGURED.lock().sync.clone();
     let task = RUNTIME.handle().map(|runtime| {
         runtime.spawn_blocking(move || {
-            replay(&wal, sync.as_ref());
+            while REPLAY_AGAIN.swap(false, Ordering::AcqRel) && !STOPPING.load(Ordering::Acquire) {
+                replay(&wal, sync.as_ref());
+            }
             REPLAYING.store(false, Ordering::Release);
+            if REPLAY_AGAIN.load(Ordering::Acquire) {
+                schedule_replay(); // asked for between the last check and now
+            }
         })
     });
     if task.is_err() {
@@ -437,6 +451,7 @@ pub(crate) fn after_fork() {
     // The parent's replay thread, exit flush and first sync do not exist
     // here; nor is what the parent owed the fleet the child's to send.
     REPLAYING.store(false, Ordering::Release);
+    REPLAY_AGAIN.store(false, Ordering::Release);
     STOPPING.store(false, Ordering::Release);
     if let Some(mut lock) = START_LOCK.try_lock() {
         *lock = Arc::default();
