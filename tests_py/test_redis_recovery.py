@@ -87,6 +87,9 @@ def _dead_pid() -> int:
 
 
 def _log_breaker_row(path: Path, zone: str, pid: int, **fields: object) -> None:
+    """Leaves a breaker row in this process's log as process ``pid`` would
+    have (``path`` is where the log lives: the data dir's)."""
+    assert path.name == "redis-wal.sqlite3"
     payload = {
         "kind": "breaker",
         "name": zone,
@@ -98,11 +101,7 @@ def _log_breaker_row(path: Path, zone: str, pid: int, **fields: object) -> None:
         "merge": None,
         **fields,
     }
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "INSERT INTO pending (payload, logged_at_ms, slot) VALUES (?, ?, ?)",
-            (json.dumps(payload), int(time.time() * 1000), f"breaker:{pid}:{zone}"),
-        )
+    _core.wal_append_json(json.dumps(payload))
 
 
 def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(

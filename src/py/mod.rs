@@ -74,6 +74,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     m.add_function(wrap_pyfunction!(stores::first_sync, m)?)?;
     m.add_function(wrap_pyfunction!(stores::replay_wal_now, m)?)?;
+    m.add_function(wrap_pyfunction!(stores::wal_append_json, m)?)?;
     for function in [
         wrap_pyfunction!(metrics::metrics_snapshot, m)?,
         wrap_pyfunction!(metrics::record_request, m)?,

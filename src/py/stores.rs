@@ -411,6 +411,21 @@ pub(crate) fn replay_wal_now() {
     schedule_replay();
 }
 
+/// Appends one write, given as the log's own JSON, to the write-ahead log
+/// (tests and tooling: what another process would have left there).
+#[pyfunction]
+pub(crate) fn wal_append_json(py: Python<'_>, payload: &str) -> PyResult<()> {
+    let pending: Pending = serde_json::from_str(payload)
+        .map_err(|e| PyValueError::new_err(format!("not a write-ahead log entry: {e}")))?;
+    let wal = WAL
+        .lock()
+        .clone()
+        .ok_or_else(|| PyValueError::new_err("no write-ahead log is configured"))?;
+    py.detach(|| wal.get().and_then(|log| log.append(&pending)))
+        .map(|_| ())
+        .map_err(PyValueError::new_err)
+}
+
 /// Writes waiting in the log (for health checks and tests).
 #[pyfunction]
 pub(crate) fn wal_pending(py: Python<'_>) -> PyResult<u64> {
