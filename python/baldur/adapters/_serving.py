@@ -13,6 +13,19 @@ from baldur import _config, _shutdown
 #: Where the adapters mount the operations endpoints.
 PREFIX = "/api/baldur/"
 
+#: Every operations endpoint: its path under :data:`PREFIX` and the route
+#: name each framework registers it by (Django: ``reverse("baldur:ready")``).
+ROUTES: tuple[tuple[str, str], ...] = (
+    ("health/", "health"),
+    ("health/live/", "live"),
+    ("health/ready/", "ready"),
+    ("health/pool/", "pool"),
+    ("health/ping/", "ping"),
+    ("metrics/", "metrics"),
+    ("metrics/json/", "metrics_json"),
+    ("dashboard/summary/", "dashboard_summary"),
+)
+
 _log = logging.getLogger("baldur.adapters")
 
 

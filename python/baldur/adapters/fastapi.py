@@ -49,16 +49,7 @@ def _endpoint(path: str) -> Callable[[Request], HTTPResponse]:
     return answer
 
 
-for _path, _name in (
-    ("health/", "health"),
-    ("health/live/", "live"),
-    ("health/ready/", "ready"),
-    ("health/pool/", "pool"),
-    ("health/ping/", "ping"),
-    ("metrics/", "metrics"),
-    ("metrics/json/", "metrics_json"),
-    ("dashboard/summary/", "dashboard_summary"),
-):
+for _path, _name in _serving.ROUTES:
     router.add_api_route("/" + _path, _endpoint(_path), methods=["GET"], name=f"baldur:{_name}")
 
 

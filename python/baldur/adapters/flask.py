@@ -36,16 +36,7 @@ def _blueprint() -> Blueprint:
 
         return answer
 
-    for path, name in (
-        ("health/", "health"),
-        ("health/live/", "live"),
-        ("health/ready/", "ready"),
-        ("health/pool/", "pool"),
-        ("health/ping/", "ping"),
-        ("metrics/", "metrics"),
-        ("metrics/json/", "metrics_json"),
-        ("dashboard/summary/", "dashboard_summary"),
-    ):
+    for path, name in _serving.ROUTES:
         blueprint.add_url_rule("/" + path, name, endpoint(path), methods=["GET"])
     return blueprint
 
