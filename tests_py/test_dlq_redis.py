@@ -227,6 +227,25 @@ def test_an_outage_keeps_records_locally_says_so_and_flushes_them_once(
     assert baldur.dlq.stats()["local"] == 0
 
 
+def test_a_queue_no_call_uses_leaves_degraded_when_redis_answers_again(
+    on_redis: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Recovery does not wait for the next record or listing: the store is
+    probed in the background, and the exit is logged when Redis is back."""
+    assert not baldur.dlq.stats()["degraded"]
+    on_redis.kill()
+    with caplog.at_level(logging.INFO, logger="baldur"):
+        assert baldur.dlq.stats()["degraded"]
+
+        def exited() -> bool:
+            messages = [record.getMessage() for record in caplog.records]
+            return any("degraded_exited" in m and "redis:dlq" in m for m in messages)
+
+        on_redis.start()
+        eventually(exited)
+    assert not baldur.dlq.stats()["degraded"]
+
+
 def test_a_record_kept_locally_survives_kill_9_and_a_new_process_flushes_it(
     on_redis: RedisServer, tmp_path: Path, configure: Callable[..., None]
 ) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import baldur
 from baldur import endpoints
 from helpers import eventually
@@ -43,6 +45,27 @@ def test_a_lost_redis_degrades_health_and_fails_pool_but_not_live(
     redis_server.start()
     eventually(lambda: not degraded(), within=15)
     assert endpoints.health_pool().status == 200
+
+
+def test_a_store_no_call_uses_leaves_degraded_when_redis_answers_again(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    """Recovery must not wait for traffic: a store only idempotent calls
+    use, with none coming, would otherwise report DEGRADED (and pool/ 503)
+    until the next one."""
+    configure(idempotency_redis_url=redis_server.url, data_dir=str(tmp_path))
+    charge = baldur.protected(zone_name, idempotency_key="order_id")(lambda order_id: order_id)
+    assert charge("o-1") == "o-1"
+    redis_server.kill()
+    with pytest.raises(baldur.IdempotencyUnavailableError):
+        charge("o-2")
+    assert baldur.store_health()["redis:idempotency"]["degraded"]
+    assert endpoints.health_pool().status == 503
+
+    redis_server.start()
+    eventually(lambda: not degraded(), within=10)
+    assert endpoints.health_pool().status == 200
+    assert charge("o-3") == "o-3"
 
 
 def test_an_unreadable_write_ahead_log_makes_pool_answer_503(

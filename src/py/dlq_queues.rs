@@ -9,8 +9,8 @@ use crate::core::dlq::{Caps, DlqStore, Overflow, RedisDlq, SqliteDlq};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
-use crate::py::dlq_flush;
 use crate::py::runtime::RUNTIME;
+use crate::py::{dlq_flush, stores};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
@@ -143,7 +143,6 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
         SystemClock::shared(),
         DEFAULT_PROBE_INTERVAL,
     ));
-    health.set_listener(Some(Arc::new(dlq_flush::on_health_event)));
     let redis = RedisStore::new(
         &target,
         configured.tls_ca.clone(),
@@ -151,14 +150,11 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
         health,
         DEFAULT_OPERATION_TIMEOUT,
     )?;
+    let redis = Arc::new(redis);
+    stores::listen_to_health(&redis, dlq_flush::on_health_event);
     let consumer = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
     let lease = Duration::from_millis(LEASE_MS.load(Ordering::Relaxed));
-    Ok(RedisDlq::new(
-        Arc::new(redis),
-        configured.caps,
-        consumer,
-        lease,
-    ))
+    Ok(RedisDlq::new(redis, configured.caps, consumer, lease))
 }
 
 pub(crate) fn queues() -> PyResult<Queues> {

@@ -173,16 +173,35 @@ fn connect(
         SystemClock::shared(),
         DEFAULT_PROBE_INTERVAL,
     ));
-    health.set_listener(Some(Arc::new(log_health_event)));
-    let redis = RedisStore::new(
-        &target,
-        tls_ca_pem,
-        &RUNTIME,
-        health.clone(),
-        DEFAULT_OPERATION_TIMEOUT,
-    )
-    .map_err(PyValueError::new_err)?;
-    Ok((Arc::new(redis), health))
+    let redis = Arc::new(
+        RedisStore::new(
+            &target,
+            tls_ca_pem,
+            &RUNTIME,
+            health.clone(),
+            DEFAULT_OPERATION_TIMEOUT,
+        )
+        .map_err(PyValueError::new_err)?,
+    );
+    listen_to_health(&redis, log_health_event);
+    Ok((redis, health))
+}
+
+/// Installs `log` as the store's health listener, and probes the store in
+/// the background each time it enters DEGRADED, so it leaves DEGRADED when
+/// Redis is back whether or not traffic needs it.
+pub(crate) fn listen_to_health(redis: &Arc<RedisStore>, log: fn(&HealthEvent)) {
+    // Weak: the store owns its health, which owns this listener.
+    let store = Arc::downgrade(redis);
+    redis
+        .health()
+        .set_listener(Some(Arc::new(move |event: &HealthEvent| {
+            if matches!(event, HealthEvent::DegradedEntered { .. }) {
+                // The runtime is up: the failure was an operation on it.
+                let _ = RUNTIME.spawn(RedisStore::recover(store.clone()));
+            }
+            log(event);
+        })));
 }
 
 /// Starts the breaker sync if it is configured and not yet running.

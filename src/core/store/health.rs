@@ -97,6 +97,11 @@ impl StoreHealth {
         self.entries.load(Ordering::Relaxed)
     }
 
+    /// How often a degraded store is probed.
+    pub fn probe_interval(&self) -> Duration {
+        self.probe_interval
+    }
+
     /// Whether the store is degraded now.
     pub fn is_degraded(&self) -> bool {
         self.degraded.load(Ordering::Acquire)

@@ -10,7 +10,8 @@ use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{ConnectionInfo, IntoConnectionInfo, RedisFuture, RedisResult};
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 /// The longest any one Redis operation may take before it counts as a
@@ -241,6 +242,7 @@ pub struct RedisStore {
     health: Arc<StoreHealth>,
     runtime: &'static BackgroundRuntime,
     timeout: Duration,
+    recovering: AtomicBool,
 }
 
 impl RedisStore {
@@ -289,6 +291,7 @@ impl RedisStore {
             health,
             runtime,
             timeout,
+            recovering: AtomicBool::new(false),
         })
     }
 
@@ -329,6 +332,40 @@ impl RedisStore {
             Err(error) => {
                 self.health.failed(&error);
                 Err(StoreError(error))
+            }
+        }
+    }
+
+    /// Pings the store every probe interval while it is degraded, so that
+    /// it leaves DEGRADED when Redis answers again even if no traffic needs
+    /// it (a store only idempotent calls use would otherwise report
+    /// DEGRADED until the next such call). Returns when the store is
+    /// healthy or dropped (a reconfigured process must not ping a store it
+    /// no longer uses); a second caller meanwhile returns at once.
+    pub async fn recover(store: Weak<Self>) {
+        // Each round: take the probing role, probe until healthy, hand it
+        // back, and look again (degraded again in between: a caller who
+        // saw the role taken has returned, so this one goes on).
+        loop {
+            let Some(interval) = store
+                .upgrade()
+                .filter(|s| s.health.is_degraded() && !s.recovering.swap(true, Ordering::AcqRel))
+                .map(|s| s.health.probe_interval())
+            else {
+                return;
+            };
+            loop {
+                tokio::time::sleep(interval).await;
+                let Some(live) = store.upgrade() else { return };
+                if !live.health.is_degraded() {
+                    live.recovering.store(false, Ordering::Release);
+                    break;
+                }
+                let ping = |mut connection: Connection| async move {
+                    redis::cmd("PING").query_async::<()>(&mut connection).await
+                };
+                // A failure is recorded by the health; the loop tries again.
+                let _ = live.run_async(ping).await;
             }
         }
     }
