@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -221,6 +222,57 @@ def test_a_forked_child_claims_through_its_own_connection(
     assert process.exitcode == 0
 
 
+def test_a_forked_child_and_its_parent_never_share_a_connection(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    """Claims run on a connection of the calling thread's own. One made
+    before a fork is the parent's: were the child to use it too, answers
+    meant for one would reach the other."""
+    import multiprocessing
+
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(Recorder())
+    assert protected("warm-up") == "done warm-up"  # this thread's connection is made
+
+    def child() -> None:
+        wrong = [i for i in range(300) if protected(f"c-{i}") != f"done c-{i}"]
+        os._exit(0 if not wrong else 3)
+
+    process = multiprocessing.get_context("fork").Process(target=child)
+    process.start()
+    assert [i for i in range(300) if protected(f"p-{i}") != f"done p-{i}"] == []
+    process.join(30)
+    assert process.exitcode == 0
+    assert on_redis.command("EXISTS", f"baldur:idem:{zone_name}:c-299").startswith(b":1")
+
+
+def test_threads_claim_in_redis_each_on_its_own_connection(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    """Eight threads over forty keys, each key wanted by every thread: each
+    key runs once, and every other caller is told it is a duplicate."""
+    import threading
+
+    charge = Recorder()
+    protected = baldur.protected(zone_name, idempotency_key="order_id")(charge)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        for i in range(40):
+            try:
+                outcomes.append(protected(f"o-{i}"))
+            except baldur.IdempotencyDuplicateError as duplicate:
+                outcomes.append(duplicate.state)
+
+    threads = [threading.Thread(target=run) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(charge.ran) == sorted(f"o-{i}" for i in range(40))
+    assert len(outcomes) == 320
+    assert set(outcomes) - {f"done o-{i}" for i in range(40)} <= {"in_progress", "completed"}
+
+
 def test_rediss_connects_over_tls_with_the_configured_ca(
     configure: Callable[..., None], zone_name: str
 ) -> None:
@@ -291,3 +343,22 @@ def test_an_async_claim_does_not_block_the_event_loop(
     ticks, error = asyncio.run(scenario())
     assert isinstance(error, baldur.IdempotencyUnavailableError)
     assert ticks >= 10  # ~300 ms of timeout: a blocked loop would not have ticked
+
+
+def test_a_claim_or_completion_sent_again_by_its_owner_stays_its_own(
+    redis_server: RedisServer,
+) -> None:
+    """A caller whose connection dropped sends its claim (or completion)
+    once more on a new one: if the first did run, the second must not turn
+    the owner away from its own key."""
+    lua = Path(__file__).resolve().parent.parent / "src/core/idempotency/lua"
+    claim, complete = (lua / "claim.lua").read_text(), (lua / "complete.lua").read_text()
+    first = redis_server.command("EVAL", claim, "1", "baldur:idem:z:k", "7", "", "30000")
+    assert b"claimed" in first
+    assert redis_server.command("EVAL", claim, "1", "baldur:idem:z:k", "7", "", "30000") == first
+    other = redis_server.command("EVAL", claim, "1", "baldur:idem:z:k", "8", "", "30000")
+    assert b"duplicate" in other and b"running" in other
+    for _ in range(2):
+        done = redis_server.command("EVAL", complete, "1", "baldur:idem:z:k", "7", "60000")
+        assert done.startswith(b":1")
+    assert redis_server.command("EVAL", complete, "1", "baldur:idem:z:k", "8", "60000") == b":0\r\n"

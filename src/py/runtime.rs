@@ -107,6 +107,7 @@ pub(crate) fn close_runtime(py: Python<'_>) {
 pub(crate) fn runtime_after_fork() {
     RUNTIME.forget_after_fork();
     crate::core::random::reseed_after_fork();
+    crate::core::store::caller_connection::forget_after_fork();
     crate::py::stores::after_fork();
     crate::py::idempotency::after_fork();
     crate::py::dlq_queues::after_fork();

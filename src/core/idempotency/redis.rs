@@ -5,7 +5,7 @@
 use crate::core::idempotency::store::{
     ClaimFuture, ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
 };
-use crate::core::store::RedisStore;
+use crate::core::store::{CallerConnections, CallerError, RedisStore};
 use redis::Script;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
@@ -16,63 +16,14 @@ pub const KEY_PREFIX: &str = "baldur:idem:";
 
 /// Claims a key unless a live record holds it. A record is kept past its
 /// window (twice as long) so a take-over can be told from a fresh claim.
-static CLAIM: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rec = redis.call('HMGET', KEYS[1], 'owner', 'state', 'fp', 'until')
-local outcome = 'claimed'
-if rec[1] then
-  if tonumber(rec[4]) > now then
-    local same = 0
-    if rec[3] == '' or ARGV[2] == '' or rec[3] == ARGV[2] then same = 1 end
-    return {'duplicate', rec[2], same}
-  end
-  if rec[2] == 'running' then outcome = 'took_over' end
-end
-local window = tonumber(ARGV[3])
-redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'running', 'fp', ARGV[2], 'until', now + window)
-redis.call('PEXPIRE', KEYS[1], window * 2)
-return {outcome}
-",
-    )
-});
+static CLAIM: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/claim.lua")));
 
 /// Completes the owner's running claim (re-creating it if Redis lost it);
 /// refuses anyone else's.
-static COMPLETE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local rec = redis.call('HMGET', KEYS[1], 'owner', 'state')
--- A record Redis lost (a restart without persistence) is re-created: the
--- operation did complete. One held by another owner is left alone.
-if (rec[1] == ARGV[1] and rec[2] == 'running') or rec[1] == false then
-  local ttl = tonumber(ARGV[2])
-  redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'state', 'completed', 'fp', '', 'until', now + ttl)
-  redis.call('PEXPIRE', KEYS[1], ttl)
-  return 1
-end
-return 0
-",
-    )
-});
+static COMPLETE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/complete.lua")));
 
 /// Drops the owner's running claim; refuses anyone else.
-static RELEASE: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local rec = redis.call('HMGET', KEYS[1], 'owner', 'state')
-if rec[1] == ARGV[1] and rec[2] == 'running' then
-  redis.call('DEL', KEYS[1])
-  return 1
-end
-return 0
-",
-    )
-});
+static RELEASE: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("lua/release.lua")));
 
 /// Told about a claim that may have landed in Redis after its caller gave
 /// up on it (a timeout) and that could not be released either: the key
@@ -83,6 +34,9 @@ pub type OrphanedClaim = Arc<dyn Fn(&str, Owner) + Send + Sync>;
 #[derive(Clone)]
 pub struct RedisIdempotencyStore {
     redis: Arc<RedisStore>,
+    /// The blocking forms' connections, on the caller's thread (a single
+    /// node); `None`: they go through the runtime's connection.
+    callers: Option<Arc<CallerConnections>>,
     on_orphan: Option<OrphanedClaim>,
 }
 
@@ -98,6 +52,7 @@ impl RedisIdempotencyStore {
     /// Records kept through `redis`.
     pub fn new(redis: Arc<RedisStore>) -> Self {
         Self {
+            callers: redis.caller_connections().map(Arc::new),
             redis,
             on_orphan: None,
         }
@@ -107,6 +62,15 @@ impl RedisIdempotencyStore {
     pub fn on_orphaned_claim(mut self, report: OrphanedClaim) -> Self {
         self.on_orphan = Some(report);
         self
+    }
+
+    /// The connections of a thread outside the runtime, which waits for
+    /// the answer. The runtime's own threads (a completion handed to the
+    /// background) share its connection instead: a connection for each of
+    /// its blocking threads would only multiply Redis clients.
+    fn caller(&self) -> Option<&CallerConnections> {
+        let on_runtime = tokio::runtime::Handle::try_current().is_ok();
+        self.callers.as_deref().filter(|_| !on_runtime)
     }
 
     /// A claim sent to Redis whose answer never came (a timeout, a reset
@@ -160,6 +124,27 @@ impl IdempotencyStore for RedisIdempotencyStore {
         fingerprint: Option<u64>,
         execution_ttl: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
+        if let Some(caller) = self.caller() {
+            let record = record_key(key);
+            let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
+            let answer = caller.run(|connection| {
+                CLAIM
+                    .key(&record)
+                    .arg(owner.to_string())
+                    .arg(&fingerprint)
+                    .arg(millis(execution_ttl))
+                    .invoke::<Vec<redis::Value>>(connection)
+            });
+            return match answer {
+                Ok(answer) => parse_claim(&answer),
+                Err(error) => {
+                    if matches!(error, CallerError::MaybeSent(_)) {
+                        self.release_uncertain(key.to_owned(), owner);
+                    }
+                    Err(StoreError(error.to_string()))
+                }
+            };
+        }
         // One claim script call, awaited here from outside the runtime.
         let pending = self.claim_async(key.to_owned(), owner, fingerprint, execution_ttl);
         self.redis
@@ -170,6 +155,18 @@ impl IdempotencyStore for RedisIdempotencyStore {
 
     fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
         let record = record_key(key);
+        if let Some(caller) = self.caller() {
+            let done: i64 = caller
+                .run(|connection| {
+                    COMPLETE
+                        .key(&record)
+                        .arg(owner.to_string())
+                        .arg(millis(memory_ttl))
+                        .invoke(connection)
+                })
+                .map_err(|e| StoreError(e.to_string()))?;
+            return Ok(done == 1);
+        }
         let done: i64 = self.redis.run(|mut connection| async move {
             COMPLETE
                 .key(record)
@@ -183,6 +180,17 @@ impl IdempotencyStore for RedisIdempotencyStore {
 
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
         let record = record_key(key);
+        if let Some(caller) = self.caller() {
+            let done: i64 = caller
+                .run(|connection| {
+                    RELEASE
+                        .key(&record)
+                        .arg(owner.to_string())
+                        .invoke(connection)
+                })
+                .map_err(|e| StoreError(e.to_string()))?;
+            return Ok(done == 1);
+        }
         let done: i64 = self.redis.run(|mut connection| async move {
             RELEASE
                 .key(record)

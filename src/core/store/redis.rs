@@ -5,6 +5,7 @@
 
 use crate::core::idempotency::StoreError;
 use crate::core::runtime::BackgroundRuntime;
+use crate::core::store::caller_connection::CallerConnections;
 use crate::core::store::health::{Admission, StoreHealth};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
@@ -293,6 +294,21 @@ impl RedisStore {
             timeout,
             recovering: AtomicBool::new(false),
         })
+    }
+
+    /// Blocking connections, one per calling thread, to the same server
+    /// with the same bounds and health: for a single node (plain or TLS).
+    /// A Sentinel's master can move and a cluster routes by key, so those
+    /// keep to the runtime's connection: `None`.
+    pub fn caller_connections(&self) -> Option<CallerConnections> {
+        match &self.client {
+            Client::Single(client) => Some(CallerConnections::new(
+                client.clone(),
+                self.health.clone(),
+                self.timeout,
+            )),
+            Client::Sentinel(_) | Client::Cluster(_) => None,
+        }
     }
 
     /// The store's health record.
