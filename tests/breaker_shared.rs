@@ -558,3 +558,17 @@ fn a_forked_child_owes_the_fleet_nothing_of_its_parents() {
     );
     assert!(!rig.breaker.link().is_connected());
 }
+
+#[test]
+fn a_detached_breaker_is_not_kept_by_the_registry() {
+    let (_clock, shared) = ManualClock::shared();
+    let registry = Registry::new(shared);
+    let kept = registry.get_or_create("kept");
+    assert!(std::sync::Arc::ptr_eq(
+        &registry.get_or_detached("kept"),
+        &kept
+    ));
+    let detached = registry.get_or_detached("theirs");
+    assert_eq!(&**detached.name(), "theirs");
+    assert!(registry.get("theirs").is_none());
+}

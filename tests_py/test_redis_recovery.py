@@ -124,6 +124,23 @@ def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(
     eventually(lambda: b"closed" in fleet_state(redis_server, zone_name), within=15)
 
 
+def test_a_dead_workers_row_for_a_breaker_this_process_lacks_adds_none_here(
+    redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
+) -> None:
+    """The row reaches the fleet; this process, which never used that
+    breaker, does not grow one (it would show in its snapshots, health and
+    metrics, and be synced forever)."""
+    configure(redis_url=redis_server.url, data_dir=str(tmp_path), **FAST)
+    baldur.protected(zone_name + "-mine")(lambda: None)()  # starts the sync
+    stranger = zone_name + "-theirs"
+    _log_breaker_row(tmp_path / "redis-wal.sqlite3", stranger, _dead_pid(), trip=True)
+    _core.replay_wal_now()
+    eventually(lambda: _core.wal_pending() == 0)
+    eventually(lambda: b"open" in fleet_state(redis_server, stranger))
+    assert stranger not in _core.snapshots()
+    assert zone_name + "-mine" in _core.snapshots()
+
+
 def test_a_live_workers_row_is_left_for_it_to_deliver(
     redis_server: RedisServer, configure: Callable[..., None], zone_name: str, tmp_path: Path
 ) -> None:

@@ -63,6 +63,21 @@ impl Registry {
             .clone()
     }
 
+    /// The breaker called `name` if this process has one, else one with
+    /// the defaults that is not kept: a replay of another process's log
+    /// row must not make a breaker appear here that no code of this
+    /// process uses.
+    pub fn get_or_detached(&self, name: &str) -> Arc<CircuitBreaker> {
+        self.get(name).unwrap_or_else(|| {
+            Arc::new(CircuitBreaker::new(
+                name,
+                *self.defaults.read(),
+                self.clock.clone(),
+                self.observer.clone(),
+            ))
+        })
+    }
+
     /// The breaker called `name`, if one exists.
     pub fn get(&self, name: &str) -> Option<Arc<CircuitBreaker>> {
         self.breakers.read().get(name).cloned()

@@ -260,7 +260,7 @@ impl BreakerSync {
         if process_alive(*pid) && (*started == 0 || start_time(*pid) == *started) {
             return Ok(false);
         }
-        let breaker = self.registry.get_or_create(name);
+        let breaker = self.registry.get_or_detached(name);
         let operator = operator.as_ref().and_then(|(op, epoch)| {
             let cause = match op.as_str() {
                 "force_open" => Cause::ForceOpen,
