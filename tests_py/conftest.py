@@ -88,8 +88,9 @@ def configure() -> Iterator[Callable[..., None]]:
 
 @pytest.fixture
 def fast_breaker(configure: Callable[..., None]) -> FastBreaker:
-    """Breakers that trip after two failed calls out of two, probe after 0.1 s,
-    and close after two successful probes."""
+    """Breakers that trip after two failed calls out of two, probe after 0.5 s
+    (long enough that a loaded machine does not reach half-open before the
+    test looks), and close after two successful probes."""
     settings = FastBreaker()
     configure(
         cb_failure_threshold=settings.failure_threshold,

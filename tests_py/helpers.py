@@ -21,7 +21,7 @@ class FastBreaker:
 
     failure_threshold: int = 2
     minimum_calls: int = 2
-    recovery_timeout: float = 0.1
+    recovery_timeout: float = 0.5
     half_open_max_calls: int = 2
 
 

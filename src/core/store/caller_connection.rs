@@ -85,47 +85,69 @@ impl CallerConnections {
     /// repeat (the scripts recognise their own owner token).
     pub fn run<T>(
         &self,
-        mut op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+        op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, CallerError> {
         if self.health.admit() == Admission::FailFast {
             return Err(CallerError::FailFast);
         }
-        let result = HELD.with(|held| {
-            let mut held = held.borrow_mut();
-            let forks = FORKS.load(Ordering::Acquire);
-            match held.take() {
-                Some(mine) if mine.store == self.id && mine.forks == forks => *held = Some(mine),
-                Some(inherited) if inherited.forks != forks => std::mem::forget(inherited),
-                _ => {}
-            }
-            let mut reused = held.is_some();
-            loop {
-                if held.is_none() {
-                    *held = Some(Held {
-                        store: self.id,
-                        forks,
-                        connection: self.connect().map_err(CallerError::NotSent)?,
-                    });
-                }
-                let connection = &mut held.as_mut().expect("connected above").connection;
-                match op(connection) {
-                    Ok(value) => return Ok(value),
-                    Err(error) => {
-                        *held = None;
-                        if reused && error.is_connection_dropped() && !error.is_timeout() {
-                            reused = false;
-                            continue;
-                        }
-                        return Err(CallerError::MaybeSent(self.describe(&error)));
-                    }
-                }
-            }
-        });
+        let Ok(result) = HELD.try_with(|held| self.run_on(&mut held.borrow_mut(), op)) else {
+            // A thread tearing down its locals: no connection to use, and
+            // nothing learnt about the store's health.
+            return Err(CallerError::NotSent("the calling thread is exiting".into()));
+        };
         match &result {
             Ok(_) => self.health.succeeded(),
             Err(error) => self.health.failed(&error.to_string()),
         }
         result
+    }
+
+    /// [`CallerConnections::run`] on the thread's slot.
+    fn run_on<T>(
+        &self,
+        held: &mut Option<Held>,
+        mut op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
+    ) -> Result<T, CallerError> {
+        let forks = FORKS.load(Ordering::Acquire);
+        match held.take() {
+            Some(mine) if mine.store == self.id && mine.forks == forks => *held = Some(mine),
+            Some(inherited) if inherited.forks != forks => std::mem::forget(inherited),
+            _ => {}
+        }
+        let mut reused = held.is_some();
+        // Once an attempt has written, a later failure to reconnect still
+        // leaves the first one possibly run.
+        let mut tried = false;
+        loop {
+            let connection = match held {
+                Some(mine) => &mut mine.connection,
+                None => {
+                    let connection = self.connect().map_err(|error| match tried {
+                        true => CallerError::MaybeSent(error),
+                        false => CallerError::NotSent(error),
+                    })?;
+                    let store = self.id;
+                    &mut held
+                        .insert(Held {
+                            store,
+                            forks,
+                            connection,
+                        })
+                        .connection
+                }
+            };
+            match op(connection) {
+                Ok(value) => return Ok(value),
+                Err(error) => {
+                    *held = None;
+                    if reused && error.is_connection_dropped() && !error.is_timeout() {
+                        (reused, tried) = (false, true);
+                        continue;
+                    }
+                    return Err(CallerError::MaybeSent(self.describe(&error)));
+                }
+            }
+        }
     }
 
     fn describe(&self, error: &redis::RedisError) -> String {
