@@ -112,6 +112,38 @@ def test_a_failed_async_call_leaves_the_count(zone_name: str) -> None:
     assert baldur.calls_in_flight() == before
 
 
+def test_an_async_call_is_in_flight_until_its_fallback_is_done(zone_name: str) -> None:
+    """As on the sync path: a drain waits for the fallback, not only for
+    the attempts (an async fallback may await for a while)."""
+    before = baldur.calls_in_flight()
+    seen: list[int] = []
+
+    async def fallback() -> str:
+        await asyncio.sleep(0)
+        seen.append(baldur.calls_in_flight())
+        return "fallback"
+
+    @baldur.protected(zone_name, fallback=fallback)
+    async def call() -> None:
+        raise ConnectionError("down")
+
+    @baldur.protected(zone_name + "-dlq", fallback=fallback, dlq=True)
+    async def recorded() -> None:
+        raise ConnectionError("down")
+
+    async def down() -> None:
+        raise ConnectionError("down")
+
+    async def with_meta() -> object:
+        return (await baldur.aprotect_with_meta(zone_name + "-meta", down, fallback=fallback)).value
+
+    assert asyncio.run(call()) == "fallback"
+    assert asyncio.run(recorded()) == "fallback"
+    assert asyncio.run(with_meta()) == "fallback"
+    assert seen == [before + 1] * 3
+    assert baldur.calls_in_flight() == before
+
+
 def test_shutdown_waits_for_calls_in_flight(zone_name: str) -> None:
     held = Held(zone_name)
     threading.Timer(0.2, held.release.set).start()

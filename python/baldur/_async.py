@@ -67,9 +67,12 @@ def coroutine_function(
             ok, value = await attempts(call, func, args, kwargs)
             if ok:
                 return value
-            if zone.dlq:
-                _dead_letter(zone, func, args, kwargs, value, call.attempts, call.reason)
-            return await answer_or_raise(zone, value)
+            try:
+                if zone.dlq:
+                    _dead_letter(zone, func, args, kwargs, value, call.attempts, call.reason)
+                return await answer_or_raise(zone, value)
+            finally:
+                call.finished()
 
         return claimed_call
 
@@ -80,7 +83,7 @@ def coroutine_function(
         call = new_call(zone, args, kwargs, key)
         if call.budget is not None:
             ok, value = await attempts(call, func, args, kwargs)
-            return value if ok else await answer_or_raise(zone, value)
+            return value if ok else await settle_failure(call, zone, value)
         try:
             value = await func(*args, **kwargs)
         except BaseException as exc:
@@ -88,7 +91,7 @@ def coroutine_function(
             if verdict == PROPAGATE:
                 raise
             ok, value = await _after_failure(call, verdict, func, args, kwargs)
-            return value if ok else await answer_or_raise(zone, value)
+            return value if ok else await settle_failure(call, zone, value)
         call.succeeded()
         return value
 
@@ -163,6 +166,15 @@ async def _wait_and_start(call: _core.AsyncCall) -> bool:
             call.abandon()
             raise
     return call.start_attempt()
+
+
+async def settle_failure(call: _core.AsyncCall, zone: _core.Zone, error: BaseException) -> Any:
+    """:func:`answer_or_raise`, the call counted in flight until it is done
+    (a drain waits for the fallback, as on the sync path)."""
+    try:
+        return await answer_or_raise(zone, error)
+    finally:
+        call.finished()
 
 
 async def answer_or_raise(zone: _core.Zone, error: BaseException) -> Any:

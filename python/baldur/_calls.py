@@ -105,6 +105,8 @@ async def aprotect_with_meta(
         raise  # the caller's mistake, not the call's outcome
     except Exception as unhandled:  # the call's error is reported, never raised
         ok, value, error = False, None, unhandled
+    finally:
+        call.finished()
     return call.result(
         value=value,
         ok=ok,

@@ -136,7 +136,10 @@ async def areplay(entry_id: str) -> dict[str, Any]:
         zone = getattr(target, "__baldur_zone__", None)
         if isinstance(zone, _core.Zone):
             call = _core.AsyncCall(zone, tuple(args), kwargs)
-            ok, outcome = await _async.attempts(call, target.__wrapped__, tuple(args), kwargs)
+            try:
+                ok, outcome = await _async.attempts(call, target.__wrapped__, tuple(args), kwargs)
+            finally:
+                call.finished()
             error = None if ok else outcome
         else:
             try:

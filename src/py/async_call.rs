@@ -148,7 +148,7 @@ impl AsyncCall {
     fn failed(&mut self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<u8> {
         let zone = self.zone.get();
         if self.state.is_passthrough() {
-            self.release_claim();
+            self.end_with_error();
             return Ok(PROPAGATE); // disabled: the error is the caller's, as is
         }
         let err = PyErr::from_value(error.clone());
@@ -156,7 +156,7 @@ impl AsyncCall {
             Ok(verdict) => verdict,
             Err(classifier_error) => {
                 zone.core.abandon(&self.state);
-                self.release_claim();
+                self.end_with_error();
                 classifier_error.set_cause(py, Some(err));
                 return Err(classifier_error);
             }
@@ -168,7 +168,7 @@ impl AsyncCall {
                 RETRY
             }
             Next::Propagate => {
-                self.release_claim();
+                self.end_with_error();
                 PROPAGATE
             }
             Next::GiveUp(GiveUp::TimedOut) => {
@@ -196,7 +196,14 @@ impl AsyncCall {
     /// does the idempotency claim.
     fn abandon(&mut self) {
         self.zone.get().core.abandon(&self.state);
-        self.release_claim();
+        self.end_with_error();
+    }
+
+    /// The call gave up and whatever follows (its fallback, its dead
+    /// letter) is done: no longer in flight. A drain waits for a fallback
+    /// as it does on the sync path.
+    fn finished(&mut self) {
+        self.end_with_error();
     }
 
     /// The call's outcome as a `ProtectResult`.
@@ -224,13 +231,19 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
-    /// Settles the claim of a call that ended without success, and ends
-    /// its in-flight count, now rather than when this object is collected:
-    /// a traceback may keep it alive.
+    /// Settles the claim of a call that ended without success now, rather
+    /// than when this object is collected: a traceback may keep it alive.
+    /// The call stays in flight: a fallback may still run (`finished()`).
     fn release_claim(&mut self) {
         if let Some(claim) = self.claim.take() {
             claim.release();
         }
+    }
+
+    /// The call is over with an error that propagates (no fallback runs):
+    /// its claim released and its in-flight count ended.
+    fn end_with_error(&mut self) {
+        self.release_claim();
         self.in_flight = None;
     }
 
