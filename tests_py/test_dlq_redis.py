@@ -372,3 +372,45 @@ def test_a_record_redis_took_too_late_is_kept_once(on_redis: RedisServer, zone_n
     assert [e["error_message"] for e in entries] == ["0", "1"]
     assert all(e["id"].startswith(f"{zone_name}:") for e in entries)
     assert baldur.dlq.stats()["local"] == 0
+
+
+def _record_script() -> str:
+    """The record script as Baldur sends it (its shared part first)."""
+    lua = Path(__file__).resolve().parent.parent / "src/core/dlq/lua"
+    return (lua / "common.lua").read_text() + "\n" + (lua / "record.lua").read_text()
+
+
+def _record_with_token(server: RedisServer, zone: str, token: str) -> bytes:
+    keys = [f"baldur:dlq:{{{zone}}}:{name}" for name in DOMAIN_KEY_NAMES]
+    fields = ["m:f", "[]", "1", "builtins.ValueError", "late", "1", "exhausted"]
+    head = ["1000", "drop_oldest", "pending", "3", "", ""]
+    return server.command("EVAL", _record_script(), "5", *keys, *head, *fields, token)
+
+
+DOMAIN_KEY_NAMES = ("stream", "states", "summary", "counts", "tokens")
+
+
+def test_a_late_copy_of_an_entry_already_replayed_or_purged_is_refused(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    """Its record's answer was lost, so it was kept locally too; meanwhile
+    Redis's copy was replayed (or purged) and removed. The local copy,
+    flushed late, must not come back to be replayed a second time."""
+    assert b"ok" in _record_with_token(on_redis, zone_name, "tok-1")
+    assert len(baldur.dlq.list(domain=zone_name)) == 1
+    assert baldur.dlq.purge(domain=zone_name, confirm=True) == 1
+    late = _record_with_token(on_redis, zone_name, "tok-1")
+    assert b"duplicate" in late and b"gone:" in late
+    assert baldur.dlq.list(domain=zone_name) == []
+
+
+def test_the_tokens_of_long_removed_entries_are_forgotten(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    tokens = f"baldur:dlq:{{{zone_name}}}:tokens"
+    recent = str(int(time.time() * 1000))
+    on_redis.command("HSET", tokens, "old", "gone:1", "recent", "gone:" + recent)
+    assert b"ok" in _record_with_token(on_redis, zone_name, "tok-2")
+    assert on_redis.command("HEXISTS", tokens, "old") == b":0\r\n"
+    assert on_redis.command("HEXISTS", tokens, "recent") == b":1\r\n"
+    assert on_redis.command("HEXISTS", tokens, "tok-2") == b":1\r\n"

@@ -1,12 +1,14 @@
 -- Records one entry, making room in its domain first as the cap says.
 -- ARGV: max_per_zone, overflow, state, replays_left, last_error ('' none),
 -- created_ms ('' now), the seven recorded fields, then the record's token
--- ('' none): an entry whose token is already here is not added twice (a
--- record whose answer was lost, kept locally too and flushed later).
+-- ('' none): an entry whose token is already here, or was until it was
+-- replayed or evicted, is not added twice (a record whose answer was lost,
+-- kept locally too and flushed later).
 local token = ARGV[14]
 if token ~= '' then
   local known = redis.call('HGET', TOKENS, token)
   if known then return {'duplicate', known, 0, 0} end
+  prune_gone_tokens(now_ms())
 end
 if redis.call('EXISTS', STREAM) == 0 then
   redis.call('XGROUP', 'CREATE', STREAM, 'replayers', '0', 'MKSTREAM')
