@@ -56,7 +56,7 @@ fn every_key_of_a_domain_shares_its_hash_tag() {
         }
         assert_eq!(
             all.iter().collect::<std::collections::HashSet<_>>().len(),
-            5
+            6
         );
     }
     assert_ne!(

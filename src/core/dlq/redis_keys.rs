@@ -37,6 +37,10 @@ pub struct DomainKeys {
     /// made twice (its answer lost, so kept locally too, then flushed) is
     /// added once.
     pub tokens: String,
+    /// A sorted set of the tokens of removed entries, by removal time (a
+    /// week at most, the newest 100,000 at most): a late copy of an entry
+    /// already replayed or purged is refused too.
+    pub gone: String,
 }
 
 impl DomainKeys {
@@ -49,17 +53,19 @@ impl DomainKeys {
             summary: format!("{tag}:summary"),
             counts: format!("{tag}:counts"),
             tokens: format!("{tag}:tokens"),
+            gone: format!("{tag}:gone"),
         }
     }
 
     /// Every key, in the order every script takes them (`lua/common.lua`).
-    pub fn all(&self) -> [&str; 5] {
+    pub fn all(&self) -> [&str; 6] {
         [
             &self.stream,
             &self.states,
             &self.summary,
             &self.counts,
             &self.tokens,
+            &self.gone,
         ]
     }
 }

@@ -77,8 +77,8 @@ impl RedisIdempotencyStore {
     /// connection) may have landed: left alone it would hold the key as
     /// "running" for the whole execution window, refusing every retry of
     /// an operation that never ran. Released by its owner token in the
-    /// background (queued behind the claim on the same connection);
-    /// reported if that fails too.
+    /// background; a release that lands first leaves a tombstone the late
+    /// claim yields to (`lua/release.lua`). Reported if that fails too.
     fn release_uncertain(&self, key: String, owner: Owner) {
         let redis = self.redis.clone();
         let on_orphan = self.on_orphan.clone();
@@ -260,6 +260,9 @@ fn parse_claim(answer: &[redis::Value]) -> Result<ClaimOutcome, StoreError> {
     match text(answer.first()).as_deref() {
         Some("claimed") => Ok(ClaimOutcome::Claimed),
         Some("took_over") => Ok(ClaimOutcome::TookOver),
+        // Only a claim that landed after its own release gets this: its
+        // caller gave up on it long ago.
+        Some("released") => Err(StoreError("the claim was released before it landed".into())),
         Some("duplicate") => {
             let state = match text(answer.get(1)).as_deref() {
                 Some("running") => RecordState::InProgress,

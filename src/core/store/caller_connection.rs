@@ -80,9 +80,10 @@ impl CallerConnections {
     /// Runs `op` on this thread's connection (made on first use), blocking.
     /// A failed operation drops the connection (its state is unknown): the
     /// next one reconnects. A connection kept from an earlier operation
-    /// may have been closed since (Redis restarted): when it turns out
-    /// dropped, `op` runs once more on a new one, so `op` must be safe to
-    /// repeat (the scripts recognise their own owner token).
+    /// may have died since (Redis restarted, a NAT dropped it): when it
+    /// turns out dropped or silent, `op` runs once more on a new one, so
+    /// `op` must be safe to repeat (the scripts recognise their own owner
+    /// token).
     pub fn run<T>(
         &self,
         op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
@@ -140,7 +141,10 @@ impl CallerConnections {
                 Ok(value) => return Ok(value),
                 Err(error) => {
                     *held = None;
-                    if reused && error.is_connection_dropped() && !error.is_timeout() {
+                    // A kept connection may be dead without a word (a
+                    // restarted Redis resets it; a NAT forgets an idle one,
+                    // which then times out): one more try on a new one.
+                    if reused && (error.is_connection_dropped() || error.is_timeout()) {
                         (reused, tried) = (false, true);
                         continue;
                     }

@@ -235,6 +235,17 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The background prober's role on a store, handed back when dropped.
+struct ProbingRole(Weak<RedisStore>);
+
+impl Drop for ProbingRole {
+    fn drop(&mut self) {
+        if let Some(store) = self.0.upgrade() {
+            store.recovering.store(false, Ordering::Release);
+        }
+    }
+}
+
 /// A Redis connection with bounded operations and a health record.
 #[derive(Debug)]
 pub struct RedisStore {
@@ -363,18 +374,21 @@ impl RedisStore {
         // back, and look again (degraded again in between: a caller who
         // saw the role taken has returned, so this one goes on).
         loop {
-            let Some(interval) = store
+            let Some(live) = store
                 .upgrade()
                 .filter(|s| s.health.is_degraded() && !s.recovering.swap(true, Ordering::AcqRel))
-                .map(|s| s.health.probe_interval())
             else {
                 return;
             };
+            // Handed back however the round ends, even if the task is
+            // dropped mid-probe (the runtime shutting down).
+            let _role = ProbingRole(Arc::downgrade(&live));
+            let interval = live.health.probe_interval();
+            drop(live);
             loop {
                 tokio::time::sleep(interval).await;
                 let Some(live) = store.upgrade() else { return };
                 if !live.health.is_degraded() {
-                    live.recovering.store(false, Ordering::Release);
                     break;
                 }
                 let ping = |mut connection: Connection| async move {

@@ -1,15 +1,18 @@
--- Shared by every dead-letter script. Every script gets a domain's five
+-- Shared by every dead-letter script. Every script gets a domain's six
 -- keys, in this order.
 local STREAM = KEYS[1]   -- the entries, in time order
 local STATES = KEYS[2]   -- stream id -> replay state (JSON)
 local SUMMARY = KEYS[3]  -- error type -> entries folded by compress_oldest
 local COUNTS = KEYS[4]   -- evicted, compressed
-local TOKENS = KEYS[5]   -- record token -> stream id, or 'gone:<ms>' once removed
+local TOKENS = KEYS[5]   -- record token -> stream id, for live entries
+local GONE = KEYS[6]     -- tokens of removed entries, scored by removal time
 
--- How long the token of a removed entry is remembered: a late copy of it
--- (its record's answer was lost, so it was kept locally too and flushed
--- after the entry was replayed here) is refused, not replayed again.
-local GONE_TOKEN_MS = 7 * 24 * 3600 * 1000
+-- How long, and how many, tokens of removed entries are remembered: a late
+-- copy of one (its record's answer was lost, so it was kept locally too
+-- and flushed after the entry was replayed here) is refused, not replayed
+-- a second time. Bounded both ways, so churn cannot grow Redis's memory.
+local GONE_MS = 7 * 24 * 3600 * 1000
+local GONE_MAX = 100000
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -24,13 +27,24 @@ local function field(fields, name)
   return nil
 end
 
+-- Remembers `token` as removed, within GONE_MS and GONE_MAX.
+local function remember_gone(token)
+  local now = now_ms()
+  redis.call('HDEL', TOKENS, token)
+  redis.call('ZADD', GONE, now, token)
+  redis.call('ZREMRANGEBYSCORE', GONE, '-inf', now - GONE_MS)
+  local over = redis.call('ZCARD', GONE) - GONE_MAX
+  if over > 0 then redis.call('ZREMRANGEBYRANK', GONE, 0, over - 1) end
+  redis.call('PEXPIRE', GONE, GONE_MS)
+end
+
 -- One entry gone: from the stream, its state, and the group's pending
 -- list; its token is remembered as gone.
 local function remove(sid)
   local raw = redis.call('HGET', STATES, sid)
   if raw then
     local token = cjson.decode(raw).t
-    if token then redis.call('HSET', TOKENS, token, 'gone:' .. now_ms()) end
+    if token then remember_gone(token) end
   end
   redis.call('XACK', STREAM, 'replayers', sid)
   redis.call('XDEL', STREAM, sid)
@@ -66,16 +80,3 @@ local function make_room(n, compress)
   return removed
 end
 
--- Forgets the tokens of entries removed more than GONE_TOKEN_MS ago, a
--- page of the token hash per call (its cursor kept in COUNTS), so the hash
--- stays bounded without a scan of it all.
-local function prune_gone_tokens(now)
-  local cursor = redis.call('HGET', COUNTS, 'token_cursor') or '0'
-  local page = redis.call('HSCAN', TOKENS, cursor, 'COUNT', 20)
-  redis.call('HSET', COUNTS, 'token_cursor', page[1])
-  local fields = page[2]
-  for i = 1, #fields, 2 do
-    local gone = tonumber(string.match(fields[i + 1], '^gone:(%d+)$'))
-    if gone and gone < now - GONE_TOKEN_MS then redis.call('HDEL', TOKENS, fields[i]) end
-  end
-end

@@ -8,7 +8,7 @@ local token = ARGV[14]
 if token ~= '' then
   local known = redis.call('HGET', TOKENS, token)
   if known then return {'duplicate', known, 0, 0} end
-  prune_gone_tokens(now_ms())
+  if redis.call('ZSCORE', GONE, token) then return {'duplicate', 'gone', 0, 0} end
 end
 if redis.call('EXISTS', STREAM) == 0 then
   redis.call('XGROUP', 'CREATE', STREAM, 'replayers', '0', 'MKSTREAM')
