@@ -320,3 +320,19 @@ fn handles_recording_concurrently_all_succeed() {
     let dlq = SqliteDlq::open(&path, Caps::default()).unwrap();
     assert_eq!(dlq.stats().unwrap().total, 100);
 }
+
+#[test]
+fn a_held_entry_still_waits_though_it_is_not_forwardable_meanwhile() {
+    let dlq = open("held-waits", Caps::default());
+    assert!(!dlq.waiting().unwrap());
+    let (id, _) = record(&dlq, "billing", "builtins.ValueError");
+    assert!(dlq.waiting().unwrap());
+    let held = dlq.hold(id).unwrap().expect("a pending entry can be held");
+    assert!(dlq.forwardable(10).unwrap().is_empty());
+    assert!(dlq.hold(id).unwrap().is_none(), "held once at a time");
+    assert!(dlq.waiting().unwrap(), "a flusher keeps looking for it");
+    dlq.release(&held).unwrap();
+    assert_eq!(dlq.forwardable(10).unwrap().len(), 1);
+    dlq.succeeded(id).unwrap();
+    assert!(!dlq.waiting().unwrap());
+}

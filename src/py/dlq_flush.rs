@@ -54,7 +54,7 @@ pub(crate) fn schedule(queues: &Queues) {
                 return;
             }
             // A record may have landed after the last look: look again.
-            if !local.forwardable(1).is_ok_and(|e| !e.is_empty()) {
+            if !local.waiting().unwrap_or(false) {
                 return;
             }
             // Take it again, unless a flusher started meanwhile (it will do).
@@ -119,7 +119,9 @@ fn flush_all(local: &SqliteDlq, remote: &RedisDlq, current: &dyn Fn() -> bool) {
 fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqError> {
     let batch = local.forwardable(BATCH)?;
     if batch.is_empty() {
-        return Ok(None);
+        // Entries held (by a replay, or by a flusher killed mid-forward)
+        // are looked at again when their hold runs out.
+        return Ok(local.waiting()?.then_some(0));
     }
     let instance = local.instance()?;
     let mut forwarded = 0;

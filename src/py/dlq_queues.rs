@@ -129,8 +129,7 @@ pub(crate) fn current() -> Result<Option<Queues>, String> {
     drop(guard);
     // A predecessor may have left records Redis never got. (No thread when
     // there are none: one less thread for a fork to catch mid-lock.)
-    if opened && queues.remote.is_some() && queues.local.forwardable(1).is_ok_and(|e| !e.is_empty())
-    {
+    if opened && queues.remote.is_some() && queues.local.waiting().unwrap_or(false) {
         dlq_flush::schedule(&queues);
     }
     Ok(Some(queues))

@@ -7,6 +7,9 @@ use crate::core::dlq::sqlite::{entry, now_ms, SqliteDlq, COLUMNS, REPLAY_LEASE_M
 use crate::core::dlq::store::{store, DlqError};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
+/// How long a forward holds an entry: far above one bounded Redis write.
+pub const FORWARD_HOLD_MS: i64 = 5_000;
+
 impl SqliteDlq {
     /// This file's random identity, made on first use: entries forwarded
     /// to another store carry `instance:id` so forwarding twice (a crash
@@ -57,9 +60,20 @@ impl SqliteDlq {
         rows.collect::<Result<Vec<_>, _>>().map_err(store)
     }
 
+    /// Whether any entry waits in this file (in Redis mode every local
+    /// entry is one still to be forwarded, held or not).
+    pub fn waiting(&self) -> Result<bool, DlqError> {
+        self.connection
+            .lock()
+            .query_row("SELECT EXISTS(SELECT 1 FROM entries)", [], |r| r.get(0))
+            .map_err(store)
+    }
+
     /// Holds an entry while it is forwarded (no replay may take it
     /// meanwhile), returning it as it was; `None` if a live replay holds it
-    /// or it is gone.
+    /// or it is gone. The hold lasts [`FORWARD_HOLD_MS`], not a replay's
+    /// lease: a forward is one bounded Redis write, and a flusher killed
+    /// mid-forward must not keep the entry from the next one for long.
     pub fn hold(&self, id: i64) -> Result<Option<Entry>, DlqError> {
         let mut connection = self.connection.lock();
         let tx = connection
@@ -78,9 +92,11 @@ impl SqliteDlq {
             .optional()
             .map_err(store)?;
         if found.is_some() {
+            // Every reader expires a hold REPLAY_LEASE_MS after claimed_ms.
+            let expires_sooner = now - REPLAY_LEASE_MS + FORWARD_HOLD_MS;
             tx.execute(
                 "UPDATE entries SET state = 'replaying', claimed_ms = ?2 WHERE id = ?1",
-                params![id, now],
+                params![id, expires_sooner],
             )
             .map_err(store)?;
         }
