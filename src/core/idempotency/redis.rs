@@ -6,7 +6,7 @@ use crate::core::idempotency::store::{
     ClaimFuture, ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
 };
 use crate::core::store::{CallerConnections, CallerError, RedisStore};
-use redis::Script;
+use redis::{Script, ScriptInvocation};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -71,6 +71,21 @@ impl RedisIdempotencyStore {
     fn caller(&self) -> Option<&CallerConnections> {
         let on_runtime = tokio::runtime::Handle::try_current().is_ok();
         self.callers.as_deref().filter(|_| !on_runtime)
+    }
+
+    /// Runs a completion or release script, blocking: on this thread's own
+    /// connection when it has one, else through the runtime's. True when
+    /// the script answered 1 (the claim was this owner's).
+    fn settle(&self, invocation: ScriptInvocation<'static>) -> Result<bool, StoreError> {
+        let done: i64 = match self.caller() {
+            Some(caller) => caller
+                .run(|connection| invocation.invoke(connection))
+                .map_err(|e| StoreError(e.to_string()))?,
+            None => self.redis.run(|mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })?,
+        };
+        Ok(done == 1)
     }
 
     /// A claim sent to Redis whose answer never came (a timeout, a reset
@@ -154,51 +169,18 @@ impl IdempotencyStore for RedisIdempotencyStore {
     }
 
     fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
-        let record = record_key(key);
-        if let Some(caller) = self.caller() {
-            let done: i64 = caller
-                .run(|connection| {
-                    COMPLETE
-                        .key(&record)
-                        .arg(owner.to_string())
-                        .arg(millis(memory_ttl))
-                        .invoke(connection)
-                })
-                .map_err(|e| StoreError(e.to_string()))?;
-            return Ok(done == 1);
-        }
-        let done: i64 = self.redis.run(|mut connection| async move {
-            COMPLETE
-                .key(record)
-                .arg(owner.to_string())
-                .arg(millis(memory_ttl))
-                .invoke_async(&mut connection)
-                .await
-        })?;
-        Ok(done == 1)
+        let mut invocation = COMPLETE.prepare_invoke();
+        invocation
+            .key(record_key(key))
+            .arg(owner.to_string())
+            .arg(millis(memory_ttl));
+        self.settle(invocation)
     }
 
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
-        let record = record_key(key);
-        if let Some(caller) = self.caller() {
-            let done: i64 = caller
-                .run(|connection| {
-                    RELEASE
-                        .key(&record)
-                        .arg(owner.to_string())
-                        .invoke(connection)
-                })
-                .map_err(|e| StoreError(e.to_string()))?;
-            return Ok(done == 1);
-        }
-        let done: i64 = self.redis.run(|mut connection| async move {
-            RELEASE
-                .key(record)
-                .arg(owner.to_string())
-                .invoke_async(&mut connection)
-                .await
-        })?;
-        Ok(done == 1)
+        let mut invocation = RELEASE.prepare_invoke();
+        invocation.key(record_key(key)).arg(owner.to_string());
+        self.settle(invocation)
     }
 
     fn is_remote(&self) -> bool {
