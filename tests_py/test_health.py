@@ -271,3 +271,59 @@ def test_a_dead_letter_queue_that_cannot_be_read_makes_the_process_unready(
     summary = baldur.dashboard.summary(nocache=True)
     assert summary["verdict"] == "critical"
     assert "dlq" in summary["unavailable"]  # zeroed, not an error
+
+
+def test_public_health_shows_a_failing_checks_exception_type_never_its_message(
+    checks: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    checks.extend(["orders-db", "orders-db-ready"])
+
+    def orders_db() -> bool:
+        raise ConnectionError("cannot reach postgres://app:s3cret@db:5432/orders")
+
+    baldur.register_check("orders-db", orders_db)
+    baldur.register_check("orders-db-ready", orders_db, readiness=True)
+    with caplog.at_level("WARNING", logger="baldur"):
+        full = endpoints.dispatch("health/", {"nocache": "true"})
+        ready = endpoints.dispatch("health/ready/", {"nocache": "true"})
+    assert full.payload["checks"]["orders-db"] == {
+        "status": "unhealthy",
+        "detail": "ConnectionError",
+        "error_type": "ConnectionError",
+    }
+    assert ready.payload["checks"]["orders-db-ready"]["error_type"] == "ConnectionError"
+    for response in (full, ready):
+        assert b"s3cret" not in response.body
+        assert b"cannot reach" not in response.body
+    # The log keeps the message for the operator, its password hidden.
+    logged = [r.getMessage() for r in caplog.records if "health.check_failed" in r.getMessage()]
+    assert logged and all("postgres://app:***@db:5432/orders" in line for line in logged)
+    assert not any("s3cret" in line for line in logged)
+    assert not any("s3cret" in repr(vars(r)) for r in caplog.records)
+
+
+def test_the_python_api_keeps_a_failing_checks_message_with_passwords_hidden(
+    checks: list[str],
+) -> None:
+    checks.append("cache")
+
+    def cache() -> bool:
+        raise OSError("redis://:s3cret@cache:6379 refused")
+
+    baldur.register_check("cache", cache)
+    result = baldur.check_health(nocache=True).checks["cache"]
+    assert result.detail == "OSError: redis://:***@cache:6379 refused"
+    assert result.error_type == "OSError"
+
+
+def test_a_failing_write_ahead_log_shows_its_type_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from baldur import _core
+
+    def broken() -> int:
+        raise OSError("/srv/secret-path/wal: permission denied")
+
+    monkeypatch.setattr(_core, "wal_pending", broken)
+    response = endpoints.dispatch("health/pool/")
+    assert response.status == 503
+    assert response.payload["error"] == "write-ahead log: OSError"
+    assert b"secret-path" not in response.body

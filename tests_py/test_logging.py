@@ -195,3 +195,18 @@ def test_every_record_is_under_the_baldur_logger(
     ours = events(logs, COMPOSER_BUILT, zone_name) + events(logs, STATE_CHANGED, zone_name)
     assert len(ours) == 2
     assert all(r.name.startswith("baldur.") for r in ours)
+
+
+def test_no_url_password_reaches_a_log_line(logs: pytest.LogCaptureFixture) -> None:
+    from baldur import _events
+
+    _events.storage_event(
+        "storage.write_failed", "redis://app:s3cret@cache:6379/0", "refused by rediss://:t0p@r:1"
+    )
+    (record,) = [r for r in logs.records if getattr(r, "event", None) == "storage.write_failed"]
+    assert "redis://app:***@cache:6379/0" in record.getMessage()
+    assert "s3cret" not in record.getMessage() and "t0p" not in record.getMessage()
+    assert (record.store, record.detail) == (
+        "redis://app:***@cache:6379/0",
+        "refused by rediss://:***@r:1",
+    )  # type: ignore[attr-defined]

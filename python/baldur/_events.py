@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from baldur import _activity
+from baldur._redact import redact_urls
 
 logger = logging.getLogger("baldur")
 logger.addHandler(logging.NullHandler())
@@ -46,7 +47,9 @@ def emit(log: logging.Logger, level: int, event: str, **fields: object) -> None:
     level = implied_level(event, level)
     if not log.isEnabledFor(level):
         return
-    text = " ".join(f"{key}={value!r}" for key, value in fields.items())
+    # No URL password reaches a log line, whoever composed the field.
+    fields = {k: redact_urls(v) if isinstance(v, str) else v for k, v in fields.items()}
+    text = redact_urls(" ".join(f"{key}={value!r}" for key, value in fields.items()))
     log.log(level, "%s %s", event, text, extra={"event": event, **fields})
 
 

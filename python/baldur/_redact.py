@@ -28,6 +28,8 @@ def redact_urls(text: str) -> str:
     ``?``, ``#`` or a quote (a malformed URL, exactly what an error message
     quotes) is hidden whole: the user info then runs to the last ``@``
     before a space."""
+    if "://" not in text:
+        return text
     out: list[str] = []
     position = 0
     for match in _SCHEME.finditer(text):

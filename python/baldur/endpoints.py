@@ -108,7 +108,7 @@ def health_pool() -> Response:
         body["wal_pending"] = _core.wal_pending()
     except Exception as error:  # the local log is part of the pool: erroring is 503
         body["status"], body["wal_pending"] = "error", None
-        body["error"] = f"write-ahead log: {type(error).__name__}: {error}"
+        body["error"] = f"write-ahead log: {type(error).__name__}"  # public: never the message
     return _json(200 if body["status"] == "healthy" else 503, body)
 
 

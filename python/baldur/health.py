@@ -3,7 +3,8 @@ the report the health endpoints serve (see :mod:`baldur.endpoints`).
 
 A check is a callable taking no arguments. It answers ``None``/``True``
 (healthy), ``False`` (failing), a status string, or a :class:`CheckResult`;
-an exception is a failure whose message becomes the detail. A *critical*
+an exception is a failure whose message (URL passwords hidden) becomes the
+detail; the endpoints show only its type. A *critical*
 check's failure makes the whole report unhealthy; any other failure only
 degrades it. A *readiness* check also decides ``health/ready/``.
 
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
 from baldur import _events
+from baldur._redact import redact_urls
 
 Status = Literal["healthy", "degraded", "unhealthy"]
 _RANK: Mapping[str, int] = {"healthy": 0, "degraded": 1, "unhealthy": 2}
@@ -37,13 +39,19 @@ CACHE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One check's answer."""
+    """One check's answer. A check that raised keeps its exception's type in
+    ``error_type`` and its message (URL passwords hidden) in ``detail``."""
 
     status: Status
     detail: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
+    error_type: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
+        """The public view the endpoints serve: a check that raised shows its
+        exception's type, never its message (it may hold a DSN)."""
+        if self.error_type is not None:
+            return {"status": self.status, "detail": self.error_type, "error_type": self.error_type}
         # The check's own data never hides its status or detail.
         return {**dict(self.data), "status": self.status, "detail": self.detail}
 
@@ -174,7 +182,9 @@ def _judge(check: _Check) -> CheckResult:
         _events.health_event(
             "health.check_failed", logging.WARNING, check=check.name, detail=repr(error)
         )
-        return CheckResult(failing, f"{type(error).__name__}: {error}")
+        return CheckResult(
+            failing, redact_urls(f"{type(error).__name__}: {error}"), error_type=_type_name(error)
+        )
     if answer is None or answer is True:
         return CheckResult("healthy")
     if answer is False:
@@ -186,7 +196,15 @@ def _judge(check: _Check) -> CheckResult:
     if isinstance(answer, str) and answer in _RANK:
         status: Status = answer  # type: ignore[assignment]
         return CheckResult("degraded" if status == "unhealthy" and not check.critical else status)
-    return CheckResult(failing, f"check returned {answer!r}, not a status")
+    return CheckResult(failing, f"check returned a {type(answer).__name__}, not a status")
+
+
+def _type_name(error: BaseException) -> str:
+    """``ConnectionError``, or ``psycopg.OperationalError`` outside builtins."""
+    kind = type(error)
+    if kind.__module__ == "builtins":
+        return kind.__qualname__
+    return f"{kind.__module__}.{kind.__qualname__}"
 
 
 def _worst(results: Any) -> Status:
