@@ -327,3 +327,14 @@ def test_a_failing_write_ahead_log_shows_its_type_only(monkeypatch: pytest.Monke
     assert response.status == 503
     assert response.payload["error"] == "write-ahead log: OSError"
     assert b"secret-path" not in response.body
+
+
+def test_the_dashboard_with_nocache_runs_the_checks_afresh(checks: list[str]) -> None:
+    checks.append("flaky")
+    up = [True]
+    baldur.register_check("flaky", lambda: up[0])
+    assert baldur.check_health(nocache=True).status != "unhealthy"  # cached now
+    up[0] = False
+    body = endpoints.dispatch("dashboard/summary/", {"nocache": "true"}).payload
+    assert body["verdict"] == "critical"
+    assert body["cached"] is False

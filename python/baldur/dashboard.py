@@ -37,13 +37,13 @@ def summary(*, nocache: bool = False) -> dict[str, Any]:
         cached = _cache
     if not nocache and cached is not None and now - cached[0] < CACHE_SECONDS:
         return {**cached[1], "cached": True}
-    body = _compute()
+    body = _compute(nocache=nocache)
     with _lock:
         _cache = (now, body)
     return {**body, "cached": False}
 
 
-def _compute() -> dict[str, Any]:
+def _compute(*, nocache: bool) -> dict[str, Any]:
     unavailable: list[str] = []
     try:
         snap = metrics.metrics_snapshot()
@@ -60,7 +60,7 @@ def _compute() -> dict[str, Any]:
     problems = totals["failure"] + totals["timeout"] + totals["rejected"]
     resolved = totals["fallbacks"] + replays["succeeded"]
     try:
-        report = health.check_health()
+        report = health.check_health(nocache=nocache)  # fresh all through
         verdict_health = report.status
         open_breakers = len(
             report.checks.get("baldur.circuit_breakers", _empty()).data.get("open", [])
