@@ -30,7 +30,8 @@ fn stays_closed_below_the_minimum_calls_floor_however_many_fail() {
 
 #[test]
 fn trips_once_calls_reach_the_floor_and_failures_the_threshold() {
-    let rig = Rig::new(config()); // threshold 3, floor 5
+    // threshold 3, floor 5, and a rate (20 %) this test's 3 of 13 passes.
+    let rig = Rig::new(config().with_failure_rate_threshold(0.2).unwrap());
     rig.succeed(10);
     rig.fail(2);
     assert_eq!(
@@ -44,6 +45,67 @@ fn trips_once_calls_reach_the_floor_and_failures_the_threshold() {
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].cause, Cause::Trip);
     assert_eq!((seen[0].totals.calls, seen[0].totals.failures), (13, 3));
+}
+
+#[test]
+fn a_busy_breaker_does_not_trip_on_a_small_share_of_failures() {
+    // The count alone would open it: 1,000 successes, then 5 failures (0.5 %).
+    let rig = Rig::new(BreakerConfig::new(5, 10, 10.0, 1, 60.0).unwrap());
+    rig.succeed(1_000);
+    rig.fail(5);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+    // A real outage: failures climb to half the window's calls.
+    rig.fail(989);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed, "994 of 1994");
+    rig.fail(6);
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "1000 of 2000");
+}
+
+#[test]
+fn the_rate_condition_is_configurable_and_validated() {
+    let strict = BreakerConfig::new(5, 10, 10.0, 1, 60.0)
+        .unwrap()
+        .with_failure_rate_threshold(0.05)
+        .unwrap();
+    let rig = Rig::new(strict);
+    rig.succeed(95);
+    rig.fail(4);
+    assert_eq!(rig.breaker.state(), CircuitState::Closed, "4 < threshold 5");
+    rig.fail(1); // 5 of 100: both conditions met
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    for bad in [0.0, -0.1, 1.01, f64::NAN, f64::INFINITY] {
+        let err = config().with_failure_rate_threshold(bad).unwrap_err();
+        assert!(err.to_string().contains("failure_rate_threshold"), "{err}");
+    }
+    assert!(config().with_failure_rate_threshold(1.0).is_ok());
+}
+
+#[test]
+fn the_documents_example_still_trips_five_failures_in_ten_calls() {
+    let rig = Rig::new(BreakerConfig::default());
+    rig.succeed(5);
+    rig.fail(5);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+}
+
+#[test]
+fn an_open_breaker_reads_half_open_once_its_recovery_timeout_passed() {
+    let rig = tripped(config());
+    assert_eq!(rig.breaker.observed_state(), CircuitState::Open);
+    rig.advance(RECOVERY - Duration::from_millis(1));
+    assert_eq!(rig.breaker.observed_state(), CircuitState::Open);
+    rig.advance(Duration::from_millis(1));
+    // No call arrived: the stored state is still open, but every reader
+    // (state queries, snapshots, health, metrics) sees half-open.
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    assert_eq!(rig.breaker.observed_state(), CircuitState::HalfOpen);
+    let snapshot = rig.breaker.snapshot();
+    assert_eq!(snapshot.state, CircuitState::HalfOpen);
+    assert_eq!((snapshot.retry_after, snapshot.opened_ago), (None, None));
+    // The next call moves it there for real, as a probe.
+    let permit = rig.breaker.try_acquire().expect("a probe");
+    assert!(permit.is_probe());
+    assert_eq!(rig.breaker.state(), CircuitState::HalfOpen);
 }
 
 #[test]

@@ -102,13 +102,24 @@ fn before_any_sync_the_breaker_decides_alone() {
 }
 
 #[test]
-fn connected_a_quiet_worker_trips_on_the_fleet_totals() {
+fn connected_a_low_fleet_failure_rate_does_not_trip() {
     let rig = connected();
     rig.breaker.apply_fleet(&Inbox {
         fleet: totals(20, 2),
         ..inbox(CircuitState::Closed, 1)
     });
-    rig.fail(1); // 21 calls, 3 failures fleet-wide
+    rig.fail(1); // 21 calls, 3 failures fleet-wide: 14 % < 50 %
+    assert_eq!(rig.breaker.state(), CircuitState::Closed);
+}
+
+#[test]
+fn connected_a_quiet_worker_trips_on_the_fleet_totals() {
+    let rig = connected();
+    rig.breaker.apply_fleet(&Inbox {
+        fleet: totals(4, 2),
+        ..inbox(CircuitState::Closed, 1)
+    });
+    rig.fail(1); // 5 calls, 3 failures fleet-wide (60 %)
     assert_eq!(rig.breaker.state(), CircuitState::Open);
     let seen = rig.recorder.transitions();
     assert_eq!((seen.len(), seen[0].cause), (1, Cause::Trip));

@@ -254,19 +254,94 @@ def test_manual_control_is_idempotent(zone_name: str) -> None:
     assert baldur.circuit_state(zone_name) == "closed"
 
 
-@pytest.mark.parametrize(
-    "control",
-    [
-        baldur.force_open_circuit,
-        baldur.force_close_circuit,
-        baldur.reset_circuit,
-        baldur.circuit_state,
-    ],
-)
-def test_an_unknown_name_is_a_key_error(zone_name: str, control: Callable[[str], object]) -> None:
+def test_the_state_of_an_unknown_name_is_a_key_error(zone_name: str) -> None:
     with pytest.raises(KeyError, match=zone_name):
-        control(zone_name)
-    assert zone_name not in baldur.circuits()  # no breaker made by the typo
+        baldur.circuit_state(zone_name)
+    assert zone_name not in baldur.circuits()  # no breaker made by the question
+
+
+def test_an_operator_forces_a_breaker_open_before_any_call_used_it(zone_name: str) -> None:
+    # A dependency taken out before traffic arrives: the breaker is made.
+    baldur.force_open_circuit(zone_name)
+    assert baldur.circuit_state(zone_name) == "forced_open"
+    dependency = Flaky()
+    with pytest.raises(baldur.CircuitOpenError):
+        baldur.protect(zone_name, dependency)
+    assert dependency.count == 0
+
+
+@pytest.mark.parametrize(
+    ("control", "state"),
+    [(baldur.force_close_circuit, "forced_closed"), (baldur.reset_circuit, "closed")],
+)
+def test_force_close_and_reset_of_a_new_name_make_its_breaker(
+    zone_name: str, control: Callable[[str], None], state: str
+) -> None:
+    control(zone_name)
+    assert baldur.circuits()[zone_name]["state"] == state
+
+
+# -- the trip rule: a count and a rate -----------------------------------------------
+
+
+def test_a_busy_breaker_does_not_trip_on_half_a_percent_of_failures(zone_name: str) -> None:
+    # The documents' defaults: 5 failures, 10 calls, and a 50 % failure rate.
+    for _ in range(1_000):
+        succeed(zone_name)
+    for _ in range(5):
+        fail(zone_name)
+    assert baldur.circuit_state(zone_name) == "closed"
+
+
+def test_the_documents_example_trips_on_five_failures_in_ten_calls(zone_name: str) -> None:
+    for _ in range(5):
+        succeed(zone_name)
+    for _ in range(5):
+        fail(zone_name)
+    assert baldur.circuit_state(zone_name) == "open"
+
+
+def test_the_failure_rate_threshold_is_a_setting(
+    zone_name: str, configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(cb_failure_threshold=2, cb_minimum_calls=10, cb_failure_rate_threshold=0.1)
+    for _ in range(18):
+        succeed(zone_name)
+    fail(zone_name)
+    assert baldur.circuit_state(zone_name) == "closed"  # 1 of 19: under the count
+    fail(zone_name)
+    assert baldur.circuit_state(zone_name) == "open"  # 2 of 20: 10 %
+    monkeypatch.setenv("BALDUR_CB_FAILURE_RATE_THRESHOLD", "0.25")
+    baldur._config.reset()
+    assert baldur._config.current().cb_failure_rate_threshold == 0.25
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.5", "1.5", "half", "nan", ""])
+def test_a_bad_failure_rate_threshold_is_refused_naming_it(
+    bad: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_CB_FAILURE_RATE_THRESHOLD", bad)
+    with pytest.raises(baldur.ConfigError, match="BALDUR_CB_FAILURE_RATE_THRESHOLD"):
+        baldur._config.reset()
+    monkeypatch.delenv("BALDUR_CB_FAILURE_RATE_THRESHOLD")
+    with pytest.raises(baldur.ConfigError, match=r"cb_failure_rate_threshold.*\(0, 1\]"):
+        baldur.init(cb_failure_rate_threshold=2)
+
+
+# -- read from time ------------------------------------------------------------------
+
+
+def test_an_open_breaker_reads_half_open_once_recovery_passed_without_any_call(
+    zone_name: str, fast_breaker: FastBreaker
+) -> None:
+    trip(zone_name, fast_breaker)
+    assert baldur.circuit_state(zone_name) == "open"
+    wait_for_probing(fast_breaker)
+    # No call arrived since: every reader derives half-open from time.
+    assert baldur.circuit_state(zone_name) == "half_open"
+    snapshot = baldur.circuits()[zone_name]
+    assert (snapshot["state"], snapshot["retry_after"]) == ("half_open", None)
+    assert baldur.protect(zone_name, lambda: "probe") == "probe"  # the probe is admitted
 
 
 # -- circuits() --------------------------------------------------------------------

@@ -135,6 +135,41 @@ def test_an_operator_action_reaches_every_worker(fleet: RedisServer, zone_name: 
     assert baldur.circuit_state(zone_name) == "closed"
 
 
+def test_a_process_that_never_called_forces_the_fleets_breaker(
+    fleet: RedisServer, zone_name: str
+) -> None:
+    """A CLI or a shell: no protected call, it forces the breaker and exits
+    at once; its exit hook delivers the action to the fleet."""
+    here = baldur.protected(zone_name)(lambda: "ok")
+    assert here() == "ok"
+    forced = other_worker(fleet.url, f"baldur.force_open_circuit({zone_name!r})")
+    assert forced.returncode == 0, forced.stderr
+    wait_for_state(zone_name, "forced_open")
+    with pytest.raises(baldur.CircuitOpenError):
+        here()
+
+
+def test_the_fleet_trips_on_the_failure_rate_as_well_as_the_count(
+    fleet: RedisServer, zone_name: str
+) -> None:
+    """Three failures meet the count, but not among thirty successes: the
+    fleet's window (decided in Redis) keeps the breaker closed."""
+    here = baldur.protected(zone_name)(lambda: "ok")
+    for _ in range(30):
+        assert here() == "ok"
+    time.sleep(0.5)  # the successes are counted in Redis
+    failing = baldur.protected(zone_name)(AlwaysFails())
+    for _ in range(3):
+        with pytest.raises(Boom):
+            failing()
+    time.sleep(0.6)  # two syncs: the fleet's verdict is back
+    assert baldur.circuit_state(zone_name) == "closed"
+    for _ in range(30):  # a real outage: half the window fails
+        with pytest.raises((Boom, baldur.CircuitOpenError)):
+            failing()
+    wait_for_state(zone_name, "open")
+
+
 def test_the_half_open_probe_budget_is_fleet_wide(
     fleet: RedisServer, zone_name: str, tmp_path: Path
 ) -> None:

@@ -65,6 +65,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_recovery_timeout,
         settings.cb_half_open_max_calls,
         settings.cb_window_seconds,
+        settings.cb_failure_rate_threshold,
     )
     _core.set_default_timeout(settings.protect_default_timeout_seconds)
     _core.configure_metrics(settings.metrics_max_domain_labels, settings.metrics_max_endpoints)

@@ -44,6 +44,16 @@ def _optional_seconds(key: str, raw: object) -> float | None:
     return _seconds(key, raw)
 
 
+def _failure_rate(key: str, raw: object) -> float:
+    # The share of failed calls in the window that trips a breaker, in (0, 1].
+    if isinstance(raw, str) and raw.strip() == "":
+        raise ConfigError(key, raw, "a number in (0, 1]")
+    rate = _validate.number(raw)
+    if not 0 < rate <= 1:
+        raise ConfigError(key, raw, "a number in (0, 1]")
+    return rate
+
+
 def _redis_url(key: str, raw: object) -> str | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
@@ -68,6 +78,15 @@ def _ca_file(key: str, raw: object) -> str | None:
     if path is not None and not os.path.isfile(path):
         raise ConfigError(key, raw, "the path of a PEM file of CA certificates")
     return path
+
+
+def _secret(key: str, raw: object) -> str | None:
+    # Never echoed back: a bad value is reported without itself.
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(key, "<hidden>", "a non-empty string")
+    return raw
 
 
 def default_data_dir() -> str:
@@ -100,6 +119,7 @@ def _log_level(key: str, raw: object) -> str | None:
 SETTINGS: Mapping[str, Setting] = {
     "cb_failure_threshold": Setting("BALDUR_CB_FAILURE_THRESHOLD", _count, 5),
     "cb_minimum_calls": Setting("BALDUR_CB_MINIMUM_CALLS", _count, 10),
+    "cb_failure_rate_threshold": Setting("BALDUR_CB_FAILURE_RATE_THRESHOLD", _failure_rate, 0.5),
     "cb_recovery_timeout": Setting("BALDUR_CB_RECOVERY_TIMEOUT", _seconds, 60.0),
     "cb_half_open_max_calls": Setting("BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, 3),
     "cb_sync_interval_seconds": Setting("BALDUR_CB_SYNC_INTERVAL_SECONDS", _seconds, 0.2),
@@ -134,6 +154,8 @@ SETTINGS: Mapping[str, Setting] = {
     "dlq_max_size": Setting("BALDUR_DLQ_MAX_SIZE", _count, 100_000),
     "dlq_max_per_domain": Setting("BALDUR_DLQ_MAX_PER_DOMAIN", _count, 10_000),
     "dlq_overflow_strategy": Setting("BALDUR_DLQ_OVERFLOW_STRATEGY", _overflow, "drop_oldest"),
+    # HMAC-SHA-256 key: entries are signed, and replay refuses a bad one.
+    "dlq_signing_key": Setting("BALDUR_DLQ_SIGNING_KEY", _secret, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
     ),
@@ -146,6 +168,7 @@ class Settings:
 
     cb_failure_threshold: int
     cb_minimum_calls: int
+    cb_failure_rate_threshold: float
     cb_recovery_timeout: float
     cb_half_open_max_calls: int
     cb_window_seconds: float
@@ -169,6 +192,7 @@ class Settings:
     dlq_max_size: int
     dlq_max_per_domain: int
     dlq_overflow_strategy: str
+    dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:

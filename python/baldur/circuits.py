@@ -1,8 +1,9 @@
 """Manual control of circuit breakers, for operators and tests.
 
-Every function takes a zone name that some ``@baldur.protected`` callsite
-registered; an unknown name is a ``KeyError`` listing the known ones, so a
-typo is loud rather than a silent new breaker.
+The three actions create the breaker of a name no call has used yet (an
+operator takes a dependency out before traffic arrives; a separate process
+forces the fleet's breaker in Redis mode). ``circuit_state`` of an unknown
+name is a ``KeyError`` listing the known ones.
 """
 
 from __future__ import annotations

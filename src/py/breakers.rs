@@ -37,6 +37,7 @@ pub(crate) fn configure_breakers(
     recovery_timeout: f64,
     half_open_max_calls: u32,
     window_seconds: f64,
+    failure_rate_threshold: f64,
 ) -> PyResult<()> {
     let config = BreakerConfig::new(
         failure_threshold,
@@ -45,6 +46,7 @@ pub(crate) fn configure_breakers(
         half_open_max_calls,
         window_seconds,
     )
+    .and_then(|config| config.with_failure_rate_threshold(failure_rate_threshold))
     .or_config_error(py)?;
     REGISTRY.set_defaults(config);
     Ok(())
@@ -56,31 +58,40 @@ pub(crate) fn register_breaker(name: &str) {
     REGISTRY.get_or_create(name);
 }
 
+// The three operator actions create the breaker when no call has used its
+// name yet: an operator takes a dependency out before traffic arrives, and a
+// separate process (a CLI, a shell) forces the fleet's breaker in Redis mode:
+// its sync starts first (as a call's would), so the action carries over the
+// fleet's state and the exit hook delivers it.
+
 /// Forces a breaker open.
 #[pyfunction]
-pub(crate) fn force_open(name: &str) -> PyResult<()> {
-    existing(name)?.force_open();
+pub(crate) fn force_open(py: Python<'_>, name: &str) -> PyResult<()> {
+    crate::py::stores::ensure_started(py);
+    REGISTRY.get_or_create(name).force_open();
     Ok(())
 }
 
 /// Forces a breaker closed.
 #[pyfunction]
-pub(crate) fn force_close(name: &str) -> PyResult<()> {
-    existing(name)?.force_close();
+pub(crate) fn force_close(py: Python<'_>, name: &str) -> PyResult<()> {
+    crate::py::stores::ensure_started(py);
+    REGISTRY.get_or_create(name).force_close();
     Ok(())
 }
 
 /// Returns a breaker to automatic control, window cleared.
 #[pyfunction]
-pub(crate) fn reset(name: &str) -> PyResult<()> {
-    existing(name)?.reset();
+pub(crate) fn reset(py: Python<'_>, name: &str) -> PyResult<()> {
+    crate::py::stores::ensure_started(py);
+    REGISTRY.get_or_create(name).reset();
     Ok(())
 }
 
 /// The state of one breaker, as a string.
 #[pyfunction]
 pub(crate) fn circuit_state(name: &str) -> PyResult<&'static str> {
-    Ok(existing(name)?.state().as_str())
+    Ok(existing(name)?.observed_state().as_str())
 }
 
 /// A snapshot of every breaker: name to a dict of its state and counts.

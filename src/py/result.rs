@@ -219,7 +219,7 @@ impl ProtectResult {
             state: zone
                 .core
                 .breaker()
-                .map_or(CircuitState::Closed, |b| b.state()),
+                .map_or(CircuitState::Closed, |b| b.observed_state()),
             error,
             rejection,
         }

@@ -13,6 +13,10 @@ pub const DEFAULT_RECOVERY_TIMEOUT_SECONDS: f64 = 60.0;
 pub const DEFAULT_HALF_OPEN_MAX_CALLS: u32 = 3;
 /// Seconds of history the window keeps (`BALDUR_CB_WINDOW_SECONDS`).
 pub const DEFAULT_WINDOW_SECONDS: f64 = 60.0;
+/// Share of the window's calls that must have failed for it to trip
+/// (`BALDUR_CB_FAILURE_RATE_THRESHOLD`): the count alone would open a busy
+/// dependency's breaker on 0.05 % errors.
+pub const DEFAULT_FAILURE_RATE_THRESHOLD: f64 = 0.5;
 
 /// The thresholds of one circuit breaker.
 ///
@@ -21,8 +25,12 @@ pub const DEFAULT_WINDOW_SECONDS: f64 = 60.0;
 /// let config = BreakerConfig::new(3, 5, 2.0, 1, 30.0).unwrap();
 /// assert_eq!(config.failure_threshold, 3);
 /// assert!(BreakerConfig::new(0, 5, 2.0, 1, 30.0).is_err());
+/// let strict = config.with_failure_rate_threshold(0.2).unwrap();
+/// assert!(strict.trips(10, 3));
+/// assert!(!config.trips(10, 3)); // 30 % is under the default 50 %
+/// assert!(config.with_failure_rate_threshold(0.0).is_err());
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct BreakerConfig {
     /// Failures in the window that trip the breaker.
     pub failure_threshold: u32,
@@ -34,6 +42,8 @@ pub struct BreakerConfig {
     pub half_open_max_calls: u32,
     /// How much history the window keeps.
     pub window: Duration,
+    /// Failures over calls, in (0, 1], the window must reach as well.
+    pub failure_rate_threshold: f64,
 }
 
 impl BreakerConfig {
@@ -51,7 +61,33 @@ impl BreakerConfig {
             recovery_timeout: positive_seconds("recovery_timeout", recovery_timeout_seconds)?,
             half_open_max_calls: at_least_one("half_open_max_calls", half_open_max_calls)?,
             window: positive_seconds("window_seconds", window_seconds)?,
+            failure_rate_threshold: DEFAULT_FAILURE_RATE_THRESHOLD,
         })
+    }
+
+    /// The same thresholds with another failure-rate condition, in (0, 1].
+    pub fn with_failure_rate_threshold(self, rate: f64) -> Result<Self, ConfigError> {
+        if rate > 0.0 && rate <= 1.0 {
+            Ok(Self {
+                failure_rate_threshold: rate,
+                ..self
+            })
+        } else {
+            Err(ConfigError::new(
+                "failure_rate_threshold",
+                rate,
+                "a number in (0, 1]",
+            ))
+        }
+    }
+
+    /// The trip rule: once the window holds the minimum calls, enough
+    /// failures **and** a high enough share of failures.
+    pub fn trips(&self, calls: u64, failures: u64) -> bool {
+        calls >= u64::from(self.minimum_calls)
+            && failures >= u64::from(self.failure_threshold)
+            // failures / calls >= rate, without dividing by zero calls.
+            && failures as f64 >= self.failure_rate_threshold * calls as f64
     }
 }
 
@@ -63,6 +99,7 @@ impl Default for BreakerConfig {
             recovery_timeout: Duration::from_secs_f64(DEFAULT_RECOVERY_TIMEOUT_SECONDS),
             half_open_max_calls: DEFAULT_HALF_OPEN_MAX_CALLS,
             window: Duration::from_secs_f64(DEFAULT_WINDOW_SECONDS),
+            failure_rate_threshold: DEFAULT_FAILURE_RATE_THRESHOLD,
         }
     }
 }

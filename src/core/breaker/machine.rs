@@ -43,7 +43,7 @@ pub struct Rejection {
 }
 
 /// What a breaker looks like at one moment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Snapshot {
     /// The current state.
     pub state: CircuitState,
@@ -130,6 +130,22 @@ impl CircuitBreaker {
     #[inline]
     pub fn state(&self) -> CircuitState {
         unpack(self.word.load(Ordering::Acquire)).1
+    }
+
+    /// The state as an observer should read it: an open breaker whose
+    /// recovery timeout has passed reads half-open even before a call
+    /// arrives to move it there (health would otherwise stay degraded for a
+    /// breaker nobody calls). The stored state moves on the next call.
+    pub fn observed_state(&self) -> CircuitState {
+        self.observe(self.state(), self.clock.now())
+    }
+
+    fn observe(&self, state: CircuitState, now: Nanos) -> CircuitState {
+        if state == CircuitState::Open && now >= self.open_until.load(Ordering::Acquire) {
+            CircuitState::HalfOpen
+        } else {
+            state
+        }
     }
 
     /// Asks to make a call. Closed costs one atomic load.
@@ -283,10 +299,7 @@ impl CircuitBreaker {
                     self.window.totals(now)
                 };
                 let mut inner = self.inner.lock();
-                let config = inner.config;
-                if totals.calls >= u64::from(config.minimum_calls)
-                    && totals.failures >= u64::from(config.failure_threshold)
-                {
+                if inner.config.trips(totals.calls, totals.failures) {
                     let tripped =
                         self.transition_if_current(&mut inner, generation, Cause::Trip, now);
                     if tripped.is_some() && self.link.is_enabled() {
@@ -493,6 +506,7 @@ impl CircuitBreaker {
         let now = self.clock.now();
         let inner = self.inner.lock();
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
+        let state = self.observe(state, now);
         let open = matches!(state, CircuitState::Open | CircuitState::ForcedOpen);
         let retry_after = (state == CircuitState::Open)
             .then(|| from_nanos(self.open_until.load(Ordering::Acquire).saturating_sub(now)));

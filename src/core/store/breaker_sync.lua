@@ -7,7 +7,8 @@
 -- 18 lease ms, 19 wall ms of the worker's last decision to merge, 20 probes
 -- it is running on leased slots, 21 '1' when the operator action is late
 -- (sent again after a failed sync, or from a write-ahead log), 22 how long
--- a newly granted, still unused probe slot stays reserved (ms).
+-- a newly granted, still unused probe slot stays reserved (ms), 23 the
+-- failure rate (0, 1] the fleet's window must reach as well.
 -- Returns {state, version, remaining open ms, fleet calls, fleet failures,
 -- probe slots this worker holds, incarnation}. Time is the server's.
 local t = redis.call('TIME')
@@ -105,9 +106,11 @@ if merge ~= '' and state ~= 'forced_open' and state ~= 'forced_closed'
   end
 end
 
--- Trip: a worker saw it, or the fleet's window crossed the threshold.
+-- Trip: a worker saw it, or the fleet's window crossed both thresholds
+-- (the count and the rate: the count alone trips a busy breaker on noise).
 if state == 'closed' and (ARGV[3] == '1'
-    or (calls >= tonumber(ARGV[13]) and failures >= tonumber(ARGV[14]))) then
+    or (calls >= tonumber(ARGV[13]) and failures >= tonumber(ARGV[14])
+        and failures >= tonumber(ARGV[23]) * calls)) then
   open_now(now + recovery)
 end
 

@@ -360,6 +360,7 @@ impl BreakerSync {
                     .arg(outbox.probes_in_flight)
                     .arg(late)
                     .arg(UNUSED_PROBE_LEASE.as_millis() as u64)
+                    .arg(config.failure_rate_threshold)
                     .invoke_async(&mut connection)
                     .await
             })
