@@ -126,3 +126,18 @@ def test_while_draining_new_requests_get_503_and_probes_still_answer(client: obj
     assert "Retry-After" in ready
     assert client.get("/api/baldur/health/live/").status_code == 200
     assert client.get("/api/baldur/health/ping/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["health/", "health/ping/", "dashboard/summary/", "metrics/json/"])
+def test_operations_endpoints_answer_get_and_head_only(client: object, path: str) -> None:
+    from django.test import Client
+
+    assert isinstance(client, Client)
+    url = "/api/baldur/" + path
+    assert client.get(url).status_code == 200
+    head = client.head(url)
+    assert (head.status_code, head.content) == (200, b"")
+    for method in ("post", "put", "delete", "patch", "options"):
+        refused = getattr(client, method)(url)
+        assert refused.status_code == 405, method
+        assert sorted(refused["Allow"].split(", ")) == ["GET", "HEAD"], method

@@ -96,3 +96,18 @@ def test_while_draining_new_requests_get_503_and_probes_answer(zone_name: str) -
         assert int(refused.headers["Retry-After"]) >= 1
         assert client.get("/api/baldur/health/ready/").status_code == 503
         assert client.get("/api/baldur/health/live/").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["health/", "health/ping/", "dashboard/summary/", "metrics/json/"])
+def test_operations_endpoints_answer_get_and_head_only(zone_name: str, path: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), zone_name)
+    with TestClient(app) as client:
+        url = "/api/baldur/" + path
+        assert client.get(url).status_code == 200
+        head = client.head(url)
+        assert (head.status_code, head.content) == (200, b"")
+        for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+            refused = client.request(method, url)
+            assert refused.status_code == 405, method
+            assert sorted(refused.headers["Allow"].split(", ")) == ["GET", "HEAD"], method
+        assert "/api/baldur/health/" in client.get("/openapi.json").json()["paths"]

@@ -26,6 +26,9 @@ ROUTES: tuple[tuple[str, str], ...] = (
     ("dashboard/summary/", "dashboard_summary"),
 )
 
+#: What the operations endpoints answer: they are read-only (anything else is 405).
+METHODS: tuple[str, ...] = ("GET", "HEAD")
+
 _log = logging.getLogger("baldur.adapters")
 
 

@@ -21,6 +21,8 @@ require("fastapi", "fastapi")
 
 from fastapi import APIRouter, FastAPI, Request  # noqa: E402
 from fastapi import Response as HTTPResponse  # noqa: E402
+from fastapi.routing import APIRoute  # noqa: E402
+from starlette.exceptions import HTTPException  # noqa: E402
 from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from baldur import _shutdown, endpoints, metrics  # noqa: E402
@@ -39,6 +41,20 @@ def to_fastapi(answer: endpoints.Response) -> HTTPResponse:
     )
 
 
+class _ReadOnlyRoute(APIRoute):
+    """GET (the one method in the OpenAPI schema: a route with two methods
+    gets a duplicate operation id), HEAD answered as GET, and 405 with
+    ``Allow: GET, HEAD`` to anything else."""
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["method"] == "HEAD":
+            await self.app(scope, receive, send)  # the server sends no body
+            return
+        if scope["method"] not in _serving.METHODS:
+            raise HTTPException(405, headers={"Allow": ", ".join(_serving.METHODS)})
+        await super().handle(scope, receive, send)
+
+
 router = APIRouter(prefix="/api/baldur", tags=["baldur"])
 
 
@@ -50,7 +66,13 @@ def _endpoint(path: str) -> Callable[[Request], HTTPResponse]:
 
 
 for _path, _name in _serving.ROUTES:
-    router.add_api_route("/" + _path, _endpoint(_path), methods=["GET"], name=f"baldur:{_name}")
+    router.add_api_route(
+        "/" + _path,
+        _endpoint(_path),
+        methods=["GET"],
+        name=f"baldur:{_name}",
+        route_class_override=_ReadOnlyRoute,
+    )
 
 
 def with_baldur(

@@ -37,7 +37,14 @@ def _blueprint() -> Blueprint:
         return answer
 
     for path, name in _serving.ROUTES:
-        blueprint.add_url_rule("/" + path, name, endpoint(path), methods=["GET"])
+        # Read-only: GET and HEAD, no automatic OPTIONS (405 with ``Allow``).
+        blueprint.add_url_rule(
+            "/" + path,
+            name,
+            endpoint(path),
+            methods=list(_serving.METHODS),
+            provide_automatic_options=False,
+        )
     return blueprint
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 
 from baldur import endpoints
+from baldur.adapters import _serving
 
 
 def to_django(answer: endpoints.Response) -> HttpResponse:
@@ -19,9 +20,12 @@ def to_django(answer: endpoints.Response) -> HttpResponse:
 
 
 def endpoint(path: str) -> Callable[[HttpRequest], HttpResponse]:
-    """A view answering ``path`` (relative to ``/api/baldur/``)."""
+    """A view answering ``path`` (relative to ``/api/baldur/``): GET and
+    HEAD only (read-only), 405 with ``Allow`` to anything else."""
 
     def view(request: HttpRequest) -> HttpResponse:
+        if request.method not in _serving.METHODS:
+            return HttpResponseNotAllowed(_serving.METHODS)
         query = {key: str(request.GET.get(key, "")) for key in request.GET}
         return to_django(endpoints.dispatch(path, query))
 
