@@ -111,3 +111,16 @@ def test_operations_endpoints_answer_get_and_head_only(zone_name: str, path: str
             assert refused.status_code == 405, method
             assert sorted(refused.headers["Allow"].split(", ")) == ["GET", "HEAD"], method
         assert "/api/baldur/health/" in client.get("/openapi.json").json()["paths"]
+
+
+def test_a_lifespan_that_starts_again_serves_again(zone_name: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), zone_name)
+    for run in range(2):  # one TestClient per test, the same app: each run serves
+        with TestClient(app) as client:
+            assert client.get(f"/orders/{run}").json() == {"order": run, "tenant": "acme"}, run
+            assert client.get("/api/baldur/health/ready/").status_code == 200, run
+            assert not baldur.is_shutting_down()
+        assert baldur.is_shutting_down(), "each run still drains at its end"
+    other = build(FastAPI(lifespan=with_baldur()), zone_name + "-other")
+    with TestClient(other) as client:
+        assert client.get("/orders/7").status_code == 200

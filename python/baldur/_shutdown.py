@@ -192,8 +192,23 @@ def _drain_seconds(timeout: float | None) -> float:
     return _validate.seconds("timeout", timeout, zero_allowed=True)
 
 
-def reset_for_tests() -> None:
-    """Back to serving, in this process (tests only)."""
+def resume_serving() -> None:
+    """Back to serving, in this process: a drain belongs to one run of the
+    app, and an app that starts again in place (a lifespan entered again,
+    FastAPI's ``TestClient`` used twice) serves. Adapters call it when the
+    first run active in the process starts; never during a run (it would
+    cancel that run's drain)."""
+    was = _core.drain_progress()[0]
     _core.drain_cancel()
     _exit_after_drain.clear()
     _pass_on.clear()
+    if was != "serving":
+        from baldur import health
+
+        health.invalidate_cache()
+        _events.shutdown_event("shutdown.serving_resumed", logging.INFO, after=was)
+
+
+def reset_for_tests() -> None:
+    """Back to serving, in this process (tests only)."""
+    resume_serving()

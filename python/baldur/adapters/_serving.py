@@ -46,6 +46,28 @@ def start(overrides: Mapping[str, object]) -> None:
         )
 
 
+_runs_lock = threading.Lock()
+_runs = 0
+
+
+def run_started() -> None:
+    """An app's run begins (a lifespan's startup). The first run active in
+    the process serves even when an earlier run's end drained it: the drain
+    belongs to that run. Pair with :func:`run_ended`."""
+    global _runs
+    with _runs_lock:
+        if _runs == 0:
+            _shutdown.resume_serving()
+        _runs += 1
+
+
+def run_ended() -> None:
+    """An app's run is over (after its drain)."""
+    global _runs
+    with _runs_lock:
+        _runs = max(0, _runs - 1)
+
+
 def served_while_draining(path: str) -> bool:
     """Health probes keep answering during a drain (readiness says 503
     itself; liveness must stay 200); everything else is refused."""

@@ -81,11 +81,13 @@ def with_baldur(
     """A lifespan that runs ``baldur.init(**overrides)`` at startup, then
     ``app_lifespan`` (if any) inside it; at exit, after the app's own
     teardown, it drains in-flight protected calls (the event loop keeps
-    running them meanwhile)."""
+    running them meanwhile). The drain belongs to that run: a lifespan
+    entered again (``TestClient`` used twice, a reload in place) serves."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         _serving.start(overrides)
+        _serving.run_started()
         try:
             if app_lifespan is None:
                 yield None
@@ -93,7 +95,10 @@ def with_baldur(
                 async with app_lifespan(app) as state:
                     yield state
         finally:
-            await asyncio.to_thread(_shutdown.shutdown)
+            try:
+                await asyncio.to_thread(_shutdown.shutdown)
+            finally:
+                _serving.run_ended()
 
     return lifespan
 
