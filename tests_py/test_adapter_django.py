@@ -141,3 +141,17 @@ def test_operations_endpoints_answer_get_and_head_only(client: object, path: str
         refused = getattr(client, method)(url)
         assert refused.status_code == 405, method
         assert sorted(refused["Allow"].split(", ")) == ["GET", "HEAD"], method
+
+
+def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
+    client: object, tmp_path: Path
+) -> None:
+    from django.test import Client
+
+    assert isinstance(client, Client)
+    baldur.init(data_dir=str(tmp_path), dlq_max_size=1, dlq_overflow_strategy="reject")
+    assert client.post("/receipts/1/").json() == {"result": "queued"}  # set aside
+    full = client.post("/receipts/2/")  # the queue is full: the reject strategy
+    assert full.status_code == 503
+    assert int(full["Retry-After"]) >= 1
+    assert full.json()["error"] == "dead_letter_queue_full"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,11 @@ from fastapi.testclient import TestClient  # noqa: E402
 import baldur  # noqa: E402
 from baldur import _config, _shutdown  # noqa: E402
 from baldur.adapters.fastapi import BaldurMiddleware, lifespan, router, with_baldur  # noqa: E402
+
+
+@baldur.protected("fastapi-adapter-dlq", dlq=True, fallback=lambda: {"queued": True})
+async def send_receipt(order_id: int) -> dict[str, object]:
+    raise ConnectionError(f"mail server down for order {order_id}")
 
 
 @pytest.fixture(autouse=True)
@@ -124,3 +130,21 @@ def test_a_lifespan_that_starts_again_serves_again(zone_name: str) -> None:
     other = build(FastAPI(lifespan=with_baldur()), zone_name + "-other")
     with TestClient(other) as client:
         assert client.get("/orders/7").status_code == 200
+
+
+def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
+    zone_name: str, tmp_path: Path
+) -> None:
+    app = build(FastAPI(lifespan=with_baldur(data_dir=str(tmp_path))), zone_name)
+
+    @app.post("/receipts/{order_id}")
+    async def receipt(order_id: int) -> dict[str, object]:
+        return await send_receipt(order_id)
+
+    with TestClient(app) as client:
+        baldur.init(dlq_max_size=1, dlq_overflow_strategy="reject")
+        assert client.post("/receipts/1").json() == {"queued": True}  # set aside
+        full = client.post("/receipts/2")  # the queue is full: the reject strategy
+    assert full.status_code == 503
+    assert int(full.headers["Retry-After"]) >= 1
+    assert full.json()["error"] == "dead_letter_queue_full"

@@ -5,6 +5,7 @@ and refusal while draining."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,11 @@ from flask import Flask, jsonify  # noqa: E402
 import baldur  # noqa: E402
 from baldur import _config, _shutdown  # noqa: E402
 from baldur.adapters.flask import Baldur  # noqa: E402
+
+
+@baldur.protected("flask-adapter-dlq", dlq=True, fallback=lambda: "queued")
+def send_receipt(order_id: int) -> str:
+    raise ConnectionError(f"mail server down for order {order_id}")
 
 
 @pytest.fixture(autouse=True)
@@ -86,3 +92,21 @@ def test_operations_endpoints_answer_get_and_head_only(zone_name: str, path: str
         refused = client.open(url, method=method)
         assert refused.status_code == 405, method
         assert sorted(refused.headers["Allow"].split(", ")) == ["GET", "HEAD"], method
+
+
+def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
+    zone_name: str, tmp_path: Path
+) -> None:
+    app = make_app(zone_name)
+
+    @app.post("/receipts/<int:order_id>")
+    def receipt(order_id: int) -> object:
+        return jsonify(result=send_receipt(order_id))
+
+    Baldur(app, data_dir=str(tmp_path), dlq_max_size=1, dlq_overflow_strategy="reject")
+    client = app.test_client()
+    assert client.post("/receipts/1").get_json() == {"result": "queued"}  # set aside
+    full = client.post("/receipts/2")  # the queue is full: the reject strategy
+    assert full.status_code == 503
+    assert int(full.headers["Retry-After"]) >= 1
+    assert full.get_json()["error"] == "dead_letter_queue_full"

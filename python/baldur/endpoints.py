@@ -148,6 +148,24 @@ def shutdown_refusal() -> Response | None:
     )
 
 
+#: The ``Retry-After`` of a call refused because the dead-letter queue is
+#: full: long enough for a replay or the breaker's sweep to make room.
+DLQ_FULL_RETRY_AFTER_SECONDS = 30
+
+
+def dead_letter_queue_full() -> Response:
+    """What an adapter answers when a view raised
+    :class:`~baldur.exceptions.DeadLetterQueueFullError` (the ``reject``
+    overflow strategy): 503 + ``Retry-After``. The failed call could not be
+    set aside, so the client keeps it and tries again later."""
+    seconds = DLQ_FULL_RETRY_AFTER_SECONDS
+    return _json(
+        503,
+        {"error": "dead_letter_queue_full", "retry_after": seconds},
+        **{"Retry-After": str(seconds)},
+    )
+
+
 Handler = Callable[[Mapping[str, str]], Response]
 
 

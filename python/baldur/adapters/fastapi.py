@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send  # noqa: E402
 
 from baldur import _shutdown, endpoints, metrics  # noqa: E402
 from baldur.adapters import _serving  # noqa: E402
+from baldur.exceptions import DeadLetterQueueFullError  # noqa: E402
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[Any]]
 
@@ -109,8 +110,9 @@ lifespan = with_baldur()
 
 class BaldurMiddleware:
     """Pure ASGI: 503 + ``Retry-After`` for new HTTP requests while
-    draining (health probes still answer), and each request counted per
-    route for the metrics."""
+    draining (health probes still answer) and for a call the full
+    dead-letter queue refused, and each request counted per route for the
+    metrics."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -126,15 +128,21 @@ class BaldurMiddleware:
             return
         started = time.perf_counter()
         status = 500
+        responded = False
 
         async def sending(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = int(message["status"])
+                status, responded = int(message["status"]), True
             await send(message)
 
         try:
             await self.app(scope, receive, sending)
+        except DeadLetterQueueFullError:
+            if responded:  # too late to answer otherwise
+                raise
+            # The reject strategy refused to set the call aside: 503, not 500.
+            await to_fastapi(endpoints.dead_letter_queue_full())(scope, receive, sending)
         finally:
             route = scope.get("route")
             pattern: str | None = getattr(route, "path", None)

@@ -2,7 +2,8 @@
 in an app factory. Runs ``baldur.init()`` with the app's ``BALDUR_*``
 config keys on top of the environment, registers the endpoints under
 ``/api/baldur``, refuses new requests with 503 + ``Retry-After`` while the
-process drains, and counts requests per route for the metrics."""
+process drains (and answers a full dead-letter queue's refusal the same
+way), and counts requests per route for the metrics."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from flask import Blueprint, Flask, Response, g, request  # noqa: E402
 
 from baldur import endpoints, metrics  # noqa: E402
 from baldur.adapters import _serving  # noqa: E402
+from baldur.exceptions import DeadLetterQueueFullError  # noqa: E402
 
 
 def to_flask(answer: endpoints.Response) -> Response:
@@ -56,6 +58,10 @@ def _refuse_while_draining() -> Response | None:
     return None if answer is None else to_flask(answer)
 
 
+def _dead_letter_queue_full(_: DeadLetterQueueFullError) -> Response:
+    return to_flask(endpoints.dead_letter_queue_full())
+
+
 def _count(response: Response) -> Response:
     started = g.get("baldur_started")
     if started is not None:
@@ -82,4 +88,5 @@ class Baldur:
         app.register_blueprint(_blueprint())
         app.before_request(_refuse_while_draining)
         app.after_request(_count)
+        app.register_error_handler(DeadLetterQueueFullError, _dead_letter_queue_full)
         app.extensions["baldur"] = self

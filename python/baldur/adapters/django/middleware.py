@@ -1,6 +1,7 @@
 """``BaldurMiddleware``: first in ``MIDDLEWARE``. While the process drains,
-new requests get 503 + ``Retry-After`` (health probes still answer); every
-request is counted per route for the metrics. Works under WSGI and ASGI."""
+new requests get 503 + ``Retry-After`` (health probes still answer), as does
+a view's call the full dead-letter queue refused; every request is counted
+per route for the metrics. Works under WSGI and ASGI."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from baldur import endpoints, metrics
 from baldur.adapters import _serving
 from baldur.adapters.django.views import to_django
+from baldur.exceptions import DeadLetterQueueFullError
 
 
 class BaldurMiddleware:
@@ -36,6 +38,13 @@ class BaldurMiddleware:
         response: HttpResponseBase = self.get_response(request)
         _count(request, response, started)
         return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        """A view's call the dead-letter queue refused (``reject``): 503 +
+        ``Retry-After``, not a 500."""
+        if isinstance(exception, DeadLetterQueueFullError):
+            return to_django(endpoints.dead_letter_queue_full())
+        return None
 
     async def _acall(self, request: HttpRequest) -> HttpResponseBase:
         refused = _refusal(request)
