@@ -206,8 +206,10 @@ impl AsyncCall {
         self.end_with_error();
     }
 
-    /// The call's outcome as a `ProtectResult`.
-    #[pyo3(signature = (*, value, ok, fallback_used, error, duration_s))]
+    /// The call's outcome as a `ProtectResult`; `dlq_id` names the
+    /// dead-letter entry recorded for it, if any.
+    #[pyo3(signature = (*, value, ok, fallback_used, error, duration_s, dlq_id=None))]
+    #[allow(clippy::too_many_arguments)]
     fn result(
         &self,
         py: Python<'_>,
@@ -216,6 +218,7 @@ impl AsyncCall {
         fallback_used: bool,
         error: Option<Py<PyAny>>,
         duration_s: f64,
+        dlq_id: Option<String>,
     ) -> ProtectResult {
         ProtectResult::from_parts(
             py,
@@ -227,6 +230,7 @@ impl AsyncCall {
             self.state.attempts(),
             duration_s,
         )
+        .with_dlq_id(dlq_id)
     }
 }
 
@@ -260,13 +264,16 @@ impl AsyncCall {
 
 /// The `ProtectResult` of an async call that never started: the breaker
 /// refused it (`rejected`), or idempotency did (a duplicate, no key).
+/// `dlq_id` names the dead-letter entry recorded for a rejection, if any.
 #[pyfunction]
+#[pyo3(signature = (zone, error, duration_s, rejected, dlq_id=None))]
 pub(crate) fn refused_result(
     py: Python<'_>,
     zone: &Bound<'_, PyZone>,
     error: Py<PyAny>,
     duration_s: f64,
     rejected: bool,
+    dlq_id: Option<String>,
 ) -> ProtectResult {
-    ProtectResult::refused(py, zone.get(), error, duration_s, rejected)
+    ProtectResult::refused(py, zone.get(), error, duration_s, rejected).with_dlq_id(dlq_id)
 }

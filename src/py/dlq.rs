@@ -239,12 +239,19 @@ pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
     on_entry(py, id, (), |store, id| store.succeeded(id))
 }
 
-/// The replay of `id` failed; returns its new state.
+/// The replay of `id` failed; returns its new state. `review`: the replay
+/// could not run at all (refused, or its function is gone), so the entry
+/// goes straight to `needs_review`.
 #[pyfunction]
-pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str) -> PyResult<String> {
+#[pyo3(signature = (id, error, review=false))]
+pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str, review: bool) -> PyResult<String> {
     METRICS.global.dlq_replay(false);
     let state = on_entry(py, id, "gone".to_owned(), |store, id| {
-        store.failed(id, error)
+        if review {
+            store.review(id, error)
+        } else {
+            store.failed(id, error)
+        }
     })?;
     let queues = queues()?;
     if matches!(route(&queues, id), Route::Local(_)) {

@@ -177,6 +177,13 @@ impl ProtectResult {
         result
     }
 
+    /// The same result, naming the dead-letter entry recorded for the call
+    /// (the async driver records in Python, after the result's parts).
+    pub(crate) fn with_dlq_id(mut self, dlq_id: Option<String>) -> Self {
+        self.dlq_id = dlq_id;
+        self
+    }
+
     /// The result of a call that never ran: refused by the breaker
     /// (`rejected`, with its `CircuitOpenError`) or by idempotency.
     pub(crate) fn refused(

@@ -387,7 +387,15 @@ impl DlqStore for RedisDlq {
     fn failed(&self, id: &str, error: &str) -> Result<String, DlqError> {
         let error = error.to_owned();
         let state: Option<String> = self.on_entry(id, &FAILED, |inv| {
-            inv.arg(error);
+            inv.arg(error).arg("0");
+        })?;
+        Ok(state.unwrap_or_else(|| "gone".to_owned()))
+    }
+
+    fn review(&self, id: &str, error: &str) -> Result<String, DlqError> {
+        let error = error.to_owned();
+        let state: Option<String> = self.on_entry(id, &FAILED, |inv| {
+            inv.arg(error).arg("1");
         })?;
         Ok(state.unwrap_or_else(|| "gone".to_owned()))
     }

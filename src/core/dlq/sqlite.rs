@@ -247,10 +247,11 @@ impl SqliteDlq {
         let connection = self.connection.lock();
         connection
             .execute(
-                "UPDATE entries SET replays_left = MAX(replays_left - 1, 0), \
-                 state = CASE WHEN replays_left <= 1 THEN 'needs_review' ELSE 'pending' END, \
+                "UPDATE entries SET \
+                 replays_left = CASE WHEN ?4 THEN 0 ELSE MAX(replays_left - 1, 0) END, \
+                 state = CASE WHEN ?4 OR replays_left <= 1 THEN 'needs_review' ELSE 'pending' END, \
                  last_replay_error = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![id, error, now_ms()],
+                params![id, error, now_ms(), all],
             )
             .map_err(store)?;
         connection
@@ -258,6 +259,17 @@ impl SqliteDlq {
                 "SELECT state FROM entries WHERE id = ?1",
                 params![id],
                 |r| r.get(0),
+        self.spend(id, error, false)
+    }
+
+    /// The replay cannot run at all: `needs_review` now, its budget spent.
+    /// Returns the entry's new state.
+    pub fn review(&self, id: i64, error: &str) -> Result<String, DlqError> {
+        self.spend(id, error, true)
+    }
+
+    /// Spends one replay, or (`all`) every one left.
+    fn spend(&self, id: i64, error: &str, all: bool) -> Result<String, DlqError> {
             )
             .map_err(store)
     }

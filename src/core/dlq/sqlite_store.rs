@@ -54,6 +54,15 @@ impl DlqStore for SqliteDlq {
         row_id(id).map_or(Ok(false), |id| SqliteDlq::redrive(self, id, budget))
     }
 
+    fn review(&self, id: &str, error: &str) -> Result<String, DlqError> {
+        match row_id(id) {
+            Some(row) if SqliteDlq::get(self, row)?.is_some() => {
+                SqliteDlq::review(self, row, error)
+            }
+            _ => Ok("gone".to_owned()),
+        }
+    }
+
     fn purge(&self, zone: Option<&str>, state: Option<&str>) -> Result<u64, DlqError> {
         SqliteDlq::purge(self, zone, state)
     }

@@ -106,6 +106,12 @@ pub trait DlqStore: Send + Sync + std::fmt::Debug {
 
     /// The replay failed: one replay spent; none left means `needs_review`.
     /// Returns the entry's new state (`gone` if it was purged meanwhile).
+    /// The replay cannot run at all (its function is refused, or cannot be
+    /// imported any more): the entry goes straight to `needs_review` with
+    /// `error`, its budget spent and its claim released. Returns its new
+    /// state (`gone` if it was purged meanwhile).
+    fn review(&self, id: &str, error: &str) -> Result<String, DlqError>;
+
     fn failed(&self, id: &str, error: &str) -> Result<String, DlqError>;
 
     /// A needs-review entry gets a fresh replay budget. False if it is not
