@@ -196,7 +196,7 @@ def _judge(check: _Check) -> CheckResult:
     if isinstance(answer, str) and answer in _RANK:
         status: Status = answer  # type: ignore[assignment]
         return CheckResult("degraded" if status == "unhealthy" and not check.critical else status)
-    return CheckResult(failing, f"check returned a {type(answer).__name__}, not a status")
+    return CheckResult(failing, f"check returned {type(answer).__name__}, not a status")
 
 
 def _type_name(error: BaseException) -> str:
