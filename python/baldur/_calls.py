@@ -9,10 +9,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from baldur import _async, _core
+from baldur import _async, _core, _dlq
 from baldur._facade import CALL, zone_from_keywords
 from baldur._idempotency import GIVEN
-from baldur.exceptions import CircuitOpenError, WrongColourError
+from baldur.exceptions import CircuitOpenError, DeadLetterQueueFullError, WrongColourError
 
 T = TypeVar("T")
 
@@ -84,12 +84,19 @@ async def aprotect_with_meta(
             pending = await claimed if inspect.isawaitable(claimed) else claimed
         call = _core.AsyncCall(zone, (), None, key, pending)
     except CircuitOpenError as rejected:
-        return _core.refused_result(zone, rejected, time.perf_counter() - started, True)
+        # Recorded as protect_with_meta records it; a full queue (reject)
+        # is the result's error, never raised.
+        rejected_id, refusal = _dead_letter(zone, func, rejected, 0, "circuit_open")
+        duration = time.perf_counter() - started
+        if refusal is not rejected:
+            return _core.refused_result(zone, refusal, duration, False)
+        return _core.refused_result(zone, rejected, duration, True, rejected_id)
     except Exception as refused:  # a duplicate, a missing key: reported, not raised
         return _core.refused_result(zone, refused, time.perf_counter() - started, False)
     value: Any = None
     error: BaseException | None = None
     fallback_used = False
+    dlq_id: str | None = None
     try:
         ok, outcome = await _async.attempts(
             call, _awaited("aprotect_with_meta", name, func), (), {}
@@ -97,8 +104,8 @@ async def aprotect_with_meta(
         if ok:
             value = outcome
         else:
-            error = outcome
-            if zone.fallback is not None:
+            dlq_id, error = _dead_letter(zone, func, outcome, call.attempts, call.reason)
+            if zone.fallback is not None and error is outcome:
                 fallback_used = True
                 value = await _async.answer_or_raise(zone, outcome)
     except WrongColourError:
@@ -113,7 +120,24 @@ async def aprotect_with_meta(
         fallback_used=fallback_used,
         error=error,
         duration_s=time.perf_counter() - started,
+        dlq_id=dlq_id,
     )
+
+
+def _dead_letter(
+    zone: _core.Zone, func: object, error: BaseException, attempts: int, reason: str | None
+) -> tuple[str | None, BaseException]:
+    """Records a call that ended without the function succeeding, if the
+    zone asks for it: the entry's id, and the call's error (or the queue's
+    refusal, caused by it, when a ``reject`` queue is full)."""
+    if not zone.dlq:
+        return None, error
+    try:
+        entry_id = _dlq.record_call(zone.name, func, (), {}, error, attempts, reason or "exhausted")
+    except DeadLetterQueueFullError as full:
+        full.__cause__ = error
+        return None, full
+    return entry_id, error
 
 
 def _async_zone_for_call(
