@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import signal
 import subprocess
@@ -174,3 +176,91 @@ def test_bad_dlq_settings_are_config_errors(configure: Callable[..., None]) -> N
     assert caught.value.key == "dlq_overflow_strategy"
     with pytest.raises(baldur.ConfigError):
         configure(dlq_max_size=0)
+
+
+class _BadRepr:
+    def __repr__(self) -> str:
+        raise RuntimeError("no repr for you")
+
+
+class _BadStr(ConnectionError):
+    def __str__(self) -> str:
+        raise RuntimeError("no str for you")
+
+
+def _nested(depth: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "argument", [_nested(5000), 10**5000, _BadRepr()], ids=["deep", "huge-int", "bad-repr"]
+)
+def test_an_argument_that_cannot_be_encoded_never_changes_the_outcome(
+    queue: Path, zone_name: str, argument: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    calls = 0
+
+    def charge(order: object) -> str:
+        nonlocal calls
+        calls += 1
+        raise ConnectionError("down")
+
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        fallback = baldur.protected(zone_name, dlq=True, fallback=lambda: "queued")(charge)
+        assert fallback(argument) == "queued"
+        bare = baldur.protected(zone_name, dlq=True)(charge)
+        with pytest.raises(ConnectionError, match="down"):
+            bare(argument)
+    assert calls == 2
+    entries = baldur.dlq.list(domain=zone_name)
+    assert len(entries) == 2
+    for entry in entries:
+        assert entry["replayable"] is False
+        assert json.loads(entry["arguments"])["args"][0].keys() == {"__repr__"}
+    warned = [
+        r for r in caplog.records if getattr(r, "event", None) == "dlq.argument_not_replayable"
+    ]
+    assert warned and all("args[0]" in r.arguments for r in warned)  # type: ignore[attr-defined]
+
+
+def test_an_error_whose_str_raises_is_still_recorded(
+    queue: Path, zone_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    def charge() -> None:
+        raise _BadStr()
+
+    result = baldur.protect_with_meta(zone_name, charge, dlq=True, fallback=lambda: "queued")
+    assert (result.value, type(result.error)) == ("queued", _BadStr)
+    with pytest.raises(_BadStr):
+        baldur.protect(zone_name, charge, dlq=True)
+    entries = baldur.dlq.list(domain=zone_name)
+    assert len(entries) == 2
+    assert all(e["error_type"].endswith("_BadStr") for e in entries)
+    assert all("_BadStr" in e["error_message"] for e in entries)  # a placeholder
+
+
+def test_aprotect_with_meta_records_the_call_as_protect_with_meta_does(
+    queue: Path, zone_name: str
+) -> None:
+    async def down() -> None:
+        raise ConnectionError("down")
+
+    async def calls() -> list[baldur.ProtectResult]:
+        gave_up = await baldur.aprotect_with_meta(
+            zone_name, down, dlq=True, fallback=lambda: "queued"
+        )
+        baldur.force_open_circuit(zone_name)
+        rejected = await baldur.aprotect_with_meta(zone_name, down, dlq=True)
+        baldur.reset_circuit(zone_name)
+        return [gave_up, rejected]
+
+    gave_up, rejected = asyncio.run(calls())
+    assert gave_up.value == "queued" and gave_up.dlq_id is not None
+    assert rejected.rejected and rejected.dlq_id is not None
+    recorded = {e["id"]: e["reason"] for e in baldur.dlq.list(domain=zone_name)}
+    assert recorded == {gave_up.dlq_id: "exhausted", rejected.dlq_id: "circuit_open"}
+    sync = baldur.protect_with_meta(zone_name, lambda: 1 / 0, dlq=True)
+    assert sync.dlq_id is not None  # the same as the sync form

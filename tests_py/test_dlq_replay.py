@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import os
 import subprocess
 import sys
@@ -42,10 +44,10 @@ def jobs(
     sys.modules.pop("dlq_jobs", None)
 
 
-def run_in_new_process(tmp_path: Path, code: str, fail: bool) -> str:
+def run_in_new_process(tmp_path: Path, code: str, fail: bool, pythonpath: str = "") -> str:
     env = {
         **os.environ,
-        "PYTHONPATH": str(APPS),
+        "PYTHONPATH": pythonpath or str(APPS),
         "BALDUR_DATA_DIR": str(tmp_path),
         "BALDUR_TEST_FAIL": "1" if fail else "0",
     }
@@ -231,3 +233,121 @@ def test_the_async_forms_answer_from_the_event_loop(
     assert [outcome["ok"] for outcome in replayed] == [True]
     assert jobs.read_text() == "notified a1\n"
     assert left == 0
+
+
+def test_a_batch_sends_entries_whose_function_is_gone_to_review_and_carries_on(
+    jobs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A function renamed, a module moved: the entry waits in needs_review
+    with the error, its budget spent; the rest of the batch is replayed."""
+    code = tmp_path / "code"
+    code.mkdir()
+    for module in ("moved_jobs", "renamed_jobs"):
+        (code / f"{module}.py").write_text(
+            "import baldur\n\n"
+            "@baldur.protected('dlq-jobs', dlq=True)\n"
+            "def old_ship(order_id):\n"
+            "    raise ConnectionError('down')\n"
+        )
+    monkeypatch.syspath_prepend(str(code))
+    import moved_jobs
+    import renamed_jobs
+
+    for ship in (moved_jobs.old_ship, renamed_jobs.old_ship):
+        with pytest.raises(ConnectionError):
+            ship("gone")
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship("kept")
+    # The next release: one module moved away, one function renamed.
+    (code / "moved_jobs.py").unlink()
+    (code / "renamed_jobs.py").write_text(
+        "import baldur\n\n"
+        "@baldur.protected('dlq-jobs', dlq=True)\n"
+        "def new_ship(order_id):\n"
+        "    return order_id\n"
+    )
+    for module in ("moved_jobs", "renamed_jobs"):
+        del sys.modules[module]
+    outcome = run_in_new_process(
+        tmp_path,
+        "import json\nprint(json.dumps(baldur.dlq.replay_batch(domain='dlq-jobs')))",
+        fail=False,
+        pythonpath=f"{APPS}{os.pathsep}{code}",
+    )
+    moved, renamed, kept = json.loads(outcome)
+    assert (moved["state"], renamed["state"], kept["state"]) == ("needs_review",) * 2 + ("done",)
+    assert "No module named 'moved_jobs'" in moved["error"]
+    assert "renamed_jobs:old_ship" in renamed["error"]
+    for entry_id in (moved["id"], renamed["id"]):
+        entry = baldur.dlq.get(entry_id)
+        assert entry is not None
+        assert (entry["state"], entry["replays_left"]) == ("needs_review", 0)
+    assert jobs.read_text() == "kept:1\n"
+
+
+def test_an_entry_of_a_local_function_is_not_replayable_and_sweeps_say_nothing(
+    jobs: Path, zone_name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    @baldur.protected(zone_name, dlq=True)
+    def local_job(order_id: str) -> None:
+        raise ConnectionError("down")
+
+    with caplog.at_level(logging.WARNING, logger="baldur"), pytest.raises(ConnectionError):
+        local_job("o-9")
+    [entry] = baldur.dlq.list(domain=zone_name)
+    assert entry["replayable"] is False
+    [warned] = [
+        r for r in caplog.records if getattr(r, "event", None) == "dlq.argument_not_replayable"
+    ]
+    assert "local function or lambda" in warned.getMessage()
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        baldur.dlq.sweep_in_background(zone_name).join(30)
+        assert baldur.dlq.replay_batch(domain=zone_name) == []
+    assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+def test_replaying_an_idempotent_call_whose_work_completed_since_is_done(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.reserve("o-5")
+    with pytest.raises(ConnectionError):
+        asyncio.run(dlq_jobs.areserve("o-6"))
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    assert dlq_jobs.reserve("o-5") == "o-5"  # the client retried, and it went through
+    assert asyncio.run(dlq_jobs.areserve("o-6")) == "o-6"
+    [entry] = baldur.dlq.list(domain="dlq-jobs-idempotent")
+    [async_entry] = baldur.dlq.list(domain="dlq-jobs-idempotent-async")
+    assert baldur.dlq.replay(entry["id"]) == {
+        "id": entry["id"],
+        "replayed": True,
+        "ok": True,
+        "state": "done",
+    }
+    assert asyncio.run(baldur.dlq.areplay(async_entry["id"]))["state"] == "done"
+    assert baldur.dlq.get(entry["id"]) is None
+    assert baldur.dlq.get(async_entry["id"]) is None
+    assert jobs.read_text() == "reserved o-5\nreserved o-6\n"  # each ran once
+
+
+def test_arguments_are_replayed_exactly_as_they_were_passed(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    order = {1: "a", (2, 3): ["b", ("c",)], "__baldur__": {"tuple": True}}
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship(order, quantity=(1, 2))
+    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    assert entry["replayable"] is True
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    assert baldur.dlq.replay(entry["id"])["ok"] is True
+    assert jobs.read_text() == f"{order}:{(1, 2)}\n"

@@ -9,7 +9,7 @@ import json
 import logging
 from typing import Any
 
-from baldur import _core, _events
+from baldur import _config, _core, _dlq_codec, _dlq_registry, _events
 
 #: Replays an entry gets before it needs review.
 DEFAULT_REPLAY_BUDGET = 3
@@ -22,33 +22,6 @@ replaying: contextvars.ContextVar[bool] = contextvars.ContextVar(
 )
 
 
-def import_path(func: object) -> str:
-    """``module:qualname``, which the replay imports again."""
-    named = func if hasattr(func, "__qualname__") else type(func)
-    return f"{named.__module__}:{named.__qualname__}"
-
-
-def encode(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> tuple[str, list[str]]:
-    """The arguments as JSON, and the names of those that are not JSON
-    (kept by ``repr``; the entry is then not replayable)."""
-    kwargs = kwargs or {}
-    unjson: list[str] = []
-
-    def keep(name: str, value: object) -> object:
-        try:
-            json.dumps(value)
-        except (TypeError, ValueError):
-            unjson.append(name)
-            return {"__repr__": repr(value)}
-        return value
-
-    document = {
-        "args": [keep(f"args[{i}]", value) for i, value in enumerate(args)],
-        "kwargs": {name: keep(name, value) for name, value in kwargs.items()},
-    }
-    return json.dumps(document), unjson
-
-
 def record_call(
     zone: str,
     func: object,
@@ -58,32 +31,47 @@ def record_call(
     attempts: int,
     reason: str,
 ) -> str | None:
-    """Records one call; returns the entry's id (``None`` during a replay)."""
+    """Records one call; returns the entry's id (``None`` during a replay).
+    What cannot be encoded is kept as a placeholder and the entry marked
+    not replayable, with a WARNING: recording never changes the call's
+    outcome (only a full queue under ``reject`` raises)."""
     if replaying.get():
         return None
-    arguments, unjson = encode(args, kwargs)
-    function = import_path(func)
+    function = _dlq_registry.import_path(func)
+    arguments, unreplayable = _dlq_codec.encode(args, kwargs)
     if "<" in function:
-        # A lambda or a function defined inside another: nothing can import
-        # it again, so nothing could replay the entry.
-        unjson.append(f"function {function}")
-    if unjson:
+        unreplayable.append(
+            f"function: {function} is a local function or lambda, which cannot be imported again"
+        )
+    elif not _dlq_registry.registered(zone, function):
+        unreplayable.append(
+            f"function: {function} is not a @baldur.protected({zone!r}, dlq=True) function "
+            "(replay calls only those)"
+        )
+    message = _message(error, unreplayable)
+    key = _config.current().dlq_signing_key
+    if key is not None:
+        document = json.loads(arguments)
+        document["signature"] = _dlq_registry.sign(key, zone, function, arguments)
+        arguments = json.dumps(document)
+    if unreplayable:
         _events.emit(
             _log,
             logging.WARNING,
             "dlq.argument_not_replayable",
             zone=zone,
             function=function,
-            arguments=unjson,
+            arguments=[problem.partition(":")[0] for problem in unreplayable],
+            why="; ".join(unreplayable),
         )
     error_type = f"{type(error).__module__}.{type(error).__qualname__}"
     entry_id, evicted, compressed, kept_locally = _core.dlq_record(
         zone,
         function,
         arguments,
-        not unjson,
+        not unreplayable,
         error_type,
-        str(error),
+        message,
         attempts,
         reason,
         DEFAULT_REPLAY_BUDGET,
@@ -110,6 +98,15 @@ def record_call(
         )
     _events.emit(_log, logging.INFO, "dlq.entry_recorded", zone=zone, id=entry_id, reason=reason)
     return entry_id
+
+
+def _message(error: BaseException, unreplayable: list[str]) -> str:
+    """``str(error)``, or a placeholder when its ``__str__`` raises."""
+    try:
+        return str(error)
+    except Exception:
+        unreplayable.append("error: its __str__ raised")
+        return f"<{type(error).__qualname__}: str() failed>"
 
 
 def flush_event(event: str, count: int, detail: str) -> None:

@@ -14,7 +14,7 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from baldur import _async, _core
+from baldur import _async, _core, _dlq_registry
 from baldur._idempotency import IdempotencyOptions, spec_for_call, spec_for_function
 from baldur._zones import build_zone
 from baldur.exceptions import ConfigError
@@ -218,6 +218,8 @@ def _wrap(zone: _core.Zone, func: F) -> F:
     """The protected callable; a staticmethod or classmethod stays one."""
     if isinstance(func, (staticmethod, classmethod)):
         return type(func)(_wrap(zone, func.__func__))
+    if zone.dlq:
+        _dlq_registry.register(zone, func)  # what a dead-letter replay may call
     if inspect.iscoroutinefunction(func):
         return _protect_async(zone, func)  # type: ignore[return-value]
     wrapper = _core.Protected(zone, func)

@@ -10,14 +10,13 @@ True
 from __future__ import annotations
 
 import asyncio
-import importlib
 import inspect
-import json
 import logging
 import threading
 from typing import Any
 
-from baldur import _async, _config, _core, _dlq, _events
+from baldur import _async, _config, _core, _dlq, _dlq_codec, _dlq_registry, _events
+from baldur.exceptions import IdempotencyDuplicateError
 
 __all__ = [
     "Entries",
@@ -94,32 +93,32 @@ def replay(entry_id: str) -> dict[str, Any]:
     same protection. Success removes the entry; failure spends one replay,
     and an entry with none left moves to ``needs_review``. Only one replayer
     holds an entry at a time: one already held (or not replayable) is
-    reported as not replayed."""
+    reported as not replayed.
+
+    Only a function protected with ``dlq=True`` under the entry's zone name
+    is called; an entry naming anything else (or, with
+    ``BALDUR_DLQ_SIGNING_KEY``, one whose signature fails), and one whose
+    function cannot be imported any more, goes to ``needs_review`` at once
+    with the reason (an ERROR event)."""
     _config.current()
     claimed = _core.dlq_claim(str(entry_id))
     if claimed is None:
         current = get(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
-    target, args, kwargs = _resolve(claimed)
-    if inspect.iscoroutinefunction(target):
+    try:
+        target = _dlq_registry.resolve(claimed)
+        args, kwargs = _dlq_codec.decode(claimed["arguments"])
+    except Exception as refused:
+        return _refuse(claimed, refused)
+    if target.is_async:
         _core.dlq_failed(str(entry_id), "an async function: use baldur.dlq.areplay")
         raise TypeError(f"entry {entry_id} protects an async function: use baldur.dlq.areplay")
     token = _dlq.replaying.set(True)
     try:
-        zone = getattr(target, "zone", None)
-        if isinstance(zone, _core.Zone):
-            inner = target.__wrapped__
-            result = _core.call_with_meta(zone, inner, tuple(args), kwargs)
-            ok, error = result.ok, result.error
-        else:
-            try:
-                target(*args, **kwargs)
-                ok, error = True, None
-            except Exception as failed:
-                ok, error = False, failed
+        result = _core.call_with_meta(target.zone, target.func, tuple(args), kwargs)
     finally:
         _dlq.replaying.reset(token)
-    return _settle(entry_id, ok, error)
+    return _settle(entry_id, result.ok, result.error)
 
 
 async def areplay(entry_id: str) -> dict[str, Any]:
@@ -130,23 +129,20 @@ async def areplay(entry_id: str) -> dict[str, Any]:
     if claimed is None:
         current = await aget(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
-    target, args, kwargs = _resolve(claimed)
+    try:
+        target = await asyncio.to_thread(_dlq_registry.resolve, claimed)
+        args, kwargs = _dlq_codec.decode(claimed["arguments"])
+    except Exception as refused:
+        return await asyncio.to_thread(_refuse, claimed, refused)
     token = _dlq.replaying.set(True)
     try:
-        zone = getattr(target, "__baldur_zone__", None)
-        if isinstance(zone, _core.Zone):
-            call = _core.AsyncCall(zone, tuple(args), kwargs)
-            try:
-                ok, outcome = await _async.attempts(call, target.__wrapped__, tuple(args), kwargs)
-            finally:
-                call.finished()
-            error = None if ok else outcome
+        if target.is_async:
+            ok, error = await _replay_async(target, tuple(args), kwargs)
         else:
-            try:
-                await target(*args, **kwargs)
-                ok, error = True, None
-            except Exception as failed:
-                ok, error = False, failed
+            result = await asyncio.to_thread(
+                _core.call_with_meta, target.zone, target.func, tuple(args), kwargs
+            )
+            ok, error = result.ok, result.error
     except Exception as refused:
         ok, error = False, refused
     finally:
@@ -154,21 +150,71 @@ async def areplay(entry_id: str) -> dict[str, Any]:
     return await asyncio.to_thread(_settle, entry_id, ok, error)
 
 
+async def _replay_async(
+    target: _dlq_registry.Replayable, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bool, BaseException | None]:
+    """The protected call, as the decorator makes it: the idempotency claim
+    (so work completed since is not done twice), the breaker, the attempts."""
+    zone = target.zone
+    pending: _core.PendingClaim | None = None
+    if zone.idempotency is not None:
+        claimed = _core.claim_for_async(zone.idempotency, args, kwargs)
+        pending = await claimed if inspect.isawaitable(claimed) else claimed
+    call = _core.AsyncCall(zone, args, kwargs, None, pending)
+    try:
+        ok, outcome = await _async.attempts(call, target.func, args, kwargs)
+    finally:
+        call.finished()
+    return ok, None if ok else outcome
+
+
 def replay_batch(
     domain: str | None = None, failure_type: str | None = None, limit: int = 100
 ) -> _list[dict[str, Any]]:
-    """Replays every pending entry of a domain, or of a failure type, and
-    every entry whose replayer died mid-replay (its claim is past the lease;
-    one still held is reported as not replayed)."""
-    return [replay(entry["id"]) for entry in _waiting(domain, failure_type, limit)]
+    """Replays every pending replayable entry of a domain, or of a failure
+    type, and every entry whose replayer died mid-replay (its claim is past
+    the lease; one still held is reported as not replayed). One entry's
+    trouble never ends the batch: it is reported in its outcome."""
+    return [_replay_one(entry) for entry in _waiting(domain, failure_type, limit)]
 
 
 def _waiting(domain: str | None, failure_type: str | None, limit: int) -> _list[dict[str, Any]]:
-    """Pending entries, and those a replay holds or held (the claim decides)."""
+    """Replayable entries that are pending, or that a replay holds or held
+    (the claim decides)."""
     entries = list(domain, "pending", failure_type, limit) + list(
         domain, "replaying", failure_type, limit
     )
+    entries = [entry for entry in entries if entry["replayable"]]
     return sorted(entries, key=lambda entry: float(entry["created_at"]))[:limit]
+
+
+def _is_async(entry: dict[str, Any]) -> bool:
+    """Whether the entry's registered function is ``async def`` (an entry
+    that resolves to nothing is refused by the replay itself)."""
+    try:
+        return _dlq_registry.resolve(entry).is_async
+    except Exception:
+        return False
+
+
+def _replay_one(entry: dict[str, Any]) -> dict[str, Any]:
+    """Replays one entry of a batch or a sweep (an ``async def`` one on an
+    event loop of its own), reporting any trouble instead of raising it."""
+    try:
+        if _is_async(entry):
+            return asyncio.run(areplay(entry["id"]))
+        return replay(entry["id"])
+    except Exception as trouble:  # one entry's trouble must not end the batch
+        detail = f"{type(trouble).__name__}: {trouble}"
+        _events.emit(
+            _log,
+            logging.ERROR,
+            "replay.entry_error",
+            zone=entry.get("zone"),
+            id=entry["id"],
+            error=detail,
+        )
+        return {"id": entry["id"], "replayed": False, "ok": False, "error": detail}
 
 
 def sweep_in_background(domain: str) -> threading.Thread:
@@ -194,23 +240,7 @@ def _sweep(domain: str) -> None:
     _events.emit(_log, logging.INFO, "replay.sweep_started", domain=domain)
     replayed = failed = 0
     for entry in pending:
-        try:
-            target, _, _ = _resolve(entry)
-            if inspect.iscoroutinefunction(target):
-                outcome = asyncio.run(areplay(entry["id"]))
-            else:
-                outcome = replay(entry["id"])
-        except Exception as unreplayable:  # one entry's trouble must not end the sweep
-            _events.emit(
-                _log,
-                logging.ERROR,
-                "replay.sweep_error",
-                domain=domain,
-                id=entry["id"],
-                error=f"{type(unreplayable).__name__}: {unreplayable}",
-            )
-            failed += 1
-            continue
+        outcome = _replay_one(entry)
         replayed += bool(outcome.get("ok"))
         failed += outcome.get("ok") is False
     _events.emit(
@@ -261,22 +291,38 @@ def stats() -> dict[str, Any]:
     return counts
 
 
-def _resolve(entry: dict[str, Any]) -> tuple[Any, _list[Any], dict[str, Any]]:
-    module_name, _, qualname = str(entry["function"]).partition(":")
-    target: Any = importlib.import_module(module_name)
-    for part in qualname.split("."):
-        target = getattr(target, part)
-    document = json.loads(entry["arguments"])
-    return target, document["args"], document["kwargs"]
+def _refuse(entry: dict[str, Any], why: BaseException) -> dict[str, Any]:
+    """An entry replay must not (or cannot) call: straight to needs_review,
+    with the reason, and an ERROR event."""
+    detail = str(why) if isinstance(why, _dlq_registry.ReplayRefused) else _describe(why)
+    state = _core.dlq_failed(str(entry["id"]), detail, review=True)
+    _events.emit(
+        _log,
+        logging.ERROR,
+        "replay.entry_refused",
+        zone=entry["zone"],
+        id=entry["id"],
+        function=entry["function"],
+        error=detail,
+    )
+    return {"id": entry["id"], "replayed": False, "ok": False, "state": state, "error": detail}
 
 
 def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, Any]:
-    if ok:
+    if ok or (isinstance(error, IdempotencyDuplicateError) and error.state == "completed"):
+        # A completed idempotency key: the work was done since; done it is.
         _core.dlq_succeeded(str(entry_id))
         return {"id": entry_id, "replayed": True, "ok": True, "state": "done"}
-    detail = f"{type(error).__name__}: {error}"
+    detail = _describe(error)
     state = _core.dlq_failed(str(entry_id), detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}
+
+
+def _describe(error: BaseException | None) -> str:
+    try:
+        return f"{type(error).__name__}: {error}"
+    except Exception:  # a __str__ that raises
+        return f"{type(error).__name__}: <str() failed>"
 
 
 # The async forms: the store's I/O (a disk write, a Redis round trip) runs on
@@ -305,11 +351,15 @@ async def areplay_batch(
     the caller's loop, the others on a worker thread, one entry at a time."""
     outcomes = []
     for entry in await asyncio.to_thread(_waiting, domain, failure_type, limit):
-        target, _, _ = _resolve(entry)
-        if inspect.iscoroutinefunction(target):
-            outcomes.append(await areplay(entry["id"]))
-        else:
-            outcomes.append(await asyncio.to_thread(replay, entry["id"]))
+        try:
+            if await asyncio.to_thread(_is_async, entry):
+                outcomes.append(await areplay(entry["id"]))
+            else:
+                outcomes.append(await asyncio.to_thread(_replay_one, entry))
+        except Exception as trouble:  # one entry's trouble must not end the batch
+            detail = _describe(trouble)
+            _events.emit(_log, logging.ERROR, "replay.entry_error", id=entry["id"], error=detail)
+            outcomes.append({"id": entry["id"], "replayed": False, "ok": False, "error": detail})
     return outcomes
 
 

@@ -28,3 +28,26 @@ async def notify(user: str) -> str:
         with open(MARKER, "a") as out:
             out.write(f"notified {user}\n")
     return user
+
+
+@baldur.protected("dlq-jobs-idempotent", idempotency_key="order_id", dlq=True)
+def reserve(order_id: str) -> str:
+    if os.environ.get("BALDUR_TEST_FAIL") == "1":
+        raise ConnectionError("stock service down")
+    if MARKER:
+        with open(MARKER, "a") as out:
+            out.write(f"reserved {order_id}\n")
+    return order_id
+
+
+@baldur.protected("dlq-jobs-idempotent-async", idempotency_key="order_id", dlq=True)
+async def areserve(order_id: str) -> str:
+    return reserve.__wrapped__(order_id)  # type: ignore[attr-defined,no-any-return]
+
+
+def unprotected(order_id: str) -> str:
+    """Importable, but no dlq=True zone: replay must never call it."""
+    if MARKER:
+        with open(MARKER, "a") as out:
+            out.write(f"unprotected {order_id}\n")
+    return order_id
