@@ -253,19 +253,36 @@ def test_disabled_survives_a_restart_until_enabled(tmp_path: Path) -> None:
     assert run_process(tmp_path, "import baldur; print(baldur.is_baldur_enabled())") == "True"
 
 
-def test_an_unreadable_record_keeps_baldur_disabled_and_says_so(
-    tmp_path: Path,
-) -> None:
+def test_an_unreadable_record_keeps_protection_on_and_says_so(tmp_path: Path) -> None:
+    """A corrupt record is not "disabled" (which silently turned every
+    protection off): an ERROR event, an unhealthy check, protection on."""
     (tmp_path / "kill-switch.json").write_text("{not json")
     out = run_process(
         tmp_path,
         """
         import logging, baldur
-        logging.basicConfig(level=logging.ERROR, format="%(message)s")
+        from baldur import endpoints
+        logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(message)s")
         print(baldur.is_baldur_enabled())
+        response = endpoints.dispatch("health/", {"nocache": "true"})
+        print(response.status, response.payload["checks"]["baldur.kill_switch"]["status"])
         """,
     )
-    assert out == "False"
+    assert out.splitlines() == ["True", "503 unhealthy"]
+
+
+def test_an_unreadable_record_logs_an_error(tmp_path: Path) -> None:
+    (tmp_path / "kill-switch.json").write_text("{not json")
+    done = subprocess.run(
+        [sys.executable, "-c", "import logging, baldur; logging.basicConfig(); baldur.init()"],
+        env={**os.environ, "BALDUR_DATA_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ERROR:baldur.kill_switch:kill_switch.record_error" in done.stderr
+    assert str(tmp_path / "kill-switch.json") in done.stderr
 
 
 def test_the_hot_path_reads_the_switch_under_threads(zone_name: str) -> None:

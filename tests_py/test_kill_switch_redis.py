@@ -4,6 +4,7 @@ a Redis that does not take the record is loud."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import subprocess
 import sys
@@ -137,3 +138,15 @@ def test_a_forked_worker_follows_the_shared_switch(shared: RedisServer, tmp_path
     finally:
         worker.kill()
         worker.communicate(timeout=10)
+
+
+def test_a_corrupt_shared_record_leaves_protection_on_and_is_an_error(
+    shared: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert shared.command("SET", "baldur:kill_switch", "{not json").startswith(b"+OK")
+    with caplog.at_level(logging.ERROR, logger="baldur"):
+        _kill_switch.refresh()  # the poller's step; it raised (and died) before
+    assert baldur.is_baldur_enabled()
+    assert [
+        r.levelno for r in caplog.records if getattr(r, "event", None) == "kill_switch.record_error"
+    ] == [logging.ERROR]

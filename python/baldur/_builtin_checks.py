@@ -8,6 +8,7 @@ import os
 from typing import TypedDict
 
 from baldur import _config, _core, _settings, kill_switch
+from baldur import _kill_switch as _kill_switch_record
 from baldur.health import CheckResult, register_check
 
 #: A dead-letter queue this full (of its cap) degrades health: it is close
@@ -81,6 +82,9 @@ def _dlq() -> CheckResult:
 
 def _kill_switch() -> CheckResult:
     status = kill_switch.kill_switch_status()
+    problem = _kill_switch_record.record_problem()
+    if problem is not None:
+        return CheckResult("unhealthy", problem + "; protection stays on")
     if status.enabled:
         return CheckResult("healthy")
     return CheckResult(
@@ -91,10 +95,14 @@ def _kill_switch() -> CheckResult:
 
 
 def register() -> None:
-    """Adds Baldur's checks. None is critical: Baldur degrades, it does not
-    take the app down. The DLQ's store is a readiness check (a queue that
-    cannot be opened loses what it should keep)."""
+    """Adds Baldur's checks. Breakers and shared stores only degrade the
+    report: Baldur degrades, it does not take the app down. The DLQ's store
+    is a readiness check (a queue that cannot be opened loses what it should
+    keep); an unreadable kill switch record makes ``health/`` unhealthy, not
+    readiness."""
     register_check("baldur.stores", _stores, critical=False)
     register_check("baldur.circuit_breakers", _breakers, critical=False)
     register_check("baldur.dlq", _dlq, critical=True, readiness=True)
-    register_check("baldur.kill_switch", _kill_switch, critical=False)
+    # Critical: a record that cannot be read means an operator's switch
+    # cannot be trusted (the disabled state itself reports "degraded").
+    register_check("baldur.kill_switch", _kill_switch, critical=True)

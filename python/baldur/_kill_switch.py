@@ -32,6 +32,8 @@ _poller: threading.Thread | None = None
 _stop = threading.Event()
 #: The last refresh could not reach Redis (logged once per outage).
 _unreachable = False
+#: Why the local record could not be read (see record_problem()).
+_problem: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,14 @@ def refresh() -> None:
             )
         return
     _unreachable = False
-    shared = None if text is None else Record.from_json(text)
+    try:
+        shared = None if text is None else Record.from_json(text)
+    except (ValueError, KeyError, TypeError) as error:
+        # As for the local record: kept as it is, said loudly, never "disabled".
+        _events.kill_switch_event(
+            "kill_switch.record_error", logging.ERROR, source="redis", detail=repr(error)
+        )
+        return
     with _lock:
         if shared != current():
             apply(shared)
@@ -126,21 +135,39 @@ def refresh() -> None:
             )
 
 
+def record_problem() -> str | None:
+    """Why the local record could not be read, while that lasts (the health
+    check reports it); ``None`` when it was read, or there is none."""
+    return _problem
+
+
 def _read_local(path: str) -> Record | None:
+    global _problem
     try:
         with open(path, encoding="utf-8") as file:
-            return Record.from_json(file.read())
+            record = Record.from_json(file.read())
     except FileNotFoundError:
-        return None
+        record = None
     except (OSError, ValueError, KeyError, TypeError) as error:
-        # Unreadable is not "enabled": stay disabled and say why, loudly.
+        # Unreadable is not "disabled": reading it so turned every protection
+        # off in silence. Protection stays on; the event and the health
+        # check say the operator's switch cannot be trusted.
+        _problem = f"the kill switch's record {path} cannot be read: {error!r}"
         _events.kill_switch_event(
-            "kill_switch.record_error", logging.ERROR, path=path, detail=repr(error)
+            "kill_switch.record_error",
+            logging.ERROR,
+            path=path,
+            detail=repr(error),
+            protection="on",
         )
-        return Record(reason=f"unreadable kill switch record: {error!r}", actor="baldur", at=0.0)
+        return None
+    _problem = None
+    return record
 
 
 def _write_local(path: str, record: Record | None) -> None:
+    global _problem
+    _problem = None  # what is written now replaces what could not be read
     if record is None:
         try:
             os.remove(path)
