@@ -5,7 +5,9 @@ would overflow there."""
 
 from __future__ import annotations
 
+import decimal
 import math
+import numbers
 
 from baldur.exceptions import ConfigError
 
@@ -70,6 +72,68 @@ def _number(value: object) -> float:
             return float(value.strip())
         except ValueError:
             return math.nan
-    if isinstance(value, (int, float)):
-        return float(value)
+    # Any real number: int, float, Fraction, numpy's; and Decimal, which
+    # the numbers tower leaves out of Real but is one.
+    if isinstance(value, (numbers.Real, decimal.Decimal)):
+        try:
+            return float(value)
+        except (OverflowError, ValueError):  # Fraction(10**400), Decimal("sNaN")
+            return math.nan
     return math.nan
+
+
+def text(key: str, value: object, allowed: str) -> str:
+    """``value`` if it is a string every store and log can take (UTF-8): a
+    lone surrogate (``"\\ud800"``, from a bad decode) is a ConfigError, not a
+    ``UnicodeEncodeError`` from deep inside."""
+    if not isinstance(value, str):
+        raise ConfigError(key, value, allowed)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ConfigError(key, value, allowed + ", valid Unicode (no lone surrogate)") from None
+    return value
+
+
+#: What a zone name may be.
+NAME = "a non-empty string naming the dependency"
+
+
+def name(value: object) -> str:
+    """A zone name: non-empty text."""
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError("name", value, NAME)
+    return text("name", value, NAME)
+
+
+def limit(key: str, value: object) -> int:
+    """How many entries or replays at most: an integer from 1 to
+    :data:`MAX_COUNT` (a negative one overflowed in the core, naming nothing)."""
+    return count(key, value)
+
+
+#: What an HTTP status may be.
+HTTP_STATUS = "an HTTP status code from 100 to 599"
+
+
+def http_status(key: str, value: object) -> int:
+    """An HTTP status code (an int, or what ``int()`` takes)."""
+    if isinstance(value, bool):
+        raise ConfigError(key, value, HTTP_STATUS)
+    try:
+        status: int = int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise ConfigError(key, value, HTTP_STATUS) from None
+    if not 100 <= status <= 599:
+        raise ConfigError(key, value, HTTP_STATUS)
+    return status
+
+
+def entry_id(value: object) -> str:
+    """A dead-letter entry's id, as text (ints are accepted)."""
+    return text("entry_id", str(value), "an entry id")
+
+
+def optional_text(key: str, value: object, allowed: str) -> str | None:
+    """``None``, or text as :func:`text` takes it."""
+    return None if value is None else text(key, value, allowed + ", or None")

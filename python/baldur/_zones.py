@@ -41,8 +41,7 @@ def build_zone(
     ``BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS`` (``@idempotent`` alone bounds
     nothing)."""
     _config.current()
-    if not isinstance(name, str) or not name.strip():
-        raise ConfigError("name", name, "a non-empty string naming the dependency")
+    name = _validate.name(name)
     for key, value in unsupported.items():
         if value not in (None, False):
             raise NotImplementedError(

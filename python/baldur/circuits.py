@@ -32,21 +32,21 @@ def force_open_circuit(name: str, *, override: bool = False) -> None:
     operator closes or resets the breaker. Refused while Baldur is disabled
     (:class:`~baldur.exceptions.KillSwitchEngagedError`) unless ``override``."""
     _refuse_while_disabled("force_open_circuit", override)
-    _core.force_open(name)
+    _core.force_open(_validate.name(name))
 
 
 def force_close_circuit(name: str, *, override: bool = False) -> None:
     """Pins a breaker closed: calls flow and it never trips, until reset.
     Refused while Baldur is disabled unless ``override``."""
     _refuse_while_disabled("force_close_circuit", override)
-    _core.force_close(name)
+    _core.force_close(_validate.name(name))
 
 
 def reset_circuit(name: str, *, override: bool = False) -> None:
     """Hands a breaker back to automatic control: closed, window cleared.
     Refused while Baldur is disabled unless ``override``."""
     _refuse_while_disabled("reset_circuit", override)
-    _core.reset(name)
+    _core.reset(_validate.name(name))
 
 
 def _refuse_while_disabled(action: str, override: bool) -> None:
@@ -59,7 +59,7 @@ def _refuse_while_disabled(action: str, override: bool) -> None:
 def circuit_state(name: str) -> CircuitStateName:
     """``"closed"``, ``"open"``, ``"half_open"``, ``"forced_open"`` or
     ``"forced_closed"``."""
-    return _core.circuit_state(name)  # type: ignore[return-value]
+    return _core.circuit_state(_validate.name(name))  # type: ignore[return-value]
 
 
 def circuits() -> dict[str, CircuitSnapshot]:

@@ -15,7 +15,7 @@ import logging
 import threading
 from typing import Any
 
-from baldur import _async, _config, _core, _dlq, _dlq_codec, _dlq_registry, _events
+from baldur import _async, _config, _core, _dlq, _dlq_codec, _dlq_registry, _events, _validate
 from baldur.exceptions import IdempotencyDuplicateError
 
 __all__ = [
@@ -73,7 +73,10 @@ def list(
     While Redis is unreachable the answer holds only the local queue's
     entries, says so (``complete`` is false) and logs a warning."""
     _config.current()
-    entries, unavailable = _core.dlq_list(domain, state, failure_type, limit)
+    _validate.optional_text("domain", domain, "a zone name")
+    entries, unavailable = _core.dlq_list(
+        domain, state, failure_type, _validate.limit("limit", limit)
+    )
     if unavailable is not None:
         _events.emit(
             _dlq_log, logging.WARNING, "dlq.partial_answer", operation="list", error=unavailable
@@ -85,7 +88,7 @@ def get(entry_id: str) -> dict[str, Any] | None:
     """One entry, or ``None``. An entry kept in Redis while Redis is
     unreachable raises :class:`~baldur.exceptions.DeadLetterQueueUnavailableError`."""
     _config.current()
-    return _core.dlq_get(str(entry_id))
+    return _core.dlq_get(_validate.entry_id(entry_id))
 
 
 def replay(entry_id: str) -> dict[str, Any]:
@@ -101,7 +104,7 @@ def replay(entry_id: str) -> dict[str, Any]:
     function cannot be imported any more, goes to ``needs_review`` at once
     with the reason (an ERROR event)."""
     _config.current()
-    claimed = _core.dlq_claim(str(entry_id))
+    claimed = _core.dlq_claim(_validate.entry_id(entry_id))
     if claimed is None:
         current = get(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
@@ -125,7 +128,7 @@ async def areplay(entry_id: str) -> dict[str, Any]:
     """:func:`replay` for an entry whose function is ``async def``. The
     store's I/O runs on a worker thread, never on the event loop."""
     _config.current()
-    claimed = await asyncio.to_thread(_core.dlq_claim, str(entry_id))
+    claimed = await asyncio.to_thread(_core.dlq_claim, _validate.entry_id(entry_id))
     if claimed is None:
         current = await aget(entry_id)
         return {"id": entry_id, "replayed": False, "state": current and current["state"]}
@@ -257,7 +260,7 @@ def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
     """Grants a ``needs_review`` entry a fresh replay budget (after the root
     cause is fixed). False if the entry is not in ``needs_review``."""
     _config.current()
-    return _core.dlq_redrive(str(entry_id), budget)
+    return _core.dlq_redrive(_validate.entry_id(entry_id), _validate.limit("budget", budget))
 
 
 def purge(domain: str | None = None, state: str | None = None, *, confirm: bool = False) -> int:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from baldur import _builtin_checks, _core, _shutdown
+from baldur import _builtin_checks, _core, _shutdown, _validate
 from baldur._collector import BaldurCollector
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def record_request(method: str, route: str | None, status: int, seconds: float) 
     """Counts one HTTP request an adapter answered. ``route`` is the matched
     route's pattern or path (per-id segments become ``{id}``), ``None`` when
     no route matched (one ``UNMATCHED_ROUTE`` series)."""
-    _core.record_request(method, route, int(status), float(seconds))
+    _core.record_request(method, route, _validate.http_status("status", status), float(seconds))
 
 
 def normalise_path(path: str) -> str:

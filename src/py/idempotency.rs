@@ -366,7 +366,19 @@ impl IdempotencySpec {
             None => None,
         };
         let key_text = key.str()?;
-        let namespaced = format!("{}:{}", self.namespace, key_text.to_str()?);
+        let Ok(text) = key_text.to_str() else {
+            // A lone surrogate (a bad decode upstream): no store can hold it.
+            return Err(errors::idempotency_key(
+                py,
+                &format!(
+                    "the idempotency key {} of {:?} is not valid Unicode (a lone surrogate): \
+                     the call did not run",
+                    key_text.repr()?,
+                    self.namespace
+                ),
+            ));
+        };
+        let namespaced = format!("{}:{}", self.namespace, text);
         Ok(ClaimRequest {
             key_text: key_text.unbind(),
             namespaced,
