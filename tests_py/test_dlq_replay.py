@@ -4,7 +4,9 @@ one replayer per entry, with a budget that ends in needs_review."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
+import enum
 import json
 import logging
 import os
@@ -351,3 +353,26 @@ def test_arguments_are_replayed_exactly_as_they_were_passed(
     monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
     assert baldur.dlq.replay(entry["id"])["ok"] is True
     assert jobs.read_text() == f"{order}:{(1, 2)}\n"
+
+
+class _Level(enum.IntEnum):
+    HIGH = 1
+
+
+@pytest.mark.parametrize(
+    "order",
+    [_Level.HIGH, collections.OrderedDict(a=1), {"x": {1, 2}}, collections.namedtuple("P", "x")(1)],
+    ids=["int-enum", "ordered-dict", "set", "namedtuple"],
+)
+def test_arguments_that_would_come_back_different_make_the_entry_not_replayable(
+    jobs: Path, monkeypatch: pytest.MonkeyPatch, order: object
+) -> None:
+    """JSON would hand the replay an int, a dict, a list, a tuple: equal
+    perhaps, but not what was passed."""
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    import dlq_jobs
+
+    with pytest.raises(ConnectionError):
+        dlq_jobs.ship(order)
+    [entry] = baldur.dlq.list(domain="dlq-jobs")
+    assert entry["replayable"] is False

@@ -72,9 +72,8 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
 impl SqliteDlq {
     /// Opens (creating) the queue at `path`.
     pub fn open(path: &Path, caps: Caps) -> Result<Self, DlqError> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).map_err(store)?;
-        }
+        // It holds call arguments: 0600 in a 0700 directory.
+        crate::core::store::private_file::prepare(path).map_err(store)?;
         let connection = Connection::open(path).map_err(store)?;
         connection
             .busy_timeout(Duration::from_secs(2))

@@ -50,7 +50,22 @@ enum TargetKind {
 impl RedisTarget {
     /// Parses `url`; the error says what is wrong with it.
     pub fn parse(url: &str) -> Result<Self, String> {
-        let scheme = url.split("://").next().unwrap_or_default();
+        // Only a well-formed scheme is echoed back: the text before a
+        // missing or misplaced "://" may be a password.
+        let scheme = url
+            .split_once("://")
+            .map(|(scheme, _)| scheme)
+            .filter(|scheme| {
+                !scheme.is_empty()
+                    && scheme
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+            })
+            .ok_or_else(|| {
+                "no scheme: a URL starts with redis://, rediss://, redis+cluster:// \
+                 or redis+sentinel://"
+                    .to_owned()
+            })?;
         let kind = match scheme {
             "redis" | "rediss" | "unix" | "redis+unix" => {
                 TargetKind::Single(url.into_connection_info().map_err(|e| e.to_string())?)

@@ -110,10 +110,9 @@ pub struct WriteAheadLog {
 impl WriteAheadLog {
     /// Opens (creating) the log at `path`.
     pub fn open(path: &Path) -> Result<Self, String> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
+        // Pending writes (idempotency keys, breaker decisions): 0600.
+        crate::core::store::private_file::prepare(path)
+            .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
         let connection = Connection::open(path)
             .map_err(|e| format!("cannot open the write-ahead log {}: {e}", path.display()))?;
         connection
