@@ -5,8 +5,12 @@ key, the value and what is allowed."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 from collections.abc import Callable
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -429,3 +433,140 @@ def test_a_rejected_init_changes_nothing(configure: Callable[..., None]) -> None
         baldur.init(cb_minimum_calls=0)
     baldur.init()
     assert baldur._config.current().cb_minimum_calls == 10
+
+
+# -- init() validates everything before it applies anything ----------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"cb_sync_interval_seconds": 1e-12},  # passed Python's check; the core refused it
+        {"cb_sync_interval_seconds": "0.000001"},
+    ],
+)
+def test_a_value_the_core_would_refuse_is_a_config_error_and_changes_nothing(
+    zone_name: str, configure: Configure, bad: dict[str, object]
+) -> None:
+    configure(cb_failure_threshold=1, cb_minimum_calls=1)
+    before = baldur._config.current()
+    with pytest.raises(baldur.ConfigError) as caught:
+        baldur.init(cb_failure_threshold=50, cb_minimum_calls=50, **bad)
+    assert caught.value.key == "cb_sync_interval_seconds"
+    assert baldur._config.current() == before
+    fail(zone_name)
+    assert baldur.circuit_state(zone_name) == "open"  # the breakers kept threshold 1
+
+
+def test_a_bad_env_value_the_core_would_refuse_names_the_variable(
+    zone_name: str, configure: Configure, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(cb_failure_threshold=1, cb_minimum_calls=1)
+    before = baldur._config.current()
+    monkeypatch.setenv("BALDUR_CB_FAILURE_THRESHOLD", "40")
+    monkeypatch.setenv("BALDUR_CB_SYNC_INTERVAL_SECONDS", "1e-12")
+    with pytest.raises(baldur.ConfigError) as caught:
+        baldur.init()
+    assert caught.value.key == "BALDUR_CB_SYNC_INTERVAL_SECONDS"
+    assert "1e-12" in str(caught.value)
+    assert baldur._config.current() == before
+
+
+# -- unknown BALDUR_* variables --------------------------------------------------------
+
+
+def unknown_settings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        str(getattr(r, "setting", ""))
+        for r in caplog.records
+        if getattr(r, "event", None) == "config.unknown_setting"
+    ]
+
+
+def test_an_unknown_variable_is_reported_once_by_name(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, new_name: Callable[[], str]
+) -> None:
+    typo = "BALDUR_CB_FAILURE_THRESHOLDS_" + new_name().upper().replace("-", "_")
+    monkeypatch.setenv(typo, "3")
+    with caplog.at_level(logging.WARNING, logger="baldur"):
+        baldur.init()
+        baldur.init()
+    assert unknown_settings(caplog) == [typo]
+    (record,) = [r for r in caplog.records if getattr(r, "setting", None) == typo]
+    assert record.levelno == logging.WARNING and typo in record.getMessage()
+
+
+@pytest.mark.parametrize(
+    "documented",
+    [
+        "BALDUR_CB_FAILURE_RATE_THRESHOLD",
+        "BALDUR_DLQ_SIGNING_KEY",
+        "BALDUR_ADMIN_KEY",
+        "BALDUR_SLO_TARGET",
+        "BALDUR_REDIS_TLS_CA_FILE",
+    ],
+)
+def test_a_documented_variable_is_not_unknown(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, documented: str
+) -> None:
+    from baldur import _known_settings, _settings
+
+    read = [setting.env for setting in _settings.SETTINGS.values()]
+    assert _known_settings.unknown({documented: "x", "BALDUR_NOPE": "1"}, read) == ["BALDUR_NOPE"]
+
+
+# -- values that are numbers, files that are not PEM, text that is not text --------------
+
+
+@pytest.mark.parametrize("timeout", [Decimal("1.5"), Fraction(3, 2)])
+def test_a_timeout_may_be_any_real_number(zone_name: str, timeout: object) -> None:
+    assert baldur.protect(zone_name, lambda: "done", timeout=timeout) == "done"
+    policy = baldur.RetryPolicy(base_delay=Fraction(1, 10), max_delay=Decimal("2"))
+    assert policy.max_delay == 2
+
+
+@pytest.mark.parametrize("timeout", [True, Fraction(10**400), Decimal("sNaN"), Decimal("-1")])
+def test_a_timeout_that_is_no_duration_is_still_refused(zone_name: str, timeout: object) -> None:
+    with pytest.raises(baldur.ConfigError) as caught:
+        baldur.protected(zone_name, timeout=timeout)
+    assert caught.value.key == "timeout"
+
+
+def test_a_tls_ca_file_that_is_not_pem_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("this is not a certificate\n")
+    monkeypatch.setenv("BALDUR_REDIS_TLS_CA_FILE", str(bundle))
+    with pytest.raises(baldur.ConfigError) as caught:
+        baldur.init()
+    assert caught.value.key == "BALDUR_REDIS_TLS_CA_FILE"
+    assert "PEM" in str(caught.value)
+
+
+def test_a_pem_tls_ca_file_is_accepted(configure: Configure, tmp_path: Path) -> None:
+    bundle = tmp_path / "ca.pem"
+    subprocess.run(
+        [
+            *("openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"),
+            *("-keyout", str(tmp_path / "ca.key"), "-out", str(bundle), "-subj", "/CN=test-ca"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    configure(redis_tls_ca_file=str(bundle))
+    assert baldur._config.current().redis_tls_ca_file == str(bundle)
+
+
+@pytest.mark.parametrize("form", ["protected", "protect", "force_open_circuit", "circuit_state"])
+def test_a_zone_name_with_a_lone_surrogate_is_a_config_error(form: str) -> None:
+    name = "payments\ud800"
+    with pytest.raises(baldur.ConfigError) as caught:
+        if form == "protected":
+            baldur.protected(name)
+        elif form == "protect":
+            baldur.protect(name, lambda: None)
+        else:
+            getattr(baldur, form)(name)
+    assert caught.value.key == "name"
+    assert "surrogate" in str(caught.value)

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 import baldur
-from baldur import _config, _settings
+from baldur import _config, _core, _settings
 
 
 def idempotency_url() -> str | None:
@@ -78,3 +78,36 @@ def test_a_bad_url_given_to_init_names_the_keyword(configure: Callable[..., None
     with pytest.raises(baldur.ConfigError) as caught:
         configure(redis_url="redis//missing-colon")
     assert caught.value.key == "redis_url"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis//:hunter2@cache:6379/0",  # no "://": the core echoed it as the scheme
+        "redis://:hunter2@cache:6379/not-a-db",
+        "redis://app:hunter2@cache:6379/0?protocol=7",
+        "redis:/app:hunter2@cache",
+        "http://app:hunter2@cache:6379",
+    ],
+)
+def test_a_bad_url_never_shows_its_password(
+    monkeypatch: pytest.MonkeyPatch, configure: Callable[..., None], url: str
+) -> None:
+    monkeypatch.setenv("BALDUR_REDIS_URL", url)
+    with pytest.raises(baldur.ConfigError) as caught:
+        configure()
+    assert caught.value.key == "BALDUR_REDIS_URL"
+    for shown in (str(caught.value), repr(caught.value), repr(caught.value.value)):
+        assert "hunter2" not in shown
+    monkeypatch.delenv("BALDUR_REDIS_URL")
+    with pytest.raises(baldur.ConfigError) as caught:
+        configure(idempotency_redis_url=url)
+    assert caught.value.key == "idempotency_redis_url"
+    assert "hunter2" not in str(caught.value)
+    assert "hunter2" not in (_core.redis_url_problem(url) or "")
+
+
+def test_a_config_error_hides_the_password_of_any_url_it_shows() -> None:
+    error = baldur.ConfigError("BALDUR_SQL_DSN", "postgres://app:hunter2@db/x", "a DSN")
+    assert "hunter2" not in str(error)
+    assert "postgres://app:***@db/x" in str(error)

@@ -3,9 +3,10 @@ environment on first use; ``baldur.init()`` reloads them with overrides."""
 
 from __future__ import annotations
 
+import os
 import threading
 
-from baldur import _core, _kill_switch, _settings
+from baldur import _core, _data_dir, _kill_switch, _known_settings, _settings
 from baldur._settings import Settings
 
 _lock = threading.Lock()
@@ -58,7 +59,14 @@ def reset() -> None:
 
 def _apply(overrides: dict[str, object]) -> Settings:
     global _current
+    # Everything is checked (and read) before anything is applied: a bad
+    # value changes nothing.
     settings = _settings.load(overrides)
+    tls_ca = _tls_ca(settings.redis_tls_ca_file)
+    _known_settings.report_unknown(os.environ, (s.env for s in _settings.SETTINGS.values()))
+    _data_dir.secure(
+        settings.data_dir or _settings.default_data_dir(), named=settings.data_dir is not None
+    )
     _core.configure_breakers(
         settings.cb_failure_threshold,
         settings.cb_minimum_calls,
@@ -77,13 +85,13 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.dlq_max_per_domain,
         settings.dlq_overflow_strategy,
         _settings.dlq_store_url(settings),
-        _tls_ca(settings.redis_tls_ca_file),
+        tls_ca,
     )
     _core.configure_stores(
         _settings.idempotency_store_url(settings),
         _settings.breaker_store_url(settings),
         _settings.wal_path(settings),
-        _tls_ca(settings.redis_tls_ca_file),
+        tls_ca,
         settings.cb_sync_interval_seconds,
     )
     _current = settings
@@ -98,7 +106,4 @@ def _apply(overrides: dict[str, object]) -> Settings:
 
 
 def _tls_ca(path: str | None) -> bytes | None:
-    if path is None:
-        return None
-    with open(path, "rb") as bundle:
-        return bundle.read()
+    return None if path is None else _settings.read_ca_file("redis_tls_ca_file", path)

@@ -11,10 +11,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from baldur import _core, _validate
+from baldur import _data_dir as _data_directory
+from baldur._redact import MASK, redact_urls
 from baldur.exceptions import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -54,6 +57,21 @@ def _failure_rate(key: str, raw: object) -> float:
     return rate
 
 
+#: Breakers sync with Redis at most this often: a shorter interval is a
+#: busy loop against the store (and under a nanosecond the core refuses it).
+MIN_SYNC_INTERVAL_SECONDS = 0.01
+
+
+def _sync_interval(key: str, raw: object) -> float:
+    seconds = _seconds(key, raw)
+    if seconds < MIN_SYNC_INTERVAL_SECONDS:
+        allowed = (
+            f"a number of seconds >= {MIN_SYNC_INTERVAL_SECONDS} and <= {_validate.MAX_SECONDS:.0f}"
+        )
+        raise ConfigError(key, raw, allowed)
+    return seconds
+
+
 def _redis_url(key: str, raw: object) -> str | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
@@ -61,11 +79,21 @@ def _redis_url(key: str, raw: object) -> str | None:
         raise ConfigError(key, raw, "a redis:// URL")
     problem = _core.redis_url_problem(raw.strip())
     if problem is not None:
-        raise ConfigError(key, raw, f"a redis:// URL ({problem})")
+        raise ConfigError(key, _hide_userinfo(raw), f"a redis:// URL ({problem})")
     return raw.strip()
 
 
-def _data_dir(key: str, raw: object) -> str | None:
+def _hide_userinfo(url: str) -> str:
+    """A malformed URL as an error may show it: what redact_urls cannot
+    recognise as a URL (``redis//:pw@host``) loses all it has before its
+    last ``@``, since the whole value is meant as a URL."""
+    shown = redact_urls(url)
+    if shown == url and "@" in url:
+        return MASK + url[url.rindex("@") :]
+    return shown
+
+
+def _path(key: str, raw: object) -> str | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
     if not isinstance(raw, (str, os.PathLike)):
@@ -73,11 +101,34 @@ def _data_dir(key: str, raw: object) -> str | None:
     return os.fspath(raw)
 
 
+def _data_dir(key: str, raw: object) -> str | None:
+    path = _path(key, raw)
+    return None if path is None else _data_directory.check(key, path)
+
+
 def _ca_file(key: str, raw: object) -> str | None:
-    path = _data_dir(key, raw)
-    if path is not None and not os.path.isfile(path):
-        raise ConfigError(key, raw, "the path of a PEM file of CA certificates")
+    path = _path(key, raw)
+    if path is not None:
+        read_ca_file(key, path)
     return path
+
+
+#: What the PEM file of ``BALDUR_REDIS_TLS_CA_FILE`` must be.
+CA_FILE = "the path of a PEM file of CA certificates"
+
+
+def read_ca_file(key: str, path: str) -> bytes:
+    """The CA bundle's bytes, once checked to hold PEM certificates (rustls
+    would take a file of anything and then trust nothing)."""
+    try:
+        with open(path, "rb") as bundle:
+            pem = bundle.read()
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=pem.decode("ascii"))
+    except (OSError, UnicodeDecodeError, ssl.SSLError, ValueError) as error:
+        raise ConfigError(key, path, f"{CA_FILE} ({type(error).__name__})") from None
+    if b"-----BEGIN CERTIFICATE-----" not in pem:
+        raise ConfigError(key, path, f"{CA_FILE} (no certificate in it)")
+    return pem
 
 
 def _secret(key: str, raw: object) -> str | None:
@@ -122,7 +173,7 @@ SETTINGS: Mapping[str, Setting] = {
     "cb_failure_rate_threshold": Setting("BALDUR_CB_FAILURE_RATE_THRESHOLD", _failure_rate, 0.5),
     "cb_recovery_timeout": Setting("BALDUR_CB_RECOVERY_TIMEOUT", _seconds, 60.0),
     "cb_half_open_max_calls": Setting("BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, 3),
-    "cb_sync_interval_seconds": Setting("BALDUR_CB_SYNC_INTERVAL_SECONDS", _seconds, 0.2),
+    "cb_sync_interval_seconds": Setting("BALDUR_CB_SYNC_INTERVAL_SECONDS", _sync_interval, 0.2),
     "cb_window_seconds": Setting("BALDUR_CB_WINDOW_SECONDS", _seconds, 60.0),
     "protect_default_timeout_seconds": Setting(
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None

@@ -7,6 +7,8 @@ keep working: a timeout is a :class:`TimeoutError`, a bad key a
 
 from __future__ import annotations
 
+from baldur._redact import redact_urls
+
 __all__ = [
     "BaldurError",
     "BulkheadFullError",
@@ -37,7 +39,8 @@ class ConfigError(BaldurError, ValueError):
     """
 
     def __init__(self, key: str, value: object, allowed: str) -> None:
-        super().__init__(f"invalid {key}={value!r}: allowed is {allowed}")
+        # A value may be a URL with its password (BALDUR_REDIS_URL).
+        super().__init__(redact_urls(f"invalid {key}={value!r}: allowed is {allowed}"))
         self.key = key
         self.value = value
         self.allowed = allowed
