@@ -2,6 +2,7 @@
 //! compress (and say so), one replayer per entry, a bounded replay budget,
 //! and entries that survive the handle and are shared by every handle.
 
+use baldur::core::dlq::listing::ListQuery;
 use baldur::core::dlq::{Caps, DlqError, Eviction, NewEntry, Overflow, SqliteDlq};
 use std::sync::Barrier;
 
@@ -44,8 +45,13 @@ type Filter<'a> = Option<&'a str>;
 
 /// The ids `list` returns, in its order.
 fn list(dlq: &SqliteDlq, zone: Filter, state: Filter, error_type: Filter, n: u64) -> Vec<i64> {
-    let entries = dlq.list(zone, state, error_type, n).unwrap();
-    entries.iter().map(|e| e.id.parse().unwrap()).collect()
+    let query = ListQuery {
+        zone,
+        state,
+        error_type,
+    };
+    let page = dlq.page(&query, None, n).unwrap();
+    page.entries.iter().map(|e| e.id.parse().unwrap()).collect()
 }
 
 fn ids(dlq: &SqliteDlq, zone: Filter) -> Vec<i64> {

@@ -3,6 +3,7 @@
 //! shape names nothing. Plus what forwarding to Redis relies on: a stable
 //! instance id, and holding an entry so no replay takes it meanwhile.
 
+use baldur::core::dlq::listing::ListQuery;
 use baldur::core::dlq::{Caps, DlqStore, NewEntry, SqliteDlq};
 
 fn open(name: &str) -> SqliteDlq {
@@ -31,7 +32,11 @@ fn the_sqlite_queue_answers_every_operation_through_the_trait() {
     let (id, _) = queue.record(&new("a"), 2).unwrap();
     queue.record(&new("b"), 2).unwrap();
     assert_eq!(queue.get(&id).unwrap().unwrap().recorded.zone, "a");
-    assert_eq!(queue.list(Some("a"), None, None, 10).unwrap().len(), 1);
+    let only_a = ListQuery {
+        zone: Some("a"),
+        ..ListQuery::default()
+    };
+    assert_eq!(queue.list(&only_a, None, 10).unwrap().entries.len(), 1);
     assert_eq!(queue.claim(&id).unwrap().unwrap().state, "replaying");
     assert!(
         queue.claim(&id).unwrap().is_none(),

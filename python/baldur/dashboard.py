@@ -136,7 +136,7 @@ def _failure_types(unavailable: list[str]) -> list[dict[str, Any]]:
 
         if _builtin_checks.dlq_depth() is None:
             return []
-        entries, partial = _core.dlq_list(None, None, None, 1000)
+        entries, partial, _next = _core.dlq_list(None, None, None, 1000)
         if partial is not None:
             unavailable.append("dlq")  # answered from the local queue only
     except Exception:

@@ -47,10 +47,18 @@ class Entries(_list[dict[str, Any]]):
     are then only those the local queue holds, and ``unavailable`` says why.
     """
 
-    def __init__(self, entries: _list[dict[str, Any]], unavailable: str | None) -> None:
+    def __init__(
+        self,
+        entries: _list[dict[str, Any]],
+        unavailable: str | None,
+        next_cursor: str | None = None,
+    ) -> None:
         super().__init__(entries)
         #: Why Redis's entries are missing, or ``None``.
         self.unavailable = unavailable
+        #: Hand it to :func:`list` as ``cursor=`` for the next page; ``None``
+        #: when this page is the last.
+        self.next_cursor = next_cursor
 
     @property
     def complete(self) -> bool:
@@ -67,21 +75,32 @@ def list(
     state: str | None = None,
     failure_type: str | None = None,
     limit: int = 100,
+    cursor: str | None = None,
 ) -> Entries:
-    """Entries, oldest first: ``state`` is ``pending``, ``replaying`` or
-    ``needs_review``; ``failure_type`` the exception's ``module.Name``.
+    """One page of entries, oldest first: ``state`` is ``pending``,
+    ``replaying`` or ``needs_review``; ``failure_type`` the exception's
+    ``module.Name``. ``next_cursor`` on the answer fetches the next page
+    (``None``: no more), so a queue of any size can be walked; every page is
+    bounded work for the store (Redis is never blocked by a long scan).
     While Redis is unreachable the answer holds only the local queue's
-    entries, says so (``complete`` is false) and logs a warning."""
+    entries, says so (``complete`` is false) and logs a warning.
+
+    >>> page = baldur.dlq.list(domain="charge-customer", limit=500)
+    >>> while page.next_cursor is not None:
+    ...     page = baldur.dlq.list(domain="charge-customer", cursor=page.next_cursor)
+    """
     _config.current()
     _validate.optional_text("domain", domain, "a zone name")
-    entries, unavailable = _core.dlq_list(
-        domain, state, failure_type, _validate.limit("limit", limit)
+    if cursor is not None and not isinstance(cursor, str):
+        raise TypeError(f"cursor must be a str a listing returned, not {type(cursor).__name__}")
+    entries, unavailable, next_cursor = _core.dlq_list(
+        domain, state, failure_type, _validate.limit("limit", limit), cursor
     )
     if unavailable is not None:
         _events.emit(
             _dlq_log, logging.WARNING, "dlq.partial_answer", operation="list", error=unavailable
         )
-    return Entries(entries, unavailable)
+    return Entries(entries, unavailable, next_cursor)
 
 
 def get(entry_id: str) -> dict[str, Any] | None:
@@ -337,9 +356,10 @@ async def alist(
     state: str | None = None,
     failure_type: str | None = None,
     limit: int = 100,
+    cursor: str | None = None,
 ) -> Entries:
     """:func:`list`, awaited."""
-    return await asyncio.to_thread(list, domain, state, failure_type, limit)
+    return await asyncio.to_thread(list, domain, state, failure_type, limit, cursor)
 
 
 async def aget(entry_id: str) -> dict[str, Any] | None:

@@ -5,11 +5,12 @@
 //! route each operation: `local:N` (or a bare number) to the local queue,
 //! `zone:ms-seq` to Redis.
 
+use crate::core::dlq::listing::{merge_pages, Cursor, ListQuery, Page};
 use crate::core::dlq::{DlqError, DlqStore, Entry, NewEntry};
 use crate::core::metrics::registry::METRICS;
 use crate::py::dlq_flush;
 use crate::py::dlq_queues::{queues, Queues};
-use pyo3::exceptions::PyOSError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
@@ -183,42 +184,61 @@ pub(crate) fn dlq_get<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'
         .transpose()
 }
 
-/// Entries, oldest first, and why the answer is partial (`None`: complete).
-/// With Redis unreachable, the local queue's entries are all there is.
+/// One page of entries, oldest first, after `cursor` (from the oldest when
+/// `None`); why the answer is partial (`None`: complete); and the cursor of
+/// the next page (`None`: no more). With Redis unreachable, the local
+/// queue's entries are all there is.
 #[pyfunction]
-#[pyo3(signature = (zone=None, state=None, error_type=None, limit=100))]
+#[pyo3(signature = (zone=None, state=None, error_type=None, limit=100, cursor=None))]
+#[allow(clippy::type_complexity)]
 pub(crate) fn dlq_list<'py>(
     py: Python<'py>,
     zone: Option<&str>,
     state: Option<&str>,
     error_type: Option<&str>,
     limit: u64,
-) -> PyResult<(Bound<'py, PyList>, Option<String>)> {
+    cursor: Option<&str>,
+) -> PyResult<(Bound<'py, PyList>, Option<String>, Option<String>)> {
     let queues = queues()?;
+    let cursor = match cursor {
+        Some(text) => Cursor::decode(text).map_err(PyValueError::new_err)?,
+        None => Cursor::default(),
+    };
+    let query = ListQuery {
+        zone,
+        state,
+        error_type,
+    };
     let listed = py.detach(|| -> Result<_, DlqError> {
-        let mut entries = Vec::new();
         let mut partial = None;
-        if let Some(remote) = &queues.remote {
-            match remote.list(zone, state, error_type, limit) {
-                Ok(found) => entries.extend(found),
-                Err(error) => partial = Some(error.to_string()),
+        let remote = match &queues.remote {
+            Some(remote) if !cursor.remote_done => {
+                match remote.list(&query, cursor.remote_after.as_deref(), limit) {
+                    Ok(page) => Some(page),
+                    Err(error) => {
+                        partial = Some(error.to_string());
+                        None
+                    }
+                }
             }
-        }
-        for entry in queues.local.list(zone, state, error_type, limit)? {
-            entries.push(local_id(&queues, entry));
-        }
-        if queues.remote.is_some() {
-            entries.sort_by_key(|e| e.created_ms);
-            entries.truncate(limit as usize);
-        }
-        Ok((entries, partial))
+            _ => None,
+        };
+        let local = if cursor.local_done {
+            Page::default()
+        } else {
+            queues
+                .local
+                .list(&query, cursor.local_after.as_deref(), limit)?
+        };
+        let (entries, next) = merge_pages(&cursor, remote, local, limit as usize);
+        Ok((entries, partial, next))
     });
-    let (entries, partial) = listed.map_err(|e| to_py(py, e))?;
+    let (entries, partial, next) = listed.map_err(|e| to_py(py, e))?;
     let dicts = entries
-        .iter()
-        .map(|e| as_dict(py, e))
+        .into_iter()
+        .map(|(e, remote)| as_dict(py, &with_local_id(&queues, e, !remote)))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok((PyList::new(py, dicts)?, partial))
+    Ok((PyList::new(py, dicts)?, partial, next.map(|c| c.encode())))
 }
 
 /// Takes an entry for replay (one replayer at a time, fleet-wide in Redis).

@@ -4,6 +4,7 @@
 //! under the data directory, and Redis Streams shared by every worker.
 
 pub mod entry;
+pub mod listing;
 mod redis_caps;
 pub mod redis_keys;
 pub mod redis_record;

@@ -11,6 +11,7 @@
 //! entry each, briefly.
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId, DOMAINS_KEY};
 use crate::core::dlq::redis_record::{entry, stream_fields, stream_order};
 use crate::core::dlq::store::{DlqError, DlqStore, Stats};
@@ -42,6 +43,10 @@ script!(FAILED, "lua/failed.lua");
 script!(REDRIVE, "lua/redrive.lua");
 script!(PURGE, "lua/purge.lua");
 script!(STATS, "lua/stats.lua");
+
+/// Stream entries one listing step reads at most: a few milliseconds of
+/// Redis's time, however large the domain (a listing is many such steps).
+const LIST_SCAN_BUDGET: u64 = 500;
 
 /// What a script returns for one entry: stream id, fields, state JSON.
 type RawEntry = (String, Vec<String>, String);
@@ -295,6 +300,46 @@ impl RedisDlq {
             .map(Some)
     }
 
+    /// Up to `limit` matches of one domain after `start` (its stream id,
+    /// and whether that id itself is excluded), in bounded script steps;
+    /// and whether the domain may hold more.
+    fn domain_page(
+        &self,
+        zone: &str,
+        query: &ListQuery<'_>,
+        start: (String, bool),
+        limit: u64,
+    ) -> Result<(Vec<RawEntry>, bool), DlqError> {
+        let (state, error_type) = (
+            query.state.unwrap_or("").to_owned(),
+            query.error_type.unwrap_or("").to_owned(),
+        );
+        let (mut from, mut exclusive) = start;
+        let mut out: Vec<RawEntry> = Vec::new();
+        while (out.len() as u64) < limit {
+            let keys = DomainKeys::new(zone);
+            let want = limit - out.len() as u64;
+            let (state, error_type, step_from) = (state.clone(), error_type.clone(), from.clone());
+            let (matches, last): (Vec<RawEntry>, String) = self.run(|mut c| async move {
+                with_keys(&LIST, &keys)
+                    .arg(state)
+                    .arg(error_type)
+                    .arg(want)
+                    .arg(step_from)
+                    .arg(u8::from(exclusive))
+                    .arg(LIST_SCAN_BUDGET)
+                    .invoke_async(&mut c)
+                    .await
+            })?;
+            out.extend(matches);
+            if last.is_empty() {
+                return Ok((out, false));
+            }
+            (from, exclusive) = (last, true);
+        }
+        Ok((out, true))
+    }
+
     fn parsed(zone: &str, raw: RawEntry) -> Result<Entry, DlqError> {
         entry(zone, &raw.0, &raw.1, &raw.2).map_err(DlqError::Store)
     }
@@ -339,33 +384,43 @@ impl DlqStore for RedisDlq {
 
     fn list(
         &self,
-        zone: Option<&str>,
-        state: Option<&str>,
-        error_type: Option<&str>,
+        query: &ListQuery<'_>,
+        after: Option<&str>,
         limit: u64,
-    ) -> Result<Vec<Entry>, DlqError> {
-        let mut entries = Vec::new();
-        for zone in self.zones(zone)? {
-            let keys = DomainKeys::new(&zone);
-            let (state, error_type) = (state.unwrap_or(""), error_type.unwrap_or(""));
-            let raws: Vec<RawEntry> = self.run(|mut c| async move {
-                with_keys(&LIST, &keys)
-                    .arg(state)
-                    .arg(error_type)
-                    .arg(limit)
-                    .invoke_async(&mut c)
-                    .await
-            })?;
-            for raw in raws {
-                entries.push((stream_order(&raw.0), Self::parsed(&zone, raw)?));
+    ) -> Result<Page, DlqError> {
+        let after = match after.map(|id| RedisEntryId::parse(id).ok_or(id)) {
+            Some(Err(id)) => {
+                return Err(DlqError::Store(format!("not a Redis entry id: {id:.40}")))
             }
+            Some(Ok(id)) => Some(id),
+            None => None,
+        };
+        // Every domain in one order, (stream id, zone): a domain sorting
+        // after the last entry's own starts at its stream id, the others
+        // just past it.
+        let mut found = Vec::new();
+        let mut more = false;
+        for zone in self.zones(query.zone)? {
+            let start = match &after {
+                None => ("-".to_owned(), false),
+                Some(id) => (id.stream_id.clone(), zone.as_str() <= id.zone.as_str()),
+            };
+            let (entries, rest) = self.domain_page(&zone, query, start, limit)?;
+            more |= rest;
+            found.extend(
+                entries
+                    .into_iter()
+                    .map(|e| ((stream_order(&e.0), zone.clone()), e)),
+            );
         }
-        entries.sort_by_key(|(order, _)| *order);
-        Ok(entries
+        found.sort_by(|a, b| a.0.cmp(&b.0));
+        more |= found.len() as u64 > limit;
+        found.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        let entries = found
             .into_iter()
-            .take(limit as usize)
-            .map(|(_, e)| e)
-            .collect())
+            .map(|((_, zone), raw)| Self::parsed(&zone, raw))
+            .collect::<Result<_, _>>()?;
+        Ok(Page { entries, more })
     }
 
     fn claim(&self, id: &str) -> Result<Option<Entry>, DlqError> {

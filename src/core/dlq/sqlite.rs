@@ -2,6 +2,7 @@
 //! synchronous writes, so an entry acknowledged survives `kill -9`.
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::store::{store, DlqError, Stats};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
@@ -188,26 +189,42 @@ impl SqliteDlq {
             .map_err(store)
     }
 
-    /// Entries, oldest first, filtered by zone, state and error type.
-    pub fn list(
+    /// A page of entries after row `after` (from the first when `None`),
+    /// oldest first, filtered by zone, state and error type.
+    pub fn page(
         &self,
-        zone: Option<&str>,
-        state: Option<&str>,
-        error_type: Option<&str>,
+        query: &ListQuery<'_>,
+        after: Option<i64>,
         limit: u64,
-    ) -> Result<Vec<Entry>, DlqError> {
+    ) -> Result<Page, DlqError> {
         let connection = self.connection.lock();
-        let mut query = connection
+        let mut statement = connection
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM entries WHERE (?1 IS NULL OR zone = ?1) \
-                 AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR error_type = ?3) \
-                 ORDER BY id LIMIT ?4"
+                "SELECT {COLUMNS} FROM entries WHERE id > ?1 AND (?2 IS NULL OR zone = ?2) \
+                 AND (?3 IS NULL OR state = ?3) AND (?4 IS NULL OR error_type = ?4) \
+                 ORDER BY id LIMIT ?5"
             ))
             .map_err(store)?;
-        let rows = query
-            .query_map(params![zone, state, error_type, limit as i64], entry)
+        // One row past the page says whether more follow.
+        let fetch = i64::try_from(limit)
+            .unwrap_or(i64::MAX - 1)
+            .saturating_add(1);
+        let rows = statement
+            .query_map(
+                params![
+                    after.unwrap_or(0),
+                    query.zone,
+                    query.state,
+                    query.error_type,
+                    fetch
+                ],
+                entry,
+            )
             .map_err(store)?;
-        rows.collect::<Result<Vec<_>, _>>().map_err(store)
+        let mut entries = rows.collect::<Result<Vec<_>, _>>().map_err(store)?;
+        let more = entries.len() as u64 > limit;
+        entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+        Ok(Page { entries, more })
     }
 
     /// Takes an entry for replay: only one replayer holds it at a time (a
@@ -243,6 +260,17 @@ impl SqliteDlq {
     /// The replay failed: one replay spent; none left means `needs_review`.
     /// Returns the entry's new state.
     pub fn failed(&self, id: i64, error: &str) -> Result<String, DlqError> {
+        self.spend(id, error, false)
+    }
+
+    /// The replay cannot run at all: `needs_review` now, its budget spent.
+    /// Returns the entry's new state.
+    pub fn review(&self, id: i64, error: &str) -> Result<String, DlqError> {
+        self.spend(id, error, true)
+    }
+
+    /// Spends one replay, or (`all`) every one left.
+    fn spend(&self, id: i64, error: &str, all: bool) -> Result<String, DlqError> {
         let connection = self.connection.lock();
         connection
             .execute(
@@ -258,17 +286,6 @@ impl SqliteDlq {
                 "SELECT state FROM entries WHERE id = ?1",
                 params![id],
                 |r| r.get(0),
-        self.spend(id, error, false)
-    }
-
-    /// The replay cannot run at all: `needs_review` now, its budget spent.
-    /// Returns the entry's new state.
-    pub fn review(&self, id: i64, error: &str) -> Result<String, DlqError> {
-        self.spend(id, error, true)
-    }
-
-    /// Spends one replay, or (`all`) every one left.
-    fn spend(&self, id: i64, error: &str, all: bool) -> Result<String, DlqError> {
             )
             .map_err(store)
     }

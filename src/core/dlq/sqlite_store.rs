@@ -2,6 +2,7 @@
 //! any other shape (a Redis entry's) names nothing here.
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
+use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::sqlite::SqliteDlq;
 use crate::core::dlq::store::{DlqError, DlqStore, Stats};
 
@@ -25,12 +26,15 @@ impl DlqStore for SqliteDlq {
 
     fn list(
         &self,
-        zone: Option<&str>,
-        state: Option<&str>,
-        error_type: Option<&str>,
+        query: &ListQuery<'_>,
+        after: Option<&str>,
         limit: u64,
-    ) -> Result<Vec<Entry>, DlqError> {
-        SqliteDlq::list(self, zone, state, error_type, limit)
+    ) -> Result<Page, DlqError> {
+        match after.map(|id| row_id(id).ok_or(id)) {
+            Some(Err(id)) => Err(DlqError::Store(format!("not a local entry id: {id:.40}"))),
+            Some(Ok(row)) => SqliteDlq::page(self, query, Some(row), limit),
+            None => SqliteDlq::page(self, query, None, limit),
+        }
     }
 
     fn claim(&self, id: &str) -> Result<Option<Entry>, DlqError> {
@@ -50,10 +54,6 @@ impl DlqStore for SqliteDlq {
         }
     }
 
-    fn redrive(&self, id: &str, budget: u32) -> Result<bool, DlqError> {
-        row_id(id).map_or(Ok(false), |id| SqliteDlq::redrive(self, id, budget))
-    }
-
     fn review(&self, id: &str, error: &str) -> Result<String, DlqError> {
         match row_id(id) {
             Some(row) if SqliteDlq::get(self, row)?.is_some() => {
@@ -61,6 +61,10 @@ impl DlqStore for SqliteDlq {
             }
             _ => Ok("gone".to_owned()),
         }
+    }
+
+    fn redrive(&self, id: &str, budget: u32) -> Result<bool, DlqError> {
+        row_id(id).map_or(Ok(false), |id| SqliteDlq::redrive(self, id, budget))
     }
 
     fn purge(&self, zone: Option<&str>, state: Option<&str>) -> Result<u64, DlqError> {

@@ -3,6 +3,7 @@
 //! DEGRADED fallback from one to the other) never asks which it holds.
 
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
+use crate::core::dlq::listing::{ListQuery, Page};
 
 /// Why a store operation failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +89,15 @@ pub trait DlqStore: Send + Sync + std::fmt::Debug {
     /// One entry.
     fn get(&self, id: &str) -> Result<Option<Entry>, DlqError>;
 
-    /// Entries, oldest first, filtered by zone, state and error type.
+    /// A page of at most `limit` entries after the entry `after` (from the
+    /// oldest when `None`), oldest first, filtered as `query` says. Each page
+    /// is bounded work for the store, whatever the queue's size.
     fn list(
         &self,
-        zone: Option<&str>,
-        state: Option<&str>,
-        error_type: Option<&str>,
+        query: &ListQuery<'_>,
+        after: Option<&str>,
         limit: u64,
-    ) -> Result<Vec<Entry>, DlqError>;
+    ) -> Result<Page, DlqError>;
 
     /// Takes an entry for replay: only one replayer holds it at a time (a
     /// hold older than the lease is taken over). `None`: not replayable now.
@@ -106,13 +108,13 @@ pub trait DlqStore: Send + Sync + std::fmt::Debug {
 
     /// The replay failed: one replay spent; none left means `needs_review`.
     /// Returns the entry's new state (`gone` if it was purged meanwhile).
+    fn failed(&self, id: &str, error: &str) -> Result<String, DlqError>;
+
     /// The replay cannot run at all (its function is refused, or cannot be
     /// imported any more): the entry goes straight to `needs_review` with
     /// `error`, its budget spent and its claim released. Returns its new
     /// state (`gone` if it was purged meanwhile).
     fn review(&self, id: &str, error: &str) -> Result<String, DlqError>;
-
-    fn failed(&self, id: &str, error: &str) -> Result<String, DlqError>;
 
     /// A needs-review entry gets a fresh replay budget. False if it is not
     /// in `needs_review`.
