@@ -6,14 +6,15 @@
 //! is woken with the answer), and on a small VM those two wake-ups cost
 //! more than the round trip itself. On the caller's own socket the
 //! operation is one write and one read: about a bare round trip. Every
-//! operation stays bounded (connect, read and write time out) and counted
-//! in the store's health like the shared connection's.
+//! operation stays bounded in total, reconnects and resends included (one
+//! deadline for connect, read and write), and counted in the store's
+//! health like the shared connection's.
 
 use crate::core::store::health::{Admission, StoreHealth};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Tells stores apart, so a thread's connection to one store is never used
 /// for another (a reconfigured process).
@@ -62,6 +63,10 @@ pub struct CallerConnections {
     client: redis::Client,
     health: Arc<StoreHealth>,
     timeout: Duration,
+    /// Reads a new connection's setup may wait on, each for as long as the
+    /// client was given (a socket timeout bounds one read, not a sequence):
+    /// the connect timeout is what is left divided by them.
+    setup_reads: u32,
     id: u64,
 }
 
@@ -69,10 +74,12 @@ impl CallerConnections {
     /// Connections made with `client`, each operation bounded by `timeout`,
     /// failures and successes recorded in `health` (the store's own).
     pub fn new(client: redis::Client, health: Arc<StoreHealth>, timeout: Duration) -> Self {
+        let (client, setup_reads) = lean_setup(client);
         Self {
             client,
             health,
             timeout,
+            setup_reads,
             id: NEXT_STORE.fetch_add(1, Ordering::Relaxed),
         }
     }
@@ -91,7 +98,12 @@ impl CallerConnections {
         if self.health.admit() == Admission::FailFast {
             return Err(CallerError::FailFast);
         }
-        let Ok(result) = HELD.try_with(|held| self.run_on(&mut held.borrow_mut(), op)) else {
+        // One deadline for the whole operation: a caller waits at most the
+        // store's timeout, however many connects and resends it takes (a
+        // silent kept connection then a silent new one cost twice that).
+        let deadline = Instant::now() + self.timeout;
+        let Ok(result) = HELD.try_with(|held| self.run_on(&mut held.borrow_mut(), deadline, op))
+        else {
             // A thread tearing down its locals: no connection to use, and
             // nothing learnt about the store's health.
             return Err(CallerError::NotSent("the calling thread is exiting".into()));
@@ -107,6 +119,7 @@ impl CallerConnections {
     fn run_on<T>(
         &self,
         held: &mut Option<Held>,
+        deadline: Instant,
         mut op: impl FnMut(&mut redis::Connection) -> redis::RedisResult<T>,
     ) -> Result<T, CallerError> {
         let forks = FORKS.load(Ordering::Acquire);
@@ -120,13 +133,20 @@ impl CallerConnections {
         // leaves the first one possibly run.
         let mut tried = false;
         loop {
+            let unsent = |error: String| match tried {
+                true => CallerError::MaybeSent(error),
+                false => CallerError::NotSent(error),
+            };
+            let Some(left) = remaining(deadline) else {
+                return Err(unsent(self.out_of_time()));
+            };
             let connection = match held {
-                Some(mine) => &mut mine.connection,
+                Some(mine) => {
+                    bound(&mine.connection, left).map_err(unsent)?;
+                    &mut mine.connection
+                }
                 None => {
-                    let connection = self.connect().map_err(|error| match tried {
-                        true => CallerError::MaybeSent(error),
-                        false => CallerError::NotSent(error),
-                    })?;
+                    let connection = self.connect(left).map_err(unsent)?;
                     let store = self.id;
                     &mut held
                         .insert(Held {
@@ -143,8 +163,12 @@ impl CallerConnections {
                     *held = None;
                     // A kept connection may be dead without a word (a
                     // restarted Redis resets it; a NAT forgets an idle one,
-                    // which then times out): one more try on a new one.
-                    if reused && (error.is_connection_dropped() || error.is_timeout()) {
+                    // which then times out): one more try on a new one,
+                    // within what is left of the deadline.
+                    if reused
+                        && (error.is_connection_dropped() || error.is_timeout())
+                        && remaining(deadline).is_some()
+                    {
                         (reused, tried) = (false, true);
                         continue;
                     }
@@ -156,23 +180,61 @@ impl CallerConnections {
 
     fn describe(&self, error: &redis::RedisError) -> String {
         if error.is_timeout() {
-            format!("redis did not answer within {:?}", self.timeout)
+            self.out_of_time()
         } else {
             format!("redis: {error}")
         }
     }
 
-    fn connect(&self) -> Result<redis::Connection, String> {
+    fn out_of_time(&self) -> String {
+        format!("redis did not answer within {:?}", self.timeout)
+    }
+
+    /// A new connection within `left` (its setup commands included), its
+    /// reads and writes bounded by `left` too.
+    fn connect(&self, left: Duration) -> Result<redis::Connection, String> {
         let connection = self
             .client
-            .get_connection_with_timeout(self.timeout)
+            .get_connection_with_timeout(left / self.setup_reads)
             .map_err(|e| format!("redis: cannot connect: {e}"))?;
-        connection
-            .set_read_timeout(Some(self.timeout))
-            .and_then(|()| connection.set_write_timeout(Some(self.timeout)))
-            .map_err(|e| format!("redis: {e}"))?;
+        bound(&connection, left)?;
         Ok(connection)
     }
+}
+
+/// The client without the cosmetic `CLIENT SETINFO` pair a new connection
+/// sends and waits on (two reads of a silent server), and how many reads
+/// its setup still needs: a TLS handshake, AUTH or HELLO, SELECT.
+fn lean_setup(client: redis::Client) -> (redis::Client, u32) {
+    let info = client.get_connection_info().clone();
+    let settings = info.redis_settings().clone().set_skip_set_lib_name();
+    let tls = matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. });
+    let hello = settings.protocol().supports_resp3() || settings.password().is_some();
+    let reads = 2 * u32::from(tls) + u32::from(hello) + u32::from(settings.db() != 0);
+    match redis::Client::open(info.set_redis_settings(settings)) {
+        Ok(lean) => (lean, reads.max(1)),
+        // Kept as it was: its two SETINFO reads count as well.
+        Err(_) => (client, reads + 2),
+    }
+}
+
+/// Time left before `deadline`; `None` once it has passed (or too little is
+/// left for a round trip to mean anything).
+fn remaining(deadline: Instant) -> Option<Duration> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|left| *left >= MIN_STEP)
+}
+
+/// Below this, an attempt could only time out.
+const MIN_STEP: Duration = Duration::from_millis(1);
+
+/// Bounds the connection's next read and write by `left`.
+fn bound(connection: &redis::Connection, left: Duration) -> Result<(), String> {
+    connection
+        .set_read_timeout(Some(left))
+        .and_then(|()| connection.set_write_timeout(Some(left)))
+        .map_err(|e| format!("redis: {e}"))
 }
 
 /// In a forked child: every connection made before the fork is left to the
