@@ -177,10 +177,24 @@ fn each_new_outage_is_counted_and_reported() {
         .iter()
         .filter_map(|e| match e {
             HealthEvent::DegradedExited { after, .. } => Some(*after),
-            HealthEvent::DegradedEntered { .. } => None,
+            HealthEvent::DegradedEntered { .. } | HealthEvent::DataLost { .. } => None,
         })
         .collect();
     assert_eq!(durations, [1, 2, 3].map(Duration::from_secs));
+}
+
+#[test]
+fn a_data_loss_is_counted_and_reported_whatever_the_health() {
+    let r = rig();
+    r.health.data_lost("lost 3 dead-letter entries");
+    r.health.failed("refused");
+    r.health.data_lost("again");
+    assert_eq!(r.health.data_losses(), 2);
+    let events = r.events.lock();
+    assert!(
+        matches!(&events[0], HealthEvent::DataLost { detail, .. } if detail.contains("3 dead"))
+    );
+    assert!(matches!(&events[2], HealthEvent::DataLost { .. }));
 }
 
 #[test]

@@ -21,15 +21,21 @@ class StoreHealth(TypedDict):
 
     degraded: bool
     degraded_entries: int
+    #: Times Redis was found without the data this store had written to it.
+    data_lost: int
 
 
 def store_health() -> dict[str, StoreHealth]:
     """Each configured shared store (``"redis:idempotency"``,
-    ``"redis:circuit_breaker"``): whether it is DEGRADED now, and how many
-    times it entered DEGRADED in this process. Empty in memory mode."""
+    ``"redis:circuit_breaker"``, ``"redis:dlq"`` once the queue is used):
+    whether it is DEGRADED now, how many times it entered DEGRADED in this
+    process, and how many times it found Redis without its data. Empty in
+    memory mode."""
     return {
         name: StoreHealth(
-            degraded=bool(entry["degraded"]), degraded_entries=int(entry["degraded_entries"])
+            degraded=bool(entry["degraded"]),
+            degraded_entries=int(entry["degraded_entries"]),
+            data_lost=int(entry["data_lost"]),
         )
         for name, entry in _core.store_health().items()
     }

@@ -99,11 +99,18 @@ def _dlq_and_store_families(snap: dict[str, Any]) -> Iterator[Any]:
     entries = CounterMetricFamily(
         "baldur_store_degraded_entries", "Times a store entered DEGRADED.", labels=["store"]
     )
+    lost = CounterMetricFamily(
+        "baldur_store_data_lost",
+        "Times Redis was found without the data a store had written to it.",
+        labels=["store"],
+    )
     for store, health in sorted(snap["stores"].items()):
         degraded.add_metric([store], int(health["degraded"]))
         entries.add_metric([store], health["degraded_entries"])
+        lost.add_metric([store], health["data_lost"])
     yield degraded
     yield entries
+    yield lost
 
 
 def _process_families(snap: dict[str, Any]) -> Iterator[Any]:

@@ -113,9 +113,10 @@ _storage_log = logging.getLogger("baldur.storage")
 
 def storage_event(event: str, store: str, detail: str) -> None:
     """Called by the Rust core when a shared store enters DEGRADED (WARNING),
-    leaves it (INFO), or a write could not be kept at all (ERROR: it lives
-    only in memory now)."""
-    if event.endswith(("_failed", "_quarantined")):
+    leaves it (INFO), a write could not be kept at all (ERROR: it lives only
+    in memory now), or Redis came back without its data (ERROR,
+    ``storage.data_lost``)."""
+    if event.endswith(("_failed", "_quarantined", "_lost")):
         level = logging.ERROR
     elif event.endswith("_entered"):
         level = logging.WARNING

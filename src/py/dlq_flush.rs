@@ -181,6 +181,9 @@ pub(crate) fn on_health_event(event: &HealthEvent) {
             store.clone(),
             format!("after {:.3}s", after.as_secs_f64()),
         ),
+        HealthEvent::DataLost { store, detail } => {
+            ("storage.data_lost", store.clone(), detail.clone())
+        }
     };
     Python::try_attach(|py| {
         let logged = py

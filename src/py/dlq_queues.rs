@@ -151,9 +151,20 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
     )?;
     let redis = Arc::new(redis);
     stores::listen_to_health(&redis, dlq_flush::on_health_event);
+    redis.watch_for_data_loss(
+        Some(RedisDlq::census),
+        "every dead-letter entry it held (not counted yet)",
+    );
     let consumer = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
     let lease = Duration::from_millis(LEASE_MS.load(Ordering::Relaxed));
     Ok(RedisDlq::new(redis, configured.caps, consumer, lease))
+}
+
+/// The Redis queue's health, once it exists (nothing is connected for it).
+pub(crate) fn remote_health() -> Option<Arc<StoreHealth>> {
+    let configured = QUEUE.lock();
+    let remote = configured.as_ref()?.remote.as_ref()?;
+    Some(remote.redis().health().clone())
 }
 
 pub(crate) fn queues() -> PyResult<Queues> {

@@ -184,7 +184,18 @@ fn connect(
         .map_err(PyValueError::new_err)?,
     );
     listen_to_health(&redis, log_health_event);
+    redis.watch_for_data_loss(None, what_it_holds(name));
     Ok((redis, health))
+}
+
+/// What a store of this role keeps in Redis: what a Redis that comes back
+/// empty has lost.
+fn what_it_holds(name: &str) -> &'static str {
+    if name.ends_with("idempotency") {
+        "every idempotency claim and completed key (a completed call may run again)"
+    } else {
+        "the fleet's breaker states (each worker merges its own back)"
+    }
 }
 
 /// Installs `log` as the store's health listener, and probes the store in
@@ -528,15 +539,18 @@ pub(crate) fn breaker_store() -> Option<Arc<RedisStore>> {
 pub(crate) fn store_health(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let report = PyDict::new(py);
     let configured = CONFIGURED.lock();
+    let dlq = crate::py::dlq_queues::remote_health();
     let healths = configured
         .idempotency
         .iter()
         .map(|(_, health)| health)
-        .chain(configured.breakers.iter().map(|(_, health, _)| health));
+        .chain(configured.breakers.iter().map(|(_, health, _)| health))
+        .chain(dlq.iter());
     for health in healths {
         let entry = PyDict::new(py);
         entry.set_item("degraded", health.is_degraded())?;
         entry.set_item("degraded_entries", health.degraded_entries())?;
+        entry.set_item("data_lost", health.data_losses())?;
         report.set_item(health.name(), entry)?;
     }
     Ok(report)
@@ -554,6 +568,9 @@ fn log_health_event(event: &HealthEvent) {
                 store.clone(),
                 format!("after {:.3}s", after.as_secs_f64()),
             )
+        }
+        HealthEvent::DataLost { store, detail } => {
+            ("storage.data_lost", store.clone(), detail.clone())
         }
     };
     Python::attach(|py| emit_storage_event(py, event, &store, detail));

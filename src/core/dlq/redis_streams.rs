@@ -166,6 +166,26 @@ impl RedisDlq {
         })
     }
 
+    /// Counts the fleet's entries, in words: what a Redis that comes back
+    /// empty will have lost (see `store::incarnation`).
+    pub fn census(
+        mut connection: crate::core::store::redis::Connection,
+    ) -> std::pin::Pin<Box<dyn Future<Output = RedisResult<String>> + Send>> {
+        Box::pin(async move {
+            let domains: Vec<String> = connection.smembers(DOMAINS_KEY).await?;
+            let mut entries = 0_u64;
+            for domain in &domains {
+                entries += connection
+                    .xlen::<_, u64>(DomainKeys::new(domain).stream)
+                    .await?;
+            }
+            Ok(format!(
+                "{entries} dead-letter entries in {} domains",
+                domains.len()
+            ))
+        })
+    }
+
     pub(super) fn domains(&self) -> Result<Vec<String>, DlqError> {
         let mut domains: Vec<String> =
             self.run(|mut c| async move { c.smembers::<_, Vec<String>>(DOMAINS_KEY).await })?;

@@ -140,6 +140,9 @@ impl IdempotencyStore for RedisIdempotencyStore {
         execution_ttl: Duration,
     ) -> Result<ClaimOutcome, StoreError> {
         if let Some(caller) = self.caller() {
+            // The runtime's connection may go unused: the watcher for a
+            // Redis that loses its data starts from here too.
+            self.redis.ensure_watching();
             let record = record_key(key);
             let fingerprint = fingerprint.map(|f| f.to_string()).unwrap_or_default();
             let answer = caller.run(|connection| {

@@ -29,6 +29,14 @@ pub enum HealthEvent {
         /// How long it was degraded.
         after: Duration,
     },
+    /// The store came back without the data written to it (a restart
+    /// without persistence, a failover to an empty replica).
+    DataLost {
+        /// The store.
+        store: String,
+        /// What was lost, as far as it is known.
+        detail: String,
+    },
 }
 
 /// Receives health changes, after the state changed, on the thread that
@@ -40,6 +48,7 @@ pub struct StoreHealth {
     name: String,
     degraded: AtomicBool,
     entries: AtomicU64,
+    losses: AtomicU64,
     since: AtomicU64,
     next_probe: AtomicU64,
     probe_interval: Duration,
@@ -74,6 +83,7 @@ impl StoreHealth {
             name: name.into(),
             degraded: AtomicBool::new(false),
             entries: AtomicU64::new(0),
+            losses: AtomicU64::new(0),
             since: AtomicU64::new(0),
             next_probe: AtomicU64::new(0),
             probe_interval,
@@ -155,6 +165,20 @@ impl StoreHealth {
                 error: error.to_owned(),
             });
         }
+    }
+
+    /// The store lost its data: counted and reported (never silent).
+    pub fn data_lost(&self, detail: &str) {
+        self.losses.fetch_add(1, Ordering::Relaxed);
+        self.emit(HealthEvent::DataLost {
+            store: self.name.clone(),
+            detail: detail.to_owned(),
+        });
+    }
+
+    /// Times the store was found without its data.
+    pub fn data_losses(&self) -> u64 {
+        self.losses.load(Ordering::Relaxed)
     }
 
     fn emit(&self, event: HealthEvent) {

@@ -3,6 +3,7 @@
 pub mod breaker_sync;
 pub mod caller_connection;
 pub mod health;
+pub mod incarnation;
 pub mod private_file;
 pub mod redis;
 pub mod wal;

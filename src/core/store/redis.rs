@@ -7,12 +7,14 @@ use crate::core::idempotency::StoreError;
 use crate::core::runtime::BackgroundRuntime;
 use crate::core::store::caller_connection::CallerConnections;
 use crate::core::store::health::{Admission, StoreHealth};
+use crate::core::store::incarnation::{self, Incarnation, Seen};
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{ConnectionInfo, IntoConnectionInfo, RedisFuture, RedisResult};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 /// The longest any one Redis operation may take before it counts as a
@@ -270,7 +272,21 @@ pub struct RedisStore {
     runtime: &'static BackgroundRuntime,
     timeout: Duration,
     recovering: AtomicBool,
+    /// Which Redis data this worker relies on (see [`incarnation`]).
+    incarnation: Incarnation,
+    /// Counts what the store holds, so a loss can say what was lost; and
+    /// what it holds in words, for a loss before the first count.
+    census: OnceLock<(Option<Census>, &'static str)>,
+    /// The store itself, for the watcher task it starts on first use.
+    me: OnceLock<Weak<Self>>,
+    /// Operations run through the runtime's connection (the census's
+    /// cue that the store's content may have changed).
+    operations: AtomicU64,
 }
+
+/// Counts what a store holds, in words (`"12 dead-letter entries in 3
+/// domains"`).
+pub type Census = fn(Connection) -> Pin<Box<dyn Future<Output = RedisResult<String>> + Send>>;
 
 impl RedisStore {
     /// A store for `target`, connecting lazily on `runtime`. For
@@ -319,7 +335,84 @@ impl RedisStore {
             runtime,
             timeout,
             recovering: AtomicBool::new(false),
+            incarnation: Incarnation::default(),
+            census: OnceLock::new(),
+            me: OnceLock::new(),
+            operations: AtomicU64::new(0),
         })
+    }
+
+    /// Watches for the loss of this store's data from its first operation
+    /// on (never before: nothing connects at import or configuration), and
+    /// counts what it holds with `census` now and then, so a loss can say
+    /// what was lost.
+    pub fn watch_for_data_loss(self: &Arc<Self>, census: Option<Census>, holds: &'static str) {
+        let _ = self.census.set((census, holds));
+        let _ = self.me.set(Arc::downgrade(self));
+    }
+
+    /// Starts the data-loss watcher on the running runtime if it has none
+    /// (a forked child's new runtime gets its own). Every operation calls
+    /// it, including those on callers' own connections.
+    pub fn ensure_watching(&self) {
+        let Some(me) = self.me.get() else { return };
+        if self.incarnation.claim_watcher(self.runtime.starts()) {
+            let _ = self.runtime.spawn(Self::watch(me.clone()));
+        }
+    }
+
+    async fn watch(store: Weak<Self>) {
+        loop {
+            if let Some(live) = store.upgrade() {
+                if !live.health.is_degraded() {
+                    live.check_incarnation().await;
+                }
+            } else {
+                return;
+            }
+            tokio::time::sleep(incarnation::CHECK_INTERVAL).await;
+        }
+    }
+
+    /// One look at the marker: a changed incarnation is reported with what
+    /// the store held when last counted.
+    async fn check_incarnation(&self) {
+        // The watcher's own operations are no change to the content.
+        let others = self.operations.load(Ordering::Relaxed);
+        let fresh = format!("{:016x}", fastrand::u64(..));
+        let looked = self
+            .run_async(|mut connection| async move {
+                incarnation::CHECK
+                    .key(incarnation::KEY)
+                    .arg(fresh)
+                    .invoke_async::<(String, i64)>(&mut connection)
+                    .await
+            })
+            .await;
+        self.operations.fetch_sub(1, Ordering::Relaxed);
+        let Ok((id, _written)) = looked else { return };
+        let Some(&(census, holds)) = self.census.get() else {
+            return;
+        };
+        if let Seen::Changed { .. } = self.incarnation.observe(&id) {
+            let lost = self.incarnation.take_census().map_or_else(
+                || holds.to_owned(),
+                |counted| format!("{counted} (when last counted)"),
+            );
+            self.health
+                .data_lost(&format!("redis came back without its data: lost {lost}"));
+        }
+        if let Some(census) = census {
+            // Counted again only when something else used the store since
+            // the last count: an idle worker's look stays one script.
+            if self.incarnation.census_due(others) {
+                if let Ok(counted) = self.run_async(census).await {
+                    self.incarnation.set_census(counted);
+                }
+                self.operations.fetch_sub(1, Ordering::Relaxed);
+                self.incarnation.census_taken(others);
+            }
+        }
     }
 
     /// Blocking connections, one per calling thread, to the same server
@@ -366,6 +459,8 @@ impl RedisStore {
         if self.health.admit() == Admission::FailFast {
             return Err(StoreError("redis is unreachable (degraded)".into()));
         }
+        self.ensure_watching();
+        self.operations.fetch_add(1, Ordering::Relaxed);
         match self.bounded(op).await {
             Ok(value) => {
                 self.health.succeeded();
