@@ -39,6 +39,10 @@ def _restore_defaults() -> None:
                 mp.delenv(key)
         mp.setenv("BALDUR_DATA_DIR", DATA_DIR)
         baldur._config.reset()
+    # A report cached by one test (an unhealthy check it set up) must not
+    # answer the next test's probe.
+    baldur.health.invalidate_cache()
+    baldur.dashboard.invalidate_cache()
 
 
 @pytest.fixture(autouse=True, scope="session")
