@@ -30,7 +30,9 @@ pub const WORKER_THREADS: usize = 2;
 #[derive(Debug, Default)]
 pub struct BackgroundRuntime {
     runtime: Mutex<Option<Runtime>>,
-    starts: Mutex<u64>,
+    /// Lock-free: read on callers' paths, which a forked child runs while
+    /// a lock its parent's threads held at the fork would stay held.
+    starts: std::sync::atomic::AtomicU64,
     /// Set at interpreter exit: no runtime may start after the final
     /// shutdown (its threads would outlive the interpreter).
     closed: std::sync::atomic::AtomicBool,
@@ -45,7 +47,7 @@ impl BackgroundRuntime {
     pub const fn new() -> Self {
         Self {
             runtime: Mutex::new(None),
-            starts: Mutex::new(0),
+            starts: std::sync::atomic::AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
             blocking: std::sync::atomic::AtomicUsize::new(0),
         }
@@ -69,7 +71,8 @@ impl BackgroundRuntime {
             .build()?;
         let handle = runtime.handle().clone();
         *slot = Some(runtime);
-        *self.starts.lock() += 1;
+        self.starts
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         Ok(handle)
     }
 
@@ -101,7 +104,7 @@ impl BackgroundRuntime {
     /// How many times the runtime was started (a restart after shutdown or
     /// fork counts again).
     pub fn starts(&self) -> u64 {
-        *self.starts.lock()
+        self.starts.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Stops the runtime: its tasks are dropped and its threads joined,
