@@ -129,7 +129,11 @@ def test_many_threads_one_zone(
     records = transitions(caplog, zone_name)
     assert len(records) == snapshot["transitions"] >= 2
     assert_history_chains(records, snapshot["transitions"])
-    assert records[-1].to_state == snapshot["state"]  # type: ignore[attr-defined]
+    last: str = records[-1].to_state  # type: ignore[attr-defined]
+    # An open breaker whose recovery timeout passed since reads half-open.
+    assert snapshot["state"] == (
+        "half_open" if last == "open" and snapshot["state"] != "open" else last
+    )
 
 
 @pytest.mark.timeout(60)
@@ -191,7 +195,13 @@ def test_concurrent_decoration_of_one_name_makes_one_breaker(
 
 @pytest.mark.timeout(60)
 def test_many_zones_at_once_stay_apart(new_name: Callable[[], str], configure: Configure) -> None:
-    configure(cb_failure_threshold=1, cb_minimum_calls=1, cb_recovery_timeout=30)
+    # One failure among twenty successes trips it: the count alone decides.
+    configure(
+        cb_failure_threshold=1,
+        cb_minimum_calls=1,
+        cb_recovery_timeout=30,
+        cb_failure_rate_threshold=0.01,
+    )
     names = [new_name() for _ in range(THREADS)]
 
     def worker(thread: int) -> None:
