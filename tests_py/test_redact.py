@@ -22,6 +22,12 @@ from baldur._redact import redact_urls
         ("bad url redis://u:s3/cr#et@h:1/0 here", "bad url redis://u:***@h:1/0 here"),
         ("bad url redis://u:s3'cret@h here", "bad url redis://u:***@h here"),
         ("redis://u:s3cret@h/x@y", "redis://u:***@h/x@y"),
+        # A Redis URL's lone user info may be its password (Sentinel reads it so).
+        (
+            "redis+sentinel://s3cret@s1:26379,s2/mymaster",
+            "redis+sentinel://***@s1:26379,s2/mymaster",
+        ),
+        ("redis://s3cret@cache", "redis://***@cache"),
     ],
 )
 def test_passwords_are_hidden(text: str, expected: str) -> None:
@@ -30,7 +36,7 @@ def test_passwords_are_hidden(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["redis://cache:6379/0", "redis://user@cache", "http://h/x?to=a@b", "no URL", ""],
+    ["redis://cache:6379/0", "http://user@example.com", "http://h/x?to=a@b", "no URL", ""],
 )
 def test_text_without_a_password_is_unchanged(text: str) -> None:
     assert redact_urls(text) == text

@@ -6,6 +6,8 @@ becomes ``***``.
 'cannot reach redis://app:***@cache:6379/0'
 >>> redact_urls("redis://:p#ss@cache, http://h:8080/x")
 'redis://:***@cache, http://h:8080/x'
+>>> redact_urls("redis+sentinel://s3cret@s1:26379/mymaster, http://alice@example.com/")
+'redis+sentinel://***@s1:26379/mymaster, http://alice@example.com/'
 """
 
 from __future__ import annotations
@@ -40,8 +42,12 @@ def redact_urls(text: str) -> str:
         if at is None:
             continue
         colon = text.find(":", start, at)
-        if colon == -1:  # a user name alone: nothing secret to hide
-            continue
+        if colon == -1:
+            if not match.group().lower().startswith("redis"):
+                continue  # a user name alone: nothing secret to hide
+            # A Redis URL's lone user info is often its password
+            # (`redis+sentinel://secret@host` reads it so): hidden whole.
+            colon = start - 1
         out.append(text[position : colon + 1])
         out.append(MASK)
         position = at
