@@ -30,6 +30,9 @@ step "ruff"
 ruff check python tests_py benches examples
 ruff format --check python tests_py benches examples
 
+step "python/baldur imports in one direction (no circle)"
+python scripts/check-python-imports.py python/baldur
+
 step "mypy --strict (package) and stubtest (compiled module)"
 mypy python/baldur examples
 python -m mypy.stubtest baldur._core --allowlist scripts/stubtest-allowlist.txt

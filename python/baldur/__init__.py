@@ -17,8 +17,11 @@ from __future__ import annotations
 
 from baldur import (
     _builtin_checks,
+    _bus,
+    _config,
     _core,
     _events,
+    _kill_switch,
     _runtime,
     dashboard,
     dlq,
@@ -31,6 +34,7 @@ from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_me
 from baldur._config import init
 from baldur._core import ProtectResult
 from baldur._facade import aprotected, idempotent, protected
+from baldur._settings import Settings as _Settings
 from baldur._shutdown import (
     DrainReport,
     begin_shutdown,
@@ -145,6 +149,25 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+# The one place the floors are wired together: what a lower floor announces
+# (_bus), a higher one acts on, in this order.
+
+
+def _on_config_applied(settings: _Settings) -> None:
+    # Disabled before a restart stays disabled: the local record is read
+    # here (a small file); a shared record in Redis is read in the background.
+    _kill_switch.restore(settings)
+    # The [prometheus] extra: Baldur's numbers on the app's own /metrics.
+    metrics.register_collector()
+
+
+_bus.subscribe(_bus.CONFIG_APPLIED, _on_config_applied)
+_bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)
+# The dependency is back: what its outage set aside is replayed.
+_bus.subscribe(_bus.BREAKER_RECOVERED, lambda zone: dlq.sweep_in_background(zone))
+if (_applied := _config.applied()) is not None:  # applied while the package imported
+    _on_config_applied(_applied)
 
 # Breaker transitions are decided in Rust and logged here.
 _core.set_transition_listener(_events.breaker_transition)

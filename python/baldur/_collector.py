@@ -4,22 +4,25 @@ imported only then, so Baldur runs without it)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 _STATES = ("closed", "open", "half_open", "forced_open", "forced_closed")
 
 
 class BaldurCollector:
-    """Yields every Baldur metric family from one snapshot."""
+    """Yields every Baldur metric family from one snapshot, taken by
+    ``snapshot`` (:func:`baldur.metrics_snapshot`; handed in, so this module
+    needs nothing of the one that registers it)."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._snapshot = snapshot
 
     def describe(self) -> list[Any]:
         return []  # the families depend on the zones: no describe-time check
 
     def collect(self) -> Iterator[Any]:
-        from baldur.metrics import metrics_snapshot
-
-        snap = metrics_snapshot()
+        snap = self._snapshot()
         yield from _zone_families(snap["zones"])
         yield from _breaker_families(snap)
         yield from _dlq_and_store_families(snap)
@@ -28,7 +31,7 @@ class BaldurCollector:
 
 
 def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
-    from prometheus_client.core import CounterMetricFamily
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
 
     def per_zone(name: str, text: str) -> Any:
         return CounterMetricFamily(name, text, labels=["zone"])
@@ -64,7 +67,7 @@ def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
 
 
 def _breaker_families(snap: dict[str, Any]) -> Iterator[Any]:
-    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.core import GaugeMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
 
     state = GaugeMetricFamily(
         "baldur_circuit_breaker_state",
@@ -82,7 +85,7 @@ def _breaker_families(snap: dict[str, Any]) -> Iterator[Any]:
 
 
 def _dlq_and_store_families(snap: dict[str, Any]) -> Iterator[Any]:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
 
     yield GaugeMetricFamily(
         "baldur_dlq_depth", "Dead-letter entries not yet done.", value=snap["dlq"]["depth"] or 0
@@ -114,7 +117,7 @@ def _dlq_and_store_families(snap: dict[str, Any]) -> Iterator[Any]:
 
 
 def _process_families(snap: dict[str, Any]) -> Iterator[Any]:
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
 
     yield GaugeMetricFamily(
         "baldur_enabled",
@@ -137,7 +140,7 @@ def _process_families(snap: dict[str, Any]) -> Iterator[Any]:
 
 
 def _http_families(snap: dict[str, Any]) -> Iterator[Any]:
-    from prometheus_client.core import CounterMetricFamily
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
 
     requests = CounterMetricFamily(
         "baldur_http_requests",

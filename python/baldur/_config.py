@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import threading
 
-from baldur import _core, _data_dir, _kill_switch, _known_settings, _settings
+from baldur import _bus, _core, _data_dir, _known_settings, _settings
 from baldur._settings import Settings
 
 _lock = threading.Lock()
@@ -14,6 +14,12 @@ _current: Settings | None = None
 # Every override any init() call made: a later bare init() (an adapter's)
 # must not undo the app's own init(cb_failure_threshold=...).
 _overrides: dict[str, object] = {}
+
+
+def applied() -> Settings | None:
+    """The settings in force, or ``None`` before the first apply (nothing
+    is loaded)."""
+    return _current
 
 
 def current() -> Settings:
@@ -95,13 +101,9 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_sync_interval_seconds,
     )
     _current = settings
-    # Disabled before a restart stays disabled: the local record is read here
-    # (a small file); a shared record in Redis is read in the background.
-    _kill_switch.restore(settings)
-    # The [prometheus] extra: Baldur's numbers on the app's own /metrics.
-    from baldur import metrics
-
-    metrics.register_collector()
+    # Features that act on a new configuration subscribed (the kill switch
+    # restores its record, metrics register their collector).
+    _bus.publish(_bus.CONFIG_APPLIED, settings=settings)
     return settings
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from baldur import _activity
+from baldur import _activity, _bus
 from baldur._redact import redact_urls
 
 logger = logging.getLogger("baldur")
@@ -93,10 +93,9 @@ def breaker_transition(
         failures=failures,
     )
     if to_state == "closed" and from_state == "half_open":
-        # The dependency is back: what its outage set aside is replayed.
-        from baldur import dlq
-
-        dlq.sweep_in_background(zone)
+        # The dependency is back: what its outage set aside is replayed
+        # (the DLQ subscribes; see baldur/__init__.py).
+        _bus.publish(_bus.BREAKER_RECOVERED, zone=zone)
 
 
 _idempotency_log = logging.getLogger("baldur.idempotency")

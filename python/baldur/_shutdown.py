@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from baldur import _config, _core, _events, _validate
+from baldur import _bus, _config, _core, _events, _validate
 
 #: How often a waiting drain looks at the in-flight count.
 _POLL_SECONDS = 0.01
@@ -77,9 +77,7 @@ def begin_shutdown(timeout: float | None = None) -> bool:
     seconds = _drain_seconds(timeout)
     started = _core.drain_start(seconds)
     if started:
-        from baldur import health
-
-        health.invalidate_cache()
+        _bus.publish(_bus.HEALTH_CHANGED)
         _events.shutdown_event(
             "shutdown.drain_started",
             logging.INFO,
@@ -203,9 +201,7 @@ def resume_serving() -> None:
     _exit_after_drain.clear()
     _pass_on.clear()
     if was != "serving":
-        from baldur import health
-
-        health.invalidate_cache()
+        _bus.publish(_bus.HEALTH_CHANGED)
         _events.shutdown_event("shutdown.serving_resumed", logging.INFO, after=was)
 
 

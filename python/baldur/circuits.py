@@ -8,6 +8,7 @@ name is a ``KeyError`` listing the known ones.
 
 from __future__ import annotations
 
+import time
 from typing import Literal, TypedDict
 
 from baldur import _core, _validate, kill_switch
@@ -66,8 +67,6 @@ def circuits() -> dict[str, CircuitSnapshot]:
     """Every breaker by name: state, calls and failures in the window,
     ``opened_at`` (Unix time, while open) and ``retry_after`` (seconds until
     probing resumes, while open)."""
-    import time
-
     now = time.time()
     result: dict[str, CircuitSnapshot] = {}
     for name, snap in _core.snapshots().items():

@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from baldur import _activity, _core, health, metrics
+from baldur import _activity, _builtin_checks, _core, health, metrics
 
 #: How long one computed summary answers.
 CACHE_SECONDS = 5.0
@@ -132,8 +132,6 @@ def _verdict(health_status: str, problems: int) -> str:
 
 def _failure_types(unavailable: list[str]) -> list[dict[str, Any]]:
     try:
-        from baldur import _builtin_checks
-
         if _builtin_checks.dlq_depth() is None:
             return []
         entries, partial, _next = _core.dlq_list(None, None, None, 1000)

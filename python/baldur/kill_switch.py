@@ -23,7 +23,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from baldur import _config, _core, _events, _kill_switch, health
+from baldur import _bus, _config, _core, _events, _kill_switch
 from baldur.exceptions import ConfigError
 
 
@@ -60,7 +60,7 @@ def disable(*, reason: str, actor: str | None = None) -> None:
     _config.current()
     record = _kill_switch.Record(reason=reason.strip(), actor=actor.strip(), at=time.time())
     _kill_switch.save(record)
-    health.invalidate_cache()
+    _bus.publish(_bus.HEALTH_CHANGED)
     _events.kill_switch_event(
         "kill_switch.baldur_disabled", logging.WARNING, reason=record.reason, actor=record.actor
     )
@@ -71,7 +71,7 @@ def enable(*, actor: str | None = None) -> None:
     _config.current()
     previous = _kill_switch.current()
     _kill_switch.save(None)
-    health.invalidate_cache()
+    _bus.publish(_bus.HEALTH_CHANGED)
     _events.kill_switch_event(
         "kill_switch.baldur_enabled",
         logging.INFO,

@@ -104,7 +104,7 @@ def metrics_snapshot() -> dict[str, Any]:
 def prometheus_available() -> bool:
     """Whether ``prometheus_client`` can be imported."""
     try:
-        import prometheus_client  # noqa: F401
+        import prometheus_client  # noqa: F401, PLC0415 (the optional [prometheus] extra)
     except ImportError:
         return False
     return True
@@ -115,8 +115,8 @@ def prometheus_text() -> tuple[bytes, str]:
     :class:`PrometheusUnavailableError` without ``prometheus_client``."""
     global _own_registry
     try:
-        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-        from prometheus_client.registry import CollectorRegistry
+        from prometheus_client import CONTENT_TYPE_LATEST, generate_latest  # noqa: PLC0415 (the optional [prometheus] extra)
+        from prometheus_client.registry import CollectorRegistry  # noqa: PLC0415 (the optional [prometheus] extra)
     except ImportError as missing:
         raise PrometheusUnavailableError(
             'prometheus_client is not installed: pip install "baldur-framework[prometheus]"'
@@ -124,7 +124,7 @@ def prometheus_text() -> tuple[bytes, str]:
     with _lock:
         if _own_registry is None:
             _own_registry = CollectorRegistry(auto_describe=False)
-            _own_registry.register(BaldurCollector())
+            _own_registry.register(BaldurCollector(metrics_snapshot))
         registry = _own_registry
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
@@ -134,13 +134,13 @@ def register_collector(registry: CollectorRegistry | None = None) -> bool:
     ``prometheus_client.REGISTRY``, what an app's ``/metrics`` serves), once.
     False when ``prometheus_client`` is not installed; ``init()`` calls this."""
     try:
-        from prometheus_client import REGISTRY
+        from prometheus_client import REGISTRY  # noqa: PLC0415 (the optional [prometheus] extra)
     except ImportError:
         return False
     target = REGISTRY if registry is None else registry
     with _lock:
         if id(target) in _registered:
             return True
-        target.register(BaldurCollector())
+        target.register(BaldurCollector(metrics_snapshot))
         _registered.add(id(target))
     return True

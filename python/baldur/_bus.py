@@ -1,0 +1,45 @@
+"""The face's internal signals: a module announces what happened, and those
+that care (registered once, by ``baldur/__init__.py``, the one place that
+wires the floors together) act on it. A lower floor never imports a higher
+one to tell it something: the breaker's event logger does not start a DLQ
+sweep, a drain does not reach into health's cache.
+
+Subscribers run synchronously, in registration order, on the publishing
+thread; one that raises is logged at ERROR (``bus.subscriber_failed``) and
+the rest still run: a signal must not break the code that sent it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+#: A breaker closed after probing (``zone=``): the dependency is back.
+BREAKER_RECOVERED = "circuit_breaker.recovered"
+#: Health's answer changed for a reason its cache cannot see (a drain that
+#: started or ended, the kill switch flipped).
+HEALTH_CHANGED = "health.changed"
+#: ``init()`` (or the first use) applied a configuration (``settings=``).
+CONFIG_APPLIED = "config.applied"
+
+_log = logging.getLogger("baldur")
+_subscribers: dict[str, list[Callable[..., Any]]] = {}
+_lock = threading.Lock()
+
+
+def subscribe(topic: str, subscriber: Callable[..., Any]) -> None:
+    """Calls ``subscriber(**fields)`` for every :func:`publish` of ``topic``."""
+    with _lock:
+        _subscribers.setdefault(topic, []).append(subscriber)
+
+
+def publish(topic: str, **fields: Any) -> None:
+    """Tells every subscriber of ``topic``. Takes no lock while they run (a
+    SIGTERM handler publishes, and may interrupt a thread in here)."""
+    for subscriber in tuple(_subscribers.get(topic, ())):
+        try:
+            subscriber(**fields)
+        except Exception:
+            _log.exception("bus.subscriber_failed topic=%r subscriber=%r", topic, subscriber)
