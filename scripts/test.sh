@@ -10,8 +10,9 @@ scripts/bootstrap.sh
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 export PATH="$root/.venv/bin:$PATH"
 
-step "the core is pure Rust"
+step "the core is pure Rust, in layers that import only downward"
 scripts/check-core-purity.sh
+python scripts/check-core-layers.py src/core
 
 step "cargo fmt --check"
 cargo fmt --check

@@ -1,4 +1,5 @@
-//! The core's one error type: a configuration value that is not allowed.
+//! The core's base errors: a configuration value that is not allowed, and a
+//! store that could not answer.
 
 use std::fmt;
 
@@ -62,3 +63,16 @@ pub fn non_negative_seconds(
     std::time::Duration::try_from_secs_f64(seconds)
         .map_err(|_| ConfigError::new(key, seconds, "a number of seconds >= 0"))
 }
+
+/// A store could not answer (unreachable, timed out, refused). Its text
+/// keeps the name users saw first, when only idempotency had a store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreError(pub String);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "idempotency store unavailable: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {}

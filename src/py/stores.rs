@@ -3,14 +3,14 @@
 //! shared by every worker). Health changes are logged through
 //! `baldur._events`.
 
+use crate::core::breaker::fleet::{BreakerSync, DEFAULT_SYNC_INTERVAL};
 use crate::core::clock::SystemClock;
 use crate::core::idempotency::Claim;
 use crate::core::idempotency::{MemoryStore, RedisIdempotencyStore};
-use crate::core::store::breaker_sync::DEFAULT_SYNC_INTERVAL;
 use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::wal::{LazyWal, Pending};
-use crate::core::store::{BreakerSync, RedisStore, RedisTarget};
+use crate::core::store::{RedisStore, RedisTarget};
 use crate::py::breakers::REGISTRY;
 use crate::py::idempotency::GATE;
 use crate::py::runtime::{BaldurRuntime, RUNTIME};

@@ -2,6 +2,7 @@
 //! registry of breakers by name.
 
 pub mod config;
+pub mod fleet;
 pub mod machine;
 pub mod observer;
 pub mod registry;
@@ -9,6 +10,7 @@ pub mod shared;
 pub mod state;
 
 pub use config::BreakerConfig;
+pub use fleet::BreakerSync;
 pub use machine::{CircuitBreaker, Permit, Rejection, Snapshot};
 pub use observer::{BreakerObserver, Transition};
 pub use registry::Registry;

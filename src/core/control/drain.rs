@@ -6,7 +6,7 @@
 //! read clamped at zero.
 
 use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
-use crate::core::metrics::tally::Level;
+use crate::core::tally::Level;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;

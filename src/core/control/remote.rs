@@ -2,7 +2,7 @@
 //! restart) sees one state. The record is opaque text (the Python side
 //! writes JSON); absent means enabled.
 
-use crate::core::idempotency::store::StoreError;
+use crate::core::error::StoreError;
 use crate::core::store::RedisStore;
 use std::sync::Arc;
 

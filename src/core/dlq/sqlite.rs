@@ -86,7 +86,7 @@ impl SqliteDlq {
             .pragma_update(None, "synchronous", "FULL")
             .map_err(store)?;
         connection.execute_batch(SCHEMA).map_err(store)?;
-        crate::core::dlq::sqlite_forward::add_token_column(&connection)?;
+        add_token_column(&connection)?;
         Ok(Self {
             connection: Mutex::new(connection),
             caps: Mutex::new(caps),
@@ -420,4 +420,26 @@ fn make_room(
         .map_err(store)?;
     }
     Ok(())
+}
+
+/// Files made before entries kept a token gain the column (another process
+/// may add it first: then it is there).
+fn add_token_column(connection: &Connection) -> Result<(), DlqError> {
+    let has = |c: &Connection| -> Result<bool, DlqError> {
+        c.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'token'",
+            [],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n == 1)
+        .map_err(store)
+    };
+    if has(connection)? {
+        return Ok(());
+    }
+    match connection.execute("ALTER TABLE entries ADD COLUMN token TEXT", []) {
+        Ok(_) => Ok(()),
+        Err(_) if has(connection)? => Ok(()),
+        Err(error) => Err(store(error)),
+    }
 }

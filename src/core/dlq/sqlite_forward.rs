@@ -5,7 +5,7 @@
 use crate::core::dlq::entry::Entry;
 use crate::core::dlq::sqlite::{entry, now_ms, SqliteDlq, COLUMNS, REPLAY_LEASE_MS};
 use crate::core::dlq::store::{store, DlqError};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
 /// How long a forward holds an entry: far above one bounded Redis write.
 pub const FORWARD_HOLD_MS: i64 = 5_000;
@@ -119,27 +119,5 @@ impl SqliteDlq {
             )
             .map(|_| ())
             .map_err(store)
-    }
-}
-
-/// Files made before entries kept a token gain the column (another process
-/// may add it first: then it is there).
-pub(super) fn add_token_column(connection: &Connection) -> Result<(), DlqError> {
-    let has = |c: &Connection| -> Result<bool, DlqError> {
-        c.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('entries') WHERE name = 'token'",
-            [],
-            |r| r.get::<_, i64>(0),
-        )
-        .map(|n| n == 1)
-        .map_err(store)
-    };
-    if has(connection)? {
-        return Ok(());
-    }
-    match connection.execute("ALTER TABLE entries ADD COLUMN token TEXT", []) {
-        Ok(_) => Ok(()),
-        Err(_) if has(connection)? => Ok(()),
-        Err(error) => Err(store(error)),
     }
 }

@@ -45,17 +45,8 @@ pub enum ClaimOutcome {
     },
 }
 
-/// The store could not answer (unreachable, timed out, refused).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "idempotency store unavailable: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {}
+/// The store could not answer (a base error: the shared stores use it too).
+pub use crate::core::error::StoreError;
 
 /// Atomic operations on idempotency records. Each is one indivisible step
 /// on one key: the store's clock decides expiry.

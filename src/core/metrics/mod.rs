@@ -7,10 +7,9 @@
 
 pub mod registry;
 pub mod routes;
-pub mod tally;
 pub mod zone;
 
+pub use crate::core::tally::{Level, Tally};
 pub use registry::{GlobalCounters, MetricsRegistry, MAX_DOMAINS, OVERFLOW_DOMAIN};
 pub use routes::{normalise_path, EndpointTable, MAX_ENDPOINTS, UNMATCHED_ROUTE};
-pub use tally::{Level, Tally};
 pub use zone::{CallOutcome, ZoneCounters, ZoneSnapshot};

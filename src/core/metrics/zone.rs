@@ -1,8 +1,8 @@
 //! One zone's counters: how its calls ended, attempts, fallbacks, breaker
 //! transitions and idempotency duplicates.
 
-use crate::core::breaker::CircuitState;
-use crate::core::metrics::tally::Tally;
+use crate::core::names::CircuitState;
+use crate::core::tally::Tally;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// How a protected call ended, as the metrics count it.

@@ -1,6 +1,5 @@
 //! Stores shared by every worker: the Redis connection and its health.
 
-pub mod breaker_sync;
 pub mod caller_connection;
 pub mod health;
 pub mod incarnation;
@@ -8,7 +7,6 @@ pub mod private_file;
 pub mod redis;
 pub mod wal;
 
-pub use breaker_sync::BreakerSync;
 pub use caller_connection::{CallerConnections, CallerError};
 pub use health::{Admission, HealthEvent, HealthListener, StoreHealth};
 pub use redis::{RedisStore, RedisTarget};

@@ -3,7 +3,7 @@
 //! timeout of a few hundred milliseconds (never a client's minute-long
 //! default), and a health record that turns failures into DEGRADED.
 
-use crate::core::idempotency::StoreError;
+use crate::core::error::StoreError;
 use crate::core::runtime::BackgroundRuntime;
 use crate::core::store::caller_connection::CallerConnections;
 use crate::core::store::health::{Admission, StoreHealth};

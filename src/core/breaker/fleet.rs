@@ -9,7 +9,7 @@
 
 use crate::core::breaker::shared::{Inbox, LocalDecision, OperatorAction, Outbox};
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState, Registry};
-use crate::core::idempotency::StoreError;
+use crate::core::error::StoreError;
 use crate::core::store::wal::{breaker_slot, wall_clock_ms, LazyWal, LoggedDecision, Pending};
 use crate::core::store::RedisStore;
 use crate::core::window::BUCKETS;
@@ -41,7 +41,7 @@ pub const PROBE_LEASE: Duration = Duration::from_secs(5);
 /// granted only after a refusal would otherwise always lapse first).
 pub const UNUSED_PROBE_LEASE: Duration = Duration::from_secs(15);
 
-static SYNC: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("breaker_sync.lua")));
+static SYNC: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("fleet.lua")));
 
 /// The loop that syncs every breaker of `registry` through `redis`.
 #[derive(Clone)]
