@@ -148,7 +148,7 @@ __all__ = [
     "unregister_check",
 ]
 
-__version__ = "0.1.0"
+__version__: str = _core.__version__
 
 # The one place the floors are wired together: what a lower floor announces
 # (_bus), a higher one acts on, in this order.

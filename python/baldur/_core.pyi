@@ -8,6 +8,7 @@ from baldur._options import ProtectOptions
 
 _T = TypeVar("_T")
 
+__version__: str
 VERDICT_NOT_A_FAILURE: int
 VERDICT_RETRYABLE: int
 VERDICT_FATAL: int
@@ -30,6 +31,7 @@ __all__ = [
     "ProtectResult",
     "Protected",
     "Zone",
+    "__version__",
     "call_with_meta",
     "circuit_state",
     "claim_for_async",

@@ -27,6 +27,8 @@ use pyo3::prelude::*;
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::init(m.py())?;
     // One definition of the codes the two sides exchange.
+    // The one version: Cargo's (maturin gives the wheel the same one).
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add("VERDICT_NOT_A_FAILURE", zone::NOT_A_FAILURE)?;
     m.add("VERDICT_RETRYABLE", zone::RETRYABLE)?;
     m.add("VERDICT_FATAL", zone::FATAL)?;
