@@ -133,6 +133,8 @@ fn invalid_configs_are_rejected() {
             "multiplier",
             Backoff::new(0.1, 1.0, f64::INFINITY, Jitter::None),
         ),
+        // The same bound as the Python face's RetryPolicy.
+        ("multiplier", Backoff::new(0.1, 1.0, 1000.5, Jitter::None)),
     ];
     for (key, result) in cases {
         assert_eq!(result.expect_err(key).key, key);
@@ -142,6 +144,7 @@ fn invalid_configs_are_rejected() {
 #[test]
 fn boundary_configs_are_accepted() {
     assert!(Backoff::new(0.0, 0.0, 1.0, Jitter::Full).is_ok());
+    assert!(Backoff::new(0.1, 1.0, 1000.0, Jitter::Full).is_ok());
     assert!(
         Backoff::new(1.0, 1.0, 1.0, Jitter::None).is_ok(),
         "max == base is fine"

@@ -9,6 +9,9 @@ pub const DEFAULT_BASE_DELAY_SECONDS: f64 = 0.1;
 pub const DEFAULT_MAX_DELAY_SECONDS: f64 = 10.0;
 /// Each retry waits this many times longer than the one before.
 pub const DEFAULT_MULTIPLIER: f64 = 2.0;
+/// The largest multiplier: beyond it the second delay is already the cap,
+/// so a larger one can only be a typo (the Python face allows the same).
+pub const MAX_MULTIPLIER: f64 = 1000.0;
 
 /// How a delay is randomised so a fleet of clients does not retry in step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,8 +70,12 @@ impl Backoff {
                 "a number of seconds >= base_delay",
             ));
         }
-        if !(multiplier.is_finite() && multiplier >= 1.0) {
-            return Err(ConfigError::new("multiplier", multiplier, "a number >= 1"));
+        if !(1.0..=MAX_MULTIPLIER).contains(&multiplier) {
+            return Err(ConfigError::new(
+                "multiplier",
+                multiplier,
+                "a number from 1 to 1000",
+            ));
         }
         Ok(Self {
             base,
