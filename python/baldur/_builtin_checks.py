@@ -31,13 +31,17 @@ def store_health() -> dict[str, StoreHealth]:
     whether it is DEGRADED now, how many times it entered DEGRADED in this
     process, and how many times it found Redis without its data. Empty in
     memory mode."""
+    entries = dict(_core.store_health())
+    dlq = _core.dlq_store_health()
+    if dlq is not None:
+        entries["redis:dlq"] = dlq
     return {
         name: StoreHealth(
             degraded=bool(entry["degraded"]),
             degraded_entries=int(entry["degraded_entries"]),
             data_lost=int(entry["data_lost"]),
         )
-        for name, entry in _core.store_health().items()
+        for name, entry in entries.items()
     }
 
 

@@ -14,6 +14,7 @@ use crate::py::{dlq_flush, stores};
 use parking_lot::Mutex;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -160,11 +161,18 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
     Ok(RedisDlq::new(redis, configured.caps, consumer, lease))
 }
 
-/// The Redis queue's health, once it exists (nothing is connected for it).
-pub(crate) fn remote_health() -> Option<Arc<StoreHealth>> {
-    let configured = QUEUE.lock();
-    let remote = configured.as_ref()?.remote.as_ref()?;
-    Some(remote.redis().health().clone())
+/// The Redis queue's health, as `store_health()` reports each store, once
+/// the queue exists (nothing is connected for it); `None` before.
+#[pyfunction]
+pub(crate) fn dlq_store_health(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
+    let health = {
+        let configured = QUEUE.lock();
+        configured
+            .as_ref()
+            .and_then(|c| c.remote.as_ref())
+            .map(|remote| remote.redis().health().clone())
+    };
+    health.map(|h| stores::health_dict(py, &h)).transpose()
 }
 
 pub(crate) fn queues() -> PyResult<Queues> {

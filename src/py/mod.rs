@@ -72,6 +72,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::redis_url_problem, m)?)?;
     m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
+    m.add_function(wrap_pyfunction!(dlq_queues::dlq_store_health, m)?)?;
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     m.add_function(wrap_pyfunction!(stores::first_sync, m)?)?;

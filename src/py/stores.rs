@@ -539,21 +539,27 @@ pub(crate) fn breaker_store() -> Option<Arc<RedisStore>> {
 pub(crate) fn store_health(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let report = PyDict::new(py);
     let configured = CONFIGURED.lock();
-    let dlq = crate::py::dlq_queues::remote_health();
     let healths = configured
         .idempotency
         .iter()
         .map(|(_, health)| health)
-        .chain(configured.breakers.iter().map(|(_, health, _)| health))
-        .chain(dlq.iter());
+        .chain(configured.breakers.iter().map(|(_, health, _)| health));
     for health in healths {
-        let entry = PyDict::new(py);
-        entry.set_item("degraded", health.is_degraded())?;
-        entry.set_item("degraded_entries", health.degraded_entries())?;
-        entry.set_item("data_lost", health.data_losses())?;
-        report.set_item(health.name(), entry)?;
+        report.set_item(health.name(), health_dict(py, health)?)?;
     }
     Ok(report)
+}
+
+/// One store's health as `store_health()` reports it.
+pub(crate) fn health_dict<'py>(
+    py: Python<'py>,
+    health: &StoreHealth,
+) -> PyResult<Bound<'py, PyDict>> {
+    let entry = PyDict::new(py);
+    entry.set_item("degraded", health.is_degraded())?;
+    entry.set_item("degraded_entries", health.degraded_entries())?;
+    entry.set_item("data_lost", health.data_losses())?;
+    Ok(entry)
 }
 
 fn log_health_event(event: &HealthEvent) {

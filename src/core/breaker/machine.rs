@@ -137,7 +137,11 @@ impl CircuitBreaker {
     /// arrives to move it there (health would otherwise stay degraded for a
     /// breaker nobody calls). The stored state moves on the next call.
     pub fn observed_state(&self) -> CircuitState {
-        self.observe(self.state(), self.clock.now())
+        match self.state() {
+            // The clock is read only where time can change the answer.
+            CircuitState::Open => self.observe(CircuitState::Open, self.clock.now()),
+            state => state,
+        }
     }
 
     fn observe(&self, state: CircuitState, now: Nanos) -> CircuitState {
