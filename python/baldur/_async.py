@@ -62,7 +62,7 @@ def coroutine_function(
                 call = new_call(zone, args, kwargs, key, pending)
             except CircuitOpenError as rejected:
                 if zone.dlq:
-                    _dead_letter(zone, func, args, kwargs, rejected, 0, "circuit_open")
+                    _dead_letter(zone, func, args, kwargs, rejected, 0, _core.GAVE_UP_CIRCUIT_OPEN)
                 raise
             ok, value = await attempts(call, func, args, kwargs)
             if ok:
@@ -109,7 +109,9 @@ def _dead_letter(
 ) -> None:
     """Records the call; a queue that refuses it fails the call loudly."""
     try:
-        _dlq.record_call(zone.name, func, args, kwargs, error, attempts, reason or "exhausted")
+        _dlq.record_call(
+            zone.name, func, args, kwargs, error, attempts, reason or _core.GAVE_UP_EXHAUSTED
+        )
     except DeadLetterQueueFullError as full:
         raise full from error
 

@@ -15,6 +15,9 @@ from baldur.health import CheckResult, register_check
 #: to dropping or refusing entries.
 DLQ_DEGRADED_RATIO = 0.9
 
+#: The states in which a breaker refuses calls (an operator's or its own).
+_OPEN = (_core.CIRCUIT_OPEN, _core.CIRCUIT_FORCED_OPEN)
+
 
 class StoreHealth(TypedDict):
     """One shared store as :func:`store_health` reports it."""
@@ -53,7 +56,7 @@ def dlq_depth() -> int | None:
         return None
     stats = _core.dlq_stats()
     by_state: dict[str, int] = stats["by_state"]
-    return max(0, sum(count for state, count in by_state.items() if state != "done"))
+    return max(0, sum(count for state, count in by_state.items() if state != _core.DLQ_DONE))
 
 
 def _stores() -> CheckResult:
@@ -71,8 +74,8 @@ def _stores() -> CheckResult:
 
 def _breakers() -> CheckResult:
     snapshots = _core.snapshots()
-    open_ = sorted(n for n, s in snapshots.items() if s["state"] in ("open", "forced_open"))
-    half_open = sorted(n for n, s in snapshots.items() if s["state"] == "half_open")
+    open_ = sorted(n for n, s in snapshots.items() if s["state"] in _OPEN)
+    half_open = sorted(n for n, s in snapshots.items() if s["state"] == _core.CIRCUIT_HALF_OPEN)
     data = {"total": len(snapshots), "open": open_, "half_open": half_open}
     if open_:
         return CheckResult("degraded", f"{len(open_)} breaker(s) open", data)

@@ -86,7 +86,7 @@ async def aprotect_with_meta(
     except CircuitOpenError as rejected:
         # Recorded as protect_with_meta records it; a full queue (reject)
         # is the result's error, never raised.
-        rejected_id, refusal = _dead_letter(zone, func, rejected, 0, "circuit_open")
+        rejected_id, refusal = _dead_letter(zone, func, rejected, 0, _core.GAVE_UP_CIRCUIT_OPEN)
         duration = time.perf_counter() - started
         if refusal is not rejected:
             return _core.refused_result(zone, refusal, duration, False)
@@ -133,7 +133,9 @@ def _dead_letter(
     if not zone.dlq:
         return None, error
     try:
-        entry_id = _dlq.record_call(zone.name, func, (), {}, error, attempts, reason or "exhausted")
+        entry_id = _dlq.record_call(
+            zone.name, func, (), {}, error, attempts, reason or _core.GAVE_UP_EXHAUSTED
+        )
     except DeadLetterQueueFullError as full:
         full.__cause__ = error
         return None, full

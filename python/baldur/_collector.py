@@ -7,7 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-_STATES = ("closed", "open", "half_open", "forced_open", "forced_closed")
+from baldur import _core
+
+#: Every state a breaker can be in, as the core names them.
+_STATES = _core.CIRCUIT_STATES
 
 
 class BaldurCollector:

@@ -17,7 +17,103 @@ STEP_RETRY: int
 STEP_PROPAGATE: int
 STEP_GIVE_UP: int
 
+# Defaults and names, defined once in the core (src/py/names.rs).
+RETRY_DEFAULT_ATTEMPTS: int
+RETRY_DEFAULT_BASE_DELAY: float
+RETRY_DEFAULT_MAX_DELAY: float
+RETRY_DEFAULT_MULTIPLIER: float
+RETRY_MAX_MULTIPLIER: float
+RETRY_DEFAULT_JITTER: str
+JITTERS: tuple[str, ...]
+CB_DEFAULT_FAILURE_THRESHOLD: int
+CB_DEFAULT_MINIMUM_CALLS: int
+CB_DEFAULT_FAILURE_RATE_THRESHOLD: float
+CB_DEFAULT_RECOVERY_TIMEOUT: float
+CB_DEFAULT_HALF_OPEN_MAX_CALLS: int
+CB_DEFAULT_WINDOW_SECONDS: float
+CB_DEFAULT_SYNC_INTERVAL_SECONDS: float
+CIRCUIT_STATES: tuple[str, ...]
+CIRCUIT_CLOSED: str
+CIRCUIT_OPEN: str
+CIRCUIT_HALF_OPEN: str
+CIRCUIT_FORCED_OPEN: str
+CIRCUIT_FORCED_CLOSED: str
+BREAKER_CAUSES: tuple[str, ...]
+OPERATOR_ACTIONS: tuple[str, ...]
+IDEMPOTENCY_DEFAULT_MEMORY_TTL: float
+IDEMPOTENCY_DEFAULT_EXECUTION_TTL: float
+DLQ_DEFAULT_MAX_SIZE: int
+DLQ_DEFAULT_MAX_PER_DOMAIN: int
+DLQ_DEFAULT_OVERFLOW: str
+DLQ_OVERFLOWS: tuple[str, ...]
+DLQ_DEFAULT_REPLAY_BUDGET: int
+DLQ_STATES: tuple[str, ...]
+DLQ_PENDING: str
+DLQ_REPLAYING: str
+DLQ_NEEDS_REVIEW: str
+DLQ_DONE: str
+DLQ_GONE: str
+GAVE_UP_EXHAUSTED: str
+GAVE_UP_CIRCUIT_OPEN: str
+GAVE_UP_TIMEOUT: str
+METRICS_DEFAULT_MAX_DOMAIN_LABELS: int
+METRICS_DEFAULT_MAX_ENDPOINTS: int
+METRICS_OVERFLOW_DOMAIN: str
+METRICS_UNMATCHED_ROUTE: str
+CALL_OUTCOMES: tuple[str, ...]
+DRAIN_SERVING: str
+DRAIN_DRAINING: str
+DRAIN_DRAINED: str
+DRAIN_DEADLINE_PASSED: str
+
 __all__ = [
+    "BREAKER_CAUSES",
+    "CALL_OUTCOMES",
+    "CB_DEFAULT_FAILURE_RATE_THRESHOLD",
+    "CB_DEFAULT_FAILURE_THRESHOLD",
+    "CB_DEFAULT_HALF_OPEN_MAX_CALLS",
+    "CB_DEFAULT_MINIMUM_CALLS",
+    "CB_DEFAULT_RECOVERY_TIMEOUT",
+    "CB_DEFAULT_SYNC_INTERVAL_SECONDS",
+    "CB_DEFAULT_WINDOW_SECONDS",
+    "CIRCUIT_CLOSED",
+    "CIRCUIT_FORCED_CLOSED",
+    "CIRCUIT_FORCED_OPEN",
+    "CIRCUIT_HALF_OPEN",
+    "CIRCUIT_OPEN",
+    "CIRCUIT_STATES",
+    "DLQ_DEFAULT_MAX_PER_DOMAIN",
+    "DLQ_DEFAULT_MAX_SIZE",
+    "DLQ_DEFAULT_OVERFLOW",
+    "DLQ_DEFAULT_REPLAY_BUDGET",
+    "DLQ_DONE",
+    "DLQ_GONE",
+    "DLQ_NEEDS_REVIEW",
+    "DLQ_OVERFLOWS",
+    "DLQ_PENDING",
+    "DLQ_REPLAYING",
+    "DLQ_STATES",
+    "DRAIN_DEADLINE_PASSED",
+    "DRAIN_DRAINED",
+    "DRAIN_DRAINING",
+    "DRAIN_SERVING",
+    "GAVE_UP_CIRCUIT_OPEN",
+    "GAVE_UP_EXHAUSTED",
+    "GAVE_UP_TIMEOUT",
+    "IDEMPOTENCY_DEFAULT_EXECUTION_TTL",
+    "IDEMPOTENCY_DEFAULT_MEMORY_TTL",
+    "JITTERS",
+    "METRICS_DEFAULT_MAX_DOMAIN_LABELS",
+    "METRICS_DEFAULT_MAX_ENDPOINTS",
+    "METRICS_OVERFLOW_DOMAIN",
+    "METRICS_UNMATCHED_ROUTE",
+    "OPERATOR_ACTIONS",
+    "RETRY_DEFAULT_ATTEMPTS",
+    "RETRY_DEFAULT_BASE_DELAY",
+    "RETRY_DEFAULT_JITTER",
+    "RETRY_DEFAULT_MAX_DELAY",
+    "RETRY_DEFAULT_MULTIPLIER",
+    "RETRY_MAX_MULTIPLIER",
     "STEP_GIVE_UP",
     "STEP_PROPAGATE",
     "STEP_RETRY",
@@ -88,6 +184,12 @@ __all__ = [
     "shutdown_runtime",
     "snapshots",
     "store_health",
+    "testing_advance",
+    "testing_reset",
+    "testing_set_waits",
+    "testing_skipped_waits",
+    "testing_use_manual_clock",
+    "testing_use_system_clock",
     "wal_append_json",
     "wal_pending",
 ]
@@ -339,3 +441,11 @@ def drain_progress() -> tuple[str, int, float]: ...
 def is_draining() -> bool: ...
 def drain_seconds_left() -> int: ...
 def drain_cancel() -> None: ...
+
+# baldur.testing's half (src/py/testing.rs).
+def testing_reset() -> None: ...
+def testing_set_waits(on: bool) -> None: ...
+def testing_skipped_waits() -> list[float]: ...
+def testing_use_manual_clock() -> None: ...
+def testing_use_system_clock() -> None: ...
+def testing_advance(seconds: float) -> None: ...

@@ -11,8 +11,8 @@ from typing import Any
 
 from baldur import _config, _core, _dlq_codec, _dlq_registry, _events
 
-#: Replays an entry gets before it needs review.
-DEFAULT_REPLAY_BUDGET = 3
+#: Replays an entry gets before it needs review (the core's default).
+DEFAULT_REPLAY_BUDGET: int = _core.DLQ_DEFAULT_REPLAY_BUDGET
 
 _log = logging.getLogger("baldur.dlq")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from baldur import _activity, _bus
+from baldur import _activity, _bus, _core
 from baldur._redact import redact_urls
 
 logger = logging.getLogger("baldur")
@@ -15,7 +15,7 @@ logger.addHandler(logging.NullHandler())
 _protect_log = logging.getLogger("baldur.protect")
 _breaker_log = logging.getLogger("baldur.circuit_breaker")
 
-_OPENING_STATES = frozenset({"open", "forced_open"})
+_OPENING_STATES = frozenset({_core.CIRCUIT_OPEN, _core.CIRCUIT_FORCED_OPEN})
 
 
 #: Suffixes that make an event at least a WARNING (seed 003).
@@ -92,7 +92,7 @@ def breaker_transition(
         calls=calls,
         failures=failures,
     )
-    if to_state == "closed" and from_state == "half_open":
+    if to_state == _core.CIRCUIT_CLOSED and from_state == _core.CIRCUIT_HALF_OPEN:
         # The dependency is back: what its outage set aside is replayed
         # (the DLQ subscribes; see baldur/__init__.py).
         _bus.publish(_bus.BREAKER_RECOVERED, zone=zone)

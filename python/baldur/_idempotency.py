@@ -13,8 +13,9 @@ from typing import Any
 from baldur import _core, _validate
 from baldur.exceptions import ConfigError
 
-#: Seconds a running claim is honoured before it may be taken over.
-DEFAULT_EXECUTION_TTL = 1800.0
+#: Seconds a running claim is honoured before it may be taken over (the
+#: core's default, read from it).
+DEFAULT_EXECUTION_TTL: float = _core.IDEMPOTENCY_DEFAULT_EXECUTION_TTL
 
 Fingerprint = Callable[[tuple[Any, ...], "dict[str, Any] | None"], int]
 

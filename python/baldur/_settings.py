@@ -149,7 +149,7 @@ def default_data_dir() -> str:
 
 
 def _overflow(key: str, raw: object) -> str:
-    allowed = ("drop_oldest", "reject", "compress_oldest")
+    allowed = _core.DLQ_OVERFLOWS
     if not isinstance(raw, str) or raw.strip() not in allowed:
         raise ConfigError(key, raw, " | ".join(allowed))
     return raw.strip()
@@ -167,14 +167,28 @@ def _log_level(key: str, raw: object) -> str | None:
     return raw.strip().upper()
 
 
+# The defaults the core also applies are the core's (src/py/names.rs lists
+# them): one definition, read here.
 SETTINGS: Mapping[str, Setting] = {
-    "cb_failure_threshold": Setting("BALDUR_CB_FAILURE_THRESHOLD", _count, 5),
-    "cb_minimum_calls": Setting("BALDUR_CB_MINIMUM_CALLS", _count, 10),
-    "cb_failure_rate_threshold": Setting("BALDUR_CB_FAILURE_RATE_THRESHOLD", _failure_rate, 0.5),
-    "cb_recovery_timeout": Setting("BALDUR_CB_RECOVERY_TIMEOUT", _seconds, 60.0),
-    "cb_half_open_max_calls": Setting("BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, 3),
-    "cb_sync_interval_seconds": Setting("BALDUR_CB_SYNC_INTERVAL_SECONDS", _sync_interval, 0.2),
-    "cb_window_seconds": Setting("BALDUR_CB_WINDOW_SECONDS", _seconds, 60.0),
+    "cb_failure_threshold": Setting(
+        "BALDUR_CB_FAILURE_THRESHOLD", _count, _core.CB_DEFAULT_FAILURE_THRESHOLD
+    ),
+    "cb_minimum_calls": Setting("BALDUR_CB_MINIMUM_CALLS", _count, _core.CB_DEFAULT_MINIMUM_CALLS),
+    "cb_failure_rate_threshold": Setting(
+        "BALDUR_CB_FAILURE_RATE_THRESHOLD", _failure_rate, _core.CB_DEFAULT_FAILURE_RATE_THRESHOLD
+    ),
+    "cb_recovery_timeout": Setting(
+        "BALDUR_CB_RECOVERY_TIMEOUT", _seconds, _core.CB_DEFAULT_RECOVERY_TIMEOUT
+    ),
+    "cb_half_open_max_calls": Setting(
+        "BALDUR_CB_HALF_OPEN_MAX_CALLS", _count, _core.CB_DEFAULT_HALF_OPEN_MAX_CALLS
+    ),
+    "cb_sync_interval_seconds": Setting(
+        "BALDUR_CB_SYNC_INTERVAL_SECONDS", _sync_interval, _core.CB_DEFAULT_SYNC_INTERVAL_SECONDS
+    ),
+    "cb_window_seconds": Setting(
+        "BALDUR_CB_WINDOW_SECONDS", _seconds, _core.CB_DEFAULT_WINDOW_SECONDS
+    ),
     "protect_default_timeout_seconds": Setting(
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
     ),
@@ -188,8 +202,12 @@ SETTINGS: Mapping[str, Setting] = {
     "event_logging_sla_log_level": Setting("BALDUR_EVENT_LOGGING_SLA_LOG_LEVEL", _log_level, None),
     # The cardinality guard (seed 003): distinct zone labels before overflow,
     # and HTTP endpoints kept (least recently seen evicted).
-    "metrics_max_domain_labels": Setting("BALDUR_METRICS_MAX_DOMAIN_LABELS", _count, 50),
-    "metrics_max_endpoints": Setting("BALDUR_METRICS_MAX_ENDPOINTS", _count, 500),
+    "metrics_max_domain_labels": Setting(
+        "BALDUR_METRICS_MAX_DOMAIN_LABELS", _count, _core.METRICS_DEFAULT_MAX_DOMAIN_LABELS
+    ),
+    "metrics_max_endpoints": Setting(
+        "BALDUR_METRICS_MAX_ENDPOINTS", _count, _core.METRICS_DEFAULT_MAX_ENDPOINTS
+    ),
     # How long a SIGTERM (or baldur.shutdown()) waits for calls in flight.
     "shutdown_drain_seconds": Setting("BALDUR_SHUTDOWN_DRAIN_SECONDS", _seconds_or_zero, 30.0),
     # The shared store. A bare REDIS_URL counts only when BALDUR_REDIS_URL
@@ -202,13 +220,17 @@ SETTINGS: Mapping[str, Setting] = {
     "redis_tls_ca_file": Setting("BALDUR_REDIS_TLS_CA_FILE", _ca_file, None),
     # Durable local data: the write-ahead log of DEGRADED mode (and the DLQ).
     "data_dir": Setting("BALDUR_DATA_DIR", _data_dir, None),
-    "dlq_max_size": Setting("BALDUR_DLQ_MAX_SIZE", _count, 100_000),
-    "dlq_max_per_domain": Setting("BALDUR_DLQ_MAX_PER_DOMAIN", _count, 10_000),
-    "dlq_overflow_strategy": Setting("BALDUR_DLQ_OVERFLOW_STRATEGY", _overflow, "drop_oldest"),
+    "dlq_max_size": Setting("BALDUR_DLQ_MAX_SIZE", _count, _core.DLQ_DEFAULT_MAX_SIZE),
+    "dlq_max_per_domain": Setting(
+        "BALDUR_DLQ_MAX_PER_DOMAIN", _count, _core.DLQ_DEFAULT_MAX_PER_DOMAIN
+    ),
+    "dlq_overflow_strategy": Setting(
+        "BALDUR_DLQ_OVERFLOW_STRATEGY", _overflow, _core.DLQ_DEFAULT_OVERFLOW
+    ),
     # HMAC-SHA-256 key: entries are signed, and replay refuses a bad one.
     "dlq_signing_key": Setting("BALDUR_DLQ_SIGNING_KEY", _secret, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
-        "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, 1800.0
+        "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, _core.IDEMPOTENCY_DEFAULT_MEMORY_TTL
     ),
 }
 

@@ -34,6 +34,9 @@ from baldur import _bus, _config, _core, _events, _validate
 
 #: How often a waiting drain looks at the in-flight count.
 _POLL_SECONDS = 0.01
+#: Where a drain stands once waiting for it is over (the core's names; a
+#: drain cancelled meanwhile reads as serving).
+_DRAIN_OVER = (_core.DRAIN_DRAINED, _core.DRAIN_DEADLINE_PASSED, _core.DRAIN_SERVING)
 
 _lock = threading.Lock()
 _installed: dict[int, Any] = {}
@@ -102,10 +105,10 @@ def wait_for_drain() -> DrainReport:
     started = time.monotonic()
     while True:
         state, count, _ = _core.drain_progress()
-        if state in ("drained", "deadline_passed", "serving"):
+        if state in _DRAIN_OVER:
             break
         time.sleep(_POLL_SECONDS)
-    report = DrainReport(state == "drained", count, time.monotonic() - started)
+    report = DrainReport(state == _core.DRAIN_DRAINED, count, time.monotonic() - started)
     if report.drained:
         _events.shutdown_event(
             "shutdown.drain_completed", logging.INFO, waited_s=round(report.waited_s, 3)
@@ -141,7 +144,7 @@ def uninstall_shutdown_handler(signum: int = signal.SIGTERM) -> None:
 
 def _handle(signum: int, frame: FrameType | None) -> None:
     if _exit_after_drain.is_set():
-        if _core.drain_progress()[0] == "drained":
+        if _core.drain_progress()[0] == _core.DRAIN_DRAINED:
             # Every call finished: leave through the interpreter's exit
             # hooks (what must still reach the stores is flushed), with the
             # status a SIGTERM-killed process reports.
@@ -200,7 +203,7 @@ def resume_serving() -> None:
     _core.drain_cancel()
     _exit_after_drain.clear()
     _pass_on.clear()
-    if was != "serving":
+    if was != _core.DRAIN_SERVING:
         _bus.publish(_bus.HEALTH_CHANGED)
         _events.shutdown_event("shutdown.serving_resumed", logging.INFO, after=was)
 

@@ -69,18 +69,7 @@ def _compute(*, nocache: bool) -> dict[str, Any]:
         verdict_health, open_breakers = "degraded", 0
         unavailable.append("health")
     overview = {
-        "calls": sum(
-            totals[o]
-            for o in (
-                "success",
-                "failure",
-                "timeout",
-                "rejected",
-                "not_a_failure",
-                "aborted",
-                "passed_through",
-            )
-        ),
+        "calls": sum(totals[outcome] for outcome in _core.CALL_OUTCOMES),
         "successes": totals["success"],
         "failures": totals["failure"],
         "timeouts": totals["timeout"],

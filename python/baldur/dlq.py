@@ -203,8 +203,8 @@ def replay_batch(
 def _waiting(domain: str | None, failure_type: str | None, limit: int) -> _list[dict[str, Any]]:
     """Replayable entries that are pending, or that a replay holds or held
     (the claim decides)."""
-    entries = list(domain, "pending", failure_type, limit) + list(
-        domain, "replaying", failure_type, limit
+    entries = list(domain, _core.DLQ_PENDING, failure_type, limit) + list(
+        domain, _core.DLQ_REPLAYING, failure_type, limit
     )
     entries = [entry for entry in entries if entry["replayable"]]
     return sorted(entries, key=lambda entry: float(entry["created_at"]))[:limit]
@@ -334,7 +334,7 @@ def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, A
     if ok or (isinstance(error, IdempotencyDuplicateError) and error.state == "completed"):
         # A completed idempotency key: the work was done since; done it is.
         _core.dlq_succeeded(str(entry_id))
-        return {"id": entry_id, "replayed": True, "ok": True, "state": "done"}
+        return {"id": entry_id, "replayed": True, "ok": True, "state": _core.DLQ_DONE}
     detail = _describe(error)
     state = _core.dlq_failed(str(entry_id), detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}

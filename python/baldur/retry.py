@@ -5,19 +5,25 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from baldur import _validate
+from baldur import _core, _validate
 from baldur.exceptions import ConfigError
 
+# The defaults are the core's (src/core/retry/): one definition, read here.
+
 #: Attempts in all, the first included.
-DEFAULT_ATTEMPTS = 3
+DEFAULT_ATTEMPTS: int = _core.RETRY_DEFAULT_ATTEMPTS
 #: Seconds before the first retry.
-DEFAULT_BASE_DELAY = 0.1
+DEFAULT_BASE_DELAY: float = _core.RETRY_DEFAULT_BASE_DELAY
 #: No wait is longer than this many seconds (a server's Retry-After included).
-DEFAULT_MAX_DELAY = 10.0
+DEFAULT_MAX_DELAY: float = _core.RETRY_DEFAULT_MAX_DELAY
 #: Each wait is this many times the one before.
-DEFAULT_MULTIPLIER = 2.0
+DEFAULT_MULTIPLIER: float = _core.RETRY_DEFAULT_MULTIPLIER
 #: "full" (uniform between zero and the exponential delay) or "none".
-DEFAULT_JITTER = "full"
+DEFAULT_JITTER: str = _core.RETRY_DEFAULT_JITTER
+#: The largest multiplier: beyond it the second delay is already the cap.
+MAX_MULTIPLIER: float = _core.RETRY_MAX_MULTIPLIER
+#: The jitter modes, by name.
+JITTERS: tuple[str, ...] = _core.JITTERS
 
 ExceptionTypes = type[BaseException] | tuple[type[BaseException], ...]
 RetryPredicate = Callable[[BaseException], bool]
@@ -52,10 +58,12 @@ retry_on=(<class 'ConnectionError'>,), give_up_on=())
         if self.max_delay < self.base_delay:
             raise ConfigError("max_delay", self.max_delay, "a number of seconds >= base_delay")
         multiplier = _validate.number(self.multiplier)
-        if not (1 <= multiplier <= 1000) or isinstance(self.multiplier, str):
-            raise ConfigError("multiplier", self.multiplier, "a number from 1 to 1000")
-        if self.jitter not in ("full", "none"):
-            raise ConfigError("jitter", self.jitter, "'full' or 'none'")
+        if not (1 <= multiplier <= MAX_MULTIPLIER) or isinstance(self.multiplier, str):
+            raise ConfigError(
+                "multiplier", self.multiplier, f"a number from 1 to {MAX_MULTIPLIER:g}"
+            )
+        if self.jitter not in JITTERS:
+            raise ConfigError("jitter", self.jitter, " or ".join(map(repr, JITTERS)))
         if self.retry_on is not None and not (
             _is_exception_types(self.retry_on) or callable(self.retry_on)
         ):

@@ -13,6 +13,7 @@ mod driver;
 mod errors;
 mod idempotency;
 mod metrics;
+mod names;
 mod protected;
 mod result;
 mod runtime;
@@ -36,6 +37,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STEP_RETRY", async_call::RETRY)?;
     m.add("STEP_PROPAGATE", async_call::PROPAGATE)?;
     m.add("STEP_GIVE_UP", async_call::GIVE_UP)?;
+    names::register(m)?;
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;

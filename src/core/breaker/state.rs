@@ -24,7 +24,29 @@ pub enum Cause {
     Synced,
 }
 
+/// An operator's actions and the verb each is recorded under (the fleet's
+/// log of operator actions, `baldur cb force-open`): the verb names the
+/// action taken, while the cause as logged (`forced_open`) names the state
+/// entered. One table, so the two spellings cannot drift apart.
+pub const OPERATOR_ACTIONS: [(Cause, &str); 3] = [
+    (Cause::ForceOpen, "force_open"),
+    (Cause::ForceClose, "force_close"),
+    (Cause::Reset, "reset"),
+];
+
 impl Cause {
+    /// Every cause, in declaration order.
+    pub const ALL: [Cause; 8] = [
+        Cause::Trip,
+        Cause::RecoveryElapsed,
+        Cause::ProbesSucceeded,
+        Cause::ProbeFailed,
+        Cause::ForceOpen,
+        Cause::ForceClose,
+        Cause::Reset,
+        Cause::Synced,
+    ];
+
     /// The public name of the cause, as logged.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -12,6 +12,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::LazyLock;
 use std::time::Duration;
 
+/// The public name of [`DrainProgress::NotDraining`].
+pub const SERVING: &str = "serving";
+/// The public name of [`DrainProgress::Waiting`].
+pub const DRAINING: &str = "draining";
+/// The public name of [`DrainProgress::Drained`].
+pub const DRAINED: &str = "drained";
+/// The public name of [`DrainProgress::DeadlinePassed`].
+pub const DEADLINE_PASSED: &str = "deadline_passed";
+
 /// Where a drain stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DrainProgress {

@@ -6,6 +6,24 @@ use serde::{Deserialize, Serialize};
 
 /// Replays an entry gets before it needs a human.
 pub const DEFAULT_REPLAY_BUDGET: u32 = 3;
+/// Entries the queue holds in all (`BALDUR_DLQ_MAX_SIZE`).
+pub const DEFAULT_MAX_SIZE: u64 = 100_000;
+/// Entries one zone may hold (`BALDUR_DLQ_MAX_PER_DOMAIN`).
+pub const DEFAULT_MAX_PER_ZONE: u64 = 10_000;
+
+/// An entry waiting for a replay.
+pub const STATE_PENDING: &str = "pending";
+/// An entry a replayer holds (taken over once its lease passes).
+pub const STATE_REPLAYING: &str = "replaying";
+/// An entry out of replays, or refused by replay: a human's turn.
+pub const STATE_NEEDS_REVIEW: &str = "needs_review";
+/// What a replay that succeeded reports: the entry left the queue.
+pub const STATE_DONE: &str = "done";
+/// What settling reports for an entry purged meanwhile.
+pub const STATE_GONE: &str = "gone";
+/// The states an entry in the queue is in (the SQL and Lua of the stores
+/// spell the same words: they are their own languages).
+pub const STATES: [&str; 3] = [STATE_PENDING, STATE_REPLAYING, STATE_NEEDS_REVIEW];
 
 /// What a new entry holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,15 +77,31 @@ pub enum Overflow {
     CompressOldest,
 }
 
+/// What a full queue does unless told otherwise.
+pub const DEFAULT_OVERFLOW: Overflow = Overflow::DropOldest;
+
 impl Overflow {
+    /// Every strategy, in the order errors list them.
+    pub const ALL: [Overflow; 3] = [
+        Overflow::DropOldest,
+        Overflow::Reject,
+        Overflow::CompressOldest,
+    ];
+
+    /// The public name (`BALDUR_DLQ_OVERFLOW_STRATEGY`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overflow::DropOldest => "drop_oldest",
+            Overflow::Reject => "reject",
+            Overflow::CompressOldest => "compress_oldest",
+        }
+    }
+
     /// Parses the public name.
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "drop_oldest" => Some(Overflow::DropOldest),
-            "reject" => Some(Overflow::Reject),
-            "compress_oldest" => Some(Overflow::CompressOldest),
-            _ => None,
-        }
+        Self::ALL
+            .into_iter()
+            .find(|overflow| overflow.as_str() == name)
     }
 }
 
@@ -85,9 +119,9 @@ pub struct Caps {
 impl Default for Caps {
     fn default() -> Self {
         Self {
-            max_size: 100_000,
-            max_per_zone: 10_000,
-            overflow: Overflow::DropOldest,
+            max_size: DEFAULT_MAX_SIZE,
+            max_per_zone: DEFAULT_MAX_PER_ZONE,
+            overflow: DEFAULT_OVERFLOW,
         }
     }
 }

@@ -22,14 +22,27 @@ pub enum Jitter {
     Full,
 }
 
+/// The jitter a policy uses unless told otherwise.
+pub const DEFAULT_JITTER: Jitter = Jitter::Full;
+
 impl Jitter {
+    /// Every mode, in the order errors list them.
+    pub const ALL: [Jitter; 2] = [Jitter::Full, Jitter::None];
+
+    /// The public name (`RetryPolicy(jitter=...)`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Jitter::Full => "full",
+            Jitter::None => "none",
+        }
+    }
+
     /// Parses the public name (`"full"` or `"none"`).
     pub fn parse(name: &str) -> Result<Self, ConfigError> {
-        match name {
-            "full" => Ok(Jitter::Full),
-            "none" => Ok(Jitter::None),
-            other => Err(ConfigError::new("jitter", other, "'full' or 'none'")),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|jitter| jitter.as_str() == name)
+            .ok_or_else(|| ConfigError::new("jitter", name, "'full' or 'none'"))
     }
 }
 
@@ -126,7 +139,7 @@ impl Default for Backoff {
             base: Duration::from_secs_f64(DEFAULT_BASE_DELAY_SECONDS),
             max: Duration::from_secs_f64(DEFAULT_MAX_DELAY_SECONDS),
             multiplier: DEFAULT_MULTIPLIER,
-            jitter: Jitter::Full,
+            jitter: DEFAULT_JITTER,
         }
     }
 }
