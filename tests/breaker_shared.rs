@@ -262,6 +262,19 @@ fn operator_actions_go_to_the_outbox() {
 }
 
 #[test]
+fn an_operators_epoch_is_the_breakers_wall_clock() {
+    let rig = connected();
+    rig.clock.set_wall_millis(1_800_000_000_000);
+    rig.breaker.force_open();
+    rig.advance(Duration::from_secs(2));
+    let first = rig.breaker.drain_outbox().operator.expect("queued");
+    assert_eq!(first.epoch, 1_800_000_000_000, "taken when it acted");
+    rig.breaker.reset();
+    let later = rig.breaker.drain_outbox().operator.expect("queued");
+    assert_eq!(later.epoch, 1_800_000_002_000);
+}
+
+#[test]
 fn apply_fleet_adopts_only_newer_versions() {
     let rig = connected();
     let mut open = inbox(CircuitState::Open, 5);

@@ -2,7 +2,9 @@
 //! compress (and say so), one replayer per entry, a bounded replay budget,
 //! and entries that survive the handle and are shared by every handle.
 
+use baldur::core::clock::{ManualClock, MANUAL_WALL_START_MILLIS};
 use baldur::core::dlq::listing::ListQuery;
+use baldur::core::dlq::sqlite::REPLAY_LEASE_MS;
 use baldur::core::dlq::{Caps, DlqError, Eviction, NewEntry, Overflow, SqliteDlq};
 use std::sync::Barrier;
 
@@ -208,6 +210,25 @@ fn claim_takes_a_pending_replayable_entry_once_and_success_deletes_it() {
     dlq.succeeded(id).unwrap();
     assert_eq!(dlq.get(id).unwrap(), None);
     assert_eq!(ids(&dlq, None), vec![opaque]);
+}
+
+#[test]
+fn a_claim_held_past_the_lease_is_taken_over_on_the_queues_clock() {
+    let (manual, clock) = ManualClock::shared();
+    let dlq = SqliteDlq::open_with_clock(&temp_path("lease"), Caps::default(), clock).unwrap();
+    let id = record(&dlq, "a", "E").0;
+    let entry = dlq.get(id).unwrap().unwrap();
+    let start = MANUAL_WALL_START_MILLIS as i64;
+    assert_eq!((entry.created_ms, entry.updated_ms), (start, start));
+    dlq.claim(id).unwrap().expect("first claim");
+    manual.advance(std::time::Duration::from_millis(REPLAY_LEASE_MS as u64));
+    assert_eq!(dlq.claim(id).unwrap(), None, "the lease still holds");
+    manual.advance(std::time::Duration::from_millis(1));
+    let taken = dlq
+        .claim(id)
+        .unwrap()
+        .expect("the replayer presumably died");
+    assert_eq!(taken.updated_ms, start + REPLAY_LEASE_MS + 1);
 }
 
 #[test]

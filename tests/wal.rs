@@ -1,6 +1,7 @@
 //! The write-ahead log: durable, ordered, acknowledged one entry at a time,
 //! and shared by every handle on the same file (the workers of one host).
 
+use baldur::core::clock::ManualClock;
 use baldur::core::store::wal::{breaker_slot, LazyWal, LoggedDecision, Pending, WriteAheadLog};
 
 fn temp_path(name: &str) -> std::path::PathBuf {
@@ -175,4 +176,25 @@ fn a_breaker_row_from_before_pids_reads_as_anyones_to_replay() {
         panic!("not a breaker row");
     };
     assert_eq!((pid, started, trip), (0, 0, true));
+}
+
+#[test]
+fn rows_are_stamped_with_the_injected_clocks_wall_time() {
+    let path = temp_path("clock");
+    let (manual, clock) = ManualClock::shared();
+    manual.set_wall_millis(1_234_000);
+    let lazy = LazyWal::with_clock(path.clone(), clock);
+    let log = lazy.get().unwrap();
+    log.append(&complete("first")).unwrap();
+    manual.advance(std::time::Duration::from_secs(5));
+    log.append(&complete("second")).unwrap();
+    let raw = rusqlite::Connection::open(&path).unwrap();
+    let stamps: Vec<i64> = raw
+        .prepare("SELECT logged_at_ms FROM pending ORDER BY id")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(stamps, vec![1_234_000, 1_239_000]);
 }

@@ -9,6 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Reseeds this thread's generator from the process id and the clock. Call
 /// it in a forked child (other threads of the child start fresh anyway).
 pub fn reseed_after_fork() {
+    // The system clock read directly, not the injected one: this is
+    // entropy, not time, and a manual clock would seed every child alike.
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());

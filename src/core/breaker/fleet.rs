@@ -10,7 +10,7 @@
 use crate::core::breaker::shared::{Inbox, LocalDecision, OperatorAction, Outbox};
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState, Registry};
 use crate::core::error::StoreError;
-use crate::core::store::wal::{breaker_slot, wall_clock_ms, LazyWal, LoggedDecision, Pending};
+use crate::core::store::wal::{breaker_slot, LazyWal, LoggedDecision, Pending};
 use crate::core::store::RedisStore;
 use crate::core::window::BUCKETS;
 use parking_lot::Mutex;
@@ -188,7 +188,7 @@ impl BreakerSync {
         if self.logged.lock().get(&**breaker.name()) == Some(&fingerprint) {
             return;
         }
-        let now = wall_clock_ms();
+        let now = self.registry.clock().wall_millis();
         let entry = Pending::Breaker {
             name: breaker.name().to_string(),
             pid: std::process::id(),
@@ -274,7 +274,7 @@ impl BreakerSync {
                 late: true,
             })
         });
-        let now = wall_clock_ms();
+        let now = self.registry.clock().wall_millis();
         let merge = merge.as_ref().and_then(|logged| {
             let state = CircuitState::ALL
                 .into_iter()

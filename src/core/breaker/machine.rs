@@ -373,7 +373,9 @@ impl CircuitBreaker {
         if self.link.is_enabled() {
             self.link.request_operator(OperatorAction {
                 cause,
-                epoch: wall_clock_millis(),
+                // Wall time: it orders actions across workers, whose
+                // monotonic clocks share no origin.
+                epoch: self.clock.wall_millis(),
                 late: false,
             });
         }
@@ -426,7 +428,7 @@ impl CircuitBreaker {
             Answer::StoreReset => {
                 // Everything this worker stands in is now unknown to the
                 // fleet: the next sync merges it.
-                self.link.mark_diverged(wall_clock_millis());
+                self.link.mark_diverged(self.clock.wall_millis());
                 return;
             }
         }
@@ -567,7 +569,7 @@ impl CircuitBreaker {
         }
         let generation = generation + 1;
         self.word.store(pack(generation, to), Ordering::Release);
-        self.link.note_local_transition(wall_clock_millis());
+        self.link.note_local_transition(self.clock.wall_millis());
         Some(Transition {
             name: self.name.clone(),
             from,
@@ -577,12 +579,4 @@ impl CircuitBreaker {
             totals,
         })
     }
-}
-
-/// Wall-clock milliseconds: orders operator actions across workers, whose
-/// monotonic clocks share no origin.
-fn wall_clock_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

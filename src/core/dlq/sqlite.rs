@@ -1,6 +1,7 @@
 //! The durable local dead-letter queue: SQLite under the data directory,
 //! synchronous writes, so an entry acknowledged survives `kill -9`.
 
+use crate::core::clock::{process_clock, SharedClock};
 use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
 use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::store::{store, DlqError, Stats};
@@ -18,6 +19,8 @@ pub const REPLAY_LEASE_MS: i64 = 60_000;
 pub struct SqliteDlq {
     pub(super) connection: Mutex<Connection>,
     caps: Mutex<Caps>,
+    /// Stamps entries (created, updated, claimed) with its wall time.
+    clock: SharedClock,
 }
 
 const SCHEMA: &str = "
@@ -43,12 +46,6 @@ pub(super) const COLUMNS: &str =
                        attempts, reason, state, replays_left, last_replay_error, created_ms, \
                        updated_ms";
 
-pub(super) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
     Ok(Entry {
         id: row.get::<_, i64>(0)?.to_string(),
@@ -71,8 +68,14 @@ pub(super) fn entry(row: &Row<'_>) -> rusqlite::Result<Entry> {
 }
 
 impl SqliteDlq {
-    /// Opens (creating) the queue at `path`.
+    /// Opens (creating) the queue at `path`, on the process's clock.
     pub fn open(path: &Path, caps: Caps) -> Result<Self, DlqError> {
+        Self::open_with_clock(path, caps, process_clock())
+    }
+
+    /// Opens (creating) the queue at `path`, stamping entries with
+    /// `clock`'s wall time.
+    pub fn open_with_clock(path: &Path, caps: Caps, clock: SharedClock) -> Result<Self, DlqError> {
         // It holds call arguments: 0600 in a 0700 directory.
         crate::core::store::private_file::prepare(path).map_err(store)?;
         let connection = Connection::open(path).map_err(store)?;
@@ -90,7 +93,13 @@ impl SqliteDlq {
         Ok(Self {
             connection: Mutex::new(connection),
             caps: Mutex::new(caps),
+            clock,
         })
+    }
+
+    /// Wall-clock milliseconds, the queue's timestamps.
+    pub(super) fn now_ms(&self) -> i64 {
+        i64::try_from(self.clock.wall_millis()).unwrap_or(i64::MAX)
     }
 
     /// New limits, applied from the next record on.
@@ -151,7 +160,7 @@ impl SqliteDlq {
                 &mut eviction,
             )?;
         }
-        let now = now_ms();
+        let now = self.now_ms();
         tx.execute(
             "INSERT INTO entries (zone, function, arguments, replayable, error_type, error_message, \
              attempts, reason, replays_left, created_ms, updated_ms, token) \
@@ -230,7 +239,7 @@ impl SqliteDlq {
     /// Takes an entry for replay: only one replayer holds it at a time (a
     /// hold older than the lease is taken over). `None`: not replayable now.
     pub fn claim(&self, id: i64) -> Result<Option<Entry>, DlqError> {
-        let now = now_ms();
+        let now = self.now_ms();
         let taken = self
             .connection
             .lock()
@@ -278,7 +287,7 @@ impl SqliteDlq {
                  replays_left = CASE WHEN ?4 THEN 0 ELSE MAX(replays_left - 1, 0) END, \
                  state = CASE WHEN ?4 OR replays_left <= 1 THEN 'needs_review' ELSE 'pending' END, \
                  last_replay_error = ?2, updated_ms = ?3 WHERE id = ?1",
-                params![id, error, now_ms(), all],
+                params![id, error, self.now_ms(), all],
             )
             .map_err(store)?;
         connection
@@ -298,7 +307,7 @@ impl SqliteDlq {
             .execute(
                 "UPDATE entries SET state = 'pending', replays_left = ?2, updated_ms = ?3 \
                  WHERE id = ?1 AND state = 'needs_review'",
-                params![id, budget, now_ms()],
+                params![id, budget, self.now_ms()],
             )
             .map(|changed| changed == 1)
             .map_err(store)

@@ -3,7 +3,7 @@
 //! over so no replay takes it meanwhile.
 
 use crate::core::dlq::entry::Entry;
-use crate::core::dlq::sqlite::{entry, now_ms, SqliteDlq, COLUMNS, REPLAY_LEASE_MS};
+use crate::core::dlq::sqlite::{entry, SqliteDlq, COLUMNS, REPLAY_LEASE_MS};
 use crate::core::dlq::store::{store, DlqError};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
@@ -55,7 +55,10 @@ impl SqliteDlq {
             ))
             .map_err(store)?;
         let rows = query
-            .query_map(params![now_ms() - REPLAY_LEASE_MS, limit as i64], entry)
+            .query_map(
+                params![self.now_ms() - REPLAY_LEASE_MS, limit as i64],
+                entry,
+            )
             .map_err(store)?;
         rows.collect::<Result<Vec<_>, _>>().map_err(store)
     }
@@ -79,7 +82,7 @@ impl SqliteDlq {
         let tx = connection
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(store)?;
-        let now = now_ms();
+        let now = self.now_ms();
         let found = tx
             .query_row(
                 &format!(

@@ -4,6 +4,7 @@
 //! (SQLite locks the file), so any of them can replay what a crashed one
 //! left behind.
 
+use crate::core::clock::{process_clock, SharedClock};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
@@ -105,11 +106,19 @@ pub struct WriteAheadLog {
     connection: Mutex<Connection>,
     path: PathBuf,
     quarantined: Mutex<Vec<String>>,
+    /// Stamps each row's `logged_at_ms`.
+    clock: SharedClock,
 }
 
 impl WriteAheadLog {
-    /// Opens (creating) the log at `path`.
+    /// Opens (creating) the log at `path`, on the process's clock.
     pub fn open(path: &Path) -> Result<Self, String> {
+        Self::open_with_clock(path, process_clock())
+    }
+
+    /// Opens (creating) the log at `path`, stamping rows with `clock`'s
+    /// wall time.
+    pub fn open_with_clock(path: &Path, clock: SharedClock) -> Result<Self, String> {
         // Pending writes (idempotency keys, breaker decisions): 0600.
         crate::core::store::private_file::prepare(path)
             .map_err(|e| format!("cannot create {}: {e}", path.display()))?;
@@ -135,6 +144,7 @@ impl WriteAheadLog {
             connection: Mutex::new(connection),
             path: path.to_owned(),
             quarantined: Mutex::default(),
+            clock,
         })
     }
 
@@ -147,7 +157,7 @@ impl WriteAheadLog {
     /// replaces the row in that slot (keeping its place in the order).
     pub fn append(&self, pending: &Pending) -> Result<i64, String> {
         let payload = serde_json::to_string(pending).map_err(|e| e.to_string())?;
-        let now = wall_clock_ms();
+        let now = self.clock.wall_millis();
         let connection = self.connection.lock();
         connection
             .query_row(
@@ -260,13 +270,6 @@ fn add_slot_column(connection: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Wall-clock milliseconds, the log's timestamps.
-pub fn wall_clock_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
-}
-
 /// A log opened on first use (`init()` does no I/O): the path is known at
 /// configuration, the file is touched only when something must be logged
 /// or replayed.
@@ -274,21 +277,28 @@ pub fn wall_clock_ms() -> u64 {
 pub struct LazyWal {
     path: PathBuf,
     log: std::sync::OnceLock<Result<WriteAheadLog, String>>,
+    clock: SharedClock,
 }
 
 impl LazyWal {
-    /// A log to be kept at `path`.
+    /// A log to be kept at `path`, on the process's clock.
     pub fn new(path: PathBuf) -> Self {
+        Self::with_clock(path, process_clock())
+    }
+
+    /// A log to be kept at `path`, stamping rows with `clock`'s wall time.
+    pub fn with_clock(path: PathBuf, clock: SharedClock) -> Self {
         Self {
             path,
             log: std::sync::OnceLock::new(),
+            clock,
         }
     }
 
     /// The log, opening it now if needed.
     pub fn get(&self) -> Result<&WriteAheadLog, String> {
         self.log
-            .get_or_init(|| WriteAheadLog::open(&self.path))
+            .get_or_init(|| WriteAheadLog::open_with_clock(&self.path, self.clock.clone()))
             .as_ref()
             .map_err(Clone::clone)
     }
