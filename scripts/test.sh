@@ -31,7 +31,7 @@ step "ruff"
 ruff check python tests_py benches examples
 ruff format --check python tests_py benches examples
 
-step "python/baldur imports in one direction (no circle)"
+step "python/baldur in floors that import only downward (no circle)"
 python scripts/check-python-imports.py python/baldur
 
 step "mypy --strict (package) and stubtest (compiled module)"
