@@ -3,11 +3,13 @@
 The core's layers, bottom up (a module may use its own layer's and lower
 layers' modules only):
 
-- base: the clock, errors, shared names, random numbers, the runtime, tallies
+- base: the clock, errors, the event sink, shared names, random numbers, the
+  runtime, tallies
 - infrastructure: the sliding window, the shared stores (Redis, health, WAL)
 - features: breaker, retry, idempotency, dlq, control, metrics; a feature
   folder never uses another feature folder (they meet in composition)
-- composition: protect (the pipeline over every feature)
+- composition: protect (the pipeline over every feature), process (the
+  process's services: registry, gate, stores, queues, the fork order)
 
 Every top-level module of src/core must be placed here: a new one fails until
 it is. Usage: python scripts/check-core-layers.py [src/core]
@@ -22,6 +24,7 @@ from pathlib import Path
 LAYERS = {
     "clock": 0,
     "error": 0,
+    "events": 0,
     "names": 0,
     "random": 0,
     "runtime": 0,
@@ -35,6 +38,7 @@ LAYERS = {
     "control": 2,
     "metrics": 2,
     "protect": 3,
+    "process": 3,
 }
 NAMES = {0: "base", 1: "infrastructure", 2: "features", 3: "composition"}
 FEATURES = 2

@@ -5,7 +5,7 @@
 use crate::core::control::{InFlight, DRAIN, KILL_SWITCH};
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::errors;
-use crate::py::idempotency::{HeldClaim, PendingClaim};
+use crate::py::idempotency::{self, HeldClaim, PendingClaim};
 use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
@@ -136,10 +136,10 @@ impl AsyncCall {
     }
 
     /// The attempt in flight returned.
-    fn succeeded(&mut self, py: Python<'_>) {
+    fn succeeded(&mut self) {
         self.zone.get().core.succeeded(&self.state);
         if let Some(claim) = self.claim.take() {
-            claim.complete(py);
+            claim.complete();
         }
         self.in_flight = None;
     }
@@ -240,7 +240,7 @@ impl AsyncCall {
     /// The call stays in flight: a fallback may still run (`finished()`).
     fn release_claim(&mut self) {
         if let Some(claim) = self.claim.take() {
-            claim.release();
+            Python::attach(|py| idempotency::release(py, claim));
         }
     }
 

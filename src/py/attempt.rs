@@ -1,6 +1,7 @@
 //! Running one attempt under a time budget, and waiting between attempts,
 //! with the GIL released and Ctrl-C still heard.
 
+use crate::py::gil::without_gil;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -63,8 +64,9 @@ pub(crate) fn run_bounded(
         }
         // A Receiver is Send but not Sync: it travels into the detached
         // closure and back out.
-        let (received, receiver) =
-            py.detach(move || (result.recv_timeout(left.min(SIGNAL_SLICE)), result));
+        let (received, receiver) = without_gil(py, move || {
+            (result.recv_timeout(left.min(SIGNAL_SLICE)), result)
+        });
         result = receiver;
         match received {
             Ok(outcome) => return outcome.map_err(AttemptError::Raised),
@@ -89,7 +91,7 @@ pub(crate) fn sleep(py: Python<'_>, delay: Duration) -> PyResult<()> {
         if left.is_zero() {
             return Ok(());
         }
-        py.detach(|| thread::sleep(left.min(SIGNAL_SLICE)));
+        without_gil(py, || thread::sleep(left.min(SIGNAL_SLICE)));
         py.check_signals()?;
     }
 }

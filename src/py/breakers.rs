@@ -1,17 +1,13 @@
 //! The process's breaker registry, and the manual controls over it.
 
-use crate::core::breaker::{BreakerConfig, BreakerObserver, CircuitBreaker, Registry, Transition};
-use crate::core::clock::SystemClock;
-use crate::core::metrics::registry::METRICS;
+use crate::core::breaker::{BreakerConfig, CircuitBreaker};
+use crate::core::process::breakers::REGISTRY;
 use crate::py::errors::IntoPyConfig;
+use crate::py::stores::ensure_started;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::sync::{Arc, LazyLock};
-
-/// Every breaker of this process.
-pub(crate) static REGISTRY: LazyLock<Registry> =
-    LazyLock::new(|| Registry::new(SystemClock::shared()));
+use std::sync::Arc;
 
 /// Looks a breaker up by name; unknown names are a `KeyError` naming the known ones,
 /// so a typo in an operator's command is loud.
@@ -67,7 +63,7 @@ pub(crate) fn register_breaker(name: &str) {
 /// Forces a breaker open.
 #[pyfunction]
 pub(crate) fn force_open(py: Python<'_>, name: &str) -> PyResult<()> {
-    crate::py::stores::ensure_started(py);
+    ensure_started(py);
     REGISTRY.get_or_create(name).force_open();
     Ok(())
 }
@@ -75,7 +71,7 @@ pub(crate) fn force_open(py: Python<'_>, name: &str) -> PyResult<()> {
 /// Forces a breaker closed.
 #[pyfunction]
 pub(crate) fn force_close(py: Python<'_>, name: &str) -> PyResult<()> {
-    crate::py::stores::ensure_started(py);
+    ensure_started(py);
     REGISTRY.get_or_create(name).force_close();
     Ok(())
 }
@@ -83,7 +79,7 @@ pub(crate) fn force_close(py: Python<'_>, name: &str) -> PyResult<()> {
 /// Returns a breaker to automatic control, window cleared.
 #[pyfunction]
 pub(crate) fn reset(py: Python<'_>, name: &str) -> PyResult<()> {
-    crate::py::stores::ensure_started(py);
+    ensure_started(py);
     REGISTRY.get_or_create(name).reset();
     Ok(())
 }
@@ -110,39 +106,4 @@ pub(crate) fn snapshots(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         all.set_item(breaker.name().as_ref(), entry)?;
     }
     Ok(all)
-}
-
-/// Forwards transitions to a Python callable (the `baldur` event logger).
-struct PyTransitionListener {
-    callback: Py<PyAny>,
-}
-
-impl BreakerObserver for PyTransitionListener {
-    fn on_transition(&self, t: &Transition) {
-        Python::attach(|py| {
-            METRICS.zone(&t.name).transition(t.to);
-            let args = (
-                t.name.as_ref(),
-                t.from.as_str(),
-                t.to.as_str(),
-                t.cause.as_str(),
-                t.generation,
-                t.totals.calls,
-                t.totals.failures,
-            );
-            if let Err(err) = self.callback.call1(py, args) {
-                // A broken listener must not break the call that tripped the
-                // breaker; Python's unraisable hook makes it visible.
-                err.write_unraisable(py, None);
-            }
-        });
-    }
-}
-
-/// Installs the callable that receives every breaker transition.
-#[pyfunction]
-pub(crate) fn set_transition_listener(callback: Option<Py<PyAny>>) {
-    let observer = callback
-        .map(|callback| Arc::new(PyTransitionListener { callback }) as Arc<dyn BreakerObserver>);
-    REGISTRY.set_observer(observer);
 }

@@ -3,7 +3,8 @@
 
 use crate::core::control::remote::RemoteKillSwitch;
 use crate::core::control::{DrainProgress, DRAIN, KILL_SWITCH};
-use crate::py::stores;
+use crate::core::process::stores;
+use crate::py::gil::without_gil;
 use pyo3::exceptions::{PyConnectionError, PyValueError};
 use pyo3::prelude::*;
 use std::time::Duration;
@@ -48,8 +49,7 @@ pub(crate) fn kill_switch_remote_configured() -> bool {
 #[pyfunction]
 pub(crate) fn kill_switch_remote_load(py: Python<'_>) -> PyResult<Option<String>> {
     let remote = remote()?;
-    py.detach(|| remote.load())
-        .map_err(|e| PyConnectionError::new_err(e.0))
+    without_gil(py, || remote.load()).map_err(|e| PyConnectionError::new_err(e.0))
 }
 
 /// Stores the record in Redis (`None` deletes it).
@@ -57,8 +57,7 @@ pub(crate) fn kill_switch_remote_load(py: Python<'_>) -> PyResult<Option<String>
 #[pyo3(signature = (record))]
 pub(crate) fn kill_switch_remote_save(py: Python<'_>, record: Option<String>) -> PyResult<()> {
     let remote = remote()?;
-    py.detach(|| remote.save(record))
-        .map_err(|e| PyConnectionError::new_err(e.0))
+    without_gil(py, || remote.save(record)).map_err(|e| PyConnectionError::new_err(e.0))
 }
 
 fn remote() -> PyResult<RemoteKillSwitch> {

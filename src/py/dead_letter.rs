@@ -4,8 +4,8 @@
 //! `baldur._dlq` (JSON arguments, the function's import path) and written by
 //! the Rust queue.
 
-use crate::py::driver::Outcome;
 use crate::py::errors;
+use crate::py::outcome::Outcome;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;

@@ -1,94 +1,63 @@
-//! `baldur._core.dlq_*`: the dead-letter queue as the Python facade sees it.
-//! The local SQLite queue always exists; with a Redis URL the Redis
-//! Streams queue is the queue, and the local one takes the records Redis
-//! could not (DEGRADED), which `dlq_flush` carries over on recovery. Ids
-//! route each operation: `local:N` (or a bare number) to the local queue,
-//! `zone:ms-seq` to Redis.
+//! `baldur._core.dlq_*`: the dead-letter queue as the Python facade sees
+//! it (`core::process::dead_letters` routes and records; this converts),
+//! and its configuration from `init()`.
 
-use crate::core::dlq::listing::{merge_pages, Cursor, ListQuery, Page};
-use crate::core::dlq::{DlqError, DlqStore, Entry, NewEntry};
-use crate::core::metrics::registry::METRICS;
-use crate::py::dlq_flush;
-use crate::py::dlq_queues::{queues, Queues};
-use pyo3::exceptions::{PyOSError, PyValueError};
+use crate::core::dlq::listing::{Cursor, ListQuery};
+use crate::core::dlq::{Entry, NewEntry, Overflow};
+use crate::core::process::dlq_flush;
+use crate::core::process::dlq_queues::{self, Queues};
+use crate::py::errors;
+use crate::py::gil::without_gil;
+use crate::py::stores::health_dict;
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList};
-use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-/// Local entries' ids carry this prefix when Redis is the queue.
-const LOCAL_PREFIX: &str = "local:";
-
-static FULL: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
-static UNAVAILABLE: PyOnceLock<Py<pyo3::types::PyType>> = PyOnceLock::new();
-
-fn raise(
-    py: Python<'_>,
-    lock: &PyOnceLock<Py<pyo3::types::PyType>>,
-    name: &str,
-    msg: String,
-) -> PyErr {
-    match lock.import(py, "baldur.exceptions", name) {
-        Ok(ty) => match ty.call1((msg,)) {
-            Ok(instance) => PyErr::from_value(instance),
-            Err(err) => err,
-        },
-        Err(err) => err,
-    }
+/// Where the queue lives and its caps (from `init()`); with `redis_url`,
+/// Redis Streams hold it.
+#[pyfunction]
+#[pyo3(signature = (path, max_size, max_per_zone, overflow, redis_url=None, tls_ca_pem=None))]
+pub(crate) fn configure_dlq(
+    path: PathBuf,
+    max_size: u64,
+    max_per_zone: u64,
+    overflow: &str,
+    redis_url: Option<String>,
+    tls_ca_pem: Option<Vec<u8>>,
+) -> PyResult<()> {
+    let overflow = Overflow::parse(overflow)
+        .ok_or_else(|| PyValueError::new_err(format!("unknown overflow strategy {overflow:?}")))?;
+    dlq_queues::configure(
+        path,
+        max_size,
+        max_per_zone,
+        overflow,
+        redis_url,
+        tls_ca_pem,
+    )
+    .map_err(PyValueError::new_err)
 }
 
-/// Every core error as its Python exception.
-fn to_py(py: Python<'_>, error: DlqError) -> PyErr {
-    let message = error.to_string();
-    match error {
-        DlqError::Full { .. } => raise(py, &FULL, "DeadLetterQueueFullError", message),
-        DlqError::Unavailable(_) => {
-            raise(py, &UNAVAILABLE, "DeadLetterQueueUnavailableError", message)
-        }
-        DlqError::Store(_) => PyOSError::new_err(message),
-    }
+/// The Redis queue's health, as `store_health()` reports each store, once
+/// the queue exists (nothing is connected for it); `None` before.
+#[pyfunction]
+pub(crate) fn dlq_store_health(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
+    dlq_queues::remote_health()
+        .map(|health| health_dict(py, &health))
+        .transpose()
 }
 
-/// Which queue an id names.
-enum Route<'a> {
-    Local(&'a str),
-    Remote(&'a str),
-    Nowhere,
+/// Entries carried to Redis by this process so far.
+#[pyfunction]
+pub(crate) fn dlq_flushed() -> u64 {
+    dlq_flush::flushed()
 }
 
-fn route<'a>(queues: &Queues, id: &'a str) -> Route<'a> {
-    let row = id.strip_prefix(LOCAL_PREFIX).unwrap_or(id);
-    if !row.is_empty() && row.bytes().all(|b| b.is_ascii_digit()) {
-        Route::Local(row)
-    } else if queues.remote.is_some() {
-        Route::Remote(id)
-    } else {
-        Route::Nowhere
-    }
-}
-
-/// Runs `op` on the queue `id` names, without the GIL.
-fn on_entry<T: Send>(
-    py: Python<'_>,
-    id: &str,
-    missing: T,
-    op: impl FnOnce(&dyn DlqStore, &str) -> Result<T, DlqError> + Send,
-) -> PyResult<T> {
-    let queues = queues()?;
-    py.detach(|| match route(&queues, id) {
-        Route::Local(row) => op(queues.local.as_ref(), row),
-        Route::Remote(id) => op(queues.remote.as_deref().expect("routed"), id),
-        Route::Nowhere => Ok(missing),
-    })
-    .map_err(|e| to_py(py, e))
-}
-
-/// A local entry's public id: prefixed while Redis is the queue.
-fn local_id(queues: &Queues, mut entry: Entry) -> Entry {
-    if queues.remote.is_some() {
-        entry.id = format!("{LOCAL_PREFIX}{}", entry.id);
-    }
-    entry
+/// The queues, opened on first use (with the GIL held, so a fork never
+/// finds their lock taken by a thread that will not exist in the child).
+fn queues() -> PyResult<Queues> {
+    dlq_queues::queues().map_err(errors::dlq_queues)
 }
 
 /// Records a call durably; returns its id, what was evicted to make room,
@@ -118,31 +87,14 @@ pub(crate) fn dlq_record(
         reason,
     };
     let queues = queues()?;
-    // The store's write (disk or network) runs without the GIL.
-    // The record's token: if Redis wrote it but its answer was lost (a
-    // timeout), the copy kept locally is recognised when flushed there.
-    let token = format!("{:032x}", fastrand::u128(..));
-    let recorded = py.detach(|| {
-        let remote_error = match &queues.remote {
-            None => None,
-            Some(remote) => match remote.record_once(&new, replay_budget, &token) {
-                Ok((id, eviction)) => return Ok((id, eviction, None)),
-                Err(full @ DlqError::Full { .. }) => return Err(full),
-                Err(error) => Some(error.to_string()),
-            },
-        };
-        let token = remote_error.as_ref().map(|_| token.as_str());
-        let (id, eviction) = queues.local.record_with_token(&new, replay_budget, token)?;
-        match remote_error {
-            None => Ok((id.to_string(), eviction, None)),
-            Some(error) => {
-                dlq_flush::schedule(&queues);
-                Ok((format!("{LOCAL_PREFIX}{id}"), eviction, Some(error)))
-            }
-        }
-    });
-    let (id, eviction, fallback) = recorded.map_err(|e| to_py(py, e))?;
-    Ok((id, eviction.evicted, eviction.compressed, fallback))
+    let recorded =
+        without_gil(py, || queues.record(&new, replay_budget)).map_err(|e| errors::dlq(py, e))?;
+    Ok((
+        recorded.id,
+        recorded.eviction.evicted,
+        recorded.eviction.compressed,
+        recorded.redis_error,
+    ))
 }
 
 fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> {
@@ -164,24 +116,13 @@ fn as_dict<'py>(py: Python<'py>, entry: &Entry) -> PyResult<Bound<'py, PyDict>> 
     Ok(dict)
 }
 
-fn with_local_id(queues: &Queues, entry: Entry, local: bool) -> Entry {
-    if local {
-        local_id(queues, entry)
-    } else {
-        entry
-    }
-}
-
 /// One entry as a dict, or `None`. An entry in an unreachable Redis raises
 /// `DeadLetterQueueUnavailableError`.
 #[pyfunction]
 pub(crate) fn dlq_get<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
     let queues = queues()?;
-    let local = matches!(route(&queues, id), Route::Local(_));
-    let found = on_entry(py, id, None, |store, id| store.get(id))?;
-    found
-        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
-        .transpose()
+    let found = without_gil(py, || queues.get(id)).map_err(|e| errors::dlq(py, e))?;
+    found.map(|entry| as_dict(py, &entry)).transpose()
 }
 
 /// One page of entries, oldest first, after `cursor` (from the oldest when
@@ -209,54 +150,33 @@ pub(crate) fn dlq_list<'py>(
         state,
         error_type,
     };
-    let listed = py.detach(|| -> Result<_, DlqError> {
-        let mut partial = None;
-        let remote = match &queues.remote {
-            Some(remote) if !cursor.remote_done => {
-                match remote.list(&query, cursor.remote_after.as_deref(), limit) {
-                    Ok(page) => Some(page),
-                    Err(error) => {
-                        partial = Some(error.to_string());
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-        let local = if cursor.local_done {
-            Page::default()
-        } else {
-            queues
-                .local
-                .list(&query, cursor.local_after.as_deref(), limit)?
-        };
-        let (entries, next) = merge_pages(&cursor, remote, local, limit as usize);
-        Ok((entries, partial, next))
-    });
-    let (entries, partial, next) = listed.map_err(|e| to_py(py, e))?;
-    let dicts = entries
-        .into_iter()
-        .map(|(e, remote)| as_dict(py, &with_local_id(&queues, e, !remote)))
+    let listed =
+        without_gil(py, || queues.list(&query, &cursor, limit)).map_err(|e| errors::dlq(py, e))?;
+    let dicts = listed
+        .entries
+        .iter()
+        .map(|entry| as_dict(py, entry))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok((PyList::new(py, dicts)?, partial, next.map(|c| c.encode())))
+    Ok((
+        PyList::new(py, dicts)?,
+        listed.partial,
+        listed.next.map(|c| c.encode()),
+    ))
 }
 
 /// Takes an entry for replay (one replayer at a time, fleet-wide in Redis).
 #[pyfunction]
 pub(crate) fn dlq_claim<'py>(py: Python<'py>, id: &str) -> PyResult<Option<Bound<'py, PyDict>>> {
     let queues = queues()?;
-    let local = matches!(route(&queues, id), Route::Local(_));
-    let claimed = on_entry(py, id, None, |store, id| store.claim(id))?;
-    claimed
-        .map(|e| as_dict(py, &with_local_id(&queues, e, local)))
-        .transpose()
+    let claimed = without_gil(py, || queues.claim(id)).map_err(|e| errors::dlq(py, e))?;
+    claimed.map(|entry| as_dict(py, &entry)).transpose()
 }
 
 /// The replay of `id` succeeded.
 #[pyfunction]
 pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
-    METRICS.global.dlq_replay(true);
-    on_entry(py, id, (), |store, id| store.succeeded(id))
+    let queues = queues()?;
+    without_gil(py, || queues.succeeded(id)).map_err(|e| errors::dlq(py, e))
 }
 
 /// The replay of `id` failed; returns its new state. `review`: the replay
@@ -265,27 +185,15 @@ pub(crate) fn dlq_succeeded(py: Python<'_>, id: &str) -> PyResult<()> {
 #[pyfunction]
 #[pyo3(signature = (id, error, review=false))]
 pub(crate) fn dlq_failed(py: Python<'_>, id: &str, error: &str, review: bool) -> PyResult<String> {
-    METRICS.global.dlq_replay(false);
-    let state = on_entry(py, id, "gone".to_owned(), |store, id| {
-        if review {
-            store.review(id, error)
-        } else {
-            store.failed(id, error)
-        }
-    })?;
     let queues = queues()?;
-    if matches!(route(&queues, id), Route::Local(_)) {
-        // A local entry a replay held is free again: on to Redis with it
-        // (when Redis is the queue).
-        dlq_flush::schedule(&queues);
-    }
-    Ok(state)
+    without_gil(py, || queues.failed(id, error, review)).map_err(|e| errors::dlq(py, e))
 }
 
 /// A fresh replay budget for a needs-review entry.
 #[pyfunction]
 pub(crate) fn dlq_redrive(py: Python<'_>, id: &str, budget: u32) -> PyResult<bool> {
-    on_entry(py, id, false, |store, id| store.redrive(id, budget))
+    let queues = queues()?;
+    without_gil(py, || queues.redrive(id, budget)).map_err(|e| errors::dlq(py, e))
 }
 
 /// Deletes the matching entries, in Redis and locally. Refused whole while
@@ -294,20 +202,7 @@ pub(crate) fn dlq_redrive(py: Python<'_>, id: &str, budget: u32) -> PyResult<boo
 #[pyo3(signature = (zone=None, state=None))]
 pub(crate) fn dlq_purge(py: Python<'_>, zone: Option<&str>, state: Option<&str>) -> PyResult<u64> {
     let queues = queues()?;
-    py.detach(|| -> Result<u64, DlqError> {
-        let remote = match &queues.remote {
-            Some(remote) => remote.purge(zone, state)?,
-            None => 0,
-        };
-        Ok(remote + queues.local.purge(zone, state)?)
-    })
-    .map_err(|e| to_py(py, e))
-}
-
-fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
-    for (key, count) in pairs {
-        *into.entry(key).or_default() += count;
-    }
+    without_gil(py, || queues.purge(zone, state)).map_err(|e| errors::dlq(py, e))
 }
 
 /// Counts, by state and zone, plus every eviction the stores made (by any
@@ -318,53 +213,21 @@ fn merge(into: &mut BTreeMap<String, u64>, pairs: Vec<(String, u64)>) {
 #[pyfunction]
 pub(crate) fn dlq_stats(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let queues = queues()?;
-    let counted = py.detach(|| -> Result<_, DlqError> {
-        let remote = queues.remote.as_ref().map(|remote| remote.stats());
-        Ok((remote, queues.local.stats()?))
-    });
-    let (remote, local) = counted.map_err(|e| to_py(py, e))?;
-    let (mut by_state, mut by_zone) = (BTreeMap::new(), BTreeMap::new());
-    let mut compressed = local.compressed.clone();
-    let mut total = local.total;
-    let mut evictions = local.evictions;
-    let mut unavailable = None;
-    match remote {
-        Some(Ok(stats)) => {
-            total += stats.total;
-            evictions.evicted += stats.evictions.evicted;
-            evictions.compressed += stats.evictions.compressed;
-            merge(&mut by_state, stats.by_state);
-            merge(&mut by_zone, stats.by_zone);
-            compressed.extend(stats.compressed);
-        }
-        Some(Err(error)) => unavailable = Some(error.to_string()),
-        None => {}
-    }
-    merge(&mut by_state, local.by_state);
-    merge(&mut by_zone, local.by_zone);
+    let stats = without_gil(py, || queues.stats()).map_err(|e| errors::dlq(py, e))?;
     let dict = PyDict::new(py);
-    dict.set_item("total", total)?;
-    dict.set_item("by_state", by_state)?;
-    dict.set_item("by_zone", by_zone)?;
+    dict.set_item("total", stats.total)?;
+    dict.set_item("by_state", stats.by_state)?;
+    dict.set_item("by_zone", stats.by_zone)?;
     let summaries = PyList::empty(py);
-    for (zone, error_type, count) in compressed {
+    for (zone, error_type, count) in stats.compressed_summaries {
         summaries.append((zone, error_type, count))?;
     }
     dict.set_item("compressed_summaries", summaries)?;
-    dict.set_item("evicted", evictions.evicted)?;
-    dict.set_item("compressed", evictions.compressed)?;
-    let store = if queues.remote.is_some() {
-        "redis"
-    } else {
-        "sqlite"
-    };
-    dict.set_item("store", store)?;
-    dict.set_item("local", local.total)?;
-    dict.set_item("unavailable", unavailable)?;
-    let degraded = queues
-        .remote
-        .as_ref()
-        .is_some_and(|r| r.redis().health().is_degraded());
-    dict.set_item("degraded", degraded)?;
+    dict.set_item("evicted", stats.evictions.evicted)?;
+    dict.set_item("compressed", stats.evictions.compressed)?;
+    dict.set_item("store", stats.store)?;
+    dict.set_item("local", stats.local)?;
+    dict.set_item("unavailable", stats.unavailable)?;
+    dict.set_item("degraded", stats.degraded)?;
     Ok(dict)
 }

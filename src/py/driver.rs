@@ -2,65 +2,17 @@
 //! attempt, classifying errors, sleeping between attempts, and calling the
 //! fallback when the call gives up.
 
-use crate::core::breaker::Rejection;
 use crate::core::control::{DRAIN, KILL_SWITCH};
 use crate::core::protect::{GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
 use crate::py::dead_letter;
 use crate::py::errors;
+use crate::py::idempotency;
+pub(crate) use crate::py::outcome::Outcome;
 use crate::py::stores;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
-
-/// How a protected call ended.
-pub(crate) enum Outcome {
-    /// An attempt returned.
-    Returned { value: Py<PyAny>, attempts: u32 },
-    /// The breaker refused the call; nothing ran.
-    Rejected {
-        rejection: Rejection,
-        dlq_id: Option<String>,
-    },
-    /// An error that is not the dependency's failure (ignored, HTTP 4xx,
-    /// interrupt), or a failure inside Baldur's own classifier: raised as is.
-    Propagated { error: PyErr, attempts: u32 },
-    /// No attempt succeeded. `error` is the final exception; `fallback`
-    /// holds the fallback's answer (or its own error) if one is set.
-    GaveUp {
-        error: PyErr,
-        reason: GiveUp,
-        attempts: u32,
-        fallback: Option<PyResult<Py<PyAny>>>,
-        dlq_id: Option<String>,
-    },
-}
-
-impl Outcome {
-    /// The dead-letter entry recorded for this call, if any.
-    pub(crate) fn dlq_id(&self) -> Option<String> {
-        match self {
-            Outcome::Rejected { dlq_id, .. } | Outcome::GaveUp { dlq_id, .. } => dlq_id.clone(),
-            _ => None,
-        }
-    }
-
-    /// The value the caller gets, or the error it sees.
-    pub(crate) fn into_result(self, py: Python<'_>, zone: &PyZone) -> PyResult<Py<PyAny>> {
-        match self {
-            Outcome::Returned { value, .. } => Ok(value),
-            Outcome::Rejected { rejection, .. } => {
-                Err(errors::circuit_open(py, &zone.name, rejection))
-            }
-            Outcome::Propagated { error, .. } => Err(error),
-            Outcome::GaveUp {
-                fallback: Some(answer),
-                ..
-            } => answer,
-            Outcome::GaveUp { error, .. } => Err(error),
-        }
-    }
-}
 
 /// Runs `func(*args, **kwargs)` under the zone's protection. `key` is a
 /// function-form call's idempotency key.
@@ -108,9 +60,13 @@ fn run_idempotent(
         Err(error) => return Outcome::Propagated { error, attempts: 0 },
     };
     let outcome = run_claimed(py, zone, func, args, kwargs);
-    if let (Some(claim), Outcome::Returned { .. }) = (claim, &outcome) {
-        claim.complete(py);
-    } // any other end drops the claim, which releases it
+    match (claim, &outcome) {
+        (Some(claim), Outcome::Returned { .. }) => claim.complete(),
+        // Any other end releases it, before the caller sees the outcome:
+        // a retry of the same key right after must be able to run.
+        (Some(claim), _) => idempotency::release(py, claim),
+        (None, _) => {}
+    }
     outcome
 }
 

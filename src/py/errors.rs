@@ -1,7 +1,15 @@
 //! Core errors and outcomes as the exceptions of `baldur.exceptions`.
 
+//!
+//! One exhaustive map: every error type the core hands the bindings is
+//! matched here, so a new variant does not compile until it has its
+//! Python exception.
+
 use crate::core::breaker::Rejection;
+use crate::core::dlq::DlqError;
 use crate::core::error::ConfigError;
+use crate::core::process::dlq_queues::QueuesError;
+use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyString, PyType};
@@ -17,6 +25,8 @@ static KEY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static UNAVAILABLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static WRONG_COLOUR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static COROUTINE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DLQ_FULL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static DLQ_UNAVAILABLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// `baldur.exceptions.<name>(*args)`, as an error to raise. If the
 /// exception cannot even be built, that failure is what surfaces.
@@ -94,6 +104,31 @@ pub(crate) fn idempotency_key(py: Python<'_>, message: &str) -> PyErr {
 /// `IdempotencyUnavailableError(message)`: fail-closed.
 pub(crate) fn idempotency_unavailable(py: Python<'_>, message: &str) -> PyErr {
     build(py, &UNAVAILABLE, "IdempotencyUnavailableError", (message,))
+}
+
+/// A dead-letter queue's error: full (`reject`), Redis unreachable, or the
+/// store itself failing (an `OSError`).
+pub(crate) fn dlq(py: Python<'_>, error: DlqError) -> PyErr {
+    let message = error.to_string();
+    match error {
+        DlqError::Full { .. } => build(py, &DLQ_FULL, "DeadLetterQueueFullError", (message,)),
+        DlqError::Unavailable(_) => build(
+            py,
+            &DLQ_UNAVAILABLE,
+            "DeadLetterQueueUnavailableError",
+            (message,),
+        ),
+        DlqError::Store(_) => PyOSError::new_err(message),
+    }
+}
+
+/// The dead-letter queues are not at hand: not configured (a `ValueError`:
+/// `init()` was not called) or not openable (an `OSError`).
+pub(crate) fn dlq_queues(error: QueuesError) -> PyErr {
+    match error {
+        QueuesError::NotConfigured => PyValueError::new_err(error.to_string()),
+        QueuesError::Open(message) => PyOSError::new_err(message),
+    }
 }
 
 /// Extension trait: `result.or_config_error(py)?`.

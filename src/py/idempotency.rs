@@ -2,61 +2,19 @@
 //! arguments, claiming it before the breaker, and settling the claim when
 //! the call ends (completed on success, released otherwise).
 
-use crate::core::clock::SystemClock;
 use crate::core::control::KILL_SWITCH;
 use crate::core::error::positive_seconds;
-use crate::core::idempotency::{
-    Claim, IdempotencyGate, MemoryStore, Refusal, StoreError, UnreachableStore,
-};
+use crate::core::idempotency::{Claim, Refusal};
 use crate::core::metrics::registry::METRICS;
-use crate::core::store::wal::Pending;
+pub(crate) use crate::core::process::idempotency::HeldClaim;
+use crate::core::process::idempotency::{self, GATE};
 use crate::py::errors;
 use crate::py::errors::IntoPyConfig;
-use crate::py::runtime::{BaldurRuntime, RUNTIME};
+use crate::py::gil::without_gil;
+use crate::py::runtime::BaldurRuntime;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyTuple};
-use std::sync::{Arc, LazyLock};
 use std::time::Duration;
-
-/// The process's idempotency gate; the memory store until a shared one is
-/// configured.
-pub(crate) static GATE: LazyLock<IdempotencyGate> =
-    LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(SystemClock::shared()))));
-
-static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
-
-/// Completions still travelling to a remote store; the exit hook waits for
-/// them before the runtime stops.
-static IN_FLIGHT: parking_lot::Mutex<Vec<tokio::task::JoinHandle<()>>> =
-    parking_lot::Mutex::new(Vec::new());
-
-/// Waits (at most `timeout`) for background completions to land.
-pub(crate) fn wait_for_completions(py: Python<'_>, timeout: Duration) {
-    let tasks = std::mem::take(&mut *IN_FLIGHT.lock());
-    if tasks.is_empty() {
-        return;
-    }
-    py.detach(|| {
-        let _ = RUNTIME.block_on(async move {
-            let all = async {
-                for task in tasks {
-                    let _ = task.await;
-                }
-            };
-            let _ = tokio::time::timeout(timeout, all).await;
-        });
-    });
-}
-
-/// In a forked child: the parent's completions run on a runtime the child
-/// does not have, so waiting for them at exit would only wait out the
-/// timeout. They are the parent's to deliver; the child forgets them.
-pub(crate) fn after_fork() {
-    if let Some(mut tasks) = IN_FLIGHT.try_lock() {
-        std::mem::forget(std::mem::take(&mut *tasks));
-    }
-}
 
 /// Sets how long a completed operation blocks duplicates.
 #[pyfunction]
@@ -65,19 +23,6 @@ pub(crate) fn set_idempotency_memory_ttl(py: Python<'_>, seconds: f64) -> PyResu
         positive_seconds("idempotency_gate_memory_ttl_seconds", seconds).or_config_error(py)?;
     GATE.set_memory_ttl(ttl);
     Ok(())
-}
-
-/// Fault injection: with a reason, the idempotency store behaves as if its
-/// backing service were down (every claim fails: fail-closed calls raise
-/// `IdempotencyUnavailableError`, fail-open ones run unclaimed); with
-/// `None`, a fresh memory store is back. For tests and failure drills.
-#[pyfunction]
-#[pyo3(signature = (reason))]
-pub(crate) fn inject_idempotency_store_fault(reason: Option<String>) {
-    match reason {
-        Some(reason) => GATE.set_store(Arc::new(UnreachableStore::new(reason))),
-        None => GATE.set_store(Arc::new(MemoryStore::new(SystemClock::shared()))),
-    }
 }
 
 /// Where a call's key comes from.
@@ -161,15 +106,6 @@ impl IdempotencySpec {
     }
 }
 
-/// A claim held for the length of one call. Settled exactly once: completed
-/// on success, released on any other end (including being dropped).
-pub(crate) struct HeldClaim {
-    claim: Option<Claim>,
-    /// Release a remote claim in the background (an async callsite must
-    /// not block its event loop on the round trip).
-    background_release: bool,
-}
-
 /// A claim about to be made.
 struct ClaimRequest {
     key_text: Py<PyString>,
@@ -203,12 +139,7 @@ pub(crate) fn claim_for_async<'py>(
     kwargs: Option<&Bound<'py, PyDict>>,
     given: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let background = |held: Option<HeldClaim>| {
-        held.map(|mut held| {
-            held.background_release = true;
-            held
-        })
-    };
+    let background = |held: Option<HeldClaim>| held.map(HeldClaim::releasing_in_background);
     if !KILL_SWITCH.is_enabled() {
         // Disabled: the call runs unclaimed, like every other protection.
         return Ok(Bound::new(py, PendingClaim { held: None })?.into_any());
@@ -232,98 +163,13 @@ pub(crate) fn claim_for_async<'py>(
     })
 }
 
-impl HeldClaim {
-    /// The call succeeded: duplicates are refused from now on.
-    pub(crate) fn complete(mut self, py: Python<'_>) {
-        let Some(claim) = self.claim.take() else {
-            return;
-        };
-        if !GATE.is_remote() {
-            settle_completion(py, &claim, GATE.complete(&claim));
-            return;
-        }
-        // A remote completion runs in the background: the caller has its
-        // answer after one round trip (the claim). Until it lands, a
-        // duplicate still sees the claim, "in_progress", and is refused.
-        let background = RUNTIME.handle().map(|runtime| {
-            runtime.spawn_blocking(move || {
-                let completed = GATE.complete(&claim);
-                Python::attach(|py| settle_completion(py, &claim, completed));
-            })
-        });
-        match background {
-            Ok(task) => {
-                let mut in_flight = IN_FLIGHT.lock();
-                in_flight.retain(|task| !task.is_finished());
-                in_flight.push(task);
-            }
-            Err(error) => event_text(py, "idempotency.completion_failed", &error.to_string()),
-        }
-    }
-}
-
-impl HeldClaim {
-    /// The call ended without success: a later attempt may run.
-    pub(crate) fn release(mut self) {
-        self.release_now();
-    }
-
-    fn release_now(&mut self) {
-        if let Some(claim) = self.claim.take() {
-            if self.background_release && GATE.is_remote() {
-                release_in_background(claim);
-                return;
-            }
-            let released = if GATE.is_remote() {
-                // Drop may run with or without the GIL: hold it, then let
-                // it go for the round trip.
-                Python::attach(|py| py.detach(|| GATE.release(&claim)))
-            } else {
-                GATE.release(&claim)
-            };
-            if let Err(error) = released {
-                if GATE.is_remote() {
-                    Python::attach(|py| {
-                        crate::py::stores::log_pending(
-                            py,
-                            &Pending::IdempotencyRelease {
-                                key: claim.key().to_owned(),
-                                owner: claim.owner(),
-                            },
-                        )
-                    });
-                }
-                Python::attach(|py| {
-                    event(py, "idempotency.release_failed", &claim, &error.to_string())
-                });
-            }
-        }
-    }
-}
-
-/// A remote release off the caller's thread; logged (and queued in the
-/// write-ahead log) if it fails, like a blocking one.
-fn release_in_background(claim: Claim) {
-    let task = RUNTIME.handle().map(|runtime| {
-        runtime.spawn_blocking(move || {
-            HeldClaim {
-                claim: Some(claim),
-                background_release: false,
-            }
-            .release_now();
-        })
-    });
-    if let Ok(task) = task {
-        let mut in_flight = IN_FLIGHT.lock();
-        in_flight.retain(|task| !task.is_finished());
-        in_flight.push(task);
-    }
-}
-
-/// A claim is never leaked: one not settled by its call is released.
-impl Drop for HeldClaim {
-    fn drop(&mut self) {
-        self.release_now();
+/// Settles a claim whose call ended without success: a remote store's
+/// round trip runs with the GIL released.
+pub(crate) fn release(py: Python<'_>, held: HeldClaim) {
+    if held.release_blocks() {
+        without_gil(py, || held.release());
+    } else {
+        held.release();
     }
 }
 
@@ -344,7 +190,7 @@ impl IdempotencySpec {
             self.execution_ttl,
         );
         let claimed = if GATE.is_remote() {
-            py.detach(|| GATE.claim(key, fingerprint, ttl))
+            without_gil(py, || GATE.claim(key, fingerprint, ttl))
         } else {
             GATE.claim(key, fingerprint, ttl)
         };
@@ -402,20 +248,7 @@ impl IdempotencySpec {
             METRICS.zone(&self.namespace).idempotency_duplicate();
         }
         match claimed {
-            Ok(claim) => {
-                if claim.took_over() {
-                    event(
-                        py,
-                        "idempotency.claim_taken_over",
-                        &claim,
-                        "a claim older than its execution window was taken over",
-                    );
-                }
-                Ok(Some(HeldClaim {
-                    claim: Some(claim),
-                    background_release: false,
-                }))
-            }
+            Ok(claim) => Ok(Some(HeldClaim::hold(claim))),
             Err(Refusal::Duplicate(state)) => Err(errors::idempotency_duplicate(
                 py,
                 "IdempotencyDuplicateError",
@@ -432,12 +265,7 @@ impl IdempotencySpec {
             )),
             Err(Refusal::Unavailable(error)) if self.fail_open => {
                 let message = format!("{error}; running unclaimed (fail_open=True)");
-                emit(
-                    py,
-                    "idempotency.claim_failed",
-                    &request.namespaced,
-                    &message,
-                );
+                idempotency::emit("idempotency.claim_failed", &request.namespaced, &message);
                 Ok(None)
             }
             Err(Refusal::Unavailable(error)) => {
@@ -496,55 +324,5 @@ impl IdempotencySpec {
                 ),
             )),
         }
-    }
-}
-
-/// Logs what became of a completion that did not simply succeed.
-fn settle_completion(py: Python<'_>, claim: &Claim, completed: Result<bool, StoreError>) {
-    match completed {
-        Ok(true) => {}
-        Ok(false) => event(
-            py,
-            "idempotency.completion_blocked",
-            claim,
-            "the claim was taken over by a newer owner; its record is left alone",
-        ),
-        Err(error) => {
-            event(
-                py,
-                "idempotency.completion_failed",
-                claim,
-                &error.to_string(),
-            );
-            // Durably queued: replayed when the store is back, so the
-            // operation does not become runnable again when its window ends.
-            crate::py::stores::log_pending(
-                py,
-                &Pending::IdempotencyComplete {
-                    key: claim.key().to_owned(),
-                    owner: claim.owner(),
-                    memory_ttl_ms: u64::try_from(GATE.memory_ttl().as_millis()).unwrap_or(u64::MAX),
-                },
-            );
-        }
-    }
-}
-
-fn event_text(py: Python<'_>, name: &str, detail: &str) {
-    emit(py, name, "", detail);
-}
-
-fn event(py: Python<'_>, name: &str, claim: &Claim, detail: &str) {
-    emit(py, name, claim.key(), detail);
-}
-
-/// Logs an idempotency event through `baldur._events`; a broken logger
-/// must not break the call.
-fn emit(py: Python<'_>, name: &str, key: &str, detail: &str) {
-    let logged = EVENT
-        .import(py, "baldur._events", "idempotency_event")
-        .and_then(|log| log.call1((name, key, detail)));
-    if let Err(err) = logged {
-        err.write_unraisable(py, None);
     }
 }

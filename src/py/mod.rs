@@ -7,17 +7,19 @@ mod call;
 mod control;
 mod dead_letter;
 mod dlq;
-mod dlq_flush;
-mod dlq_queues;
 mod driver;
 mod errors;
+mod events;
+mod gil;
 mod idempotency;
 mod metrics;
 mod names;
+mod outcome;
 mod protected;
 mod result;
 mod runtime;
 mod stores;
+mod test_hooks;
 mod zone;
 
 use pyo3::prelude::*;
@@ -27,6 +29,7 @@ use pyo3::prelude::*;
 #[pyo3(name = "_core")]
 fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::init(m.py())?;
+    events::install();
     // One definition of the codes the two sides exchange.
     // The one version: Cargo's (maturin gives the wheel the same one).
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
@@ -49,10 +52,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         idempotency::set_idempotency_memory_ttl,
         m
     )?)?;
-    m.add_function(wrap_pyfunction!(
-        idempotency::inject_idempotency_store_fault,
-        m
-    )?)?;
     m.add_function(wrap_pyfunction!(async_call::refused_result, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect, m)?)?;
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
@@ -65,7 +64,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(breakers::reset, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::circuit_state, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::snapshots, m)?)?;
-    m.add_function(wrap_pyfunction!(breakers::set_transition_listener, m)?)?;
+    m.add_function(wrap_pyfunction!(events::set_transition_listener, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::close_runtime, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_after_fork, m)?)?;
@@ -74,12 +73,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(stores::redis_url_problem, m)?)?;
     m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
-    m.add_function(wrap_pyfunction!(dlq_queues::dlq_store_health, m)?)?;
+    m.add_function(wrap_pyfunction!(dlq::dlq_store_health, m)?)?;
     m.add_function(wrap_pyfunction!(stores::flush_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::wal_pending, m)?)?;
     m.add_function(wrap_pyfunction!(stores::first_sync, m)?)?;
-    m.add_function(wrap_pyfunction!(stores::replay_wal_now, m)?)?;
-    m.add_function(wrap_pyfunction!(stores::wal_append_json, m)?)?;
     for function in [
         wrap_pyfunction!(metrics::metrics_snapshot, m)?,
         wrap_pyfunction!(metrics::record_request, m)?,
@@ -101,7 +98,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add_function(function)?;
     }
     for function in [
-        wrap_pyfunction!(dlq_queues::configure_dlq, m)?,
+        wrap_pyfunction!(dlq::configure_dlq, m)?,
         wrap_pyfunction!(dlq::dlq_record, m)?,
         wrap_pyfunction!(dlq::dlq_get, m)?,
         wrap_pyfunction!(dlq::dlq_list, m)?,
@@ -111,8 +108,16 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(dlq::dlq_redrive, m)?,
         wrap_pyfunction!(dlq::dlq_purge, m)?,
         wrap_pyfunction!(dlq::dlq_stats, m)?,
-        wrap_pyfunction!(dlq_queues::dlq_set_replay_lease, m)?,
-        wrap_pyfunction!(dlq_flush::dlq_flushed, m)?,
+        wrap_pyfunction!(dlq::dlq_flushed, m)?,
+    ] {
+        m.add_function(function)?;
+    }
+    // Test and drill hooks: reached through `baldur.testing`.
+    for function in [
+        wrap_pyfunction!(test_hooks::inject_idempotency_store_fault, m)?,
+        wrap_pyfunction!(test_hooks::replay_wal_now, m)?,
+        wrap_pyfunction!(test_hooks::wal_append_json, m)?,
+        wrap_pyfunction!(test_hooks::dlq_set_replay_lease, m)?,
     ] {
         m.add_function(function)?;
     }

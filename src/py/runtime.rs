@@ -2,7 +2,8 @@
 //! its life-cycle hooks (`baldur._runtime` installs them): shut down at
 //! interpreter exit with the GIL released, forgotten in a forked child.
 
-use crate::core::runtime::BackgroundRuntime;
+use crate::core::process::{fork, RUNTIME};
+use crate::py::gil::without_gil;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::generic::{ContextExt, Runtime};
@@ -17,14 +18,11 @@ use tokio::task::JoinHandle;
 /// Time the exit hook waits for blocking tasks before abandoning them.
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The one background runtime of this process.
-pub(crate) static RUNTIME: BackgroundRuntime = BackgroundRuntime::new();
-
 tokio::task_local! {
     static TASK_LOCALS: OnceLock<TaskLocals>;
 }
 
-/// pyo3-async-runtimes' view of [`RUNTIME`]: Rust futures handed to Python
+/// pyo3-async-runtimes' view of the process's runtime: Rust futures handed to Python
 /// run there, never on a runtime the library would own (and fail to stop).
 pub(crate) struct BaldurRuntime;
 
@@ -91,26 +89,24 @@ impl ContextExt for BaldurRuntime {
 /// result back.
 #[pyfunction]
 pub(crate) fn shutdown_runtime(py: Python<'_>) {
-    py.detach(|| RUNTIME.shutdown(SHUTDOWN_TIMEOUT));
+    without_gil(py, || RUNTIME.shutdown(SHUTDOWN_TIMEOUT));
 }
 
 /// The `atexit` hook: stops the runtime for good, the GIL released.
 #[pyfunction]
 pub(crate) fn close_runtime(py: Python<'_>) {
-    py.detach(|| RUNTIME.close(SHUTDOWN_TIMEOUT));
+    without_gil(py, || RUNTIME.close(SHUTDOWN_TIMEOUT));
 }
 
-/// The `os.register_at_fork` child hook: forgets the parent's runtime (the
-/// child starts its own on first use) and reseeds the random generator the
-/// child inherited, so workers do not share jitter or owner tokens.
+/// The `os.register_at_fork` child hook: the process's services forget
+/// what the parent's threads own, in the core's one order. A store the
+/// child could not set up again is reported, not raised (the hook runs
+/// inside `os.fork()`).
 #[pyfunction]
-pub(crate) fn runtime_after_fork() {
-    RUNTIME.forget_after_fork();
-    crate::core::random::reseed_after_fork();
-    crate::core::store::caller_connection::forget_after_fork();
-    crate::py::stores::after_fork();
-    crate::py::idempotency::after_fork();
-    crate::py::dlq_queues::after_fork();
+pub(crate) fn runtime_after_fork(py: Python<'_>) {
+    if let Err(error) = fork::after_fork() {
+        PyRuntimeError::new_err(error).write_unraisable(py, None);
+    }
 }
 
 /// Whether the background runtime is started, and how many times it was.

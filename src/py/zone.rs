@@ -3,19 +3,17 @@
 
 use crate::core::error::positive_seconds;
 use crate::core::metrics::registry::METRICS;
-use crate::core::protect::{Verdict, Zone, ZoneDefaults};
+use crate::core::process::breakers::REGISTRY;
+use crate::core::process::zones::ZONE_DEFAULTS;
+use crate::core::protect::{Verdict, Zone};
 use crate::core::retry::{Backoff, Jitter, RetryPolicy};
-use crate::py::breakers::REGISTRY;
 use crate::py::errors::IntoPyConfig;
 use crate::py::idempotency::IdempotencySpec;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyTuple};
-use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
-/// Defaults for every zone of this process (`init()` sets them).
-static ZONE_DEFAULTS: LazyLock<Arc<ZoneDefaults>> = LazyLock::new(Default::default);
+use std::time::Duration;
 
 /// Sets the wall-clock bound for calls whose callsite names none.
 #[pyfunction]

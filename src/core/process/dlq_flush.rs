@@ -7,10 +7,9 @@
 //! not added), then deleted locally: nothing lost, nothing doubled.
 
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
-use crate::core::store::health::{HealthEvent, DEFAULT_PROBE_INTERVAL};
-use crate::py::dlq_queues::{Queues, GENERATION};
-use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
+use crate::core::events::{Event, EVENTS};
+use crate::core::process::dlq_queues::{Queues, GENERATION};
+use crate::core::store::health::DEFAULT_PROBE_INTERVAL;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -24,7 +23,6 @@ const FULL_RETRY: Duration = Duration::from_secs(5);
 /// The generation (plus one) of the queues a running flusher serves; 0: none.
 static FLUSHING_FOR: AtomicU64 = AtomicU64::new(0);
 static FLUSHED: AtomicU64 = AtomicU64::new(0);
-static EVENT: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Starts the flusher for `queues` unless one runs for them. It keeps the
 /// queues it was given (it never takes the configuration's lock, so a fork
@@ -76,8 +74,7 @@ pub(crate) fn after_fork() {
 }
 
 /// Entries carried to Redis by this process so far.
-#[pyfunction]
-pub(crate) fn dlq_flushed() -> u64 {
+pub fn flushed() -> u64 {
     FLUSHED.load(Ordering::Relaxed)
 }
 
@@ -157,41 +154,10 @@ fn flush_batch(local: &SqliteDlq, remote: &RedisDlq) -> Result<Option<u64>, DlqE
     Ok(Some(forwarded))
 }
 
-fn log(event: &'static str, count: u64, detail: String) {
-    // Never at interpreter shutdown: the entries are safe on disk anyway.
-    Python::try_attach(|py| {
-        let logged = EVENT
-            .import(py, "baldur._dlq", "flush_event")
-            .and_then(|log| log.call1((event, count, detail)));
-        if let Err(err) = logged {
-            err.write_unraisable(py, None);
-        }
-    });
-}
-
-/// The DLQ's Redis health listener: logs the change. (The flush needs no
-/// call from here: it runs whenever entries wait locally, probing.)
-pub(crate) fn on_health_event(event: &HealthEvent) {
-    let (name, store, detail) = match event {
-        HealthEvent::DegradedEntered { store, error } => {
-            ("storage.degraded_entered", store.clone(), error.clone())
-        }
-        HealthEvent::DegradedExited { store, after } => (
-            "storage.degraded_exited",
-            store.clone(),
-            format!("after {:.3}s", after.as_secs_f64()),
-        ),
-        HealthEvent::DataLost { store, detail } => {
-            ("storage.data_lost", store.clone(), detail.clone())
-        }
-    };
-    Python::try_attach(|py| {
-        let logged = py
-            .import("baldur._events")
-            .and_then(|m| m.getattr("storage_event"))
-            .and_then(|log| log.call1((name, store, detail)));
-        if let Err(err) = logged {
-            err.write_unraisable(py, None);
-        }
+fn log(name: &'static str, count: u64, detail: String) {
+    EVENTS.emit(Event::DlqFlush {
+        name,
+        count,
+        detail,
     });
 }

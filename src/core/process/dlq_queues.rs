@@ -6,15 +6,11 @@
 use crate::core::clock::SystemClock;
 use crate::core::dlq::sqlite::REPLAY_LEASE_MS;
 use crate::core::dlq::{Caps, DlqStore, Overflow, RedisDlq, SqliteDlq};
+use crate::core::process::{dlq_flush, health, RUNTIME};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
-use crate::py::runtime::RUNTIME;
-use crate::py::{dlq_flush, stores};
 use parking_lot::Mutex;
-use pyo3::exceptions::{PyOSError, PyValueError};
-use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -41,27 +37,26 @@ static LEASE_MS: AtomicU64 = AtomicU64::new(DEFAULT_REPLAY_LEASE.as_millis() as 
 
 /// The queues of this process: the local one, and Redis when configured.
 #[derive(Clone, Debug)]
-pub(crate) struct Queues {
-    pub(crate) local: Arc<SqliteDlq>,
-    pub(crate) remote: Option<Arc<RedisDlq>>,
+pub struct Queues {
+    /// The local SQLite queue: always there.
+    pub local: Arc<SqliteDlq>,
+    /// The Redis Streams queue, with a Redis URL.
+    pub remote: Option<Arc<RedisDlq>>,
 }
 
 /// Where the queue lives and its caps (from `init()`); with `redis_url`,
-/// Redis Streams hold it.
-#[pyfunction]
-#[pyo3(signature = (path, max_size, max_per_zone, overflow, redis_url=None, tls_ca_pem=None))]
-pub(crate) fn configure_dlq(
+/// Redis Streams hold it. Nothing is opened here: [`current`] opens on
+/// first use. An unusable Redis URL is refused, naming what is wrong.
+pub fn configure(
     path: PathBuf,
     max_size: u64,
     max_per_zone: u64,
-    overflow: &str,
+    overflow: Overflow,
     redis_url: Option<String>,
     tls_ca_pem: Option<Vec<u8>>,
-) -> PyResult<()> {
-    let overflow = Overflow::parse(overflow)
-        .ok_or_else(|| PyValueError::new_err(format!("unknown overflow strategy {overflow:?}")))?;
+) -> Result<(), String> {
     if let Some(url) = &redis_url {
-        RedisTarget::parse(url).map_err(PyValueError::new_err)?;
+        RedisTarget::parse(url)?;
     }
     let caps = Caps {
         max_size,
@@ -105,7 +100,7 @@ pub(crate) fn configure_dlq(
 /// The queues, opened on first use. `None` before `init()` configured them.
 /// Called with the GIL held (so a fork never finds the lock taken by a
 /// thread that will not exist in the child).
-pub(crate) fn current() -> Result<Option<Queues>, String> {
+pub fn current() -> Result<Option<Queues>, String> {
     let mut guard = QUEUE.lock();
     let Some(configured) = guard.as_mut() else {
         return Ok(None);
@@ -151,7 +146,7 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
         DEFAULT_OPERATION_TIMEOUT,
     )?;
     let redis = Arc::new(redis);
-    stores::listen_to_health(&redis, dlq_flush::on_health_event);
+    health::listen(&redis, health::nothing_more);
     redis.watch_for_data_loss(
         Some(RedisDlq::census),
         "every dead-letter entry it held (not counted yet)",
@@ -161,24 +156,40 @@ fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
     Ok(RedisDlq::new(redis, configured.caps, consumer, lease))
 }
 
-/// The Redis queue's health, as `store_health()` reports each store, once
-/// the queue exists (nothing is connected for it); `None` before.
-#[pyfunction]
-pub(crate) fn dlq_store_health(py: Python<'_>) -> PyResult<Option<Bound<'_, PyDict>>> {
-    let health = {
-        let configured = QUEUE.lock();
-        configured
-            .as_ref()
-            .and_then(|c| c.remote.as_ref())
-            .map(|remote| remote.redis().health().clone())
-    };
-    health.map(|h| stores::health_dict(py, &h)).transpose()
+/// The Redis queue's health record, once the queue exists (nothing is
+/// connected for it before); `None` before, or without Redis.
+pub fn remote_health() -> Option<Arc<StoreHealth>> {
+    let configured = QUEUE.lock();
+    configured
+        .as_ref()
+        .and_then(|c| c.remote.as_ref())
+        .map(|remote| remote.redis().health().clone())
 }
 
-pub(crate) fn queues() -> PyResult<Queues> {
+/// The queues, opened on first use; an error says why they cannot be
+/// opened, or that `init()` has not configured them.
+pub fn queues() -> Result<Queues, QueuesError> {
     current()
-        .map_err(PyOSError::new_err)?
-        .ok_or_else(|| PyValueError::new_err("the dead-letter queue is not configured"))
+        .map_err(QueuesError::Open)?
+        .ok_or(QueuesError::NotConfigured)
+}
+
+/// Why the queues are not at hand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum QueuesError {
+    /// `init()` has not configured the dead-letter queue.
+    NotConfigured,
+    /// The queue's file or its Redis could not be opened.
+    Open(String),
+}
+
+impl std::fmt::Display for QueuesError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            QueuesError::NotConfigured => f.write_str("the dead-letter queue is not configured"),
+            QueuesError::Open(error) => f.write_str(error),
+        }
+    }
 }
 
 /// In a forked child: the parent's SQLite connection and Redis connection
@@ -189,17 +200,14 @@ pub(crate) fn after_fork() {
         std::mem::forget(configured.local.take());
         std::mem::forget(configured.remote.take());
     }
-    dlq_flush::after_fork();
 }
 
-/// Redis claims made from now on take over one held longer than `seconds`
+/// Redis claims made from now on take over one held longer than `lease`
 /// (for tests: the default is 60 s, and the SQLite queue's lease is fixed).
-#[pyfunction]
-pub(crate) fn dlq_set_replay_lease(seconds: f64) -> PyResult<()> {
-    let lease = Duration::try_from_secs_f64(seconds)
-        .ok()
-        .filter(|d| !d.is_zero())
-        .ok_or_else(|| PyValueError::new_err("the replay lease must be > 0 seconds"))?;
+pub fn set_replay_lease(lease: Duration) -> Result<(), String> {
+    if lease.is_zero() {
+        return Err("the replay lease must be > 0 seconds".to_owned());
+    }
     LEASE_MS.store(lease.as_millis() as u64, Ordering::Relaxed);
     if let Some(remote) = QUEUE.lock().as_ref().and_then(|c| c.remote.clone()) {
         remote.set_lease(lease);

@@ -1,0 +1,27 @@
+//! What a forked child forgets, in one place and one order. A child of a
+//! pre-forking server (gunicorn, Celery's prefork pool) inherits the
+//! parent's memory but none of its threads: every service here is dropped
+//! without touching what the parent's threads own, and restarts lazily on
+//! the child's first use.
+
+use crate::core::process::{dlq_flush, dlq_queues, idempotency, stores, RUNTIME};
+use crate::core::random;
+use crate::core::store::caller_connection;
+
+/// The child's side of a fork, run before anything else in the child (the
+/// bindings install it as `os.register_at_fork(after_in_child=...)`). The
+/// order matters: the runtime first (everything after may start a new
+/// one), the random generator before anything draws a worker id or an
+/// owner token from it, the stores before the queues that listen to their
+/// health. An error names a store that could not be set up again from the
+/// parent's configuration (the child then runs on process memory).
+pub fn after_fork() -> Result<(), String> {
+    RUNTIME.forget_after_fork();
+    random::reseed_after_fork();
+    caller_connection::forget_after_fork();
+    let stores = stores::after_fork();
+    idempotency::after_fork();
+    dlq_queues::after_fork();
+    dlq_flush::after_fork();
+    stores
+}

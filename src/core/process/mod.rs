@@ -1,0 +1,24 @@
+//! The process's services: the one background runtime, the breaker
+//! registry, the idempotency gate, the shared stores and their write-ahead
+//! log, the dead-letter queues and their flusher. Each lives once per
+//! process, is configured by `init()` through the bindings, starts lazily on
+//! first use (never at import), and is forgotten in a forked child in one
+//! order ([`fork::after_fork`]).
+//!
+//! This is the composition layer: it wires features to the stores they run
+//! on. The bindings only convert its answers; nothing here knows Python.
+
+pub mod breakers;
+pub mod dead_letters;
+pub mod dlq_flush;
+pub mod dlq_queues;
+pub mod fork;
+pub mod health;
+pub mod idempotency;
+pub mod stores;
+pub mod zones;
+
+use crate::core::runtime::BackgroundRuntime;
+
+/// The one background runtime of this process.
+pub static RUNTIME: BackgroundRuntime = BackgroundRuntime::new();
