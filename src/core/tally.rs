@@ -30,6 +30,11 @@ impl Tally {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// Back to zero (a test's reset; never on the call path).
+    pub fn clear(&self) {
+        self.0.store(0, Ordering::Relaxed);
+    }
 }
 
 /// A count that goes up and down (calls in flight), read clamped at zero.

@@ -92,6 +92,13 @@ fn zone_for<'py>(
     Ok((zone, (!key.is_none()).then_some(key)))
 }
 
+/// Forgets the cached zones (a test's reset: each holds its name's breaker).
+pub(crate) fn forget_zones(py: Python<'_>) {
+    if let Some(cache) = PLAIN_ZONES.get(py) {
+        cache.bind(py).clear();
+    }
+}
+
 /// Runs `func(*args, **kwargs)` under `zone` and reports the outcome as a
 /// `ProtectResult`: the DLQ's replay, which must know whether the function
 /// itself succeeded even when a fallback answered.

@@ -20,6 +20,7 @@ mod result;
 mod runtime;
 mod stores;
 mod test_hooks;
+mod testing;
 mod zone;
 
 use pyo3::prelude::*;
@@ -121,5 +122,6 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ] {
         m.add_function(function)?;
     }
+    testing::register(m)?;
     Ok(())
 }

@@ -88,6 +88,21 @@ impl Registry {
         self.breakers.read().values().cloned().collect()
     }
 
+    /// A test's reset: forgets every breaker no zone holds (its name starts
+    /// afresh on first use) and restarts the rest, which a zone built earlier
+    /// (a decorated function) keeps using: closed, as if just made.
+    pub fn forget(&self) {
+        let held: Vec<Arc<CircuitBreaker>> = {
+            let mut breakers = self.breakers.write();
+            // Under the write lock no lookup can be cloning one meanwhile.
+            breakers.retain(|_, breaker| Arc::strong_count(breaker) > 1);
+            breakers.values().cloned().collect()
+        };
+        for breaker in held {
+            breaker.restart();
+        }
+    }
+
     /// New defaults, applied to every breaker now and to those made later.
     pub fn set_defaults(&self, config: BreakerConfig) {
         *self.defaults.write() = config;

@@ -5,7 +5,7 @@
 //! [`Level`]: exact under the GIL, no locked instruction on the call path),
 //! read clamped at zero.
 
-use crate::core::clock::{to_nanos, Nanos, SharedClock, SystemClock};
+use crate::core::clock::{process_clock, to_nanos, Nanos, SharedClock};
 use crate::core::tally::Level;
 use parking_lot::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -149,5 +149,6 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The process's drain, which every protected call enters.
-pub static DRAIN: LazyLock<Drain> = LazyLock::new(|| Drain::new(SystemClock::shared()));
+/// The process's drain, which every protected call enters; its deadline is
+/// on the process's clock.
+pub static DRAIN: LazyLock<Drain> = LazyLock::new(|| Drain::new(process_clock()));

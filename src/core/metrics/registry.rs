@@ -32,6 +32,12 @@ impl GlobalCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Both counts back to zero (a test's reset).
+    pub fn clear(&self) {
+        self.dlq_replays_succeeded.store(0, Ordering::Relaxed);
+        self.dlq_replays_failed.store(0, Ordering::Relaxed);
+    }
+
     /// `(succeeded, failed)` replays so far.
     pub fn dlq_replays(&self) -> (u64, u64) {
         (
@@ -100,6 +106,22 @@ impl MetricsRegistry {
     /// How many lookups fell into the overflow series.
     pub fn overflowed_lookups(&self) -> u64 {
         self.overflowed.load(Ordering::Relaxed)
+    }
+
+    /// Every count back to zero (a test's reset). A series no zone holds any
+    /// more is forgotten, so its name no longer takes one of the capped
+    /// labels; one a live zone still counts into (it looked its counters up
+    /// once, when built) is kept, zeroed.
+    pub fn clear(&self) {
+        let mut zones = self.zones.lock();
+        zones.retain(|_, counters| Arc::strong_count(counters) > 1);
+        for counters in zones.values() {
+            counters.clear();
+        }
+        drop(zones);
+        self.overflow.clear();
+        self.overflowed.store(0, Ordering::Relaxed);
+        self.global.clear();
     }
 
     /// Every series by label, sorted; the overflow series last, present once

@@ -156,6 +156,11 @@ impl EndpointTable {
         rows
     }
 
+    /// Forgets every endpoint and the eviction count (a test's reset).
+    pub fn clear(&self) {
+        *self.inner.lock() = Table::default();
+    }
+
     /// Endpoints evicted to keep the cap.
     pub fn evicted(&self) -> u64 {
         self.inner.lock().evicted

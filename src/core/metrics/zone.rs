@@ -122,6 +122,20 @@ impl ZoneCounters {
         self.idempotency_duplicates.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Every counter back to zero (a test's reset).
+    pub fn clear(&self) {
+        for tally in self.calls.iter().chain([&self.attempts]) {
+            tally.clear();
+        }
+        for counter in self
+            .transitions
+            .iter()
+            .chain([&self.fallbacks, &self.idempotency_duplicates])
+        {
+            counter.store(0, Ordering::Relaxed);
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> ZoneSnapshot {
         let load = |a: &AtomicU64| a.load(Ordering::Relaxed);

@@ -16,6 +16,7 @@ pub mod fork;
 pub mod health;
 pub mod idempotency;
 pub mod stores;
+pub mod testing;
 pub mod zones;
 
 use crate::core::runtime::BackgroundRuntime;

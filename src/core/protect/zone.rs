@@ -11,7 +11,7 @@ use crate::core::control::{KillSwitch, KILL_SWITCH};
 use crate::core::metrics::{CallOutcome, ZoneCounters};
 use crate::core::protect::defaults::ZoneDefaults;
 use crate::core::protect::verdict::{GiveUp, Next, Verdict};
-use crate::core::retry::RetryPolicy;
+use crate::core::retry::{waits, RetryPolicy};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -269,7 +269,8 @@ impl Zone {
                 return Next::GiveUp(GiveUp::TimedOut);
             }
         }
-        Next::Retry(delay)
+        // Decided as usual; a test that turned waits off sleeps none of it.
+        Next::Retry(waits::to_sleep(delay))
     }
 
     /// The attempt in flight outlived the call's wall-clock bound: a failure.

@@ -2,6 +2,7 @@
 
 pub mod backoff;
 pub mod policy;
+pub mod waits;
 
 pub use backoff::{Backoff, Jitter};
 pub use policy::RetryPolicy;
