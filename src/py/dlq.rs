@@ -4,6 +4,7 @@
 
 use crate::core::dlq::listing::{Cursor, ListQuery};
 use crate::core::dlq::{Entry, NewEntry, Overflow};
+use crate::core::process::dead_letters;
 use crate::core::process::dlq_flush;
 use crate::core::process::dlq_queues::{self, Queues};
 use crate::py::errors;
@@ -57,7 +58,7 @@ pub(crate) fn dlq_flushed() -> u64 {
 /// The queues, opened on first use (with the GIL held, so a fork never
 /// finds their lock taken by a thread that will not exist in the child).
 fn queues() -> PyResult<Queues> {
-    dlq_queues::queues().map_err(errors::dlq_queues)
+    dead_letters::queues().map_err(errors::dlq_queues)
 }
 
 /// Records a call durably; returns its id, what was evicted to make room,

@@ -2,6 +2,7 @@
 //! configuration from `init()`, health for the checks, the exit flush.
 
 use crate::core::process::stores::{self, StoreUrls};
+use crate::core::process::wal;
 use crate::core::store::health::StoreHealth;
 use crate::py::gil::without_gil;
 use crate::py::runtime::BaldurRuntime;
@@ -72,7 +73,7 @@ pub(crate) fn first_sync(py: Python<'_>) -> PyResult<Option<Bound<'_, PyAny>>> {
 /// Writes waiting in the log (for health checks and tests).
 #[pyfunction]
 pub(crate) fn wal_pending(py: Python<'_>) -> PyResult<u64> {
-    without_gil(py, stores::wal_pending).map_err(PyValueError::new_err)
+    without_gil(py, wal::pending).map_err(PyValueError::new_err)
 }
 
 /// The exit hook, before the runtime stops: what must still reach the

@@ -2,7 +2,7 @@
 //! (never part of the public API): a store that fails on purpose, a
 //! predecessor's leftovers in the write-ahead log, a short replay lease.
 
-use crate::core::process::{dlq_queues, idempotency, stores};
+use crate::core::process::{dlq_queues, idempotency, stores, wal};
 use crate::py::gil::without_gil;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -32,7 +32,7 @@ pub(crate) fn replay_wal_now() {
 /// what another process would have left there.
 #[pyfunction]
 pub(crate) fn wal_append_json(py: Python<'_>, payload: &str) -> PyResult<()> {
-    without_gil(py, || stores::append_json(payload)).map_err(PyValueError::new_err)
+    without_gil(py, || wal::append_json(payload)).map_err(PyValueError::new_err)
 }
 
 /// Redis claims made from now on take over one held longer than `seconds`

@@ -9,7 +9,7 @@ use crate::core::dlq::listing::{merge_pages, Cursor, ListQuery, Page};
 use crate::core::dlq::{DlqError, DlqStore, Entry, Eviction, NewEntry, Stats};
 use crate::core::metrics::registry::METRICS;
 use crate::core::process::dlq_flush;
-use crate::core::process::dlq_queues::Queues;
+use crate::core::process::dlq_queues::{self, Queues, QueuesError};
 use std::collections::BTreeMap;
 
 /// Local entries' ids carry this prefix when Redis is the queue.
@@ -67,6 +67,20 @@ pub struct QueueStats {
     pub unavailable: Option<String>,
     /// The queue's Redis connection is DEGRADED.
     pub degraded: bool,
+}
+
+/// The queues, opened on first use; an error says why they cannot be
+/// opened, or that `init()` has not configured them.
+pub fn queues() -> Result<Queues, QueuesError> {
+    let (queues, opened) = dlq_queues::open()
+        .map_err(QueuesError::Open)?
+        .ok_or(QueuesError::NotConfigured)?;
+    // A predecessor may have left records Redis never got. (No thread when
+    // there are none: one less thread for a fork to catch mid-lock.)
+    if opened && queues.remote.is_some() && queues.local.waiting().unwrap_or(false) {
+        dlq_flush::schedule(&queues);
+    }
+    Ok(queues)
 }
 
 impl Queues {

@@ -6,7 +6,7 @@
 use crate::core::clock::SystemClock;
 use crate::core::dlq::sqlite::REPLAY_LEASE_MS;
 use crate::core::dlq::{Caps, DlqStore, Overflow, RedisDlq, SqliteDlq};
-use crate::core::process::{dlq_flush, health, RUNTIME};
+use crate::core::process::{health, RUNTIME};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
@@ -45,7 +45,7 @@ pub struct Queues {
 }
 
 /// Where the queue lives and its caps (from `init()`); with `redis_url`,
-/// Redis Streams hold it. Nothing is opened here: [`current`] opens on
+/// Redis Streams hold it. Nothing is opened here: [`open`] opens on
 /// first use. An unusable Redis URL is refused, naming what is wrong.
 pub fn configure(
     path: PathBuf,
@@ -97,10 +97,11 @@ pub fn configure(
     Ok(())
 }
 
-/// The queues, opened on first use. `None` before `init()` configured them.
-/// Called with the GIL held (so a fork never finds the lock taken by a
-/// thread that will not exist in the child).
-pub fn current() -> Result<Option<Queues>, String> {
+/// The queues, opened on first use, and whether this call opened one
+/// (the caller then looks for what a predecessor left). `None` before
+/// `init()` configured them. Called with the GIL held (so a fork never
+/// finds the lock taken by a thread that will not exist in the child).
+pub(crate) fn open() -> Result<Option<(Queues, bool)>, String> {
     let mut guard = QUEUE.lock();
     let Some(configured) = guard.as_mut() else {
         return Ok(None);
@@ -122,13 +123,7 @@ pub fn current() -> Result<Option<Queues>, String> {
         local: configured.local.clone().expect("opened above"),
         remote: configured.remote.clone(),
     };
-    drop(guard);
-    // A predecessor may have left records Redis never got. (No thread when
-    // there are none: one less thread for a fork to catch mid-lock.)
-    if opened && queues.remote.is_some() && queues.local.waiting().unwrap_or(false) {
-        dlq_flush::schedule(&queues);
-    }
-    Ok(Some(queues))
+    Ok(Some((queues, opened)))
 }
 
 fn connect(url: &str, configured: &Configured) -> Result<RedisDlq, String> {
@@ -164,14 +159,6 @@ pub fn remote_health() -> Option<Arc<StoreHealth>> {
         .as_ref()
         .and_then(|c| c.remote.as_ref())
         .map(|remote| remote.redis().health().clone())
-}
-
-/// The queues, opened on first use; an error says why they cannot be
-/// opened, or that `init()` has not configured them.
-pub fn queues() -> Result<Queues, QueuesError> {
-    current()
-        .map_err(QueuesError::Open)?
-        .ok_or(QueuesError::NotConfigured)
 }
 
 /// Why the queues are not at hand.

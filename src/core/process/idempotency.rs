@@ -3,10 +3,10 @@
 //! remote completion carried in the background, and whatever could not
 //! reach the store queued in the write-ahead log.
 
-use crate::core::clock::SystemClock;
+use crate::core::clock::process_clock;
 use crate::core::events::{Event, EVENTS};
 use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, StoreError, UnreachableStore};
-use crate::core::process::{stores, RUNTIME};
+use crate::core::process::{wal, RUNTIME};
 use crate::core::store::wal::Pending;
 use parking_lot::Mutex;
 use std::sync::{Arc, LazyLock};
@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 /// The process's idempotency gate; the memory store until a shared one is
 /// configured.
 pub static GATE: LazyLock<IdempotencyGate> =
-    LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(SystemClock::shared()))));
+    LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(process_clock()))));
 
 /// Completions and releases still travelling to a remote store; the exit
 /// hook waits for them before the runtime stops.
@@ -25,7 +25,7 @@ static IN_FLIGHT: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
 /// Puts the gate back on a fresh memory store (a shared store is
 /// unconfigured, or a drill's fault is over).
 pub fn use_memory_store() {
-    GATE.set_store(Arc::new(MemoryStore::new(SystemClock::shared())));
+    GATE.set_store(Arc::new(MemoryStore::new(process_clock())));
 }
 
 /// A drill: every claim fails as if the store's service were down.
@@ -146,7 +146,7 @@ impl HeldClaim {
         }
         if let Err(error) = GATE.release(&claim) {
             if remote {
-                stores::log_pending(&Pending::IdempotencyRelease {
+                wal::log_pending(&Pending::IdempotencyRelease {
                     key: claim.key().to_owned(),
                     owner: claim.owner(),
                 });
@@ -207,7 +207,7 @@ fn settle_completion(claim: &Claim, completed: Result<bool, StoreError>) {
             );
             // Durably queued: replayed when the store is back, so the
             // operation does not become runnable again when its window ends.
-            stores::log_pending(&Pending::IdempotencyComplete {
+            wal::log_pending(&Pending::IdempotencyComplete {
                 key: claim.key().to_owned(),
                 owner: claim.owner(),
                 memory_ttl_ms: u64::try_from(GATE.memory_ttl().as_millis()).unwrap_or(u64::MAX),

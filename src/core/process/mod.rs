@@ -17,6 +17,7 @@ pub mod health;
 pub mod idempotency;
 pub mod stores;
 pub mod testing;
+pub mod wal;
 pub mod zones;
 
 use crate::core::runtime::BackgroundRuntime;

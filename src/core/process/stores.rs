@@ -1,16 +1,15 @@
 //! Which stores this process uses: process memory by default, Redis when
 //! `init()` names a URL (for idempotency claims, and for breaker state
 //! shared by every worker); the breaker sync that shares it, and the
-//! write-ahead log of what could not reach Redis, replayed when it is back.
+//! replay of the write-ahead log ([`wal`]) when Redis is back.
 //! Nothing connects at configuration: the first call starts what is needed.
 
 use crate::core::breaker::fleet::{BreakerSync, DEFAULT_SYNC_INTERVAL};
 use crate::core::clock::SystemClock;
-use crate::core::events::{Event, EVENTS};
 use crate::core::idempotency::{Claim, RedisIdempotencyStore, StoreError};
 use crate::core::process::breakers::REGISTRY;
 use crate::core::process::idempotency::{self, GATE};
-use crate::core::process::{health, RUNTIME};
+use crate::core::process::{health, wal, RUNTIME};
 use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::wal::{LazyWal, Pending};
@@ -33,9 +32,6 @@ static SYNC_INTERVAL: Mutex<Duration> = Mutex::new(DEFAULT_SYNC_INTERVAL);
 
 /// The CA bundle for rediss:// given to the last configuration.
 static TLS_CA: Mutex<Option<Vec<u8>>> = Mutex::new(None);
-
-/// The write-ahead log for what must reach Redis and could not.
-static WAL: Mutex<Option<Arc<LazyWal>>> = Mutex::new(None);
 
 /// Set while a replay of the log runs (one at a time).
 static REPLAYING: AtomicBool = AtomicBool::new(false);
@@ -114,16 +110,7 @@ pub fn configure(urls: StoreUrls) -> Result<(), String> {
         *SYNC_INTERVAL.lock() = interval;
     }
     *TLS_CA.lock() = tls_ca_pem.clone();
-    {
-        let mut wal = WAL.lock();
-        let remote = idempotency_url.is_some() || breaker_url.is_some();
-        let same = wal.as_ref().map(|w| w.path().to_owned()) == wal_path;
-        if !remote {
-            *wal = None;
-        } else if !same {
-            *wal = wal_path.map(|path| Arc::new(LazyWal::new(path)));
-        }
-    }
+    wal::configure(wal_path, idempotency_url.is_some() || breaker_url.is_some());
     let mut configured = CONFIGURED.lock();
     let current = configured.idempotency.as_ref().map(|(url, _)| url.as_str());
     if current != idempotency_url.as_deref() {
@@ -136,7 +123,7 @@ pub fn configure(urls: StoreUrls) -> Result<(), String> {
                 let (redis, health) = connect(&url, "redis:idempotency", tls_ca_pem.clone())?;
                 let store = RedisIdempotencyStore::new(redis).on_orphaned_claim(Arc::new(
                     |key: &str, owner: u64| {
-                        log_pending(&Pending::IdempotencyRelease {
+                        wal::log_pending(&Pending::IdempotencyRelease {
                             key: key.to_owned(),
                             owner,
                         });
@@ -262,9 +249,9 @@ fn start_sync_now() {
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
     let interval = *SYNC_INTERVAL.lock();
     let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval)
-        .on_wal_failure(Arc::new(|error: &str| report_wal_failure(error)));
-    if let Some(wal) = WAL.lock().clone() {
-        sync = sync.with_wal(wal);
+        .on_wal_failure(Arc::new(|error: &str| wal::report_append_failure(error)));
+    if let Some(log) = wal::current() {
+        sync = sync.with_wal(log);
     }
     let first = sync.clone();
     let _ = RUNTIME.block_on(async move { first.sync_all().await });
@@ -281,38 +268,11 @@ fn start_sync_now() {
     }
 }
 
-/// Logs a write that could not reach Redis, durably (a disk write: not
-/// with the GIL held); a failure to log is reported (the write would
-/// otherwise be lost silently).
-pub fn log_pending(pending: &Pending) {
-    let wal = WAL.lock().clone();
-    let logged = match wal {
-        Some(wal) => wal.get().and_then(|log| log.append(pending).map(|_| ())),
-        None => Err("no write-ahead log is configured".to_owned()),
-    };
-    if let Err(error) = logged {
-        report_wal_failure(&error);
-    }
-}
-
-/// A write the log refused.
-fn report_wal_failure(error: &str) {
-    report_wal_event("storage.wal_append_failed", error);
-}
-
-fn report_wal_event(name: &'static str, detail: &str) {
-    EVENTS.emit(Event::Storage {
-        name,
-        store: "wal".to_owned(),
-        detail: detail.to_owned(),
-    });
-}
-
 /// Replays the log in the background, oldest first, until it is empty or
 /// the store fails again (what is left waits for the next recovery). It
 /// also runs on its own after every recovery and when the sync starts.
 pub fn schedule_replay() {
-    let Some(wal) = WAL.lock().clone() else {
+    let Some(file) = wal::current() else {
         return;
     };
     if STOPPING.load(Ordering::Acquire) {
@@ -328,7 +288,7 @@ pub fn schedule_replay() {
     let task = RUNTIME.handle().map(|runtime| {
         runtime.spawn_blocking(move || {
             while REPLAY_AGAIN.swap(false, Ordering::AcqRel) && !STOPPING.load(Ordering::Acquire) {
-                replay(&wal, sync.as_ref());
+                replay(&file, sync.as_ref());
             }
             REPLAYING.store(false, Ordering::Release);
             if REPLAY_AGAIN.load(Ordering::Acquire) {
@@ -341,19 +301,19 @@ pub fn schedule_replay() {
     }
 }
 
-fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
-    let log = match wal.get() {
+fn replay(file: &LazyWal, sync: Option<&BreakerSync>) {
+    let log = match file.get() {
         Ok(log) => log,
-        Err(error) => return report_wal_event("storage.wal_replay_failed", &error),
+        Err(error) => return wal::report("storage.wal_replay_failed", &error),
     };
     let mut after = 0;
     loop {
         let entries = match log.pending_after(after, 100) {
             Ok(entries) => entries,
-            Err(error) => return report_wal_event("storage.wal_replay_failed", &error),
+            Err(error) => return wal::report("storage.wal_replay_failed", &error),
         };
         for unreadable in log.take_quarantined() {
-            report_wal_event("storage.wal_entry_quarantined", &unreadable);
+            wal::report("storage.wal_entry_quarantined", &unreadable);
         }
         if entries.is_empty() {
             return;
@@ -404,27 +364,6 @@ fn replay(wal: &LazyWal, sync: Option<&BreakerSync>) {
     }
 }
 
-/// Appends one write, given as the log's own JSON, to the write-ahead log
-/// (tests and tooling: what another process would have left there).
-pub fn append_json(payload: &str) -> Result<(), String> {
-    let pending: Pending =
-        serde_json::from_str(payload).map_err(|e| format!("not a write-ahead log entry: {e}"))?;
-    let wal = WAL
-        .lock()
-        .clone()
-        .ok_or_else(|| "no write-ahead log is configured".to_owned())?;
-    wal.get().and_then(|log| log.append(&pending)).map(|_| ())
-}
-
-/// Writes waiting in the log (SQLite may wait on another process's lock).
-pub fn wal_pending() -> Result<u64, String> {
-    let wal = WAL.lock().clone();
-    match wal {
-        None => Ok(0),
-        Some(wal) => wal.get().and_then(|log| log.len()),
-    }
-}
-
 /// The exit hook, before the runtime stops: a running replay stops at its
 /// next entry, late idempotency completions land, and every breaker's
 /// unsent outbox goes to the store (a probe's success or a trip decided
@@ -466,12 +405,7 @@ pub(crate) fn after_fork() -> Result<(), String> {
     let idempotency = configured.idempotency.take().map(|(url, _)| url);
     let breakers = configured.breakers.take().map(|(url, ..)| url);
     drop(configured);
-    // The parent's SQLite connection must not be used here: reopen lazily.
-    let wal_path = WAL.lock().take().map(|wal| {
-        let path = wal.path().to_owned();
-        std::mem::forget(wal);
-        path
-    });
+    let wal_path = wal::after_fork();
     let tls_ca_pem = TLS_CA.lock().clone();
     configure(StoreUrls {
         idempotency,
