@@ -275,6 +275,43 @@ fn an_operators_epoch_is_the_breakers_wall_clock() {
 }
 
 #[test]
+fn a_state_the_fleet_decided_is_entered_as_one_decided_here() {
+    let rig = connected();
+    rig.fail(1); // under the floor: no trip, one failure in the window
+    rig.breaker.apply_fleet(&Inbox {
+        open_remaining_ms: 10_000,
+        ..inbox(CircuitState::Open, 2)
+    });
+    rig.advance(Duration::from_secs(4));
+    let open = rig.breaker.snapshot();
+    assert_eq!(open.opened_ago, Some(Duration::from_secs(4)));
+    assert_eq!(open.retry_after, Some(Duration::from_secs(6)));
+    rig.breaker.apply_fleet(&Inbox {
+        held_probes: 1,
+        ..inbox(CircuitState::HalfOpen, 3)
+    });
+    assert!(rig.breaker.try_acquire().is_ok_and(|p| p.is_probe()));
+    rig.breaker.apply_fleet(&inbox(CircuitState::Closed, 4));
+    let closed = rig.breaker.snapshot();
+    assert_eq!((closed.totals, closed.opened_ago), (totals(0, 0), None));
+    let seen: Vec<_> = rig
+        .recorder
+        .transitions()
+        .iter()
+        .map(|t| (t.to, t.cause, t.generation))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (CircuitState::Open, Cause::Synced, 1),
+            (CircuitState::HalfOpen, Cause::Synced, 2),
+            (CircuitState::Closed, Cause::Synced, 3),
+        ]
+    );
+    assert_eq!(rig.recorder.transitions()[0].totals, totals(1, 1));
+}
+
+#[test]
 fn apply_fleet_adopts_only_newer_versions() {
     let rig = connected();
     let mut open = inbox(CircuitState::Open, 5);

@@ -5,9 +5,15 @@
 //! once per call, then [`CircuitBreaker::on_success`] or
 //! [`CircuitBreaker::on_failure`] per attempt (or [`CircuitBreaker::release`]
 //! when a call ends without a verdict, such as a cancellation).
+//!
+//! The rules they decide by (when a failure trips, how many probes pass)
+//! come from a [`TripPolicy`] and a [`ProbeBudget`]: the breaker's own, or
+//! the fleet's while its view is in force. A state is entered in one place,
+//! [`CircuitBreaker::enter`], whoever decided it.
 
 use crate::core::breaker::config::BreakerConfig;
 use crate::core::breaker::observer::{ObserverSlot, Transition};
+use crate::core::breaker::policy::{LocalPolicy, ProbeBudget, Probes, TripPolicy};
 use crate::core::breaker::shared::{Answer, Inbox, OperatorAction, Outbox, SharedLink};
 use crate::core::breaker::state::{next_state, Cause, CircuitState};
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
@@ -62,8 +68,7 @@ pub struct Snapshot {
 #[derive(Debug)]
 struct Inner {
     config: BreakerConfig,
-    probes_issued: u32,
-    probes_succeeded: u32,
+    probes: Probes,
     opened_at: Option<Nanos>,
 }
 
@@ -108,8 +113,7 @@ impl CircuitBreaker {
             observer,
             inner: Mutex::new(Inner {
                 config,
-                probes_issued: 0,
-                probes_succeeded: 0,
+                probes: Probes::default(),
                 opened_at: None,
             }),
             link: SharedLink::new(),
@@ -184,41 +188,28 @@ impl CircuitBreaker {
     #[cold]
     fn acquire_slow(&self) -> Result<Permit, Rejection> {
         let now = self.clock.now();
-        let mut transition = None;
-        let result = {
-            let mut inner = self.inner.lock();
+        self.decide(|inner| {
+            let budget = self.probe_budget();
             let (_, state) = unpack(self.word.load(Ordering::Acquire));
-            // With the fleet connected, the store decides when probing
-            // starts and leases the slots; alone, the breaker does.
-            let fleet = self.link.is_connected();
-            if state == CircuitState::Open
+            let transition = if state == CircuitState::Open
                 && now >= self.open_until.load(Ordering::Acquire)
-                && !fleet
+                && budget.starts_probing()
             {
-                transition = self.transition_locked(&mut inner, Cause::RecoveryElapsed, now);
-            }
+                self.transition_locked(inner, Cause::RecoveryElapsed, now)
+            } else {
+                None
+            };
             let (generation, state) = unpack(self.word.load(Ordering::Acquire));
-            match state {
+            let max = inner.config.half_open_max_calls;
+            let result = match state {
                 CircuitState::Closed | CircuitState::ForcedClosed => Ok(Permit {
                     generation,
                     probe: false,
                 }),
-                CircuitState::HalfOpen if fleet && self.link.take_probe() => {
-                    inner.probes_issued += 1;
-                    Ok(Permit {
-                        generation,
-                        probe: true,
-                    })
-                }
-                CircuitState::HalfOpen
-                    if !fleet && inner.probes_issued < inner.config.half_open_max_calls =>
-                {
-                    inner.probes_issued += 1;
-                    Ok(Permit {
-                        generation,
-                        probe: true,
-                    })
-                }
+                CircuitState::HalfOpen if budget.take(&mut inner.probes, max) => Ok(Permit {
+                    generation,
+                    probe: true,
+                }),
                 // Every probe slot is taken: probing is underway right now.
                 CircuitState::HalfOpen => Err(Rejection {
                     state,
@@ -235,10 +226,9 @@ impl CircuitBreaker {
                     state,
                     retry_after: None,
                 }),
-            }
-        };
-        self.observer.emit(transition);
-        result
+            };
+            (result, transition)
+        })
     }
 
     /// An attempt under `permit` succeeded (or ended in an error that is not
@@ -255,25 +245,19 @@ impl CircuitBreaker {
     #[cold]
     fn probe_succeeded(&self, permit: Permit) {
         let now = self.clock.now();
-        let transition = {
-            let mut inner = self.inner.lock();
+        self.decide(|inner| {
             let (generation, state) = unpack(self.word.load(Ordering::Acquire));
             if generation != permit.generation || state != CircuitState::HalfOpen {
-                return;
+                return ((), None);
             }
-            if self.link.is_connected() {
-                // The fleet closes it once enough probes, anywhere, succeeded.
-                self.link.report_probe(true);
-                return;
-            }
-            inner.probes_succeeded += 1;
-            if inner.probes_succeeded >= inner.config.half_open_max_calls {
-                self.transition_locked(&mut inner, Cause::ProbesSucceeded, now)
+            let max = inner.config.half_open_max_calls;
+            let transition = if self.probe_budget().succeeded(&mut inner.probes, max) {
+                self.transition_locked(inner, Cause::ProbesSucceeded, now)
             } else {
                 None
-            }
-        };
-        self.observer.emit(transition);
+            };
+            ((), transition)
+        });
     }
 
     /// An attempt under `permit` failed.
@@ -285,42 +269,32 @@ impl CircuitBreaker {
     pub fn on_failure(&self, permit: Permit) {
         let now = self.clock.now();
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
-        let transition = match state {
+        match state {
             CircuitState::HalfOpen if permit.probe && generation == permit.generation => {
-                if self.link.is_enabled() {
-                    self.link.report_probe(false);
-                }
-                let mut inner = self.inner.lock();
-                self.transition_if_current(&mut inner, generation, Cause::ProbeFailed, now)
+                self.link.report_probe(false);
+                self.decide(|inner| {
+                    let reopened =
+                        self.transition_if_current(inner, generation, Cause::ProbeFailed, now);
+                    ((), reopened)
+                });
             }
             CircuitState::Closed => {
                 self.window.record(now, true);
-                // With the fleet connected, the floor and threshold are met
-                // by everyone's traffic, not this worker's alone.
-                let totals = if self.link.is_connected() {
-                    self.link.totals(self.window.peek_unsent())
-                } else {
-                    self.window.totals(now)
-                };
-                let mut inner = self.inner.lock();
-                if inner.config.trips(totals.calls, totals.failures) {
-                    let tripped =
-                        self.transition_if_current(&mut inner, generation, Cause::Trip, now);
-                    if tripped.is_some() && self.link.is_enabled() {
+                self.decide(|inner| {
+                    let tripped = if self.trip_policy().trips(&inner.config, &self.window, now) {
+                        self.transition_if_current(inner, generation, Cause::Trip, now)
+                    } else {
+                        None
+                    };
+                    if tripped.is_some() {
                         self.link.request_trip();
                     }
-                    tripped
-                } else {
-                    None
-                }
+                    ((), tripped)
+                });
             }
-            CircuitState::ForcedClosed => {
-                self.window.record(now, true);
-                None
-            }
-            CircuitState::HalfOpen | CircuitState::Open | CircuitState::ForcedOpen => None,
-        };
-        self.observer.emit(transition);
+            CircuitState::ForcedClosed => self.window.record(now, true),
+            CircuitState::HalfOpen | CircuitState::Open | CircuitState::ForcedOpen => {}
+        }
     }
 
     /// A call ends without a verdict on the dependency (cancelled, or
@@ -332,11 +306,7 @@ impl CircuitBreaker {
         let mut inner = self.inner.lock();
         let (generation, state) = unpack(self.word.load(Ordering::Acquire));
         if generation == permit.generation && state == CircuitState::HalfOpen {
-            inner.probes_issued = inner.probes_issued.saturating_sub(1);
-            if self.link.is_connected() {
-                // The fleet leased it to this worker: keep it for the next call.
-                self.link.return_probe();
-            }
+            self.probe_budget().release(&mut inner.probes);
         }
     }
 
@@ -369,31 +339,42 @@ impl CircuitBreaker {
         self.operator(Cause::Reset);
     }
 
+    /// A test's reset: as if just made (closed, window empty, no transition
+    /// counted), with no transition reported, since none happened to the
+    /// dependency. A zone that holds the breaker keeps using it. Calls in
+    /// flight should have ended: their permits predate the restart.
+    pub fn restart(&self) {
+        let mut inner = self.inner.lock();
+        inner.probes = Probes::default();
+        inner.opened_at = None;
+        self.window.clear();
+        self.open_until.store(0, Ordering::Release);
+        self.word
+            .store(pack(0, CircuitState::Closed), Ordering::Release);
+    }
+
     fn operator(&self, cause: Cause) {
-        if self.link.is_enabled() {
-            self.link.request_operator(OperatorAction {
-                cause,
-                // Wall time: it orders actions across workers, whose
-                // monotonic clocks share no origin.
-                epoch: self.clock.wall_millis(),
-                late: false,
-            });
-        }
+        self.link.request_operator(OperatorAction {
+            cause,
+            // Wall time: it orders actions across workers, whose monotonic
+            // clocks share no origin.
+            epoch: self.clock.wall_millis(),
+            late: false,
+        });
         let now = self.clock.now();
-        let transition = {
-            let mut inner = self.inner.lock();
+        self.decide(|inner| {
             let (_, state) = unpack(self.word.load(Ordering::Acquire));
-            if cause == Cause::Reset && state == CircuitState::Closed {
+            let transition = if cause == Cause::Reset && state == CircuitState::Closed {
                 // Already automatic; reset still means "forget the history".
                 self.window.clear();
                 None
             } else if next_state(state, cause) == Some(state) {
                 None
             } else {
-                self.transition_locked(&mut inner, cause, now)
-            }
-        };
-        self.observer.emit(transition);
+                self.transition_locked(inner, cause, now)
+            };
+            ((), transition)
+        });
     }
 
     /// Applies new thresholds; the window restarts if its span changed.
@@ -433,45 +414,19 @@ impl CircuitBreaker {
             }
         }
         let now = self.clock.now();
-        let transition = {
-            let mut inner = self.inner.lock();
-            let (generation, from) = unpack(self.word.load(Ordering::Acquire));
-            let until = now.saturating_add(inbox.open_remaining_ms.saturating_mul(1_000_000));
+        self.decide(|inner| {
             if inbox.state == CircuitState::Open {
-                self.open_until.store(until, Ordering::Release);
+                // The store's clock says when probing starts: followed even
+                // in an open state this breaker was already in.
+                let remaining = inbox.open_remaining_ms.saturating_mul(1_000_000);
+                self.open_until
+                    .store(now.saturating_add(remaining), Ordering::Release);
             }
-            if inbox.state == from {
-                None
-            } else {
-                let totals = self.window.totals(now);
-                match inbox.state {
-                    CircuitState::Open | CircuitState::ForcedOpen => inner.opened_at = Some(now),
-                    CircuitState::HalfOpen => {
-                        inner.probes_issued = 0;
-                        inner.probes_succeeded = 0;
-                    }
-                    CircuitState::Closed | CircuitState::ForcedClosed => {
-                        inner.opened_at = None;
-                        self.window.clear();
-                    }
-                }
-                if inbox.state != CircuitState::HalfOpen {
-                    self.link.reset_half_open();
-                }
-                let generation = generation + 1;
-                self.word
-                    .store(pack(generation, inbox.state), Ordering::Release);
-                Some(Transition {
-                    name: self.name.clone(),
-                    from,
-                    to: inbox.state,
-                    cause: Cause::Synced,
-                    generation,
-                    totals,
-                })
-            }
-        };
-        self.observer.emit(transition);
+            let (_, from) = unpack(self.word.load(Ordering::Acquire));
+            let transition =
+                (inbox.state != from).then(|| self.enter(inner, inbox.state, Cause::Synced, now));
+            ((), transition)
+        });
     }
 
     /// In a forked child: what the parent owed the fleet stays the
@@ -545,38 +500,85 @@ impl CircuitBreaker {
         }
     }
 
-    /// The one place state changes. Called with the lock held; an illegal
-    /// move is refused and changes nothing.
+    /// A move the table allows from the current state for `cause`, decided
+    /// here; an illegal one is refused and changes nothing. Called with the
+    /// lock held.
     fn transition_locked(&self, inner: &mut Inner, cause: Cause, now: Nanos) -> Option<Transition> {
-        let (generation, from) = unpack(self.word.load(Ordering::Acquire));
+        let (_, from) = unpack(self.word.load(Ordering::Acquire));
         let to = next_state(from, cause)?;
+        if to == CircuitState::Open {
+            let until = now.saturating_add(to_nanos(inner.config.recovery_timeout));
+            self.open_until.store(until, Ordering::Release);
+        }
+        Some(self.enter(inner, to, cause, now))
+    }
+
+    /// Enters `to` (resilience4j's `stateTransition`): the one place a state
+    /// is entered, whoever decided it, this breaker (a `cause` from the
+    /// table) or the fleet ([`Cause::Synced`]). Called with the lock held,
+    /// an open state's `open_until` already set by the decider; returns the
+    /// transition, to be reported once the lock is released.
+    fn enter(&self, inner: &mut Inner, to: CircuitState, cause: Cause, now: Nanos) -> Transition {
+        let (generation, from) = unpack(self.word.load(Ordering::Acquire));
         let totals = self.window.totals(now);
         match to {
-            CircuitState::Open => {
-                let until = now.saturating_add(to_nanos(inner.config.recovery_timeout));
-                self.open_until.store(until, Ordering::Release);
-                inner.opened_at = Some(now);
-            }
-            CircuitState::ForcedOpen => inner.opened_at = Some(now),
-            CircuitState::HalfOpen => {
-                inner.probes_issued = 0;
-                inner.probes_succeeded = 0;
-            }
+            CircuitState::Open | CircuitState::ForcedOpen => inner.opened_at = Some(now),
+            CircuitState::HalfOpen => inner.probes = Probes::default(),
             CircuitState::Closed | CircuitState::ForcedClosed => {
                 inner.opened_at = None;
                 self.window.clear();
             }
         }
+        let by_fleet = cause == Cause::Synced;
+        if by_fleet && to != CircuitState::HalfOpen {
+            // Slots leased for a half-open state the fleet has left.
+            self.link.reset_half_open();
+        }
         let generation = generation + 1;
         self.word.store(pack(generation, to), Ordering::Release);
-        self.link.note_local_transition(self.clock.wall_millis());
-        Some(Transition {
+        if !by_fleet {
+            // A decision of this worker's own: one the fleet cannot hear
+            // now is merged by the first sync that answers.
+            self.link.note_local_transition(self.clock.wall_millis());
+        }
+        Transition {
             name: self.name.clone(),
             from,
             to,
             cause,
             generation,
             totals,
-        })
+        }
+    }
+
+    /// Runs `decide` under the lock, then reports the transition it made,
+    /// if any, with the lock released (a listener may call this breaker).
+    fn decide<R>(&self, decide: impl FnOnce(&mut Inner) -> (R, Option<Transition>)) -> R {
+        let (result, transition) = {
+            let mut inner = self.inner.lock();
+            decide(&mut inner)
+        };
+        self.observer.emit(transition);
+        result
+    }
+
+    /// When a failure trips: the fleet's rule while its view is in force
+    /// (the store answered lately), else this breaker's own.
+    fn trip_policy(&self) -> &dyn TripPolicy {
+        if self.link.is_connected() {
+            &self.link
+        } else {
+            &LocalPolicy
+        }
+    }
+
+    /// How probes pass: the fleet's leases while its view is in force,
+    /// else this breaker's own budget.
+    fn probe_budget(&self) -> &dyn ProbeBudget {
+        if self.link.is_connected() {
+            &self.link
+        } else {
+            &LocalPolicy
+        }
     }
 }

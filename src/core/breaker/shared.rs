@@ -169,9 +169,12 @@ impl SharedLink {
         }
     }
 
-    /// This worker tripped the breaker: the fleet should open too.
+    /// This worker tripped the breaker: the fleet should open too. Like
+    /// every report to the fleet, nothing when no shared store is configured.
     pub fn request_trip(&self) {
-        self.trip.store(true, Ordering::Release);
+        if self.is_enabled() {
+            self.trip.store(true, Ordering::Release);
+        }
     }
 
     /// The breaker changed state on its own view at `wall_ms`. While the
@@ -213,8 +216,12 @@ impl SharedLink {
         self.probe_ended();
     }
 
-    /// A probe's outcome, for the fleet's half-open bookkeeping.
+    /// A probe's outcome, for the fleet's half-open bookkeeping (nothing
+    /// when no shared store is configured).
     pub fn report_probe(&self, succeeded: bool) {
+        if !self.is_enabled() {
+            return;
+        }
         let counter = if succeeded {
             &self.probe_successes
         } else {
@@ -230,8 +237,12 @@ impl SharedLink {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
     }
 
-    /// An operator acted on this worker: every worker must follow.
+    /// An operator acted on this worker: every worker must follow (nothing
+    /// to send when no shared store is configured).
     pub fn request_operator(&self, action: OperatorAction) {
+        if !self.is_enabled() {
+            return;
+        }
         *self.operator.lock() = Some(action);
         *self.last_operator.lock() = Some(action);
     }
