@@ -10,9 +10,10 @@ scripts/bootstrap.sh
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 export PATH="$root/.venv/bin:$PATH"
 
-step "the core is pure Rust, in layers that import only downward"
+step "the core is pure Rust, in layers that import only downward; no circle of Rust files"
 scripts/check-core-purity.sh
 python scripts/check-core-layers.py src/core
+python scripts/check-rust-circles.py src
 
 step "cargo fmt --check"
 cargo fmt --check
