@@ -10,6 +10,7 @@ use crate::py::result::ProtectResult;
 use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 /// `failed()` answers: sleep `delay` and attempt again.
 pub(crate) const RETRY: u8 = 0;
@@ -37,6 +38,21 @@ pub(crate) struct AsyncCall {
 
 #[pymethods]
 impl AsyncCall {
+    // The errors it keeps carry tracebacks whose frames hold this object
+    // (the coroutine stepping it): without these, Python's collector cannot
+    // see the cycle, and every failed async call would keep its error, its
+    // frames and its zone's breaker for the life of the process.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.zone)?;
+        visit.call(&self.last_error)?;
+        visit.call(&self.final_error)
+    }
+
+    fn __clear__(&mut self) {
+        self.last_error = None;
+        self.final_error = None;
+    }
+
     #[new]
     #[pyo3(signature = (zone, args, kwargs=None, key=None, claim=None))]
     fn new(

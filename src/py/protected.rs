@@ -6,6 +6,7 @@ use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
+use pyo3::{PyTraverseError, PyVisit};
 
 static METHOD_TYPE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -19,6 +20,15 @@ pub(crate) struct Protected {
 
 #[pymethods]
 impl Protected {
+    // A decorated function often sits in a cycle (an error it raised keeps
+    // the traceback, whose frame holds the decorated function): without
+    // this, Python's collector cannot see the cycle, and the function, its
+    // zone and its breaker would live as long as the process.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.zone)?;
+        visit.call(&self.func)
+    }
+
     #[new]
     fn new(zone: Py<PyZone>, func: Py<PyAny>) -> Self {
         Self { zone, func }
