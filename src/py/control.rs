@@ -2,7 +2,7 @@
 //! `baldur.shutdown` drive them.
 
 use crate::core::control::remote::RemoteKillSwitch;
-use crate::core::control::{DrainProgress, DRAIN, KILL_SWITCH};
+use crate::core::control::{drain, DrainProgress, DRAIN, KILL_SWITCH};
 use crate::core::process::stores;
 use crate::py::gil::without_gil;
 use pyo3::exceptions::{PyConnectionError, PyValueError};
@@ -79,13 +79,13 @@ pub(crate) fn drain_start(seconds: f64) -> PyResult<bool> {
 #[pyfunction]
 pub(crate) fn drain_progress() -> (&'static str, u64, f64) {
     match DRAIN.progress() {
-        DrainProgress::NotDraining => ("serving", DRAIN.in_flight(), 0.0),
+        DrainProgress::NotDraining => (drain::SERVING, DRAIN.in_flight(), 0.0),
         DrainProgress::Waiting {
             in_flight,
             remaining,
-        } => ("draining", in_flight, remaining.as_secs_f64()),
-        DrainProgress::Drained => ("drained", 0, 0.0),
-        DrainProgress::DeadlinePassed { in_flight } => ("deadline_passed", in_flight, 0.0),
+        } => (drain::DRAINING, in_flight, remaining.as_secs_f64()),
+        DrainProgress::Drained => (drain::DRAINED, 0, 0.0),
+        DrainProgress::DeadlinePassed { in_flight } => (drain::DEADLINE_PASSED, in_flight, 0.0),
     }
 }
 

@@ -25,19 +25,22 @@ pub(crate) fn run(
     kwargs: Option<&Bound<'_, PyDict>>,
     key: Option<&Bound<'_, PyAny>>,
 ) -> Outcome {
-    // Counted from here to the end, DLQ record included: a drain waits for it.
+    // Counted from here to the end, DLQ record and fallback included: a
+    // drain waits for them.
     let _in_flight = DRAIN.enter();
     stores::ensure_started(py);
-    if !KILL_SWITCH.is_enabled() {
+    let outcome = if !KILL_SWITCH.is_enabled() {
         // Disabled: no claim, no breaker, no retry, no DLQ (see Zone::begin).
-        return run_claimed(py, zone, func, args, kwargs);
-    }
-    let outcome = run_idempotent(py, zone, func, args, kwargs, key);
-    if zone.dlq {
-        dead_letter::record(py, zone, func, args, kwargs, outcome)
+        run_claimed(py, zone, func, args, kwargs)
     } else {
-        outcome
-    }
+        let outcome = run_idempotent(py, zone, func, args, kwargs, key);
+        if zone.dlq {
+            dead_letter::record(py, zone, func, args, kwargs, outcome)
+        } else {
+            outcome
+        }
+    };
+    answer_with_fallback(py, zone, outcome)
 }
 
 /// The pipeline with its idempotency claim taken first, if the zone has one.
@@ -99,8 +102,6 @@ fn run_claimed(
             Ok(Some(budget)) => attempt::run_bounded(py, func, args, kwargs, budget),
             Err(GiveUp::TimedOut) => {
                 return give_up(
-                    py,
-                    zone,
                     timeout_error(py, zone, last_error),
                     GiveUp::TimedOut,
                     call.attempts(),
@@ -111,7 +112,7 @@ fn run_claimed(
                 let error = last_error.unwrap_or_else(|| {
                     pyo3::exceptions::PyRuntimeError::new_err("call refused before any attempt")
                 });
-                return give_up(py, zone, error, reason, call.attempts());
+                return give_up(error, reason, call.attempts());
             }
         };
         let error = match attempt {
@@ -138,13 +139,7 @@ fn run_claimed(
             Err(AttemptError::Raised(error)) => error,
             Err(AttemptError::TimedOut) => {
                 let reason = core.timed_out(&call);
-                return give_up(
-                    py,
-                    zone,
-                    timeout_error(py, zone, last_error),
-                    reason,
-                    call.attempts(),
-                );
+                return give_up(timeout_error(py, zone, last_error), reason, call.attempts());
             }
             Err(AttemptError::Interrupted(error)) => {
                 core.abandon(&call);
@@ -175,14 +170,12 @@ fn run_claimed(
             }
             Next::GiveUp(GiveUp::TimedOut) => {
                 return give_up(
-                    py,
-                    zone,
                     timeout_error(py, zone, Some(error)),
                     GiveUp::TimedOut,
                     call.attempts(),
                 )
             }
-            Next::GiveUp(reason) => return give_up(py, zone, error, reason, call.attempts()),
+            Next::GiveUp(reason) => return give_up(error, reason, call.attempts()),
             Next::Retry(delay) => {
                 if !delay.is_zero() {
                     if let Err(interrupt) = attempt::sleep(py, delay) {
@@ -204,27 +197,50 @@ fn timeout_error(py: Python<'_>, zone: &PyZone, cause: Option<PyErr>) -> PyErr {
     errors::protect_timeout(py, &zone.name, seconds, cause)
 }
 
-/// The call is over without a success: the fallback answers if there is one.
-fn give_up(py: Python<'_>, zone: &PyZone, error: PyErr, reason: GiveUp, attempts: u32) -> Outcome {
-    let fallback = zone.fallback.as_ref().map(|fallback| {
-        zone.core.counters().fallback();
-        let answer = if zone.fallback_takes_error {
-            fallback.call1(py, (error.value(py),))
-        } else {
-            fallback.call0(py)
-        };
-        answer.inspect_err(|fallback_error| {
-            // Python's own chaining, as if the fallback ran in an `except` block.
-            let _ = fallback_error
-                .value(py)
-                .setattr("__context__", error.value(py));
-        })
-    });
+/// The call is over without a success. Its fallback runs after the claim
+/// is released and the dead letter recorded (as on the async path): a
+/// queue that refuses the record fails the call before a fallback acts.
+fn give_up(error: PyErr, reason: GiveUp, attempts: u32) -> Outcome {
     Outcome::GaveUp {
         error,
         reason,
         attempts,
-        fallback,
+        fallback: None,
         dlq_id: None,
+    }
+}
+
+/// A call that gave up: the fallback answers if there is one.
+fn answer_with_fallback(py: Python<'_>, zone: &PyZone, outcome: Outcome) -> Outcome {
+    let (Outcome::GaveUp { error, .. }, Some(fallback)) = (&outcome, zone.fallback.as_ref()) else {
+        return outcome;
+    };
+    zone.core.counters().fallback();
+    let answer = if zone.fallback_takes_error {
+        fallback.call1(py, (error.value(py),))
+    } else {
+        fallback.call0(py)
+    };
+    let answer = answer.inspect_err(|fallback_error| {
+        // Python's own chaining, as if the fallback ran in an `except` block.
+        let _ = fallback_error
+            .value(py)
+            .setattr("__context__", error.value(py));
+    });
+    match outcome {
+        Outcome::GaveUp {
+            error,
+            reason,
+            attempts,
+            dlq_id,
+            ..
+        } => Outcome::GaveUp {
+            error,
+            reason,
+            attempts,
+            fallback: Some(answer),
+            dlq_id,
+        },
+        other => other,
     }
 }
