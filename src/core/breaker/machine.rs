@@ -351,6 +351,7 @@ impl CircuitBreaker {
         self.open_until.store(0, Ordering::Release);
         self.word
             .store(pack(0, CircuitState::Closed), Ordering::Release);
+        self.link.restart();
     }
 
     fn operator(&self, cause: Cause) {

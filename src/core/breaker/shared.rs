@@ -369,6 +369,23 @@ impl SharedLink {
         }
     }
 
+    /// A test's reset: as new, owing the store nothing and knowing nothing
+    /// of it (the next test may share through another store, or none).
+    /// Whether sharing is on stays: the configuration says.
+    pub fn restart(&self) {
+        self.forget_after_fork();
+        *self.operator.lock() = None;
+        *self.last_operator.lock() = None;
+        for word in [
+            &self.fleet,
+            &self.last_decision_ms,
+            &self.remote_version,
+            &self.incarnation,
+        ] {
+            word.store(0, Ordering::Release);
+        }
+    }
+
     /// Forgets leased slots of a state the fleet has left.
     pub fn reset_half_open(&self) {
         self.allowance.store(0, Ordering::Release);
