@@ -1,9 +1,11 @@
 """Shared fixtures for the sync facade's tests.
 
-Every test gets its own zone name (breaker state is per name and lives for the
-whole process), and runs against Baldur's documented defaults: ``BALDUR_*``
-variables from the developer's shell are hidden for the session, and whatever
-a test changes with ``baldur.init()`` is put back afterwards.
+Every test starts from a fresh process's state (``baldur.testing.reset()``
+before and after it: breakers, idempotency keys, the kill switch, metrics and
+the drain), so tests share zone names freely. It runs against Baldur's
+documented defaults: ``BALDUR_*`` variables from the developer's shell are
+hidden for the session, and whatever a test changes with ``baldur.init()`` is
+put back afterwards, as is the testing mode.
 """
 
 from __future__ import annotations
@@ -11,19 +13,15 @@ from __future__ import annotations
 import itertools
 import logging
 import os
-import re
 import tempfile
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import baldur
+import baldur.testing
 from helpers import FastBreaker, Stall
 from redis_server import RedisServer
-
-_counter = itertools.count()
-
 
 # Durable local data (the write-ahead log) of the test session, never the
 # developer's own state directory.
@@ -58,29 +56,38 @@ def _hermetic_environment() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _defaults_after_each_test() -> Iterator[None]:
-    """Puts Baldur's settings and the ``baldur`` logger's level back."""
+    """A fresh process's state before the test; after it, Baldur's settings,
+    the testing mode, that state again and the ``baldur`` logger's level."""
     logger = logging.getLogger("baldur")
     level = logger.level
+    baldur.testing.reset()
     yield
     _restore_defaults()
+    baldur.testing.set_testing(False)
+    baldur.testing.reset()
     logger.setLevel(level)
 
 
+#: The zone name tests use: the same in every test, since each starts fresh.
+ZONE = "zone"
+
+
 @pytest.fixture
-def new_name(request: pytest.FixtureRequest) -> Callable[[], str]:
-    """Makes zone names no other test (or call of this factory) uses."""
-    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)[:48]
+def new_name() -> Callable[[], str]:
+    """Makes zone names distinct within one test (``zone-1``, ``zone-2``,
+    ...): the same in every test."""
+    numbers = itertools.count(1)
 
     def make() -> str:
-        return f"{stem}-{next(_counter)}-{uuid.uuid4().hex[:8]}"
+        return f"{ZONE}-{next(numbers)}"
 
     return make
 
 
 @pytest.fixture
-def zone_name(new_name: Callable[[], str]) -> str:
-    """A zone name unique to this test."""
-    return new_name()
+def zone_name() -> str:
+    """The test's zone name."""
+    return ZONE
 
 
 @pytest.fixture
@@ -103,6 +110,15 @@ def fast_breaker(configure: Callable[..., None]) -> FastBreaker:
         cb_half_open_max_calls=settings.half_open_max_calls,
     )
     return settings
+
+
+@pytest.fixture
+def testing_mode() -> Iterator[None]:
+    """``baldur.testing``'s mode for one test: backoff waits are skipped, and
+    the clock every breaker and zone reads moves only by
+    ``baldur.testing.advance()``."""
+    with baldur.testing.set_testing(True):
+        yield
 
 
 @pytest.fixture

@@ -34,6 +34,12 @@ def _serving() -> Iterator[None]:
     _shutdown.reset_for_tests()
 
 
+#: The endpoints' zone. FastAPI caches what it learnt about an endpoint for
+#: the whole session, so the decorated endpoint (and its zone's breaker)
+#: outlives the test: a name of its own, which no other test module uses.
+ZONE = "fastapi-orders"
+
+
 def tenant(x_tenant: str = "acme") -> str:
     return x_tenant
 
@@ -52,8 +58,8 @@ def build(app: FastAPI, zone: str) -> FastAPI:
     return app
 
 
-def test_lifespan_inits_serves_and_drains_at_exit(zone_name: str) -> None:
-    app = build(FastAPI(lifespan=lifespan), zone_name)
+def test_lifespan_inits_serves_and_drains_at_exit() -> None:
+    app = build(FastAPI(lifespan=lifespan), ZONE)
     with TestClient(app) as client:
         assert client.get("/api/baldur/health/ping/").status_code == 200
         assert client.get("/api/baldur/health/ready/").status_code == 200
@@ -62,8 +68,8 @@ def test_lifespan_inits_serves_and_drains_at_exit(zone_name: str) -> None:
     assert baldur.is_shutting_down(), "leaving the lifespan drained"
 
 
-def test_protected_async_endpoints_keep_dependency_injection(zone_name: str) -> None:
-    app = build(FastAPI(lifespan=lifespan), zone_name)
+def test_protected_async_endpoints_keep_dependency_injection() -> None:
+    app = build(FastAPI(lifespan=lifespan), ZONE)
     with TestClient(app) as client:
         assert client.get("/orders/3?x_tenant=globex").json() == {"order": 3, "tenant": "globex"}
         assert client.get("/orders/-1").json() == {"order": -1, "cached": True}
@@ -72,7 +78,7 @@ def test_protected_async_endpoints_keep_dependency_injection(zone_name: str) -> 
     assert any(row["route"] == "/orders/{order_id}" for row in endpoints), endpoints
 
 
-def test_with_baldur_composes_with_the_apps_own_lifespan(zone_name: str) -> None:
+def test_with_baldur_composes_with_the_apps_own_lifespan() -> None:
     events: list[str] = []
 
     @asynccontextmanager
@@ -93,8 +99,8 @@ def test_with_baldur_composes_with_the_apps_own_lifespan(zone_name: str) -> None
     assert baldur.is_shutting_down()
 
 
-def test_while_draining_new_requests_get_503_and_probes_answer(zone_name: str) -> None:
-    app = build(FastAPI(lifespan=lifespan), zone_name)
+def test_while_draining_new_requests_get_503_and_probes_answer() -> None:
+    app = build(FastAPI(lifespan=lifespan), ZONE)
     with TestClient(app) as client:
         baldur.begin_shutdown(timeout=5)
         refused = client.get("/orders/1")
@@ -105,8 +111,8 @@ def test_while_draining_new_requests_get_503_and_probes_answer(zone_name: str) -
 
 
 @pytest.mark.parametrize("path", ["health/", "health/ping/", "dashboard/summary/", "metrics/json/"])
-def test_operations_endpoints_answer_get_and_head_only(zone_name: str, path: str) -> None:
-    app = build(FastAPI(lifespan=lifespan), zone_name)
+def test_operations_endpoints_answer_get_and_head_only(path: str) -> None:
+    app = build(FastAPI(lifespan=lifespan), ZONE)
     with TestClient(app) as client:
         url = "/api/baldur/" + path
         assert client.get(url).status_code == 200
@@ -119,23 +125,23 @@ def test_operations_endpoints_answer_get_and_head_only(zone_name: str, path: str
         assert "/api/baldur/health/" in client.get("/openapi.json").json()["paths"]
 
 
-def test_a_lifespan_that_starts_again_serves_again(zone_name: str) -> None:
-    app = build(FastAPI(lifespan=lifespan), zone_name)
+def test_a_lifespan_that_starts_again_serves_again() -> None:
+    app = build(FastAPI(lifespan=lifespan), ZONE)
     for run in range(2):  # one TestClient per test, the same app: each run serves
         with TestClient(app) as client:
             assert client.get(f"/orders/{run}").json() == {"order": run, "tenant": "acme"}, run
             assert client.get("/api/baldur/health/ready/").status_code == 200, run
             assert not baldur.is_shutting_down()
         assert baldur.is_shutting_down(), "each run still drains at its end"
-    other = build(FastAPI(lifespan=with_baldur()), zone_name + "-other")
+    other = build(FastAPI(lifespan=with_baldur()), ZONE + "-other")
     with TestClient(other) as client:
         assert client.get("/orders/7").status_code == 200
 
 
 def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
-    zone_name: str, tmp_path: Path
+    tmp_path: Path,
 ) -> None:
-    app = build(FastAPI(lifespan=with_baldur(data_dir=str(tmp_path))), zone_name)
+    app = build(FastAPI(lifespan=with_baldur(data_dir=str(tmp_path))), ZONE)
 
     @app.post("/receipts/{order_id}")
     async def receipt(order_id: int) -> dict[str, object]:

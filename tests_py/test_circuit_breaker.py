@@ -25,7 +25,8 @@ def succeed(name: str) -> None:
 
 
 def wait_for_probing(settings: FastBreaker) -> None:
-    time.sleep(settings.recovery_timeout * 1.5)
+    """The recovery timeout passes (on the manual clock: ``testing_mode``)."""
+    baldur.testing.advance(settings.recovery_timeout)
 
 
 # -- tripping --------------------------------------------------------------------
@@ -94,11 +95,12 @@ def test_open_fails_fast_with_name_and_retry_after(
     assert zone_name in str(caught.value)
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_retry_after_counts_down(zone_name: str, configure: Configure) -> None:
     configure(cb_failure_threshold=1, cb_minimum_calls=1, cb_recovery_timeout=5)
     fail(zone_name)
     first = baldur.protect_with_meta(zone_name, lambda: None).error
-    time.sleep(0.05)
+    baldur.testing.advance(0.05)
     second = baldur.protect_with_meta(zone_name, lambda: None).error
     assert isinstance(first, baldur.CircuitOpenError)
     assert isinstance(second, baldur.CircuitOpenError)
@@ -109,6 +111,7 @@ def test_retry_after_counts_down(zone_name: str, configure: Configure) -> None:
 # -- half-open -------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_probing_starts_after_the_recovery_timeout(
     zone_name: str, fast_breaker: FastBreaker
 ) -> None:
@@ -120,6 +123,7 @@ def test_probing_starts_after_the_recovery_timeout(
     assert baldur.circuit_state(zone_name) == "half_open"  # one of two probes done
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_closes_after_every_probe_succeeds(zone_name: str, fast_breaker: FastBreaker) -> None:
     trip(zone_name, fast_breaker)
     wait_for_probing(fast_breaker)
@@ -132,6 +136,7 @@ def test_closes_after_every_probe_succeeds(zone_name: str, fast_breaker: FastBre
     assert (snapshot["calls"], snapshot["failures"]) == (0, 0)  # a fresh window
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_one_failed_probe_reopens_and_restarts_the_timer(
     zone_name: str, fast_breaker: FastBreaker
 ) -> None:
@@ -153,6 +158,7 @@ def test_one_failed_probe_reopens_and_restarts_the_timer(
     assert baldur.circuit_state(zone_name) == "closed"
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_half_open_admits_only_its_probe_budget(zone_name: str, configure: Configure) -> None:
     """While every probe slot is taken, other calls are refused with
     ``retry_after == 0``: probing is underway."""
@@ -163,7 +169,7 @@ def test_half_open_admits_only_its_probe_budget(zone_name: str, configure: Confi
         cb_half_open_max_calls=1,
     )
     fail(zone_name)
-    time.sleep(0.1)
+    baldur.testing.advance(0.1)
 
     probing = threading.Event()
     finish = threading.Event()
@@ -195,6 +201,7 @@ def test_half_open_admits_only_its_probe_budget(zone_name: str, configure: Confi
 # -- manual control --------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_force_open_takes_the_dependency_out_of_rotation(
     zone_name: str, fast_breaker: FastBreaker
 ) -> None:
@@ -331,6 +338,7 @@ def test_a_bad_failure_rate_threshold_is_refused_naming_it(
 # -- read from time ------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_an_open_breaker_reads_half_open_once_recovery_passed_without_any_call(
     zone_name: str, fast_breaker: FastBreaker
 ) -> None:
@@ -399,6 +407,7 @@ def test_circuits_is_a_copy(zone_name: str) -> None:
     assert baldur.circuits()[zone_name]["state"] == "closed"
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_transitions_are_counted(zone_name: str, fast_breaker: FastBreaker) -> None:
     trip(zone_name, fast_breaker)  # closed -> open
     wait_for_probing(fast_breaker)
