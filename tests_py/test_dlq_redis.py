@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 import baldur
-from baldur import _core
+import baldur.testing
 from helpers import Boom, failed_job
 from helpers import eventually as eventually_within
 from redis_server import RedisServer
@@ -186,14 +186,14 @@ def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
         "replayed": False,
         "state": "replaying",
     }  # the claim still holds
-    _core.dlq_set_replay_lease(0.2)
+    baldur.testing.dlq_set_replay_lease(0.2)
     try:
         time.sleep(0.3)
         # A batch (or the sweep when the breaker closes) takes it over too.
         [outcome] = baldur.dlq.replay_batch(domain="dlq-jobs")
         assert (outcome["id"], outcome["ok"]) == (entry["id"], True)
     finally:
-        _core.dlq_set_replay_lease(60)
+        baldur.testing.dlq_set_replay_lease(60)
     assert (tmp_path / "runs.txt").read_text() == "lease:1\n"
 
 
@@ -201,7 +201,7 @@ def test_an_outage_keeps_records_locally_says_so_and_flushes_them_once(
     on_redis: RedisServer, zone_name: str
 ) -> None:
     before = [baldur.protect_with_meta(zone_name, fail(i), dlq=True).dlq_id for i in range(2)]
-    flushed = _core.dlq_flushed()
+    flushed = baldur.testing.dlq_flushed()
     on_redis.kill()
     during = [baldur.protect_with_meta(zone_name, fail(i), dlq=True).dlq_id for i in (2, 3, 4)]
     assert all(str(i).startswith("local:") for i in during)
@@ -218,7 +218,7 @@ def test_an_outage_keeps_records_locally_says_so_and_flushes_them_once(
         baldur.dlq.purge(domain=zone_name, confirm=True)
 
     on_redis.start()  # the same data: what Redis acknowledged is still there
-    eventually(lambda: _core.dlq_flushed() - flushed == 3)
+    eventually(lambda: baldur.testing.dlq_flushed() - flushed == 3)
     entries = baldur.dlq.list(domain=zone_name)
     assert entries.complete
     assert [e["error_message"] for e in entries] == ["0", "1", "2", "3", "4"]
@@ -363,11 +363,11 @@ def test_a_record_redis_took_too_late_is_kept_once(on_redis: RedisServer, zone_n
     runs it when it wakes. Flushed, the local copy is recognised by its
     token and not added again."""
     baldur.protect_with_meta(zone_name, fail(0), dlq=True)  # Redis knows the script
-    flushed = _core.dlq_flushed()
+    flushed = baldur.testing.dlq_flushed()
     on_redis.pause(1200)
     kept = baldur.protect_with_meta(zone_name, fail(1), dlq=True).dlq_id
     assert kept is not None and kept.startswith("local:")
-    eventually(lambda: _core.dlq_flushed() > flushed)
+    eventually(lambda: baldur.testing.dlq_flushed() > flushed)
     eventually(lambda: baldur.dlq.list(domain=zone_name).complete)
     entries = baldur.dlq.list(domain=zone_name)
     assert [e["error_message"] for e in entries] == ["0", "1"]

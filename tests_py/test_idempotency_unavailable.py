@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import pytest
 
 import baldur
-from baldur import _core
+import baldur.testing
 from helpers import Recorder
 
 
 @pytest.fixture
 def store_down() -> Iterator[None]:
-    _core.inject_idempotency_store_fault("connection refused (injected)")
+    baldur.testing.inject_idempotency_store_fault("connection refused (injected)")
     yield
-    _core.inject_idempotency_store_fault(None)
+    baldur.testing.inject_idempotency_store_fault(None)
 
 
 def test_a_fail_closed_call_is_refused_and_does_not_run(zone_name: str, store_down: None) -> None:
@@ -75,12 +75,12 @@ def test_async_calls_are_fail_closed(zone_name: str, store_down: None) -> None:
 def test_the_store_coming_back_restores_dedup(zone_name: str) -> None:
     charge = Recorder()
     protected = baldur.protected(zone_name, idempotency_key="order_id")(charge)
-    _core.inject_idempotency_store_fault("down")
+    baldur.testing.inject_idempotency_store_fault("down")
     try:
         with pytest.raises(baldur.IdempotencyUnavailableError):
             protected("o-6")
     finally:
-        _core.inject_idempotency_store_fault(None)
+        baldur.testing.inject_idempotency_store_fault(None)
     assert protected("o-6") == "done o-6"
     with pytest.raises(baldur.IdempotencyDuplicateError):
         protected("o-6")

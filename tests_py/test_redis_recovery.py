@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 import baldur
+import baldur.testing
 from baldur import _core
 from helpers import AlwaysFails, Boom, eventually
 from redis_server import RedisServer
@@ -101,7 +102,7 @@ def _log_breaker_row(path: Path, zone: str, pid: int, **fields: object) -> None:
         "merge": None,
         **fields,
     }
-    _core.wal_append_json(json.dumps(payload))
+    baldur.testing.wal_append_json(json.dumps(payload))
 
 
 def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(
@@ -114,12 +115,12 @@ def test_a_dead_workers_late_reset_does_not_undo_a_later_trip(
     log = tmp_path / "redis-wal.sqlite3"
     before_the_trip = int(time.time() * 1000) - 60_000
     _log_breaker_row(log, zone_name, _dead_pid(), operator=["reset", before_the_trip])
-    _core.replay_wal_now()
+    baldur.testing.replay_wal_now()
     eventually(lambda: _core.wal_pending() == 0)
     assert b"open" in fleet_state(redis_server, zone_name), "the older reset lost"
 
     _log_breaker_row(log, zone_name, _dead_pid(), operator=["reset", int(time.time() * 1000)])
-    _core.replay_wal_now()
+    baldur.testing.replay_wal_now()
     eventually(lambda: _core.wal_pending() == 0, within=15)
     eventually(lambda: b"closed" in fleet_state(redis_server, zone_name), within=15)
 
@@ -134,7 +135,7 @@ def test_a_dead_workers_row_for_a_breaker_this_process_lacks_adds_none_here(
     baldur.protected(zone_name + "-mine")(lambda: None)()  # starts the sync
     stranger = zone_name + "-theirs"
     _log_breaker_row(tmp_path / "redis-wal.sqlite3", stranger, _dead_pid(), trip=True)
-    _core.replay_wal_now()
+    baldur.testing.replay_wal_now()
     eventually(lambda: _core.wal_pending() == 0)
     eventually(lambda: b"open" in fleet_state(redis_server, stranger))
     assert stranger not in _core.snapshots()
@@ -150,14 +151,14 @@ def test_a_live_workers_row_is_left_for_it_to_deliver(
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         _log_breaker_row(tmp_path / "redis-wal.sqlite3", zone_name, alive.pid, trip=True)
-        _core.replay_wal_now()
+        baldur.testing.replay_wal_now()
         time.sleep(0.5)
         assert _core.wal_pending() == 1
         assert b"closed" in fleet_state(redis_server, zone_name)
     finally:
         alive.kill()
         alive.wait()
-    _core.replay_wal_now()  # its process died: now it is replayed
+    baldur.testing.replay_wal_now()  # its process died: now it is replayed
     eventually(lambda: _core.wal_pending() == 0)
     assert b"open" in fleet_state(redis_server, zone_name)
 

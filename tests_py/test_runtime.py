@@ -126,11 +126,11 @@ def test_the_runtime_restarts_after_a_shutdown() -> None:
     result = run_script(
         """
         import asyncio
-        import baldur
-        from baldur import _core, _runtime
+        import baldur.testing
+        from baldur import _runtime
 
         assert asyncio.run(_runtime.ping())
-        _core.shutdown_runtime()
+        baldur.testing.shutdown_runtime()
         assert _runtime.status() == (False, 1)
         assert asyncio.run(_runtime.ping())
         print(_runtime.status())

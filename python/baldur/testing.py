@@ -29,9 +29,10 @@ Then a test waits out a breaker's recovery without sleeping::
 Nothing here touches a shared store: what a Redis holds (fleet breaker
 state, completed idempotency keys, the shared kill-switch record, dead
 letters) is the test's to clear, typically with a Redis of its own.
-The functions below the first four are drills: a store that fails on
-purpose, a predecessor's leftovers in the write-ahead log, a short replay
-lease.
+
+Besides these, drills: a store that fails on purpose, a predecessor's
+leftovers in the write-ahead log, a short replay lease, a runtime stopped
+under the caller, and the count of dead letters flushed to Redis.
 """
 
 from __future__ import annotations
@@ -57,12 +58,14 @@ from baldur.exceptions import ConfigError
 __all__ = [
     "TestingMode",
     "advance",
+    "dlq_flushed",
     "dlq_set_replay_lease",
     "inject_idempotency_store_fault",
     "is_testing",
     "replay_wal_now",
     "reset",
     "set_testing",
+    "shutdown_runtime",
     "skipped_waits",
     "wal_append_json",
 ]
@@ -245,6 +248,19 @@ def dlq_set_replay_lease(seconds: float) -> None:
     than ``seconds`` (60 s by default): a test of a crashed replayer's entry
     need not wait a minute."""
     _core.dlq_set_replay_lease(_validate.seconds("seconds", seconds))
+
+
+def dlq_flushed() -> int:
+    """Dead-letter entries this process has carried from its local queue to
+    Redis so far (they wait locally while Redis is down): a test polls it to
+    know a flush happened."""
+    return _core.dlq_flushed()
+
+
+def shutdown_runtime() -> None:
+    """A drill: stops the background I/O runtime, as the exit hook does; the
+    next call that needs it starts a new one."""
+    _core.shutdown_runtime()
 
 
 def _apply(waits_off: bool, manual: bool) -> None:

@@ -19,7 +19,6 @@ mod protected;
 mod result;
 mod runtime;
 mod stores;
-mod test_hooks;
 mod testing;
 mod zone;
 
@@ -113,15 +112,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     ] {
         m.add_function(function)?;
     }
-    // Test and drill hooks: reached through `baldur.testing`.
-    for function in [
-        wrap_pyfunction!(test_hooks::inject_idempotency_store_fault, m)?,
-        wrap_pyfunction!(test_hooks::replay_wal_now, m)?,
-        wrap_pyfunction!(test_hooks::wal_append_json, m)?,
-        wrap_pyfunction!(test_hooks::dlq_set_replay_lease, m)?,
-    ] {
-        m.add_function(function)?;
-    }
+    // baldur.testing's functions, drills included.
     testing::register(m)?;
     Ok(())
 }

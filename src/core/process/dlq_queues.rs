@@ -18,7 +18,7 @@ use std::time::Duration;
 
 /// How long a replay may hold an entry before another replayer may take it:
 /// the same lease in both stores.
-const DEFAULT_REPLAY_LEASE: Duration = Duration::from_millis(REPLAY_LEASE_MS as u64);
+pub const DEFAULT_REPLAY_LEASE: Duration = Duration::from_millis(REPLAY_LEASE_MS as u64);
 
 struct Configured {
     path: PathBuf,

@@ -6,14 +6,16 @@ use crate::core::control::KILL_SWITCH;
 use crate::core::metrics::registry::METRICS;
 use crate::core::metrics::routes::ENDPOINTS;
 use crate::core::process::breakers::REGISTRY;
+use crate::core::process::dlq_queues;
 use crate::core::process::idempotency::{self, GATE};
 use crate::core::retry::waits;
 
-/// Breakers no zone holds forgotten (the rest closed, windows cleared), the
-/// idempotency gate on a fresh memory store unless a shared one is
-/// configured, the kill switch enabled, every metric at zero, and the
-/// recorded skipped waits forgotten. The drain is the caller's: ending it
-/// is announced (readiness changes), which only the embedder can do.
+/// Breakers no zone holds forgotten (the rest restarted, as if just made),
+/// the idempotency gate on a fresh memory store unless a shared one is
+/// configured, the kill switch enabled, every metric at zero, the DLQ's
+/// replay lease back to its default, and the recorded skipped waits
+/// forgotten. The drain is the caller's: ending it is announced (readiness
+/// changes), which only the embedder can do.
 pub fn reset() {
     REGISTRY.forget();
     if !GATE.is_remote() {
@@ -23,5 +25,7 @@ pub fn reset() {
     KILL_SWITCH.enable();
     METRICS.clear();
     ENDPOINTS.clear();
+    // Never refused: the default lease is not zero.
+    let _ = dlq_queues::set_replay_lease(dlq_queues::DEFAULT_REPLAY_LEASE);
     waits::clear_skipped();
 }
