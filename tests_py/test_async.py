@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 import baldur
+import baldur.testing
 from helpers import FastBreaker, require_module
 
 Runner = Callable[[Awaitable[Any]], Any]
@@ -235,6 +236,7 @@ def test_server_errors_are_retried_and_counted(run: Runner, zone_name: str) -> N
     assert baldur.circuits()[zone_name]["failures"] == 3
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_half_open_admits_only_the_probe_budget_under_a_burst(
     run: Runner, zone_name: str, fast_breaker: FastBreaker
 ) -> None:
@@ -256,7 +258,7 @@ def test_half_open_admits_only_the_probe_budget_under_a_burst(
 
     run(trip())
     assert baldur.circuit_state(zone_name) == "open"
-    time.sleep(fast_breaker.recovery_timeout + 0.05)
+    baldur.testing.advance(fast_breaker.recovery_timeout)
 
     async def burst() -> list[object]:
         tasks = [slow_dependency() for _ in range(200)]
@@ -299,6 +301,7 @@ def test_cancellation_is_not_a_failure(run: Runner, zone_name: str) -> None:
     assert (snapshot["calls"], snapshot["failures"]) == (0, 0)
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_a_cancelled_probe_returns_its_slot(
     run: Runner, zone_name: str, configure: Callable[..., None]
 ) -> None:
@@ -322,7 +325,7 @@ def test_a_cancelled_probe_returns_its_slot(
 
     run(trip())
     assert baldur.circuit_state(zone_name) == "open"
-    time.sleep(0.1)
+    baldur.testing.advance(0.1)
 
     async def scenario() -> str:
         first = asyncio.create_task(probe(10))

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 import baldur
+import baldur.testing
 from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Stall, trip
 
 NO_WAIT = baldur.RetryPolicy(attempts=5, base_delay=0, max_delay=0)
@@ -79,9 +80,10 @@ def test_the_fallback_answers_when_the_breaker_opens_mid_loop(
     assert failing.count == fast_breaker.minimum_calls
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_a_failed_probe_is_not_retried(zone_name: str, fast_breaker: FastBreaker) -> None:
     trip(zone_name, fast_breaker)
-    time.sleep(fast_breaker.recovery_timeout * 1.5)
+    baldur.testing.advance(fast_breaker.recovery_timeout)
     failing = AlwaysFails()
     result = baldur.protect_with_meta(zone_name, failing, retry=NO_WAIT)
     assert failing.count == 1
@@ -179,6 +181,7 @@ def test_an_interrupt_counts_nothing(zone_name: str) -> None:
     assert counts(zone_name) == (0, 0)
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_an_interrupted_probe_hands_its_slot_back(zone_name: str, configure: Configure) -> None:
     configure(
         cb_failure_threshold=1,
@@ -188,7 +191,7 @@ def test_an_interrupted_probe_hands_its_slot_back(zone_name: str, configure: Con
     )
     with pytest.raises(Boom):
         baldur.protect(zone_name, AlwaysFails())
-    time.sleep(0.1)
+    baldur.testing.advance(0.1)
     with pytest.raises(KeyboardInterrupt):
         baldur.protect(zone_name, Flaky(KeyboardInterrupt()))
     # The only probe slot is free again: the next call probes, and closes it.

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import time
 from collections.abc import Callable
 
 import pytest
 
 import baldur
+import baldur.testing
 from helpers import AlwaysFails, Boom, FastBreaker, trip
 
 COMPOSER_BUILT = "protect.composer_built"
@@ -108,11 +108,12 @@ def test_opening_is_a_warning(
     assert record.getMessage().startswith(STATE_CHANGED)
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_half_open_and_closing_are_info(
     zone_name: str, fast_breaker: FastBreaker, logs: pytest.LogCaptureFixture
 ) -> None:
     trip(zone_name, fast_breaker)
-    time.sleep(fast_breaker.recovery_timeout * 1.5)
+    baldur.testing.advance(fast_breaker.recovery_timeout)
     for _ in range(fast_breaker.half_open_max_calls):
         baldur.protect(zone_name, lambda: None)
 
@@ -129,11 +130,12 @@ def test_half_open_and_closing_are_info(
     assert [r.generation for r in records] == [1, 2, 3]  # type: ignore[attr-defined]
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_a_failed_probe_reopening_is_a_warning(
     zone_name: str, fast_breaker: FastBreaker, logs: pytest.LogCaptureFixture
 ) -> None:
     trip(zone_name, fast_breaker)
-    time.sleep(fast_breaker.recovery_timeout * 1.5)
+    baldur.testing.advance(fast_breaker.recovery_timeout)
     with pytest.raises(Boom):
         baldur.protect(zone_name, AlwaysFails())
 
