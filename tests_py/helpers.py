@@ -93,6 +93,21 @@ class Stall:
         self._released.set()
 
 
+class Slow:
+    """A slow dependency: each call takes ``seconds`` of real time (a call's
+    timeout runs on real time, whatever the clock), then returns ``value``."""
+
+    def __init__(self, seconds: float, value: object = "done") -> None:
+        self.seconds = seconds
+        self.value = value
+        self.count = 0
+
+    def __call__(self, *args: object, **kwargs: object) -> object:
+        self.count += 1
+        threading.Event().wait(self.seconds)
+        return self.value
+
+
 class Raising:
     """A dependency that is down: every call raises a fresh error from
     ``make`` (an exception type, or a function returning an exception)."""

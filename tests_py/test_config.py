@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom, Flaky, Stall
+import baldur.testing
+from helpers import AlwaysFails, Boom, Flaky, Slow, Stall
 
 Configure = Callable[..., None]
 
@@ -59,6 +60,7 @@ def test_env_failure_threshold_and_minimum_calls(
     assert baldur.circuit_state(zone_name) == "open"
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_env_recovery_timeout(zone_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BALDUR_CB_FAILURE_THRESHOLD", "1")
     monkeypatch.setenv("BALDUR_CB_MINIMUM_CALLS", "1")
@@ -66,10 +68,11 @@ def test_env_recovery_timeout(zone_name: str, monkeypatch: pytest.MonkeyPatch) -
     baldur.init()
     fail(zone_name)
     assert 0 < open_retry_after(zone_name) <= 0.1
-    time.sleep(0.15)
+    baldur.testing.advance(0.15)
     assert baldur.protect(zone_name, lambda: "probe") == "probe"
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_env_half_open_max_calls(zone_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BALDUR_CB_FAILURE_THRESHOLD", "1")
     monkeypatch.setenv("BALDUR_CB_MINIMUM_CALLS", "1")
@@ -77,18 +80,19 @@ def test_env_half_open_max_calls(zone_name: str, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("BALDUR_CB_HALF_OPEN_MAX_CALLS", "1")
     baldur.init()
     fail(zone_name)
-    time.sleep(0.1)
+    baldur.testing.advance(0.1)
     baldur.protect(zone_name, lambda: None)
     assert baldur.circuit_state(zone_name) == "closed"  # one probe was the whole budget
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_env_window_seconds(zone_name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BALDUR_CB_FAILURE_THRESHOLD", "2")
     monkeypatch.setenv("BALDUR_CB_MINIMUM_CALLS", "2")
     monkeypatch.setenv("BALDUR_CB_WINDOW_SECONDS", "0.2")
     baldur.init()
     fail(zone_name)
-    time.sleep(0.35)  # the first failure slides out of the window
+    baldur.testing.advance(0.35)  # the first failure slides out of the window
     fail(zone_name)
     assert baldur.circuit_state(zone_name) == "closed"
     assert baldur.circuits()[zone_name]["failures"] == 1
@@ -120,11 +124,7 @@ def test_a_per_call_timeout_wins_over_the_default(
     monkeypatch.setenv("BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", "0.05")
     baldur.init()
 
-    def takes_a_while() -> str:
-        time.sleep(0.2)
-        return "done"
-
-    assert baldur.protect(zone_name, takes_a_while, timeout=5) == "done"
+    assert baldur.protect(zone_name, Slow(0.2), timeout=5) == "done"
 
 
 def test_an_empty_default_timeout_means_none(
@@ -133,11 +133,7 @@ def test_an_empty_default_timeout_means_none(
     monkeypatch.setenv("BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", "")
     baldur.init()
 
-    def takes_a_while() -> str:
-        time.sleep(0.1)
-        return "done"
-
-    assert baldur.protect(zone_name, takes_a_while) == "done"
+    assert baldur.protect(zone_name, Slow(0.1)) == "done"
 
 
 def test_env_changes_apply_to_existing_breakers(
