@@ -80,6 +80,8 @@ class Stall:
     def __init__(self, limit: float = 10.0) -> None:
         self.limit = limit
         self.started = threading.Event()
+        #: Set once a call has returned (released, or out of time).
+        self.returned = threading.Event()
         self.count = 0
         self._released = threading.Event()
 
@@ -87,6 +89,7 @@ class Stall:
         self.count += 1
         self.started.set()
         self._released.wait(self.limit)
+        self.returned.set()
         return "late"
 
     def release(self) -> None:
@@ -139,12 +142,40 @@ class Recorder:
         return f"done {order_id}"
 
 
+#: How often the polling helpers look again.
+POLL_SECONDS = 0.05
+
+
 def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    """Waits until `check()` holds, failing the test after `within` seconds."""
+    """Waits until `check()` holds, failing the test after `within` seconds.
+    With :func:`throughout`, the one place the tests wait on real time: for
+    what runs on its own (a background sync, a server, another process)."""
     deadline = time.monotonic() + within
     while not check():
         assert time.monotonic() < deadline, "the condition never held"
-        time.sleep(0.05)
+        time.sleep(POLL_SECONDS)
+
+
+def throughout(check: Callable[[], bool], during: float) -> None:
+    """Asserts that `check()` holds for `during` seconds of real time: for
+    what must not happen (a stray thread that must not start, a sync that
+    must not undo a state), which has no moment to wait for."""
+    deadline = time.monotonic() + during
+    while True:
+        assert check(), "the condition stopped holding"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
+
+
+def probed(name: str) -> bool:
+    """Whether a successful call got through the breaker of ``name`` (it
+    probes once recovery has passed): for :func:`eventually`."""
+    try:
+        baldur.protect(name, lambda: "up")
+    except baldur.CircuitOpenError:
+        return False
+    return True
 
 
 def require_module(name: str, extra: str) -> Any:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom
+from helpers import AlwaysFails, Boom, Slow
 
 
 @pytest.fixture
@@ -58,9 +58,7 @@ def test_a_rejection_and_a_timeout_are_recorded_with_their_reason(
     assert rejected.rejected and rejected.dlq_id is not None
     assert baldur.dlq.get(rejected.dlq_id)["reason"] == "circuit_open"  # type: ignore[index]
     baldur.reset_circuit(zone_name)
-    import time
-
-    slow = baldur.protect_with_meta(zone_name, lambda: time.sleep(1), timeout=0.05, dlq=True)
+    slow = baldur.protect_with_meta(zone_name, Slow(1), timeout=0.05, dlq=True)
     assert baldur.dlq.get(slow.dlq_id)["reason"] == "timeout"  # type: ignore[arg-type,index]
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 import baldur
-from helpers import eventually
+from helpers import eventually, probed
 from redis_server import RedisServer
 
 APPS = Path(__file__).parent / "apps"
@@ -183,14 +183,7 @@ def test_the_sweep_after_a_breaker_closes_refuses_them(
     baldur.reset_circuit(ZONE)
     with pytest.raises(ConnectionError):  # the breaker opens on one failure
         baldur.protect(ZONE, _down)
-    deadline = time.monotonic() + 10
-    while True:  # the probe that closes it, and so starts the sweep
-        try:
-            baldur.protect(ZONE, lambda: "up")
-            break
-        except baldur.CircuitOpenError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
+    eventually(lambda: probed(ZONE), within=10)  # the probe closes it, and so starts the sweep
 
     def swept() -> bool:
         states = [(baldur.dlq.get(entry_id) or {}).get("state") for entry_id in ids]

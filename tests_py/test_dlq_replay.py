@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 import baldur
+from helpers import eventually, probed
 
 APPS = Path(__file__).parent / "apps"
 
@@ -189,21 +190,10 @@ def test_entries_are_replayed_when_the_breaker_closes_again(
         dlq_jobs.ship("r")  # rejected, and recorded too
     assert len(baldur.dlq.list(domain="dlq-jobs")) == 3
     monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
-    import time
-
     # The probe that closes the breaker (not itself dead-lettered: a shared
     # breaker may refuse a probe or two while the fleet's slot is settled).
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            assert baldur.protect("dlq-jobs", lambda: "up") == "up"
-            break
-        except baldur.CircuitOpenError:
-            assert time.monotonic() < deadline
-            time.sleep(0.05)
-    deadline = time.monotonic() + 10
-    while baldur.dlq.list(domain="dlq-jobs") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    eventually(lambda: probed("dlq-jobs"), within=10)
+    eventually(lambda: not baldur.dlq.list(domain="dlq-jobs"), within=10)
     assert baldur.dlq.list(domain="dlq-jobs") == []
     assert sorted(jobs.read_text().split()) == ["p:1", "q:1", "r:1"]
 

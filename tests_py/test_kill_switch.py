@@ -17,7 +17,7 @@ import pytest
 
 import baldur
 from baldur import endpoints
-from helpers import AlwaysFails, Boom, FastBreaker, Flaky, trip
+from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Slow, trip
 
 
 @pytest.fixture(autouse=True)
@@ -101,7 +101,7 @@ def test_disabled_calls_do_not_touch_the_breaker(zone_name: str, fast_breaker: F
 
 def test_disabled_calls_have_no_timeout(zone_name: str) -> None:
     baldur.disable(reason="drill", actor="alice")
-    assert baldur.protect(zone_name, lambda: time.sleep(0.15) or "slow", timeout=0.05) == "slow"
+    assert baldur.protect(zone_name, Slow(0.15, "slow"), timeout=0.05) == "slow"
 
 
 def test_disabled_calls_take_no_idempotency_claim(zone_name: str) -> None:

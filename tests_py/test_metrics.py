@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 import baldur
 from baldur import endpoints
-from helpers import AlwaysFails, Boom, FastBreaker, Flaky, trip
+from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Slow, trip
 
 APPS = Path(__file__).parent / "apps"
 
@@ -70,10 +70,8 @@ def test_not_a_failure_is_its_own_outcome(zone_name: str) -> None:
 
 
 def test_a_timeout_is_counted_as_a_timeout(zone_name: str) -> None:
-    import time
-
     with pytest.raises(baldur.ProtectTimeoutError):
-        baldur.protect(zone_name, lambda: time.sleep(0.3), timeout=0.05)
+        baldur.protect(zone_name, Slow(0.3), timeout=0.05)
     assert calls(zone_name)["timeout"] == 1
 
 

@@ -3,12 +3,10 @@ and the ``ProtectResult`` the latter returns."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Stall, trip
+from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Slow, Stall, trip
 
 NO_WAIT = baldur.RetryPolicy(base_delay=0, max_delay=0)
 
@@ -227,16 +225,13 @@ def test_meta_timeout(zone_name: str, stall: Stall) -> None:
 
 
 def test_meta_duration_covers_the_call(zone_name: str) -> None:
-    result = baldur.protect_with_meta(zone_name, lambda: time.sleep(0.05))
+    result = baldur.protect_with_meta(zone_name, Slow(0.05))
     assert 0.04 <= result.duration_s < 5
 
 
 def test_meta_duration_covers_the_fallback(zone_name: str) -> None:
-    def slow_fallback() -> str:
-        time.sleep(0.05)
-        return "late"
-
-    result = baldur.protect_with_meta(zone_name, AlwaysFails(), fallback=slow_fallback)
+    slow_fallback = Slow(0.05, "late")
+    result = baldur.protect_with_meta(zone_name, AlwaysFails(), fallback=lambda: slow_fallback())
     assert result.value == "late"
     assert 0.04 <= result.duration_s < 5
 

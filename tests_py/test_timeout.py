@@ -9,7 +9,7 @@ import time
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Stall
+from helpers import AlwaysFails, Boom, FastBreaker, Flaky, Stall, throughout
 
 
 def test_a_hung_call_raises_protect_timeout_error(zone_name: str, stall: Stall) -> None:
@@ -105,7 +105,7 @@ def test_the_fallback_answers_a_timeout(zone_name: str, stall: Stall) -> None:
 def test_the_late_answer_of_an_abandoned_attempt_is_discarded(zone_name: str, stall: Stall) -> None:
     result = baldur.protect_with_meta(zone_name, stall, timeout=0.05, fallback=lambda: "fallback")
     stall.release()  # the abandoned attempt now finishes, with "late"
-    time.sleep(0.05)
+    assert stall.returned.wait(5)
     assert result.value == "fallback"
     assert baldur.circuits()[zone_name]["failures"] == 1  # the late success is not counted
 
@@ -141,5 +141,6 @@ def test_an_attempt_that_could_not_start_in_time_never_reaches_the_dependency(
         )
         assert isinstance(result.error, baldur.ProtectTimeoutError)
         assert result.value == "fallback"
-    time.sleep(0.1)  # time enough for a stray attempt thread to get going
+    # Time enough for a stray attempt thread to get going.
+    throughout(lambda: dependency.count == 0, during=0.1)
     assert dependency.count == 0
