@@ -1,8 +1,8 @@
 """Idempotency on sync callsites, decorators and function forms: where the
 key comes from, how it is namespaced, and the life of a claim (taken before
 the breaker, held through retries, completed on success, released on any
-other end). Options and payloads: test_idempotency_options.py; real-time TTLs
-and threads: test_idempotency_concurrency.py. Fail-closed store errors cannot
+other end). Options and payloads: test_idempotency_options.py; TTLs and
+threads: test_idempotency_concurrency.py. Fail-closed store errors cannot
 be provoked with the memory store from Python: the Rust tests cover them."""
 
 from __future__ import annotations

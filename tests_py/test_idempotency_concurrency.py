@@ -1,13 +1,12 @@
-"""Idempotency in real time and under threads: the memory TTL of a completed
+"""Idempotency over time and under threads: the memory TTL of a completed
 key, the execution window after which a running claim is taken over (owner
 tokens keep the old owner's late end from touching the new claim), and many
-threads racing for one key. Short TTLs, real sleeps, no tight timing asserts."""
+threads racing for one key. Time passes on the manual clock."""
 
 from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 import pytest
 
 import baldur
+import baldur.testing
 from helpers import Boom, Recorder
 
 Duplicate = baldur.IdempotencyDuplicateError
@@ -39,6 +39,7 @@ def events(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [getattr(r, "event", "") for r in caplog.records if r.name == "baldur.idempotency"]
 
 
+@pytest.mark.usefixtures("testing_mode")
 @pytest.mark.parametrize("source", ["init", "environment"])
 def test_a_completed_key_blocks_for_the_memory_ttl(
     zone_name: str, configure: Any, monkeypatch: pytest.MonkeyPatch, source: str
@@ -53,10 +54,11 @@ def test_a_completed_key_blocks_for_the_memory_ttl(
     charge("o-1")
     with pytest.raises(Duplicate, match="completed"):
         charge("o-1")
-    time.sleep(0.3)
+    baldur.testing.advance(0.3)
     assert charge("o-1") == "done o-1" and side_effect.ran == ["o-1", "o-1"]
 
 
+@pytest.mark.usefixtures("testing_mode")
 @pytest.mark.parametrize("old_owner", ["returns", "raises"])
 def test_a_claim_past_its_execution_window_is_taken_over(
     zone_name: str, caplog: pytest.LogCaptureFixture, old_owner: str
@@ -80,7 +82,7 @@ def test_a_claim_past_its_execution_window_is_taken_over(
     assert started["old"].wait(10)
     with pytest.raises(Duplicate, match="in_progress"):
         charge("o-1", "early")  # still inside the window
-    time.sleep(0.4)
+    baldur.testing.advance(0.4)
     new, new_outcome = start(lambda: charge("o-1", "new"))  # takes the claim over
     try:
         assert started["new"].wait(10)
@@ -105,6 +107,7 @@ def test_a_claim_past_its_execution_window_is_taken_over(
     assert ("idempotency.completion_blocked" in events(caplog)) == (old_owner == "returns")
 
 
+@pytest.mark.usefixtures("testing_mode")
 def test_idempotent_execution_ttl_and_a_blocked_late_completion(
     zone_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -120,7 +123,7 @@ def test_idempotent_execution_ttl_and_a_blocked_late_completion(
     caplog.set_level(logging.WARNING, logger="baldur.idempotency")
     stuck, stuck_outcome = start(lambda: ship("o-1", True))
     try:
-        time.sleep(0.2)
+        baldur.testing.advance(0.2)
         assert ship("o-1", False) == "done o-1"  # took the stale claim over
     finally:
         unblock.set()
