@@ -96,6 +96,13 @@ class Stall:
         self._released.set()
 
 
+def work(seconds: float) -> None:
+    """A thread's own work taking ``seconds`` of real time (a dependency
+    answering, an operator's pace), the GIL released so other threads run.
+    Not a test waiting for something: that is :func:`eventually`."""
+    threading.Event().wait(seconds)
+
+
 class Slow:
     """A slow dependency: each call takes ``seconds`` of real time (a call's
     timeout runs on real time, whatever the clock), then returns ``value``."""
@@ -107,7 +114,7 @@ class Slow:
 
     def __call__(self, *args: object, **kwargs: object) -> object:
         self.count += 1
-        threading.Event().wait(self.seconds)
+        work(self.seconds)
         return self.value
 
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom, Flaky
+import baldur.testing
+from helpers import AlwaysFails, Boom, Flaky, work
 
 THREADS = 32
 CALLS_PER_THREAD = 150
@@ -67,6 +67,7 @@ def assert_history_chains(records: list[logging.LogRecord], expected_count: int)
 
 
 @pytest.mark.timeout(60)
+@pytest.mark.usefixtures("testing_mode")
 def test_many_threads_one_zone(
     zone_name: str, configure: Configure, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -85,7 +86,7 @@ def test_many_threads_one_zone(
         failing = ((call + thread) // 10) % 2 == 0 and (call + thread) % 3 != 0
         with lock:
             invocations["failed" if failing else "ok"] += 1
-        time.sleep(0.0002)
+        work(0.0002)
         if failing:
             raise Boom(f"thread {thread} call {call}")
         return call
@@ -111,7 +112,8 @@ def test_many_threads_one_zone(
                 else:
                     assert isinstance(result.error, Boom), repr(result.error)
                     outcomes["failed"] += 1
-            time.sleep(0.001)  # pace the callers so recovery timeouts elapse mid-run
+            # Pace the callers so recovery timeouts elapse mid-run.
+            baldur.testing.advance(0.001)
 
     escaped = run_threads(THREADS, worker)
 
@@ -149,7 +151,7 @@ def test_operators_acting_while_threads_call(
         for call in range(100):
             if thread == 0:
                 controls[call % len(controls)](zone_name)
-                time.sleep(0.001)
+                work(0.001)
                 continue
             try:
                 baldur.protect(zone_name, Flaky(value=call) if call % 2 else AlwaysFails())
