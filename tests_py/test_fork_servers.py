@@ -8,12 +8,11 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers import require_module
+from helpers import eventually, require_module
 from redis_server import RedisServer
 
 APPS = Path(__file__).parent / "apps"
@@ -70,16 +69,20 @@ def test_gunicorn_preload_workers_each_start_their_own_runtime(
 
 
 def get(port: int, path: str) -> str:
-    deadline = time.monotonic() + 20
-    while True:
+    """The body at ``path``, once the server answers."""
+    body: list[str] = []
+
+    def answered() -> bool:
         try:
             # A fresh connection each time, so both workers get requests.
             with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as r:
-                return str(r.read().decode())
+                body.append(r.read().decode())
         except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
+            return False
+        return True
+
+    eventually(answered, within=20)
+    return body[0]
 
 
 def test_celery_prefork_pool_processes_each_start_their_own_runtime(
