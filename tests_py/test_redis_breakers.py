@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom
+from helpers import AlwaysFails, Boom, eventually, throughout
 from redis_server import RedisServer
 
 SETTINGS = {
@@ -49,12 +49,33 @@ def other_worker(url: str, body: str) -> subprocess.CompletedProcess[str]:
 def wait_for_state(name: str, wanted: str, within: float = 2.0) -> float:
     """Seconds until this worker's breaker shows `wanted`."""
     started = time.monotonic()
-    while baldur.circuit_state(name) != wanted:
-        assert time.monotonic() - started < within, (
-            f"{name} still {baldur.circuit_state(name)!r}, not {wanted!r}, after {within}s"
-        )
-        time.sleep(0.02)
+    eventually(lambda: baldur.circuit_state(name) == wanted, within=within)
     return time.monotonic() - started
+
+
+def fleet_window(server: RedisServer, zone: str) -> tuple[int, int]:
+    """The calls and failures the fleet's window in Redis holds for `zone`:
+    what this worker's syncs have delivered."""
+    reply = server.command("HGETALL", f"{{baldur:cb:{zone}}}:window").split(b"\r\n")
+    words = [w for w in reply[1:] if w and not w.startswith((b"$", b"*"))]
+    counts = dict(zip(words[::2], (int(w) for w in words[1::2]), strict=True))
+    calls = sum(n for field, n in counts.items() if field.startswith(b"c"))
+    return calls, sum(n for field, n in counts.items() if field.startswith(b"f"))
+
+
+def fleet_state(server: RedisServer, zone: str) -> bytes:
+    return server.command("HGET", f"{{baldur:cb:{zone}}}:state", "state")
+
+
+def subscribers(server: RedisServer) -> int:
+    """Workers subscribed to the breakers' change announcements."""
+    reply = server.command("PUBSUB", "NUMSUB", "baldur:cb:changed").split(b"\r\n")
+    return int(reply[-2].lstrip(b":"))
+
+
+def degraded() -> bool:
+    """Whether this worker's breaker store is DEGRADED (a sync failed)."""
+    return bool(baldur._core.store_health()["redis:circuit_breaker"]["degraded"])
 
 
 def test_a_trip_on_one_worker_makes_every_worker_fail_fast(
@@ -94,7 +115,7 @@ def test_the_minimum_calls_floor_is_met_by_the_fleet(fleet: RedisServer, zone_na
     for _ in range(2):
         with pytest.raises(Boom):
             here()
-    time.sleep(0.5)  # counted in Redis
+    eventually(lambda: fleet_window(fleet, zone_name)[0] >= 2)  # counted in Redis
     other = other_worker(
         fleet.url,
         f"""
@@ -131,7 +152,8 @@ def test_an_operator_action_reaches_every_worker(fleet: RedisServer, zone_name: 
     wait_for_state(zone_name, "forced_open")
     baldur.reset_circuit(zone_name)
     wait_for_state(zone_name, "closed")
-    time.sleep(0.5)  # the reset reached Redis: it stays closed
+    eventually(lambda: b"closed" in fleet_state(fleet, zone_name))  # the reset reached Redis
+    throughout(lambda: baldur.circuit_state(zone_name) == "closed", during=0.5)  # it stays closed
     assert baldur.circuit_state(zone_name) == "closed"
 
 
@@ -157,12 +179,14 @@ def test_the_fleet_trips_on_the_failure_rate_as_well_as_the_count(
     here = baldur.protected(zone_name)(lambda: "ok")
     for _ in range(30):
         assert here() == "ok"
-    time.sleep(0.5)  # the successes are counted in Redis
+    eventually(lambda: fleet_window(fleet, zone_name)[0] >= 30)  # the successes are counted
     failing = baldur.protected(zone_name)(AlwaysFails())
     for _ in range(3):
         with pytest.raises(Boom):
             failing()
-    time.sleep(0.6)  # two syncs: the fleet's verdict is back
+    eventually(lambda: fleet_window(fleet, zone_name)[1] >= 3)  # so are the failures
+    # Two syncs more: the fleet's verdict is back, and it is not a trip.
+    throughout(lambda: baldur.circuit_state(zone_name) == "closed", during=0.6)
     assert baldur.circuit_state(zone_name) == "closed"
     for _ in range(30):  # a real outage: half the window fails
         with pytest.raises((Boom, baldur.CircuitOpenError)):
@@ -208,7 +232,9 @@ def test_the_half_open_probe_budget_is_fleet_wide(
         )
         for _ in range(2)
     ]
-    time.sleep(1.6)  # both are calling when probing starts
+    # Both are calling when probing starts; one probe runs (for a second).
+    eventually(probes.exists, within=5)
+    throughout(lambda: probes.read_text() == "x", during=0.5)
     assert probes.read_text() == "x"
     for w in workers:
         w.wait(20)
@@ -221,7 +247,7 @@ def test_while_redis_is_down_each_worker_decides_alone(fleet: RedisServer, zone_
     with pytest.raises(Boom):
         here()
     fleet.kill()
-    time.sleep(0.5)  # a sync fails: DEGRADED
+    eventually(degraded)  # a sync fails: DEGRADED
     for _ in range(3):
         with pytest.raises((Boom, baldur.CircuitOpenError)):
             here()
@@ -235,15 +261,15 @@ def test_recovery_merges_the_most_restrictive_state(fleet: RedisServer, zone_nam
     here = baldur.protected(zone_name)(AlwaysFails())
     with pytest.raises(Boom):
         here()
-    time.sleep(0.4)
+    eventually(lambda: fleet_window(fleet, zone_name)[1] >= 1)  # synced once
     fleet.kill()
-    time.sleep(0.5)
+    eventually(degraded)
     for _ in range(3):
         with pytest.raises((Boom, baldur.CircuitOpenError)):
             here()
     assert baldur.circuit_state(zone_name) == "open"
     fleet.start()  # a fresh Redis: it knows nothing of the trip
-    time.sleep(1.0)  # a probe sync reconnects and merges
+    eventually(lambda: b"open" in fleet_state(fleet, zone_name))  # a probe sync merges
     seen = other_worker(
         fleet.url,
         f"""
@@ -267,7 +293,7 @@ def test_a_change_reaches_other_workers_by_pub_sub_not_only_the_poll(
     configure(redis_url=redis_server.url, cb_sync_interval_seconds=30)
     here = baldur.protected(zone_name)(lambda: "ok")
     assert here() == "ok"  # synced once; the next poll is 30 s away
-    time.sleep(0.3)  # subscribed
+    eventually(lambda: subscribers(redis_server) > 0)  # subscribed
     forced = other_worker(
         redis_server.url,
         f"""
