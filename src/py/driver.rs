@@ -1,9 +1,10 @@
-//! The sync driver: steps the core's per-call state machine, running each
-//! attempt, classifying errors, sleeping between attempts, and calling the
-//! fallback when the call gives up.
+//! The sync driver: steps the core's pipeline and, within it, the per-call
+//! state machine, running each attempt, classifying errors, sleeping
+//! between attempts, and calling the fallback when the call gives up.
 
 use crate::core::control::{DRAIN, KILL_SWITCH};
-use crate::core::protect::{GiveUp, Next};
+use crate::core::protect::pipeline::{Ending, Pipeline, Step};
+use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
 use crate::py::dead_letter;
 use crate::py::errors;
@@ -14,8 +15,10 @@ use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyTuple};
 
-/// Runs `func(*args, **kwargs)` under the zone's protection. `key` is a
-/// function-form call's idempotency key.
+/// Runs `func(*args, **kwargs)` under the zone's protection, stepping the
+/// core's pipeline (`core::protect::pipeline`): the order is its, the
+/// Python calls are this driver's. `key` is a function-form call's
+/// idempotency key.
 #[inline]
 pub(crate) fn run(
     py: Python<'_>,
@@ -29,72 +32,91 @@ pub(crate) fn run(
     // drain waits for them.
     let _in_flight = DRAIN.enter();
     stores::ensure_started(py);
-    let outcome = if !KILL_SWITCH.is_enabled() {
-        // Disabled: no claim, no breaker, no retry, no DLQ (see Zone::begin).
-        run_claimed(py, zone, func, args, kwargs)
-    } else {
-        let outcome = run_idempotent(py, zone, func, args, kwargs, key);
-        if zone.dlq {
-            dead_letter::record(py, zone, func, args, kwargs, outcome)
-        } else {
-            outcome
+    let mut pipeline = Pipeline::new(zone.protections(KILL_SWITCH.is_enabled()));
+    let mut claim = None;
+    let mut call = None;
+    let mut outcome = None;
+    loop {
+        match pipeline.step() {
+            Step::Claim => {
+                let spec = zone.idempotency.as_ref().expect("a zone with a key");
+                // The claim comes first: a duplicate never reaches the
+                // breaker, and the claim is held through every attempt.
+                match spec.get().claim(py, args, kwargs, key) {
+                    Ok(held) => {
+                        pipeline.claimed(held.is_some());
+                        claim = held;
+                    }
+                    Err(error) => {
+                        outcome = Some(Outcome::Propagated { error, attempts: 0 });
+                        pipeline.claim_refused();
+                    }
+                }
+            }
+            Step::Admit => match zone.core.begin() {
+                Ok(admitted) => {
+                    call = Some(admitted);
+                    pipeline.admitted();
+                }
+                Err(rejection) => {
+                    outcome = Some(Outcome::Rejected {
+                        rejection,
+                        dlq_id: None,
+                    });
+                    pipeline.ended(Ending::Rejected);
+                }
+            },
+            Step::Attempts => {
+                let admitted = call.as_mut().expect("admitted before its attempts");
+                let ended = attempts(py, zone, admitted, func, args, kwargs);
+                pipeline.ended(ended.ending());
+                outcome = Some(ended);
+            }
+            Step::CompleteClaim => {
+                if let Some(held) = claim.take() {
+                    held.complete();
+                }
+                pipeline.done();
+            }
+            Step::ReleaseClaim => {
+                // Before the caller sees the outcome: a retry of the same
+                // key right after must be able to run.
+                if let Some(held) = claim.take() {
+                    idempotency::release(py, held);
+                }
+                pipeline.done();
+            }
+            Step::RecordDeadLetter => {
+                let ended = outcome.take().expect("an ending to record");
+                let recorded = dead_letter::record(py, zone, func, args, kwargs, ended);
+                pipeline.recorded(recorded.ending() != Ending::Propagated);
+                outcome = Some(recorded);
+            }
+            Step::Fallback => {
+                let ended = outcome.take().expect("an ending to answer");
+                outcome = Some(answer_with_fallback(py, zone, ended));
+                pipeline.done();
+            }
+            Step::Finish => return outcome.expect("every call ends with an outcome"),
         }
-    };
-    answer_with_fallback(py, zone, outcome)
-}
-
-/// The pipeline with its idempotency claim taken first, if the zone has one.
-#[inline]
-fn run_idempotent(
-    py: Python<'_>,
-    zone: &PyZone,
-    func: &Bound<'_, PyAny>,
-    args: &Bound<'_, PyTuple>,
-    kwargs: Option<&Bound<'_, PyDict>>,
-    key: Option<&Bound<'_, PyAny>>,
-) -> Outcome {
-    let Some(spec) = &zone.idempotency else {
-        return run_claimed(py, zone, func, args, kwargs);
-    };
-    // The claim comes first: a duplicate never reaches the breaker, and the
-    // claim is held through every attempt of this call.
-    let claim = match spec.get().claim(py, args, kwargs, key) {
-        Ok(claim) => claim,
-        Err(error) => return Outcome::Propagated { error, attempts: 0 },
-    };
-    let outcome = run_claimed(py, zone, func, args, kwargs);
-    match (claim, &outcome) {
-        (Some(claim), Outcome::Returned { .. }) => claim.complete(),
-        // Any other end releases it, before the caller sees the outcome:
-        // a retry of the same key right after must be able to run.
-        (Some(claim), _) => idempotency::release(py, claim),
-        (None, _) => {}
     }
-    outcome
 }
 
-/// The pipeline after the idempotency claim: breaker, attempts, fallback.
+/// The attempts of an admitted call under the retry policy and the bound:
+/// each attempt run, its error classified, the backoff slept.
 #[inline]
-fn run_claimed(
+fn attempts(
     py: Python<'_>,
     zone: &PyZone,
+    call: &mut CallState,
     func: &Bound<'_, PyAny>,
     args: &Bound<'_, PyTuple>,
     kwargs: Option<&Bound<'_, PyDict>>,
 ) -> Outcome {
     let core = &zone.core;
-    let mut call = match core.begin() {
-        Ok(call) => call,
-        Err(rejection) => {
-            return Outcome::Rejected {
-                rejection,
-                dlq_id: None,
-            }
-        }
-    };
     let mut last_error: Option<PyErr> = None;
     loop {
-        let attempt = match core.start_attempt(&mut call) {
+        let attempt = match core.start_attempt(call) {
             Ok(None) => func
                 .call(args, kwargs)
                 .map(Bound::unbind)
@@ -118,13 +140,13 @@ fn run_claimed(
         let error = match attempt {
             Ok(value) => {
                 if let Some(error) = errors::refuse_coroutine(py, value.bind(py)) {
-                    core.abandon(&call);
+                    core.abandon(call);
                     return Outcome::Propagated {
                         error,
                         attempts: call.attempts(),
                     };
                 }
-                core.succeeded(&call);
+                core.succeeded(call);
                 return Outcome::Returned {
                     value,
                     attempts: call.attempts(),
@@ -138,11 +160,11 @@ fn run_claimed(
             }
             Err(AttemptError::Raised(error)) => error,
             Err(AttemptError::TimedOut) => {
-                let reason = core.timed_out(&call);
+                let reason = core.timed_out(call);
                 return give_up(timeout_error(py, zone, last_error), reason, call.attempts());
             }
             Err(AttemptError::Interrupted(error)) => {
-                core.abandon(&call);
+                core.abandon(call);
                 return Outcome::Propagated {
                     error,
                     attempts: call.attempts(),
@@ -153,7 +175,7 @@ fn run_claimed(
             Ok(verdict) => verdict,
             Err(classifier_error) => {
                 // Loud: a broken predicate must not pass for the dependency's verdict.
-                core.abandon(&call);
+                core.abandon(call);
                 classifier_error.set_cause(py, Some(error));
                 return Outcome::Propagated {
                     error: classifier_error,
@@ -161,7 +183,7 @@ fn run_claimed(
                 };
             }
         };
-        match core.failed(&mut call, verdict) {
+        match core.failed(call, verdict) {
             Next::Propagate => {
                 return Outcome::Propagated {
                     error,
@@ -179,7 +201,7 @@ fn run_claimed(
             Next::Retry(delay) => {
                 if !delay.is_zero() {
                     if let Err(interrupt) = attempt::sleep(py, delay) {
-                        core.abandon(&call);
+                        core.abandon(call);
                         return Outcome::Propagated {
                             error: interrupt,
                             attempts: call.attempts(),

@@ -2,6 +2,7 @@
 //! recording see it.
 
 use crate::core::breaker::Rejection;
+use crate::core::protect::pipeline::Ending;
 use crate::core::protect::GiveUp;
 use crate::py::errors;
 use crate::py::zone::PyZone;
@@ -31,6 +32,17 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
+    /// How the call's own part ended, as the pipeline knows it.
+    #[inline]
+    pub(crate) fn ending(&self) -> Ending {
+        match self {
+            Outcome::Returned { .. } => Ending::Returned,
+            Outcome::Rejected { .. } => Ending::Rejected,
+            Outcome::Propagated { .. } => Ending::Propagated,
+            Outcome::GaveUp { .. } => Ending::GaveUp,
+        }
+    }
+
     /// The dead-letter entry recorded for this call, if any.
     pub(crate) fn dlq_id(&self) -> Option<String> {
         match self {

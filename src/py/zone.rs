@@ -5,6 +5,7 @@ use crate::core::error::positive_seconds;
 use crate::core::metrics::registry::METRICS;
 use crate::core::process::breakers::REGISTRY;
 use crate::core::process::zones::ZONE_DEFAULTS;
+use crate::core::protect::pipeline::Protections;
 use crate::core::protect::{Verdict, Zone};
 use crate::core::retry::{Backoff, Jitter, RetryPolicy};
 use crate::py::errors::IntoPyConfig;
@@ -165,6 +166,18 @@ impl PyZone {
 }
 
 impl PyZone {
+    /// What the pipeline steps through for this zone. With the kill switch
+    /// off (`enabled` false), no claim and no dead letter (nor breaker or
+    /// retry: see `Zone::begin`).
+    #[inline]
+    pub(crate) fn protections(&self, enabled: bool) -> Protections {
+        Protections {
+            idempotency: enabled && self.idempotency.is_some(),
+            dlq: enabled && self.dlq,
+            fallback: self.fallback.is_some(),
+        }
+    }
+
     /// Judges an attempt's error with the Python classifier.
     pub(crate) fn classify(&self, py: Python<'_>, error: &PyErr) -> PyResult<Verdict> {
         let answer = self.classifier.call1(py, (error.value(py),))?;

@@ -1,6 +1,7 @@
 //! The protected call: a zone's policies and the per-call state machine.
 
 pub mod defaults;
+pub mod pipeline;
 pub mod verdict;
 pub mod zone;
 

@@ -1,0 +1,338 @@
+//! The order of a protected call, written once: claim, admit, attempts,
+//! settle the claim, record the dead letter, let the fallback answer,
+//! finish. Sans-I/O: the pipeline says which step comes next and the
+//! driver (sync in the bindings, async on the event loop) performs it and
+//! reports back. Neither driver decides the order; both step this.
+//!
+//! ```
+//! use baldur::core::protect::pipeline::{Ending, Pipeline, Protections, Step};
+//! let mut call = Pipeline::new(Protections { idempotency: true, dlq: true, fallback: true });
+//! assert_eq!(call.step(), Step::Claim);
+//! call.claimed(true);
+//! assert_eq!(call.step(), Step::Admit);
+//! call.admitted();
+//! assert_eq!(call.step(), Step::Attempts);
+//! call.ended(Ending::GaveUp);
+//! assert_eq!(call.step(), Step::ReleaseClaim);
+//! call.done();
+//! assert_eq!(call.step(), Step::RecordDeadLetter);
+//! call.recorded(true);
+//! assert_eq!(call.step(), Step::Fallback);
+//! call.done();
+//! assert_eq!(call.step(), Step::Finish);
+//! ```
+
+/// What the driver does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Take the idempotency claim. Refused (a duplicate, no key): the call
+    /// is over before the breaker hears of it.
+    Claim,
+    /// Ask the breaker, once. Refused: no attempt, no retry, no fallback.
+    Admit,
+    /// The attempts under the retry policy, bounded by the timeout (the
+    /// per-call state machine of [`super::Zone`]).
+    Attempts,
+    /// The function returned: duplicates are refused from now on.
+    CompleteClaim,
+    /// Any other end: a later call with the key may run.
+    ReleaseClaim,
+    /// Record the call durably (`dlq=True`): a rejection, or a give-up even
+    /// when a fallback will answer. A queue that refuses the record
+    /// (`reject`, full) ends the call with that refusal.
+    RecordDeadLetter,
+    /// The call gave up: the fallback answers.
+    Fallback,
+    /// The caller gets the answer, or the error.
+    Finish,
+}
+
+/// Every step, in the one order a call takes them; a step that does not
+/// apply to this call is skipped.
+const ORDER: [Step; 8] = [
+    Step::Claim,
+    Step::Admit,
+    Step::Attempts,
+    Step::CompleteClaim,
+    Step::ReleaseClaim,
+    Step::RecordDeadLetter,
+    Step::Fallback,
+    Step::Finish,
+];
+
+/// How the call's own part ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// An attempt returned.
+    Returned,
+    /// The breaker refused the call; nothing ran.
+    Rejected,
+    /// An error that is not the dependency's failure, or a refusal (a
+    /// duplicate, a full dead-letter queue): raised as is.
+    Propagated,
+    /// No attempt succeeded (exhausted, the breaker opened, timed out).
+    GaveUp,
+}
+
+/// What the zone asks for beyond the breaker and retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Protections {
+    /// The zone has an idempotency key.
+    pub idempotency: bool,
+    /// `dlq=True`.
+    pub dlq: bool,
+    /// The zone has a fallback.
+    pub fallback: bool,
+}
+
+/// One call's way through the order.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    protections: Protections,
+    next: Step,
+    ending: Option<Ending>,
+    claim_held: bool,
+}
+
+impl Pipeline {
+    /// A call about to start: its first step is the claim, or admission.
+    pub fn new(protections: Protections) -> Self {
+        let mut call = Self {
+            protections,
+            next: Step::Claim,
+            ending: None,
+            claim_held: false,
+        };
+        if !call.applies(Step::Claim) {
+            call.advance();
+        }
+        call
+    }
+
+    /// The step to perform now.
+    #[inline]
+    pub fn step(&self) -> Step {
+        self.next
+    }
+
+    /// How the call's own part ended, once it has.
+    pub fn ending(&self) -> Option<Ending> {
+        self.ending
+    }
+
+    /// The claim step is done: `held` when a claim is held (a fail-open
+    /// store that could not be reached leaves none to settle).
+    pub fn claimed(&mut self, held: bool) {
+        self.claim_held = held;
+        self.advance();
+    }
+
+    /// The claim was refused: the call ends with that error.
+    pub fn claim_refused(&mut self) {
+        self.ended(Ending::Propagated);
+    }
+
+    /// The breaker admitted the call.
+    pub fn admitted(&mut self) {
+        self.advance();
+    }
+
+    /// The call's own part is over (or, `Rejected`, never began).
+    pub fn ended(&mut self, ending: Ending) {
+        self.ending = Some(ending);
+        self.advance();
+    }
+
+    /// The dead-letter step is done: `accepted` unless the queue refused
+    /// the record, which then ends the call (no fallback answers it).
+    pub fn recorded(&mut self, accepted: bool) {
+        if !accepted {
+            self.ending = Some(Ending::Propagated);
+        }
+        self.advance();
+    }
+
+    /// The current step is done (settling the claim, the fallback).
+    pub fn done(&mut self) {
+        if matches!(self.next, Step::CompleteClaim | Step::ReleaseClaim) {
+            self.claim_held = false;
+        }
+        self.advance();
+    }
+
+    fn applies(&self, step: Step) -> bool {
+        let ending = self.ending;
+        match step {
+            Step::Claim => self.protections.idempotency && ending.is_none(),
+            Step::Admit | Step::Attempts => ending.is_none(),
+            Step::CompleteClaim => self.claim_held && ending == Some(Ending::Returned),
+            Step::ReleaseClaim => self.claim_held && ending.is_some_and(|e| e != Ending::Returned),
+            Step::RecordDeadLetter => {
+                self.protections.dlq && matches!(ending, Some(Ending::Rejected | Ending::GaveUp))
+            }
+            Step::Fallback => self.protections.fallback && ending == Some(Ending::GaveUp),
+            Step::Finish => true,
+        }
+    }
+
+    /// On to the first later step that applies to this call.
+    fn advance(&mut self) {
+        let here = ORDER
+            .iter()
+            .position(|step| *step == self.next)
+            .unwrap_or(ORDER.len() - 1);
+        self.next = ORDER[here + 1..]
+            .iter()
+            .copied()
+            .find(|step| self.applies(*step))
+            .unwrap_or(Step::Finish);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ALL: Protections = Protections {
+        idempotency: true,
+        dlq: true,
+        fallback: true,
+    };
+
+    /// Drives a call to its end, answering each step as `script` says, and
+    /// returns the steps taken.
+    fn walk(protections: Protections, mut answer: impl FnMut(Step, &mut Pipeline)) -> Vec<Step> {
+        let mut call = Pipeline::new(protections);
+        let mut taken = vec![];
+        while call.step() != Step::Finish {
+            taken.push(call.step());
+            let step = call.step();
+            answer(step, &mut call);
+            assert!(taken.len() < 10, "the call never ends: {taken:?}");
+        }
+        taken.push(Step::Finish);
+        taken
+    }
+
+    fn succeeding(step: Step, call: &mut Pipeline) {
+        match step {
+            Step::Claim => call.claimed(true),
+            Step::Admit => call.admitted(),
+            Step::Attempts => call.ended(Ending::Returned),
+            _ => call.done(),
+        }
+    }
+
+    #[test]
+    fn a_plain_call_is_admitted_attempted_and_finished() {
+        let taken = walk(Protections::default(), succeeding);
+        assert_eq!(taken, [Step::Admit, Step::Attempts, Step::Finish]);
+    }
+
+    #[test]
+    fn a_successful_idempotent_call_completes_its_claim_and_records_nothing() {
+        let taken = walk(ALL, succeeding);
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::Attempts,
+                Step::CompleteClaim,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_call_that_gives_up_releases_records_then_falls_back() {
+        let taken = walk(ALL, |step, call| match step {
+            Step::Attempts => call.ended(Ending::GaveUp),
+            Step::RecordDeadLetter => call.recorded(true),
+            other => succeeding(other, call),
+        });
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::Attempts,
+                Step::ReleaseClaim,
+                Step::RecordDeadLetter,
+                Step::Fallback,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_record_ends_the_call_before_the_fallback() {
+        let mut call = Pipeline::new(ALL);
+        call.claimed(true);
+        call.admitted();
+        call.ended(Ending::GaveUp);
+        call.done();
+        assert_eq!(call.step(), Step::RecordDeadLetter);
+        call.recorded(false);
+        assert_eq!(call.step(), Step::Finish);
+        assert_eq!(call.ending(), Some(Ending::Propagated));
+    }
+
+    #[test]
+    fn a_rejection_skips_attempts_and_fallback_but_is_recorded() {
+        let taken = walk(ALL, |step, call| match step {
+            Step::Admit => call.ended(Ending::Rejected),
+            Step::RecordDeadLetter => call.recorded(true),
+            other => succeeding(other, call),
+        });
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::ReleaseClaim,
+                Step::RecordDeadLetter,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_refused_claim_never_reaches_the_breaker_nor_the_queue() {
+        let taken = walk(ALL, |step, call| match step {
+            Step::Claim => call.claim_refused(),
+            other => succeeding(other, call),
+        });
+        assert_eq!(taken, [Step::Claim, Step::Finish]);
+    }
+
+    #[test]
+    fn an_error_that_is_no_failure_propagates_without_record_or_fallback() {
+        let taken = walk(ALL, |step, call| match step {
+            Step::Attempts => call.ended(Ending::Propagated),
+            other => succeeding(other, call),
+        });
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::Attempts,
+                Step::ReleaseClaim,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_fail_open_claim_leaves_nothing_to_settle() {
+        let taken = walk(ALL, |step, call| match step {
+            Step::Claim => call.claimed(false),
+            Step::Attempts => call.ended(Ending::GaveUp),
+            Step::RecordDeadLetter => call.recorded(true),
+            other => succeeding(other, call),
+        });
+        assert!(!taken.contains(&Step::ReleaseClaim));
+        assert!(taken.contains(&Step::Fallback));
+    }
+}
