@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -69,6 +68,13 @@ def python(code: str, env: dict[str, str], check: bool = True) -> subprocess.Com
     if check:
         assert done.returncode == 0, done.stderr
     return done
+
+
+def claim_idle_ms(server: RedisServer) -> int:
+    """How long the oldest replay claim of the dlq-jobs domain has been held."""
+    reply = server.command("XPENDING", "baldur:dlq:{dlq-jobs}:stream", "replayers", "-", "+", "1")
+    idle, _deliveries = (int(w[1:]) for w in reply.split(b"\r\n") if w.startswith(b":"))
+    return idle
 
 
 def test_each_domain_is_a_stream_with_a_replay_group(on_redis: RedisServer, zone_name: str) -> None:
@@ -143,6 +149,7 @@ def test_replayers_in_several_processes_never_run_one_entry_twice(
     assert len(baldur.dlq.list(domain="dlq-jobs")) == len(orders)
     replayer = f"""
         import os, time, baldur, dlq_jobs
+        print("waiting", flush=True)
         while not os.path.exists({str(go)!r}):
             time.sleep(0.005)
         print(sum(bool(r.get("ok")) for r in baldur.dlq.replay_batch(domain="dlq-jobs")))
@@ -156,7 +163,8 @@ def test_replayers_in_several_processes_never_run_one_entry_twice(
         )
         for _ in range(4)
     ]
-    time.sleep(1.0)  # every worker is waiting
+    for w in workers:  # every worker is waiting
+        assert w.stdout is not None and w.stdout.readline().strip() == "waiting"
     go.touch()
     replayed = [int(w.communicate(timeout=60)[0].strip()) for w in workers]
     assert sum(replayed) == len(orders)
@@ -188,7 +196,7 @@ def test_a_dead_replayers_claim_is_taken_over_after_the_lease(
     }  # the claim still holds
     baldur.testing.dlq_set_replay_lease(0.2)
     try:
-        time.sleep(0.3)
+        eventually(lambda: claim_idle_ms(on_redis) > 200)  # the dead replayer's lease ran out
         # A batch (or the sweep when the breaker closes) takes it over too.
         [outcome] = baldur.dlq.replay_batch(domain="dlq-jobs")
         assert (outcome["id"], outcome["ok"]) == (entry["id"], True)

@@ -7,13 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 
 import pytest
 
 import baldur
-from helpers import Recorder
+from helpers import Recorder, eventually
 from redis_cluster import RedisCluster
 
 
@@ -62,9 +61,6 @@ def test_breaker_state_is_shared_through_the_cluster(
         timeout=60,
     )
     assert forced.returncode == 0, forced.stderr
-    deadline = time.monotonic() + 2
-    while baldur.circuit_state(zone_name) != "forced_open":
-        assert time.monotonic() < deadline, baldur.circuit_state(zone_name)
-        time.sleep(0.02)
+    eventually(lambda: baldur.circuit_state(zone_name) == "forced_open", within=2)
     with pytest.raises(baldur.CircuitOpenError):
         here()

@@ -5,14 +5,13 @@ an ERROR (``storage.data_lost``) naming what was lost, never silent."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 import baldur
-from helpers import AlwaysFails, Boom, Recorder, eventually
+from helpers import AlwaysFails, Boom, Recorder, eventually, throughout
 from redis_server import RedisServer
 
 
@@ -43,8 +42,8 @@ def test_a_redis_that_restarts_empty_is_reported_with_what_was_lost(
     # Each store has looked at the marker (and the queue counted itself).
     eventually(lambda: redis_server.command("EXISTS", "baldur:incarnation") == b":1\r\n")
     # The watcher looks every 2 s and counts the queue when it changed
-    # since: one look after the last record.
-    time.sleep(2.5)
+    # since: one look after the last record, and nothing reported lost.
+    throughout(lambda: not lost_events(caplog), during=2.5)
     assert not lost_events(caplog)
 
     redis_server.kill()
