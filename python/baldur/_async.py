@@ -1,11 +1,12 @@
-"""The async driver: the same pipeline as the sync one (breaker, retry,
-timeout, fallback), awaited on the event loop.
+"""The async driver: the same pipeline as the sync one (claim, breaker,
+retry, timeout, dead letter, fallback), awaited on the event loop.
 
-Every decision (admission, attempt accounting, backoff, the bound) is made
-by the Rust core through ``baldur._core.AsyncCall``; this module only awaits:
-the attempts, the backoff sleeps (``asyncio.sleep``, never blocking the
-loop), the timeout (the attempt is cancelled, so its ``finally`` runs) and a
-fallback that may itself be async. Cancellation is never a failure: it is
+The order and every decision (admission, attempt accounting, backoff, the
+bound, settling the claim, the dead letter) are the Rust core's, through
+``baldur._core.AsyncCall``; this module only awaits: the claim, the attempts,
+the backoff sleeps (``asyncio.sleep``, never blocking the loop), the timeout
+(the attempt is cancelled, so its ``finally`` runs) and a fallback that may
+itself be async. Cancellation is never a failure: it is
 not retried, not counted, runs no fallback, and returns a probe slot.
 """
 
@@ -17,8 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from baldur import _core, _dlq
-from baldur.exceptions import CircuitOpenError, DeadLetterQueueFullError
+from baldur import _core
 
 # AsyncCall.failed() answers, defined once in src/py/async_call.rs.
 RETRY = _core.STEP_RETRY
@@ -45,34 +45,21 @@ def coroutine_function(
     # awaited here, so the event loop runs meanwhile.
     first_sync = _core.first_sync
 
-    if spec is not None or zone.dlq:
-        # The claim is awaited: against a remote store its round trip runs
-        # on the background runtime, never blocking the event loop.
+    if spec is not None:
+        # The pipeline's first step, the claim, is awaited: against a remote
+        # store its round trip runs on the background runtime, never
+        # blocking the event loop. The call takes it from there.
         claim_for = _core.claim_for_async
 
         async def claimed_call(*args: Any, **kwargs: Any) -> Any:
             waiting = first_sync()
             if waiting is not None:
                 await waiting
-            pending: _core.PendingClaim | None = None
-            if spec is not None:
-                claimed = claim_for(spec, args, kwargs, key)
-                pending = await claimed if inspect.isawaitable(claimed) else claimed
-            try:
-                call = new_call(zone, args, kwargs, key, pending)
-            except CircuitOpenError as rejected:
-                if zone.dlq:
-                    _dead_letter(zone, func, args, kwargs, rejected, 0, _core.GAVE_UP_CIRCUIT_OPEN)
-                raise
+            claimed = claim_for(spec, args, kwargs, key)
+            pending = await claimed if inspect.isawaitable(claimed) else claimed
+            call = new_call(zone, func, args, kwargs, key, pending)
             ok, value = await attempts(call, func, args, kwargs)
-            if ok:
-                return value
-            try:
-                if zone.dlq:
-                    _dead_letter(zone, func, args, kwargs, value, call.attempts, call.reason)
-                return await answer_or_raise(zone, value)
-            finally:
-                call.finished()
+            return value if ok else await settle_failure(call, zone, value)
 
         return claimed_call
 
@@ -80,7 +67,7 @@ def coroutine_function(
         waiting = first_sync()
         if waiting is not None:
             await waiting
-        call = new_call(zone, args, kwargs, key)
+        call = new_call(zone, func, args, kwargs, key)
         if call.budget is not None:
             ok, value = await attempts(call, func, args, kwargs)
             return value if ok else await settle_failure(call, zone, value)
@@ -96,24 +83,6 @@ def coroutine_function(
         return value
 
     return protected_call
-
-
-def _dead_letter(
-    zone: _core.Zone,
-    func: AsyncFunction,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
-    error: BaseException,
-    attempts: int,
-    reason: str | None,
-) -> None:
-    """Records the call; a queue that refuses it fails the call loudly."""
-    try:
-        _dlq.record_call(
-            zone.name, func, args, kwargs, error, attempts, reason or _core.GAVE_UP_EXHAUSTED
-        )
-    except DeadLetterQueueFullError as full:
-        raise full from error
 
 
 async def attempts(
@@ -174,16 +143,17 @@ async def settle_failure(call: _core.AsyncCall, zone: _core.Zone, error: BaseExc
     """:func:`answer_or_raise`, the call counted in flight until it is done
     (a drain waits for the fallback, as on the sync path)."""
     try:
-        return await answer_or_raise(zone, error)
+        return await answer_or_raise(call, zone, error)
     finally:
         call.finished()
 
 
-async def answer_or_raise(zone: _core.Zone, error: BaseException) -> Any:
-    """The call gave up: the fallback answers (awaited if async), else the
-    final error is raised."""
+async def answer_or_raise(call: _core.AsyncCall, zone: _core.Zone, error: BaseException) -> Any:
+    """The call gave up (its claim released and its dead letter recorded by
+    then): the fallback answers (awaited if async) when the pipeline says
+    so, else the final error, or the queue's refusal, is raised."""
     fallback = zone.fallback
-    if fallback is None:
+    if fallback is None or not call.falls_back:
         raise error
     zone.count_fallback()
     try:

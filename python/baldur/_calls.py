@@ -9,10 +9,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from baldur import _async, _core, _dlq
+from baldur import _async, _core
 from baldur._facade import CALL, zone_from_keywords
 from baldur._idempotency import GIVEN
-from baldur.exceptions import CircuitOpenError, DeadLetterQueueFullError, WrongColourError
+from baldur.exceptions import WrongColourError
 
 T = TypeVar("T")
 
@@ -82,21 +82,19 @@ async def aprotect_with_meta(
         if zone.idempotency is not None:
             claimed = _core.claim_for_async(zone.idempotency, (), None, key)
             pending = await claimed if inspect.isawaitable(claimed) else claimed
-        call = _core.AsyncCall(zone, (), None, key, pending)
-    except CircuitOpenError as rejected:
-        # Recorded as protect_with_meta records it; a full queue (reject)
-        # is the result's error, never raised.
-        rejected_id, refusal = _dead_letter(zone, func, rejected, 0, _core.GAVE_UP_CIRCUIT_OPEN)
-        duration = time.perf_counter() - started
-        if refusal is not rejected:
-            return _core.refused_result(zone, refusal, duration, False)
-        return _core.refused_result(zone, rejected, duration, True, rejected_id)
+        # report=True: a rejection (recorded if dlq=True; a full queue's
+        # refusal replaces it) is the result's error, never raised.
+        call = _core.AsyncCall(zone, func, (), None, key, pending, report=True)
     except Exception as refused:  # a duplicate, a missing key: reported, not raised
         return _core.refused_result(zone, refused, time.perf_counter() - started, False)
+    if not call.admitted:
+        duration = time.perf_counter() - started
+        error = call.final_error
+        assert error is not None, "a call the breaker refused has its error"
+        return _core.refused_result(zone, error, duration, call.rejected, call.dlq_id)
     value: Any = None
-    error: BaseException | None = None
+    error = None
     fallback_used = False
-    dlq_id: str | None = None
     try:
         ok, outcome = await _async.attempts(
             call, _awaited("aprotect_with_meta", name, func), (), {}
@@ -104,10 +102,10 @@ async def aprotect_with_meta(
         if ok:
             value = outcome
         else:
-            dlq_id, error = _dead_letter(zone, func, outcome, call.attempts, call.reason)
-            if zone.fallback is not None and error is outcome:
+            error = outcome  # the final error, or the queue's refusal of its record
+            if call.falls_back:
                 fallback_used = True
-                value = await _async.answer_or_raise(zone, outcome)
+                value = await _async.answer_or_raise(call, zone, outcome)
     except WrongColourError:
         raise  # the caller's mistake, not the call's outcome
     except Exception as unhandled:  # the call's error is reported, never raised
@@ -120,26 +118,8 @@ async def aprotect_with_meta(
         fallback_used=fallback_used,
         error=error,
         duration_s=time.perf_counter() - started,
-        dlq_id=dlq_id,
+        dlq_id=call.dlq_id,
     )
-
-
-def _dead_letter(
-    zone: _core.Zone, func: object, error: BaseException, attempts: int, reason: str | None
-) -> tuple[str | None, BaseException]:
-    """Records a call that ended without the function succeeding, if the
-    zone asks for it: the entry's id, and the call's error (or the queue's
-    refusal, caused by it, when a ``reject`` queue is full)."""
-    if not zone.dlq:
-        return None, error
-    try:
-        entry_id = _dlq.record_call(
-            zone.name, func, (), {}, error, attempts, reason or _core.GAVE_UP_EXHAUSTED
-        )
-    except DeadLetterQueueFullError as full:
-        full.__cause__ = error
-        return None, full
-    return entry_id, error
 
 
 def _async_zone_for_call(

@@ -301,11 +301,22 @@ class AsyncCall:
     def __new__(
         cls,
         zone: Zone,
+        func: Callable[..., Any],
         args: tuple[Any, ...],
         kwargs: dict[str, Any] | None = None,
         key: object = None,
         claim: PendingClaim | None = None,
+        *,
+        report: bool = False,
     ) -> AsyncCall: ...
+    @property
+    def admitted(self) -> bool: ...
+    @property
+    def rejected(self) -> bool: ...
+    @property
+    def falls_back(self) -> bool: ...
+    @property
+    def dlq_id(self) -> str | None: ...
     @property
     def budget(self) -> float | None: ...
     @property

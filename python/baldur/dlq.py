@@ -182,7 +182,7 @@ async def _replay_async(
     if zone.idempotency is not None:
         claimed = _core.claim_for_async(zone.idempotency, args, kwargs)
         pending = await claimed if inspect.isawaitable(claimed) else claimed
-    call = _core.AsyncCall(zone, args, kwargs, None, pending)
+    call = _core.AsyncCall(zone, target.func, args, kwargs, None, pending)
     try:
         ok, outcome = await _async.attempts(call, target.func, args, kwargs)
     finally:

@@ -1,9 +1,14 @@
-//! `baldur._core.AsyncCall`: the per-call state machine, stepped by the
-//! Python async driver (`baldur._async`), which owns the awaiting: attempts,
-//! backoff sleeps on the event loop, timeouts and async fallbacks.
+//! `baldur._core.AsyncCall`: one async call stepping the core's pipeline
+//! (`core::protect::pipeline`) and per-call state machine. The Python async
+//! driver (`baldur._async`) does what must be awaited: the claim, the
+//! attempts, backoff sleeps on the event loop, timeouts and async
+//! fallbacks; the rest of the order (admission, settling the claim, the
+//! dead letter) runs here, as on the sync path.
 
 use crate::core::control::{InFlight, DRAIN, KILL_SWITCH};
+use crate::core::protect::pipeline::{Ending, Pipeline, Step};
 use crate::core::protect::{CallState, GiveUp, Next};
+use crate::py::dead_letter;
 use crate::py::errors;
 use crate::py::idempotency::{self, HeldClaim, PendingClaim};
 use crate::py::result::ProtectResult;
@@ -19,10 +24,27 @@ pub(crate) const PROPAGATE: u8 = 1;
 /// `failed()` answers: the call is over; `final_error` is what failed it.
 pub(crate) const GIVE_UP: u8 = 2;
 
-/// One async call in progress. Created by `AsyncCall(zone)`, which asks the
-/// breaker and starts the first attempt (or raises `CircuitOpenError`).
+/// What a dead letter records of the call (`dlq=True` zones only).
+struct Letter {
+    func: Py<PyAny>,
+    args: Py<PyTuple>,
+    kwargs: Option<Py<PyDict>>,
+}
+
+/// One async call in progress. Created by `AsyncCall(zone, func, args)`,
+/// which takes the claim the driver awaited, asks the breaker and starts
+/// the first attempt; a rejection is recorded (`dlq=True`) and raised as
+/// `CircuitOpenError` (or, `report=True`, kept for the result).
 #[pyclass(module = "baldur._core", name = "AsyncCall")]
 pub(crate) struct AsyncCall {
+    /// Where the call stands in the one order every driver follows.
+    pipeline: Pipeline,
+    /// The function and arguments, for the dead letter.
+    letter: Option<Letter>,
+    /// The dead-letter entry recorded for this call.
+    dlq_id: Option<String>,
+    /// The breaker let the call in.
+    admitted: bool,
     /// Completed by `succeeded()`; released when the call is dropped otherwise.
     claim: Option<HeldClaim>,
     zone: Py<PyZone>,
@@ -45,44 +67,63 @@ impl AsyncCall {
     fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
         visit.call(&self.zone)?;
         visit.call(&self.last_error)?;
-        visit.call(&self.final_error)
+        visit.call(&self.final_error)?;
+        if let Some(letter) = &self.letter {
+            visit.call(&letter.func)?;
+            visit.call(&letter.args)?;
+            visit.call(&letter.kwargs)?;
+        }
+        Ok(())
     }
 
     fn __clear__(&mut self) {
         self.last_error = None;
         self.final_error = None;
+        self.letter = None;
     }
 
     #[new]
-    #[pyo3(signature = (zone, args, kwargs=None, key=None, claim=None))]
+    #[pyo3(signature = (zone, func, args, kwargs=None, key=None, claim=None, *, report=false))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         zone: Py<PyZone>,
+        func: &Bound<'_, PyAny>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         key: Option<&Bound<'_, PyAny>>,
         claim: Option<&Bound<'_, PendingClaim>>,
+        report: bool,
     ) -> PyResult<Self> {
         let in_flight = DRAIN.enter();
         crate::py::stores::ensure_started(py);
-        // As in the sync driver: the claim first (awaited by the caller, as
-        // `claim`), then the breaker; a refusal drops the claim, which
-        // releases it.
-        let claim = match (claim, &zone.get().idempotency) {
-            (Some(pending), _) => pending.borrow_mut().take(),
-            (None, Some(spec)) if KILL_SWITCH.is_enabled() => {
-                spec.get().claim(py, args, kwargs, key)?
-            }
-            (None, _) => None,
-        };
-        let core = &zone.get().core;
-        let mut state = core
-            .begin()
-            .map_err(|rejection| errors::circuit_open(py, &zone.get().name, rejection))?;
+        let this = zone.get();
+        let mut pipeline = Pipeline::new(this.protections(KILL_SWITCH.is_enabled()));
+        let mut held = None;
+        if pipeline.step() == Step::Claim {
+            // The driver awaited it (`claim`) as the pipeline's first step;
+            // without one, it is taken here. A refusal ends the call.
+            held = match (claim, &this.idempotency) {
+                (Some(pending), _) => pending.borrow_mut().take(),
+                (None, Some(spec)) => spec.get().claim(py, args, kwargs, key)?,
+                (None, None) => None,
+            };
+            pipeline.claimed(held.is_some());
+        }
+        let letter = this.dlq.then(|| Letter {
+            func: func.clone().unbind(),
+            args: args.clone().unbind(),
+            kwargs: kwargs.map(|k| k.clone().unbind()),
+        });
+        let admitted = this.core.begin();
         let mut call = Self {
-            claim,
+            pipeline,
+            letter,
+            dlq_id: None,
+            admitted: admitted.is_ok(),
+            claim: held,
+            state: *admitted.as_ref().unwrap_or(&CallState::refused()),
             zone,
-            state,
             budget: None,
             delay: 0.0,
             last_error: None,
@@ -90,12 +131,53 @@ impl AsyncCall {
             reason: None,
             in_flight: Some(in_flight),
         };
+        match admitted {
+            Ok(_) => call.pipeline.admitted(),
+            Err(rejection) => {
+                let error = errors::circuit_open(py, &call.zone.get().name, rejection);
+                call.final_error = Some(error.into_value(py).into_any());
+                call.reason = Some(GiveUp::CircuitOpened);
+                call.end(py, Ending::Rejected);
+                return match (report, &call.final_error) {
+                    (false, Some(error)) => Err(PyErr::from_value(error.bind(py).clone())),
+                    _ => Ok(call),
+                };
+            }
+        }
         // The first attempt starts with the call; its budget cannot have run out.
+        let mut state = call.state;
         if let Ok(budget) = call.zone.get().core.start_attempt(&mut state) {
             call.budget = budget.map(|b| b.as_secs_f64());
         }
         call.state = state;
         Ok(call)
+    }
+
+    /// Whether the breaker let the call in (false only with `report=True`:
+    /// `final_error` says why, and `rejected` whether it was the breaker's).
+    #[getter]
+    fn admitted(&self) -> bool {
+        self.admitted
+    }
+
+    /// The breaker refused the call (and no refused dead letter replaced
+    /// its `CircuitOpenError`).
+    #[getter]
+    fn rejected(&self) -> bool {
+        self.pipeline.ending() == Some(Ending::Rejected)
+    }
+
+    /// Whether the fallback answers now: the call gave up, was recorded if
+    /// the zone asks for it, and has a fallback.
+    #[getter]
+    fn falls_back(&self) -> bool {
+        self.pipeline.step() == Step::Fallback
+    }
+
+    /// The dead-letter entry recorded for this call, if any.
+    #[getter]
+    fn dlq_id(&self) -> Option<String> {
+        self.dlq_id.clone()
     }
 
     /// Seconds the current attempt may take, or `None` when unbounded.
@@ -145,18 +227,16 @@ impl AsyncCall {
             Err(reason) => {
                 self.reason = Some(reason);
                 self.final_error = self.last_error.take();
-                self.release_claim();
+                self.end(py, Ending::GaveUp);
                 false
             }
         }
     }
 
     /// The attempt in flight returned.
-    fn succeeded(&mut self) {
+    fn succeeded(&mut self, py: Python<'_>) {
         self.zone.get().core.succeeded(&self.state);
-        if let Some(claim) = self.claim.take() {
-            claim.complete();
-        }
+        self.end(py, Ending::Returned);
         self.in_flight = None;
     }
 
@@ -164,7 +244,7 @@ impl AsyncCall {
     fn failed(&mut self, py: Python<'_>, error: Bound<'_, PyAny>) -> PyResult<u8> {
         let zone = self.zone.get();
         if self.state.is_passthrough() {
-            self.end_with_error();
+            self.end_with_error(py);
             return Ok(PROPAGATE); // disabled: the error is the caller's, as is
         }
         let err = PyErr::from_value(error.clone());
@@ -172,7 +252,7 @@ impl AsyncCall {
             Ok(verdict) => verdict,
             Err(classifier_error) => {
                 zone.core.abandon(&self.state);
-                self.end_with_error();
+                self.end_with_error(py);
                 classifier_error.set_cause(py, Some(err));
                 return Err(classifier_error);
             }
@@ -184,7 +264,7 @@ impl AsyncCall {
                 RETRY
             }
             Next::Propagate => {
-                self.end_with_error();
+                self.end_with_error(py);
                 PROPAGATE
             }
             Next::GiveUp(GiveUp::TimedOut) => {
@@ -194,7 +274,7 @@ impl AsyncCall {
             Next::GiveUp(reason) => {
                 self.reason = Some(reason);
                 self.final_error = Some(error.unbind());
-                self.release_claim();
+                self.end(py, Ending::GaveUp);
                 GIVE_UP
             }
         })
@@ -210,16 +290,19 @@ impl AsyncCall {
 
     /// The call was cancelled: no verdict, a probe slot goes back, and so
     /// does the idempotency claim.
-    fn abandon(&mut self) {
+    fn abandon(&mut self, py: Python<'_>) {
         self.zone.get().core.abandon(&self.state);
-        self.end_with_error();
+        self.end_with_error(py);
     }
 
-    /// The call gave up and whatever follows (its fallback, its dead
-    /// letter) is done: no longer in flight. A drain waits for a fallback
+    /// The call gave up and whatever follows (its dead letter, its
+    /// fallback) is done: no longer in flight. A drain waits for a fallback
     /// as it does on the sync path.
-    fn finished(&mut self) {
-        self.end_with_error();
+    fn finished(&mut self, py: Python<'_>) {
+        if self.pipeline.step() == Step::Fallback {
+            self.pipeline.done();
+        }
+        self.end_with_error(py);
     }
 
     /// The call's outcome as a `ProtectResult`; `dlq_id` names the
@@ -251,19 +334,71 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
-    /// Settles the claim of a call that ended without success now, rather
-    /// than when this object is collected: a traceback may keep it alive.
-    /// The call stays in flight: a fallback may still run (`finished()`).
-    fn release_claim(&mut self) {
-        if let Some(claim) = self.claim.take() {
-            Python::attach(|py| idempotency::release(py, claim));
+    /// The call's own part ended: what follows in the pipeline runs here
+    /// (the claim settled now, rather than when this object is collected,
+    /// since a traceback may keep it alive; the dead letter recorded) up to
+    /// the fallback, which the driver awaits, or the finish. The call stays
+    /// in flight until `finished()`.
+    fn end(&mut self, py: Python<'_>, ending: Ending) {
+        self.pipeline.ended(ending);
+        loop {
+            match self.pipeline.step() {
+                Step::CompleteClaim => {
+                    if let Some(claim) = self.claim.take() {
+                        claim.complete();
+                    }
+                    self.pipeline.done();
+                }
+                Step::ReleaseClaim => {
+                    if let Some(claim) = self.claim.take() {
+                        idempotency::release(py, claim);
+                    }
+                    self.pipeline.done();
+                }
+                Step::RecordDeadLetter => {
+                    let accepted = self.record(py);
+                    self.pipeline.recorded(accepted);
+                }
+                _ => return,
+            }
+        }
+    }
+
+    /// Records the call in the dead-letter queue: false when the queue
+    /// refused it, which then is the call's error (caused by its own).
+    fn record(&mut self, py: Python<'_>) -> bool {
+        let (Some(letter), Some(error)) = (&self.letter, &self.final_error) else {
+            return true; // nothing asked for it (no dlq=True)
+        };
+        let reason = self.reason.unwrap_or(GiveUp::Exhausted).as_str();
+        let recorded = dead_letter::record_call(
+            py,
+            self.zone.get(),
+            letter.func.bind(py),
+            letter.args.bind(py),
+            letter.kwargs.as_ref().map(|kwargs| kwargs.bind(py)),
+            error.bind(py),
+            self.state.attempts(),
+            reason,
+        );
+        match recorded {
+            Ok(id) => {
+                self.dlq_id = id;
+                true
+            }
+            Err(refusal) => {
+                self.final_error = Some(refusal.into_value(py).into_any());
+                false
+            }
         }
     }
 
     /// The call is over with an error that propagates (no fallback runs):
     /// its claim released and its in-flight count ended.
-    fn end_with_error(&mut self) {
-        self.release_claim();
+    fn end_with_error(&mut self, py: Python<'_>) {
+        if self.pipeline.ending().is_none() {
+            self.end(py, Ending::Propagated);
+        }
         self.in_flight = None;
     }
 
@@ -274,7 +409,7 @@ impl AsyncCall {
         let error = errors::protect_timeout(py, &zone.name, seconds, cause);
         self.reason = Some(reason);
         self.final_error = Some(error.into_value(py).into_any());
-        self.release_claim();
+        self.end(py, Ending::GaveUp);
     }
 }
 

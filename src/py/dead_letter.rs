@@ -43,7 +43,30 @@ pub(crate) fn record(
         }
         _ => return outcome,
     };
-    let recorded = RECORDER
+    match record_call(py, zone, func, args, kwargs, &error, attempts, reason) {
+        Ok(id) => with_id(outcome, id),
+        Err(refusal) => Outcome::Propagated {
+            error: refusal,
+            attempts,
+        },
+    }
+}
+
+/// Records one call that ended without the function succeeding: the
+/// entry's id (`None` during a replay), or the queue's refusal (full,
+/// `reject`), caused by the call's own `error`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn record_call(
+    py: Python<'_>,
+    zone: &PyZone,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+    error: &Bound<'_, PyAny>,
+    attempts: u32,
+    reason: &str,
+) -> PyResult<Option<String>> {
+    RECORDER
         .import(py, "baldur._dlq", "record_call")
         .and_then(|recorder| {
             recorder.call1((
@@ -51,22 +74,13 @@ pub(crate) fn record(
                 func,
                 args,
                 kwargs,
-                &error,
+                error,
                 attempts,
                 reason,
             ))
         })
-        .and_then(|id| id.extract::<Option<String>>());
-    match recorded {
-        Ok(id) => with_id(outcome, id),
-        Err(refusal) => {
-            refusal.set_cause(py, Some(PyErr::from_value(error)));
-            Outcome::Propagated {
-                error: refusal,
-                attempts,
-            }
-        }
-    }
+        .and_then(|id| id.extract::<Option<String>>())
+        .inspect_err(|refusal| refusal.set_cause(py, Some(PyErr::from_value(error.clone()))))
 }
 
 fn with_id(outcome: Outcome, id: Option<String>) -> Outcome {

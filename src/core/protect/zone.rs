@@ -43,6 +43,17 @@ pub struct CallState {
 }
 
 impl CallState {
+    /// A call the breaker refused: it holds no permit and made no attempt,
+    /// so there is nothing to hand back or record against the breaker.
+    pub fn refused() -> Self {
+        Self {
+            permit: None,
+            attempts: 0,
+            deadline: None,
+            passthrough: false,
+        }
+    }
+
     /// Attempts started so far (the one in flight included).
     pub fn attempts(&self) -> u32 {
         self.attempts
