@@ -23,9 +23,12 @@ import baldur.testing
 from helpers import FastBreaker, Stall
 from redis_server import RedisServer
 
-# Durable local data (the write-ahead log) of the test session, never the
-# developer's own state directory.
-DATA_DIR = tempfile.mkdtemp(prefix="baldur-tests-")
+# Durable local data (the write-ahead log, the SQLite dead-letter queue, the
+# kill switch's record), never the developer's own state directory: each test
+# gets a directory of its own, since what one test left in a log (a trip
+# logged during an outage, replayed into the next test's Redis) would reach
+# the next one under the same zone name.
+_data_dir = tempfile.mkdtemp(prefix="baldur-tests-")
 
 
 def _restore_defaults() -> None:
@@ -35,7 +38,7 @@ def _restore_defaults() -> None:
         for key in list(os.environ):
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
-        mp.setenv("BALDUR_DATA_DIR", DATA_DIR)
+        mp.setenv("BALDUR_DATA_DIR", _data_dir)
         baldur._config.reset()
     # A report cached by one test (an unhealthy check it set up) must not
     # answer the next test's probe.
@@ -49,17 +52,21 @@ def _hermetic_environment() -> Iterator[None]:
         for key in list(os.environ):
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
-        mp.setenv("BALDUR_DATA_DIR", DATA_DIR)
+        mp.setenv("BALDUR_DATA_DIR", _data_dir)
         baldur._config.reset()
         yield
 
 
 @pytest.fixture(autouse=True)
-def _defaults_after_each_test() -> Iterator[None]:
-    """A fresh process's state before the test; after it, Baldur's settings,
-    the testing mode, that state again and the ``baldur`` logger's level."""
+def _defaults_after_each_test(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A fresh process's state and a data directory of the test's own
+    before it; after it, Baldur's settings, the testing mode, that state
+    again and the ``baldur`` logger's level."""
+    global _data_dir
     logger = logging.getLogger("baldur")
     level = logger.level
+    _data_dir = str(tmp_path_factory.mktemp("data"))
+    _restore_defaults()
     baldur.testing.reset()
     yield
     _restore_defaults()

@@ -23,7 +23,7 @@ import pytest
 import baldur
 import baldur.testing
 from baldur import _core
-from helpers import AlwaysFails, Boom, eventually
+from helpers import AlwaysFails, Boom, eventually, throughout
 from redis_server import RedisServer
 
 FAST = {
@@ -65,7 +65,11 @@ def test_an_outage_costs_one_log_row_per_breaker_and_recovery_clears_it(
     baldur.protected(zone_name)(lambda: None)()  # synced once
     redis_server.kill()
     trip(zone_name)
-    time.sleep(1.5)  # seven sync rounds fail
+    # Seven sync rounds fail; the log (read through Baldur's own connection
+    # meanwhile: another one could make an append wait) takes one row.
+    eventually(lambda: _core.wal_pending() > 0)
+    logged = _core.wal_pending()
+    throughout(lambda: _core.wal_pending() == logged, during=1.5)
     with sqlite3.connect(tmp_path / "redis-wal.sqlite3") as db:
         rows = [row[0] for row in db.execute("SELECT payload FROM pending")]
     mine = [row for row in rows if json.loads(row)["name"] == zone_name]
@@ -152,7 +156,7 @@ def test_a_live_workers_row_is_left_for_it_to_deliver(
     try:
         _log_breaker_row(tmp_path / "redis-wal.sqlite3", zone_name, alive.pid, trip=True)
         baldur.testing.replay_wal_now()
-        time.sleep(0.5)
+        throughout(lambda: _core.wal_pending() == 1, during=0.5)
         assert _core.wal_pending() == 1
         assert b"closed" in fleet_state(redis_server, zone_name)
     finally:
@@ -184,14 +188,15 @@ def test_a_slow_probe_keeps_its_lease_renewed(
 
     probe = baldur.protected(zone_name)(slow)
 
+    def admitted() -> bool:
+        try:
+            probe()
+        except baldur.CircuitOpenError:
+            return False
+        return True
+
     def call_until_admitted() -> None:
-        deadline = time.monotonic() + 6
-        while time.monotonic() < deadline:
-            try:
-                probe()
-                return
-            except baldur.CircuitOpenError:
-                time.sleep(0.05)
+        eventually(admitted, within=6)
 
     caller = threading.Thread(target=call_until_admitted)
     caller.start()
@@ -203,9 +208,12 @@ def test_a_slow_probe_keeps_its_lease_renewed(
             reply = redis_server.command("ZRANGE", leases, "0", "-1", "WITHSCORES")
             return int(reply.split(b"\r\n")[-2])
 
-        time.sleep(0.5)  # a sync or two since the probe started
+        # A sync or two since the probe started: the slot's grant has become
+        # the running probe's lease, which each sync renews.
+        granted = lease_expiry()
+        eventually(lambda: lease_expiry() != granted)
         first = lease_expiry()
-        time.sleep(1.0)
+        eventually(lambda: lease_expiry() > first, within=1.5)
         assert lease_expiry() > first, "the running probe's lease is renewed"
     finally:
         release.set()
@@ -348,7 +356,8 @@ def test_a_quiet_worker_still_gets_to_probe(
     quiet = baldur.protected(zone_name)(lambda: "ok")
     with pytest.raises(baldur.CircuitOpenError):
         quiet()  # no slot yet: one is asked for
-    time.sleep(6)
+    # Six quiet seconds: nothing calls, and the breaker stays half-open.
+    throughout(lambda: baldur.circuit_state(zone_name) == "half_open", during=6)
     assert quiet() == "ok"
     eventually(lambda: baldur.circuit_state(zone_name) == "closed")
 
@@ -451,7 +460,9 @@ def test_a_probe_success_is_counted_once_when_its_sync_is_sent_again(
 
     eventually(admitted)  # one probe succeeded; its report is on its way
     redis_server.pause(700)
-    time.sleep(2.0)
+    eventually(redis_server.ping)  # the stall is over; the sync is sent again
+    # Another second or so of syncs: the one success is not counted twice.
+    throughout(lambda: b"half_open" in fleet_state(redis_server, zone_name), during=1.3)
     key = f"{{baldur:cb:{zone_name}}}:state"
     assert b"half_open" in fleet_state(redis_server, zone_name)
     assert redis_server.command("HGET", key, "successes").endswith(b"1\r\n")
