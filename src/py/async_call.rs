@@ -339,8 +339,18 @@ impl AsyncCall {
     /// since a traceback may keep it alive; the dead letter recorded) up to
     /// the fallback, which the driver awaits, or the finish. The call stays
     /// in flight until `finished()`.
+    #[inline]
     fn end(&mut self, py: Python<'_>, ending: Ending) {
         self.pipeline.ended(ending);
+        // Most calls: nothing left for this side to do.
+        if !matches!(self.pipeline.step(), Step::Finish | Step::Fallback) {
+            self.settle(py);
+        }
+    }
+
+    /// Runs the steps after the call's own part that need no awaiting.
+    #[inline(never)]
+    fn settle(&mut self, py: Python<'_>) {
         loop {
             match self.pipeline.step() {
                 Step::CompleteClaim => {

@@ -70,6 +70,9 @@ pub(crate) fn run(
                 let admitted = call.as_mut().expect("admitted before its attempts");
                 let ended = attempts(py, zone, admitted, func, args, kwargs);
                 pipeline.ended(ended.ending());
+                if pipeline.step() == Step::Finish {
+                    return ended; // most calls: nothing follows (no copy of it kept)
+                }
                 outcome = Some(ended);
             }
             Step::CompleteClaim => {

@@ -22,30 +22,64 @@
 //! assert_eq!(call.step(), Step::Finish);
 //! ```
 
-/// What the driver does next.
+/// What the driver does next. Declared in the order a call takes them
+/// ([`ORDER`]); a step that does not apply to the call is skipped.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
 pub enum Step {
     /// Take the idempotency claim. Refused (a duplicate, no key): the call
     /// is over before the breaker hears of it.
-    Claim,
+    Claim = 0,
     /// Ask the breaker, once. Refused: no attempt, no retry, no fallback.
-    Admit,
+    Admit = 1,
     /// The attempts under the retry policy, bounded by the timeout (the
     /// per-call state machine of [`super::Zone`]).
-    Attempts,
+    Attempts = 2,
     /// The function returned: duplicates are refused from now on.
-    CompleteClaim,
+    CompleteClaim = 3,
     /// Any other end: a later call with the key may run.
-    ReleaseClaim,
+    ReleaseClaim = 4,
     /// Record the call durably (`dlq=True`): a rejection, or a give-up even
     /// when a fallback will answer. A queue that refuses the record
     /// (`reject`, full) ends the call with that refusal.
-    RecordDeadLetter,
+    RecordDeadLetter = 5,
     /// The call gave up: the fallback answers.
-    Fallback,
+    Fallback = 6,
     /// The caller gets the answer, or the error.
-    Finish,
+    Finish = 7,
 }
+
+impl Step {
+    /// This step as one bit of a set of steps.
+    const fn bit(self) -> u8 {
+        1 << self as u8
+    }
+}
+
+/// A set of steps, one bit each.
+const fn steps(all: &[Step]) -> u8 {
+    let mut set = 0;
+    let mut i = 0;
+    while i < all.len() {
+        set |= all[i].bit();
+        i += 1;
+    }
+    set
+}
+
+/// What may follow each way a call's own part ends (or, `None`, what may
+/// come before it ends).
+const BEFORE_THE_END: u8 = steps(&[Step::Claim, Step::Admit, Step::Attempts]);
+const AFTER_RETURNED: u8 = steps(&[Step::CompleteClaim, Step::Finish]);
+const AFTER_REJECTED: u8 = steps(&[Step::ReleaseClaim, Step::RecordDeadLetter, Step::Finish]);
+const AFTER_PROPAGATED: u8 = steps(&[Step::ReleaseClaim, Step::Finish]);
+const AFTER_GAVE_UP: u8 = steps(&[
+    Step::ReleaseClaim,
+    Step::RecordDeadLetter,
+    Step::Fallback,
+    Step::Finish,
+]);
+const SETTLING: u8 = steps(&[Step::CompleteClaim, Step::ReleaseClaim]);
 
 /// Every step, in the one order a call takes them; a step that does not
 /// apply to this call is skipped.
@@ -88,7 +122,8 @@ pub struct Protections {
 /// One call's way through the order.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
-    protections: Protections,
+    /// The steps this zone's protections make possible at all.
+    possible: u8,
     next: Step,
     ending: Option<Ending>,
     claim_held: bool,
@@ -96,14 +131,25 @@ pub struct Pipeline {
 
 impl Pipeline {
     /// A call about to start: its first step is the claim, or admission.
+    #[inline]
     pub fn new(protections: Protections) -> Self {
+        let mut possible = steps(&[Step::Admit, Step::Attempts, Step::Finish]);
+        if protections.idempotency {
+            possible |= Step::Claim.bit() | SETTLING;
+        }
+        if protections.dlq {
+            possible |= Step::RecordDeadLetter.bit();
+        }
+        if protections.fallback {
+            possible |= Step::Fallback.bit();
+        }
         let mut call = Self {
-            protections,
+            possible,
             next: Step::Claim,
             ending: None,
             claim_held: false,
         };
-        if !call.applies(Step::Claim) {
+        if possible & Step::Claim.bit() == 0 {
             call.advance();
         }
         call
@@ -116,28 +162,33 @@ impl Pipeline {
     }
 
     /// How the call's own part ended, once it has.
+    #[inline]
     pub fn ending(&self) -> Option<Ending> {
         self.ending
     }
 
     /// The claim step is done: `held` when a claim is held (a fail-open
     /// store that could not be reached leaves none to settle).
+    #[inline]
     pub fn claimed(&mut self, held: bool) {
         self.claim_held = held;
         self.advance();
     }
 
     /// The claim was refused: the call ends with that error.
+    #[inline]
     pub fn claim_refused(&mut self) {
         self.ended(Ending::Propagated);
     }
 
     /// The breaker admitted the call.
+    #[inline]
     pub fn admitted(&mut self) {
         self.advance();
     }
 
     /// The call's own part is over (or, `Rejected`, never began).
+    #[inline]
     pub fn ended(&mut self, ending: Ending) {
         self.ending = Some(ending);
         self.advance();
@@ -145,6 +196,7 @@ impl Pipeline {
 
     /// The dead-letter step is done: `accepted` unless the queue refused
     /// the record, which then ends the call (no fallback answers it).
+    #[inline]
     pub fn recorded(&mut self, accepted: bool) {
         if !accepted {
             self.ending = Some(Ending::Propagated);
@@ -153,6 +205,7 @@ impl Pipeline {
     }
 
     /// The current step is done (settling the claim, the fallback).
+    #[inline]
     pub fn done(&mut self) {
         if matches!(self.next, Step::CompleteClaim | Step::ReleaseClaim) {
             self.claim_held = false;
@@ -160,32 +213,27 @@ impl Pipeline {
         self.advance();
     }
 
-    fn applies(&self, step: Step) -> bool {
-        let ending = self.ending;
-        match step {
-            Step::Claim => self.protections.idempotency && ending.is_none(),
-            Step::Admit | Step::Attempts => ending.is_none(),
-            Step::CompleteClaim => self.claim_held && ending == Some(Ending::Returned),
-            Step::ReleaseClaim => self.claim_held && ending.is_some_and(|e| e != Ending::Returned),
-            Step::RecordDeadLetter => {
-                self.protections.dlq && matches!(ending, Some(Ending::Rejected | Ending::GaveUp))
-            }
-            Step::Fallback => self.protections.fallback && ending == Some(Ending::GaveUp),
-            Step::Finish => true,
-        }
+    /// The steps that may still come, given how the call ended and
+    /// whether a claim is held.
+    #[inline]
+    fn open(&self) -> u8 {
+        let after = match self.ending {
+            None => BEFORE_THE_END,
+            Some(Ending::Returned) => AFTER_RETURNED,
+            Some(Ending::Rejected) => AFTER_REJECTED,
+            Some(Ending::Propagated) => AFTER_PROPAGATED,
+            Some(Ending::GaveUp) => AFTER_GAVE_UP,
+        };
+        let settling = if self.claim_held { SETTLING } else { 0 };
+        self.possible & (after & !SETTLING | after & settling)
     }
 
-    /// On to the first later step that applies to this call.
+    /// On to the first later step that applies to this call: the lowest
+    /// open step after this one ([`Step::Finish`] always is).
+    #[inline]
     fn advance(&mut self) {
-        let here = ORDER
-            .iter()
-            .position(|step| *step == self.next)
-            .unwrap_or(ORDER.len() - 1);
-        self.next = ORDER[here + 1..]
-            .iter()
-            .copied()
-            .find(|step| self.applies(*step))
-            .unwrap_or(Step::Finish);
+        let later = u16::from(self.open()) & !((2u16 << self.next as u8) - 1);
+        self.next = ORDER[(later.trailing_zeros() as usize).min(ORDER.len() - 1)];
     }
 }
 
@@ -220,6 +268,13 @@ mod tests {
             Step::Admit => call.admitted(),
             Step::Attempts => call.ended(Ending::Returned),
             _ => call.done(),
+        }
+    }
+
+    #[test]
+    fn the_order_is_the_steps_declaration_order() {
+        for (index, step) in ORDER.iter().enumerate() {
+            assert_eq!(*step as usize, index);
         }
     }
 
