@@ -66,7 +66,8 @@ def _defaults_after_each_test(tmp_path_factory: pytest.TempPathFactory) -> Itera
     logger = logging.getLogger("baldur")
     level = logger.level
     _data_dir = str(tmp_path_factory.mktemp("data"))
-    _restore_defaults()
+    os.environ["BALDUR_DATA_DIR"] = _data_dir
+    baldur.init()  # keeps what a module's own setup configured (an app's startup)
     baldur.testing.reset()
     yield
     _restore_defaults()

@@ -8,6 +8,7 @@ use crate::py::zone::PyZone;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::PyString;
+use pyo3::{PyTraverseError, PyVisit};
 
 /// What happened to one protected call.
 #[pyclass(frozen, module = "baldur._core", name = "ProtectResult")]
@@ -34,26 +35,39 @@ pub(crate) struct ProtectResult {
     #[pyo3(get)]
     dlq_id: Option<String>,
     state: CircuitState,
-    /// Built on first access for a rejection: the fail-fast path builds no exception.
-    error: PyOnceLock<Option<Py<PyAny>>>,
+    /// The exception the call ended with, when it raised one.
+    raised: Option<Py<PyAny>>,
+    /// A rejection's `CircuitOpenError`, built on first access: the
+    /// fail-fast path builds no exception.
+    refusal: PyOnceLock<Py<PyAny>>,
     rejection: Option<(Py<PyString>, Rejection)>,
 }
 
 #[pymethods]
 impl ProtectResult {
+    // A result is often in a cycle: its error's traceback holds the frame
+    // that holds the result. Without this, Python's collector cannot see the
+    // cycle, which would keep the frames (and the zones and breakers they
+    // hold) for the life of the process. A refusal built on access has no
+    // traceback of its own to close such a cycle.
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.value)?;
+        visit.call(&self.raised)
+    }
+
     /// The final exception, or `None` when the function succeeded.
     #[getter]
     fn error(&self, py: Python<'_>) -> Option<Py<PyAny>> {
-        self.error
-            .get_or_init(py, || {
-                self.rejection.as_ref().map(|(name, rejection)| {
-                    errors::circuit_open(py, name, *rejection)
-                        .into_value(py)
-                        .into_any()
-                })
-            })
-            .as_ref()
-            .map(|e| e.clone_ref(py))
+        if let Some(error) = &self.raised {
+            return Some(error.clone_ref(py));
+        }
+        let (name, rejection) = self.rejection.as_ref()?;
+        let refusal = self.refusal.get_or_init(py, || {
+            errors::circuit_open(py, name, *rejection)
+                .into_value(py)
+                .into_any()
+        });
+        Some(refusal.clone_ref(py))
     }
 
     /// The breaker's state when the call ended (`"closed"` without a breaker).
@@ -103,8 +117,7 @@ impl ProtectResult {
             Outcome::Returned { value, attempts } => (value, None, true, false, attempts),
             Outcome::Rejected { rejection, .. } => {
                 let lazy = Some((zone.name.clone_ref(py), rejection));
-                let mut result =
-                    Self::build(zone, none(), PyOnceLock::new(), lazy, false, 0, duration_s);
+                let mut result = Self::build(zone, none(), None, lazy, false, 0, duration_s);
                 result.dlq_id = dlq_id;
                 return Ok(result);
             }
@@ -155,7 +168,7 @@ impl ProtectResult {
     /// A result from its parts (the async driver assembles them in Python).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn from_parts(
-        py: Python<'_>,
+        _py: Python<'_>,
         zone: &PyZone,
         value: Py<PyAny>,
         error: Option<Py<PyAny>>,
@@ -164,15 +177,7 @@ impl ProtectResult {
         attempts: u32,
         duration_s: f64,
     ) -> Self {
-        let mut result = Self::build(
-            zone,
-            value,
-            known(py, error),
-            None,
-            ok,
-            attempts,
-            duration_s,
-        );
+        let mut result = Self::build(zone, value, error, None, ok, attempts, duration_s);
         result.fallback_used = fallback_used;
         result
     }
@@ -193,15 +198,7 @@ impl ProtectResult {
         duration_s: f64,
         rejected: bool,
     ) -> Self {
-        let mut result = Self::build(
-            zone,
-            py.None(),
-            known(py, Some(error)),
-            None,
-            false,
-            0,
-            duration_s,
-        );
+        let mut result = Self::build(zone, py.None(), Some(error), None, false, 0, duration_s);
         result.rejected = rejected;
         result
     }
@@ -209,7 +206,7 @@ impl ProtectResult {
     fn build(
         zone: &PyZone,
         value: Py<PyAny>,
-        error: PyOnceLock<Option<Py<PyAny>>>,
+        raised: Option<Py<PyAny>>,
         rejection: Option<(Py<PyString>, Rejection)>,
         ok: bool,
         attempts: u32,
@@ -227,17 +224,11 @@ impl ProtectResult {
                 .core
                 .breaker()
                 .map_or(CircuitState::Closed, |b| b.observed_state()),
-            error,
+            raised,
+            refusal: PyOnceLock::new(),
             rejection,
         }
     }
-}
-
-/// An error slot that is already filled.
-fn known(py: Python<'_>, error: Option<Py<PyAny>>) -> PyOnceLock<Option<Py<PyAny>>> {
-    let cell = PyOnceLock::new();
-    let _ = cell.set(py, error);
-    cell
 }
 
 /// The exception object of an error, unless it is one no caller should
