@@ -10,10 +10,11 @@ scripts/bootstrap.sh
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
 export PATH="$root/.venv/bin:$PATH"
 
-step "the core is pure Rust, in layers that import only downward; no circle of Rust files"
+step "the core is pure Rust, in layers that import only downward; no circle of Rust files; the glue only converts"
 scripts/check-core-purity.sh
 python scripts/check-core-layers.py src/core
 python scripts/check-rust-circles.py src
+python scripts/check-glue.py src/py
 
 step "cargo fmt --check"
 cargo fmt --check
