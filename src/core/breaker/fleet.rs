@@ -8,6 +8,7 @@
 //! first sync afterwards merges their state most-restrictive-wins.
 
 use crate::core::breaker::shared::{Inbox, LocalDecision, OperatorAction, Outbox};
+use crate::core::breaker::state::OPERATOR_ACTIONS;
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState, Registry};
 use crate::core::error::StoreError;
 use crate::core::store::wal::{breaker_slot, LazyWal, LoggedDecision, Pending};
@@ -262,12 +263,7 @@ impl BreakerSync {
         }
         let breaker = self.registry.get_or_detached(name);
         let operator = operator.as_ref().and_then(|(op, epoch)| {
-            let cause = match op.as_str() {
-                "force_open" => Cause::ForceOpen,
-                "force_close" => Cause::ForceClose,
-                "reset" => Cause::Reset,
-                _ => return None,
-            };
+            let cause = operator_cause(op)?;
             Some(OperatorAction {
                 cause,
                 epoch: *epoch,
@@ -380,12 +376,21 @@ pub fn keys(name: &str) -> [String; 3] {
     ]
 }
 
+/// The verb an operator's action is logged under in the fleet's record
+/// (`OPERATOR_ACTIONS`, the one table of them); any other cause is a reset.
 fn operator_name(cause: Cause) -> &'static str {
-    match cause {
-        Cause::ForceOpen => "force_open",
-        Cause::ForceClose => "force_close",
-        _ => "reset",
-    }
+    OPERATOR_ACTIONS
+        .iter()
+        .find(|(action, _)| *action == cause)
+        .map_or("reset", |(_, verb)| verb)
+}
+
+/// The action a logged verb names, if it names one.
+fn operator_cause(verb: &str) -> Option<Cause> {
+    OPERATOR_ACTIONS
+        .iter()
+        .find(|(_, name)| *name == verb)
+        .map(|(cause, _)| *cause)
 }
 
 /// Whether process `pid` still runs (its logged rows are its own to

@@ -223,7 +223,7 @@ impl RedisDlq {
         let mut invocation = with_keys(&RECORD, &keys);
         invocation
             .arg(caps.max_per_zone)
-            .arg(overflow_name(caps.overflow))
+            .arg(caps.overflow.as_str())
             .arg(carried.state)
             .arg(carried.replays_left)
             .arg(carried.last_error.unwrap_or(""))
@@ -375,14 +375,6 @@ pub(super) fn with_keys(
         invocation.key(key);
     }
     invocation
-}
-
-fn overflow_name(overflow: Overflow) -> &'static str {
-    match overflow {
-        Overflow::DropOldest => "drop_oldest",
-        Overflow::Reject => "reject",
-        Overflow::CompressOldest => "compress_oldest",
-    }
 }
 
 impl DlqStore for RedisDlq {
