@@ -8,6 +8,7 @@ be provoked with the memory store from Python: the Rust tests cover them."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -174,19 +175,21 @@ def test_the_claim_is_held_through_retries(zone_name: str) -> None:
         charge("o-1")
 
 
+# Each error is made by its test: an exception kept across tests would keep
+# the traceback it was raised with, and the decorated function its frame held.
 @pytest.mark.parametrize(
     ("keywords", "error", "first"),
     [
-        ({}, Boom("down"), Boom),
-        ({"retry": NO_WAIT, "fallback": lambda: "fb"}, Boom("down"), "fb"),
-        ({"ignore": (KeyError,)}, KeyError("not a failure"), KeyError),
+        ({}, lambda: Boom("down"), Boom),
+        ({"retry": NO_WAIT, "fallback": lambda: "fb"}, lambda: Boom("down"), "fb"),
+        ({"ignore": (KeyError,)}, lambda: KeyError("not a failure"), KeyError),
     ],
     ids=["failure", "exhausted-fallback", "ignored"],
 )
 def test_a_call_that_does_not_succeed_releases_its_claim(
-    zone_name: str, keywords: dict[str, Any], error: BaseException, first: Any
+    zone_name: str, keywords: dict[str, Any], error: Callable[[], BaseException], first: Any
 ) -> None:
-    side_effect = Recorder(fail=3 if "retry" in keywords else 1, error=error)
+    side_effect = Recorder(fail=3 if "retry" in keywords else 1, error=error())
     charge = baldur.protected(zone_name, idempotency_key="order_id", **keywords)(side_effect)
     if isinstance(first, str):
         assert charge("o-1") == first
