@@ -11,6 +11,8 @@ idempotency store reads, which then moves only by :func:`advance`.
 
 A pytest setup (``conftest.py``)::
 
+    from collections.abc import Iterator
+
     import pytest
     import baldur.testing
 
