@@ -26,3 +26,9 @@ def recent(limit: int = 20) -> list[dict[str, Any]]:
     """The newest ``limit`` events, newest first."""
     with _lock:
         return list(reversed(_events))[:limit]
+
+
+def clear() -> None:
+    """Empties the recent-events ring (``baldur.testing.reset()``)."""
+    with _lock:
+        _events.clear()

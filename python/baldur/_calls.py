@@ -148,3 +148,9 @@ def _awaited(form: str, name: str, func: Callable[[], Any]) -> Callable[[], Awai
 
 protect = _core.protect
 protect_with_meta = _core.protect_with_meta
+
+
+def forget_zones() -> None:
+    """Forgets the function forms' cached zones (``baldur.testing.reset()``:
+    each holds its name's breaker)."""
+    _call_zones.clear()

@@ -242,3 +242,12 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def forget() -> None:
+    """Enabled again, its local record removed (``baldur.testing.reset()``);
+    a record shared in Redis is left alone."""
+    with _lock:
+        apply(None)
+        if _path is not None:
+            _write_local(_path, None)

@@ -171,3 +171,9 @@ def _announce(
         if on
     ]
     _events.composer_built(name, policies, timeout)
+
+
+def forget_announcements() -> None:
+    """Each zone is announced again when next built (``baldur.testing.reset()``)."""
+    with _announced_lock:
+        _announced.clear()

@@ -111,19 +111,14 @@ def reset() -> None:
     # function): the young generations are collected, which is cheap; a
     # full collection is not (a tenth of a second in a large process).
     gc.collect(1)
-    # The modules' own state is reached directly: this module is the one
-    # place outside them that may, and only to put it back as it started.
-    _calls._call_zones.clear()
+    # Each module puts its own state back, through the function it offers
+    # for it: nothing here reaches into another module's private state.
+    _calls.forget_zones()
     _core.testing_reset()
-    with _kill_switch._lock:
-        _kill_switch.apply(None)
-        if _kill_switch._path is not None:
-            _kill_switch._write_local(_kill_switch._path, None)
+    _kill_switch.forget()
     _shutdown.reset_for_tests()
-    with _zones._announced_lock:
-        _zones._announced.clear()
-    with _activity._lock:
-        _activity._events.clear()
+    _zones.forget_announcements()
+    _activity.clear()
     health.invalidate_cache()
     dashboard.invalidate_cache()
 
