@@ -22,6 +22,8 @@ import ast
 import sys
 from pathlib import Path
 
+from graph import circles
+
 #: The floors, lowest first, and the modules on each (named within the
 #: package; ``__init__`` is the package itself).
 FLOORS: dict[str, tuple[str, ...]] = {
@@ -106,41 +108,6 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         else:
             continue
         found.update(c for c in candidates if c in known and c != name)
-    return found
-
-
-def circles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """Tarjan's strongly connected components of more than one module."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def visit(node: str) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for other in sorted(edges[node]):
-            if other not in index:
-                visit(other)
-                low[node] = min(low[node], low[other])
-            elif other in on_stack:
-                low[node] = min(low[node], index[other])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
     return found
 
 

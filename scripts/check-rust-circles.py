@@ -16,6 +16,8 @@ import re
 import sys
 from pathlib import Path
 
+from graph import circles
+
 PATH = re.compile(r"\b(crate|super)((?:::\w+)+)(::\{([^}]*)\})?")
 REEXPORT = re.compile(r"pub(?:\(crate\))?\s+use\s+(\w+)::(\{[^}]*\}|\w+)")
 
@@ -81,41 +83,6 @@ def edges_of(src: Path, path: Path) -> dict[Path, set[str]]:
                 file = reexports(file).get(name, file)
             if file != path:
                 found.setdefault(file, set()).add(name or file.stem)
-    return found
-
-
-def circles(edges: dict[Path, dict[Path, set[str]]]) -> list[list[Path]]:
-    """Tarjan's strongly connected components of more than one file."""
-    index: dict[Path, int] = {}
-    low: dict[Path, int] = {}
-    stack: list[Path] = []
-    on_stack: set[Path] = set()
-    found: list[list[Path]] = []
-
-    def visit(node: Path) -> None:
-        index[node] = low[node] = len(index)
-        stack.append(node)
-        on_stack.add(node)
-        for other in sorted(edges.get(node, {})):
-            if other not in index:
-                visit(other)
-                low[node] = min(low[node], low[other])
-            elif other in on_stack:
-                low[node] = min(low[node], index[other])
-        if low[node] == index[node]:
-            component = []
-            while True:
-                member = stack.pop()
-                on_stack.discard(member)
-                component.append(member)
-                if member == node:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for node in sorted(edges):
-        if node not in index:
-            visit(node)
     return found
 
 
