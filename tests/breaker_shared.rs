@@ -352,8 +352,9 @@ fn apply_fleet_adopts_only_newer_versions() {
 #[test]
 fn a_failed_sync_loses_nothing_and_the_breaker_decides_alone() {
     let rig = connected();
-    rig.fail(5); // trips on the fleet view
-    rig.breaker.force_open();
+    rig.breaker.reset();
+    rig.advance(Duration::from_millis(5));
+    rig.fail(5); // trips on the fleet view, after the reset
     let out = rig.breaker.drain_outbox();
     assert!(out.trip && out.operator.is_some() && out.merge.is_none());
     rig.breaker.link().sync_failed(out);
@@ -632,4 +633,42 @@ fn a_detached_breaker_is_not_kept_by_the_registry() {
     let detached = registry.get_or_detached("theirs");
     assert_eq!(&**detached.name(), "theirs");
     assert!(registry.get("theirs").is_none());
+}
+
+#[test]
+fn a_reset_taken_after_a_trip_in_the_same_round_is_not_undone_by_it() {
+    // Both reach the store in one sync; the script applies the operator's
+    // action first, so a trip sent with it would reopen what the operator
+    // just closed. The trip predates the reset: it is not sent.
+    let rig = connected();
+    rig.fail(5);
+    assert_eq!(rig.breaker.state(), CircuitState::Open);
+    rig.breaker.reset();
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(out.operator.map(|a| a.cause), Some(Cause::Reset));
+    assert!(!out.trip, "the trip the operator overrode is not sent");
+}
+
+#[test]
+fn a_trip_after_an_operators_action_in_the_same_round_is_sent() {
+    let rig = connected();
+    rig.breaker.reset();
+    rig.advance(Duration::from_millis(5));
+    rig.fail(5);
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(out.operator.map(|a| a.cause), Some(Cause::Reset));
+    assert!(out.trip, "a trip that came later stands");
+}
+
+#[test]
+fn a_trip_carried_past_a_failed_sync_keeps_its_time() {
+    let rig = connected();
+    rig.breaker.reset();
+    rig.advance(Duration::from_millis(5));
+    rig.fail(5);
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().sync_failed(out);
+    rig.breaker.link().sync_succeeded(&inbox(CircuitState::Closed, 1));
+    let again = rig.breaker.drain_outbox();
+    assert!(again.trip, "still later than the reset it travels with");
 }

@@ -284,7 +284,7 @@ impl CircuitBreaker {
                         None
                     };
                     if tripped.is_some() {
-                        self.link.request_trip();
+                        self.link.request_trip(self.clock.wall_millis());
                     }
                     ((), tripped)
                 });

@@ -56,6 +56,9 @@ pub struct Outbox {
     pub counts: Totals,
     /// This worker tripped the breaker on its own view.
     pub trip: bool,
+    /// Wall-clock milliseconds of that trip (0: none): an operator's action
+    /// taken after it, in the same outbox, overrides it.
+    pub tripped_at_ms: u64,
     /// Probe outcomes since the last sync.
     pub probe_successes: u32,
     /// Probe failures since the last sync.
@@ -116,7 +119,8 @@ pub struct SharedLink {
     /// Leased probe slots whose calls are running.
     in_flight: AtomicU32,
     wants_probe: AtomicBool,
-    trip: AtomicBool,
+    /// Wall-clock milliseconds of an unsent trip (0: none).
+    trip: AtomicU64,
     probe_successes: AtomicU32,
     probe_failures: AtomicU32,
     operator: Mutex<Option<OperatorAction>>,
@@ -169,11 +173,12 @@ impl SharedLink {
         }
     }
 
-    /// This worker tripped the breaker: the fleet should open too. Like
-    /// every report to the fleet, nothing when no shared store is configured.
-    pub fn request_trip(&self) {
+    /// This worker tripped the breaker at `wall_ms`: the fleet should open
+    /// too. Like every report to the fleet, nothing when no shared store is
+    /// configured.
+    pub fn request_trip(&self, wall_ms: u64) {
         if self.is_enabled() {
-            self.trip.store(true, Ordering::Release);
+            self.trip.fetch_max(wall_ms.max(1), Ordering::AcqRel);
         }
     }
 
@@ -252,18 +257,25 @@ impl SharedLink {
     /// merging when it made transitions alone.
     pub fn drain(&self, fresh: Totals, local: (CircuitState, u64)) -> Outbox {
         let diverged_at = self.diverged_at.swap(0, Ordering::AcqRel);
-        let trip = self.trip.swap(false, Ordering::AcqRel);
+        let tripped_at = self.trip.swap(0, Ordering::AcqRel);
+        let operator = self.operator.lock().take();
+        // The store applies an operator's action before a trip sent with
+        // it; a trip taken before the action (the operator reset the
+        // breaker it opened) must not reopen the fleet after it.
+        let overridden = operator.is_some_and(|action| action.epoch >= tripped_at);
+        // A merge carries the breaker's state now, which says whether a
+        // trip still stands: one the worker has since recovered from must
+        // not reopen the fleet.
+        let trip = tripped_at != 0 && !overridden && diverged_at == 0;
         Outbox {
             counts: fresh,
-            // A merge carries the breaker's state now, which says whether a
-            // trip still stands: one the worker has since recovered from
-            // must not reopen the fleet.
-            trip: trip && diverged_at == 0,
+            trip,
+            tripped_at_ms: if trip { tripped_at } else { 0 },
             probe_successes: self.probe_successes.swap(0, Ordering::AcqRel),
             probe_failures: self.probe_failures.swap(0, Ordering::AcqRel),
             wants_probe: self.wants_probe.swap(false, Ordering::AcqRel),
             probes_in_flight: self.in_flight.load(Ordering::Acquire),
-            operator: self.operator.lock().take(),
+            operator,
             merge: (diverged_at != 0).then(|| LocalDecision {
                 state: local.0,
                 open_remaining_ms: local.1,
@@ -285,7 +297,8 @@ impl SharedLink {
     /// that is no longer recent (the breaker keeps them in its own window).
     pub fn sync_failed(&self, outbox: Outbox) {
         if outbox.trip {
-            self.trip.store(true, Ordering::Release);
+            self.trip
+                .fetch_max(outbox.tripped_at_ms.max(1), Ordering::AcqRel);
         }
         self.probe_successes
             .fetch_add(outbox.probe_successes, Ordering::AcqRel);
@@ -357,7 +370,7 @@ impl SharedLink {
     /// parent's to deliver; the child starts disconnected, owing nothing.
     pub fn forget_after_fork(&self) {
         self.connected.store(false, Ordering::Release);
-        self.trip.store(false, Ordering::Release);
+        self.trip.store(0, Ordering::Release);
         self.wants_probe.store(false, Ordering::Release);
         self.probe_successes.store(0, Ordering::Release);
         self.probe_failures.store(0, Ordering::Release);
