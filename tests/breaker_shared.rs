@@ -668,7 +668,9 @@ fn a_trip_carried_past_a_failed_sync_keeps_its_time() {
     rig.fail(5);
     let out = rig.breaker.drain_outbox();
     rig.breaker.link().sync_failed(out);
-    rig.breaker.link().sync_succeeded(&inbox(CircuitState::Closed, 1));
+    rig.breaker
+        .link()
+        .sync_succeeded(&inbox(CircuitState::Closed, 1));
     let again = rig.breaker.drain_outbox();
     assert!(again.trip, "still later than the reset it travels with");
 }
