@@ -4,6 +4,7 @@
 //! under the data directory, and Redis Streams shared by every worker.
 
 pub mod entry;
+pub mod group_commit;
 pub mod listing;
 mod redis_caps;
 pub mod redis_keys;
@@ -11,6 +12,7 @@ pub mod redis_record;
 pub mod redis_streams;
 pub mod sqlite;
 mod sqlite_forward;
+mod sqlite_record;
 mod sqlite_store;
 pub mod store;
 

@@ -1,12 +1,14 @@
 //! The durable local dead-letter queue: SQLite under the data directory,
-//! synchronous writes, so an entry acknowledged survives `kill -9`.
+//! synchronous writes, so an entry acknowledged survives `kill -9`;
+//! concurrent records share one commit (`sqlite_record`).
 
 use crate::core::clock::{process_clock, SharedClock};
-use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
+use crate::core::dlq::group_commit::GroupCommit;
 use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::store::{store, DlqError, Stats};
 use parking_lot::Mutex;
-use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
 use std::time::Duration;
 
@@ -14,11 +16,24 @@ use std::time::Duration;
 /// (the first one presumably died mid-replay).
 pub const REPLAY_LEASE_MS: i64 = 60_000;
 
+/// One entry waiting for the next commit (`sqlite_record`).
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) new: NewEntry,
+    pub(super) replay_budget: u32,
+    pub(super) token: Option<String>,
+}
+
+/// What recording one entry answers: its row id and what made room for it.
+pub(super) type Recorded = Result<(i64, Eviction), DlqError>;
+
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub struct SqliteDlq {
     pub(super) connection: Mutex<Connection>,
-    caps: Mutex<Caps>,
+    pub(super) caps: Mutex<Caps>,
+    /// Records waiting to share the next commit (`sqlite_record`).
+    pub(super) group: GroupCommit<Pending, Recorded>,
     /// Stamps entries (created, updated, claimed) with its wall time.
     clock: SharedClock,
 }
@@ -93,6 +108,7 @@ impl SqliteDlq {
         Ok(Self {
             connection: Mutex::new(connection),
             caps: Mutex::new(caps),
+            group: GroupCommit::new(),
             clock,
         })
     }
@@ -105,84 +121,6 @@ impl SqliteDlq {
     /// New limits, applied from the next record on.
     pub fn set_caps(&self, caps: Caps) {
         *self.caps.lock() = caps;
-    }
-
-    /// Records an entry durably, making room first as the caps say.
-    pub fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(i64, Eviction), DlqError> {
-        self.record_with_token(new, replay_budget, None)
-    }
-
-    /// [`SqliteDlq::record`], keeping the token another store knows the
-    /// record by (Redis may hold it already: its answer was lost), so
-    /// forwarding it there adds it once.
-    pub fn record_with_token(
-        &self,
-        new: &NewEntry,
-        replay_budget: u32,
-        token: Option<&str>,
-    ) -> Result<(i64, Eviction), DlqError> {
-        let caps = *self.caps.lock();
-        let mut connection = self.connection.lock();
-        // IMMEDIATE: the counts below must not be read under a snapshot another
-        // handle may write past, or the upgrade to a write fails at once with
-        // SQLITE_BUSY (the busy timeout is not consulted for it).
-        let tx = connection
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(store)?;
-        let mut eviction = Eviction::default();
-        let in_zone: u64 = tx
-            .query_row(
-                "SELECT COUNT(*) FROM entries WHERE zone = ?1",
-                params![new.zone],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(store)? as u64;
-        if in_zone >= caps.max_per_zone {
-            make_room(
-                &tx,
-                Some(&new.zone),
-                in_zone + 1 - caps.max_per_zone,
-                caps,
-                "max_per_zone",
-                &mut eviction,
-            )?;
-        }
-        let total: u64 = tx
-            .query_row("SELECT COUNT(*) FROM entries", [], |r| r.get::<_, i64>(0))
-            .map_err(store)? as u64;
-        if total >= caps.max_size {
-            make_room(
-                &tx,
-                None,
-                total + 1 - caps.max_size,
-                caps,
-                "max_size",
-                &mut eviction,
-            )?;
-        }
-        let now = self.now_ms();
-        tx.execute(
-            "INSERT INTO entries (zone, function, arguments, replayable, error_type, error_message, \
-             attempts, reason, replays_left, created_ms, updated_ms, token) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?10, ?11)",
-            params![
-                new.zone,
-                new.function,
-                new.arguments,
-                i64::from(new.replayable),
-                new.error_type,
-                new.error_message,
-                new.attempts,
-                new.reason,
-                replay_budget,
-                now,
-                token
-            ],
-        )
-        .map_err(store)?;
-        let id = tx.last_insert_rowid();
-        tx.commit().map_err(store)?;
-        Ok((id, eviction))
     }
 
     /// One entry.
@@ -371,64 +309,6 @@ impl SqliteDlq {
             },
         })
     }
-}
-
-/// Evicts (or, for `reject`, refuses) `count` of the oldest entries, of
-/// `zone` or of all, as the overflow strategy says.
-fn make_room(
-    tx: &rusqlite::Transaction<'_>,
-    zone: Option<&str>,
-    count: u64,
-    caps: Caps,
-    cap: &'static str,
-    eviction: &mut Eviction,
-) -> Result<(), DlqError> {
-    let limit = if cap == "max_size" {
-        caps.max_size
-    } else {
-        caps.max_per_zone
-    };
-    if caps.overflow == Overflow::Reject {
-        return Err(DlqError::Full { cap, limit });
-    }
-    let oldest = "SELECT id FROM entries WHERE (?1 IS NULL OR zone = ?1) AND state != 'replaying' \
-                  ORDER BY id LIMIT ?2";
-    let compress = caps.overflow == Overflow::CompressOldest;
-    if compress {
-        tx.execute(
-            &format!(
-                "INSERT INTO summaries (zone, error_type, count, first_ms, last_ms) \
-                     SELECT zone, error_type, COUNT(*), MIN(created_ms), MAX(created_ms) \
-                     FROM entries WHERE id IN ({oldest}) GROUP BY zone, error_type \
-                     ON CONFLICT (zone, error_type) DO UPDATE SET \
-                     count = count + excluded.count, last_ms = MAX(last_ms, excluded.last_ms)"
-            ),
-            params![zone, count as i64],
-        )
-        .map_err(store)?;
-    }
-    let evicted = tx
-        .execute(
-            &format!("DELETE FROM entries WHERE id IN ({oldest})"),
-            params![zone, count as i64],
-        )
-        .map_err(store)? as u64;
-    eviction.evicted += evicted;
-    let mut counters = vec![("evicted", evicted)];
-    if compress {
-        eviction.compressed += evicted;
-        counters.push(("compressed", evicted));
-    }
-    // Counted in the file: every process's evictions, across restarts.
-    for (counter, n) in counters {
-        tx.execute(
-            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) \
-             DO UPDATE SET value = CAST(value AS INTEGER) + ?2",
-            params![counter, n as i64],
-        )
-        .map_err(store)?;
-    }
-    Ok(())
 }
 
 /// Files made before entries kept a token gain the column (another process
