@@ -10,12 +10,12 @@
 //! fleet's oldest entries, so concurrent recorders may overshoot it by one
 //! entry each, briefly.
 
-use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry, Overflow};
+use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
 use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId, DOMAINS_KEY};
-use crate::core::dlq::redis_record::{entry, stream_fields, stream_order};
+use crate::core::dlq::redis_record::{entry, stream_order};
 use crate::core::dlq::store::{DlqError, DlqStore, Stats};
-use crate::core::store::RedisStore;
+use crate::core::store::{CallerConnections, RedisStore};
 use parking_lot::Mutex;
 use redis::{AsyncCommands, RedisResult, Script};
 use std::collections::BTreeMap;
@@ -34,7 +34,6 @@ macro_rules! script {
     };
 }
 
-script!(RECORD, "lua/record.lua");
 script!(GET, "lua/get.lua");
 script!(LIST, "lua/list.lua");
 script!(CLAIM, "lua/claim.lua");
@@ -55,36 +54,15 @@ type RawEntry = (String, Vec<String>, String);
 #[derive(Debug)]
 pub struct RedisDlq {
     redis: Arc<RedisStore>,
-    caps: Mutex<Caps>,
+    /// Blocking connections, one per calling thread (single node only):
+    /// a record is then one write and one read (`redis_round_trip`).
+    callers: Option<CallerConnections>,
+    pub(super) caps: Mutex<Caps>,
     consumer: String,
     lease_ms: AtomicU64,
     /// The domain count the last record saw: below the overall cap's reach,
     /// a record needs no count of the whole queue.
-    domains_seen: AtomicU64,
-}
-
-/// An entry that came from another store, kept as it was.
-#[derive(Debug, Clone, Copy)]
-struct Carried<'a> {
-    state: &'a str,
-    replays_left: u32,
-    last_error: Option<&'a str>,
-    created_ms: Option<i64>,
-    /// The record's token: a second record with it is not added.
-    token: Option<&'a str>,
-}
-
-impl<'a> Carried<'a> {
-    /// A new record: pending, with a full budget, stamped now.
-    fn fresh(replay_budget: u32, token: Option<&'a str>) -> Self {
-        Self {
-            state: "pending",
-            replays_left: replay_budget,
-            last_error: None,
-            created_ms: None,
-            token,
-        }
-    }
+    pub(super) domains_seen: AtomicU64,
 }
 
 impl RedisDlq {
@@ -92,6 +70,7 @@ impl RedisDlq {
     /// replay group; a claim older than `lease` may be taken over.
     pub fn new(redis: Arc<RedisStore>, caps: Caps, consumer: String, lease: Duration) -> Self {
         Self {
+            callers: redis.caller_connections(),
             redis,
             caps: Mutex::new(caps),
             consumer,
@@ -112,37 +91,6 @@ impl RedisDlq {
         &self.redis
     }
 
-    /// Records `new` once: a second record with the same `token` (made
-    /// again because the first one's answer was lost) is not added, and
-    /// answers the first one's id, for as long as that entry lives.
-    pub fn record_once(
-        &self,
-        new: &NewEntry,
-        replay_budget: u32,
-        token: &str,
-    ) -> Result<(String, Eviction), DlqError> {
-        self.insert(new, Carried::fresh(replay_budget, Some(token)))
-    }
-
-    /// Records `entry`, which another store held (the local queue during an
-    /// outage), keeping its state, budget and time, once per `token`.
-    pub fn forward(&self, entry: &Entry, token: &str) -> Result<(String, Eviction), DlqError> {
-        let state = match entry.state.as_str() {
-            "needs_review" => "needs_review",
-            _ => "pending", // a local replay that died mid-way is pending again
-        };
-        self.insert(
-            &entry.recorded,
-            Carried {
-                state,
-                replays_left: entry.replays_left,
-                last_error: entry.last_replay_error.as_deref(),
-                created_ms: Some(entry.created_ms),
-                token: Some(token),
-            },
-        )
-    }
-
     pub(super) fn run<T, F, Fut>(&self, op: F) -> Result<T, DlqError>
     where
         F: FnOnce(crate::core::store::redis::Connection) -> Fut + Send,
@@ -157,13 +105,24 @@ impl RedisDlq {
         } else {
             self.redis.run(op)
         };
-        ran.map_err(|error| {
-            if self.redis.health().is_degraded() {
-                DlqError::Unavailable(error.0)
-            } else {
-                DlqError::Store(error.0)
-            }
-        })
+        ran.map_err(|error| self.failure(error.0))
+    }
+
+    /// A failed operation's error: unavailable while the store is DEGRADED
+    /// (the caller falls back on the local queue), else a store error.
+    pub(super) fn failure(&self, error: String) -> DlqError {
+        if self.redis.health().is_degraded() {
+            DlqError::Unavailable(error)
+        } else {
+            DlqError::Store(error)
+        }
+    }
+
+    /// This thread's own connections, for a single node and a thread
+    /// outside the runtime (whose own threads share its connection).
+    pub(super) fn callers(&self) -> Option<&CallerConnections> {
+        let on_runtime = tokio::runtime::Handle::try_current().is_ok();
+        self.callers.as_ref().filter(|_| !on_runtime)
     }
 
     /// Counts the fleet's entries, in words: what a Redis that comes back
@@ -199,103 +158,6 @@ impl RedisDlq {
             Some(zone) => Ok(vec![zone.to_owned()]),
             None => self.domains(),
         }
-    }
-
-    fn insert(&self, new: &NewEntry, carried: Carried<'_>) -> Result<(String, Eviction), DlqError> {
-        let caps = *self.caps.lock();
-        let keys = DomainKeys::new(&new.zone);
-        // The overall cap, checked before the record while it is in reach
-        // (so `reject` refuses before writing).
-        let domains_before = self.domains_seen.load(Ordering::Relaxed);
-        let mut over = 0;
-        if Self::overall_cap_in_reach(caps, domains_before) {
-            let total = self.total()?;
-            if total >= caps.max_size {
-                if caps.overflow == Overflow::Reject {
-                    return Err(DlqError::Full {
-                        cap: "max_size",
-                        limit: caps.max_size,
-                    });
-                }
-                over = total + 1 - caps.max_size;
-            }
-        }
-        let mut invocation = with_keys(&RECORD, &keys);
-        invocation
-            .arg(caps.max_per_zone)
-            .arg(caps.overflow.as_str())
-            .arg(carried.state)
-            .arg(carried.replays_left)
-            .arg(carried.last_error.unwrap_or(""))
-            .arg(
-                carried
-                    .created_ms
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
-            );
-        for value in stream_fields(new) {
-            invocation.arg(value);
-        }
-        invocation.arg(carried.token.unwrap_or(""));
-        let zone = new.zone.clone();
-        // The domain index and the record travel together: one round trip
-        // on the multiplexed connection (the index is idempotent, and lives
-        // on its own slot, so it cannot be in the script).
-        let (domains, (status, stream_id, evicted, compressed)): (u64, (String, String, u64, u64)) =
-            self.run(|c| async move {
-                let (mut index, mut record) = (c.clone(), c);
-                let mut pipe = redis::pipe();
-                pipe.sadd(DOMAINS_KEY, zone).ignore().scard(DOMAINS_KEY);
-                let (indexed, recorded) = futures_util::future::join(
-                    pipe.query_async::<(u64,)>(&mut index),
-                    invocation.invoke_async(&mut record),
-                )
-                .await;
-                Ok((indexed?.0, recorded?))
-            })?;
-        self.domains_seen.store(domains, Ordering::Relaxed);
-        if status == "full" {
-            return Err(DlqError::Full {
-                cap: "max_per_zone",
-                limit: caps.max_per_zone,
-            });
-        }
-        let id = RedisEntryId {
-            zone: new.zone.clone(),
-            stream_id,
-        };
-        let mut eviction = Eviction {
-            evicted,
-            compressed,
-        };
-        if status != "ok" {
-            return Ok((id.to_string(), eviction)); // forwarded before: nothing new
-        }
-        // The entry is in: from here a failure must not fail the record (the
-        // caller would keep a second copy locally). A cap left unenforced is
-        // enforced by the next record, which counts again.
-        if !Self::overall_cap_in_reach(caps, domains_before)
-            && Self::overall_cap_in_reach(caps, domains)
-        {
-            // This record brought the cap in reach: counted after the fact.
-            over = self.past_overall_cap(caps).unwrap_or(0);
-            if over > 0
-                && caps.overflow == Overflow::Reject
-                && self.succeeded(&id.to_string()).is_ok()
-            {
-                return Err(DlqError::Full {
-                    cap: "max_size",
-                    limit: caps.max_size,
-                });
-            }
-        } else {
-            over = over.saturating_sub(evicted);
-        }
-        if over > 0 && caps.overflow != Overflow::Reject {
-            let compress = caps.overflow == Overflow::CompressOldest;
-            let _ = self.evict_oldest(over, compress, &mut eviction);
-        }
-        Ok((id.to_string(), eviction))
     }
 
     /// Runs a one-entry script on the entry named by `id`.
@@ -383,7 +245,7 @@ impl DlqStore for RedisDlq {
     }
 
     fn record(&self, new: &NewEntry, replay_budget: u32) -> Result<(String, Eviction), DlqError> {
-        self.insert(new, Carried::fresh(replay_budget, None))
+        self.record_fresh(new, replay_budget, None)
     }
 
     fn get(&self, id: &str) -> Result<Option<Entry>, DlqError> {
