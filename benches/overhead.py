@@ -296,11 +296,55 @@ def dead_letter_ns(zone: str, dlq: bool, repeats: int, number: int = 500) -> flo
     return best / number * 1e9
 
 
+def dead_letter_rate(zone: str, threads: int, repeats: int, calls: int = 1600) -> float:
+    """Best-of-``repeats`` failing ``dlq=True`` calls per second, ``calls``
+    shared among ``threads`` threads started together (the queue emptied
+    between repeats): what concurrent recorders get from the local queue's
+    shared commit."""
+    import threading
+
+    best = 0.0
+    for _ in range(repeats):
+        start = threading.Barrier(threads + 1)
+
+        def work(start: threading.Barrier) -> None:
+            start.wait()
+            for _ in range(calls // threads):
+                baldur.protect_with_meta(zone, failing_call, dlq=True)
+
+        workers = [threading.Thread(target=work, args=(start,)) for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        start.wait()
+        started = time.perf_counter()
+        for worker in workers:
+            worker.join()
+        best = max(best, calls // threads * threads / (time.perf_counter() - started))
+        baldur.dlq.purge(domain=zone, confirm=True)
+    return best
+
+
+def claim_round_trip_ns(url: str, repeats: int, number: int = 2000) -> float:
+    """Best-of-``repeats`` ns of the idempotency claim script's round trip,
+    sent as EVAL on a raw socket: the Redis rows' yardstick."""
+    port = urllib.parse.urlsplit(url).port or 6379
+    keys = itertools.count()
+    with socket.create_connection(("127.0.0.1", port)) as conn:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+        def claim() -> None:
+            key = f"baldur:idem:bench-dlq-yardstick:{next(keys)}"
+            conn.sendall(resp("EVAL", CLAIM_SCRIPT, "1", key, "1", "", "30000"))
+            conn.recv(64)
+
+        return min(timeit.Timer(claim).repeat(repeat=repeats, number=number)) / number * 1e9
+
+
 def print_dlq(repeats: int) -> None:
     """What recording a dead letter costs the failing caller: the same failing
     call with and without ``dlq=True``, on the local SQLite queue (a durable,
-    fsynced write) and on Redis Streams (one script round trip, plus one for
-    the domain index)."""
+    fsynced write, shared by concurrent recorders) and on Redis Streams (one
+    round trip, set beside the idempotency claim script's)."""
     import logging
     import tempfile
 
@@ -308,13 +352,16 @@ def print_dlq(repeats: int) -> None:
     baldur.init(data_dir=tempfile.mkdtemp(prefix="baldur-bench-dlq-"), cb_failure_threshold=10**6)
     plain = dead_letter_ns("bench-dlq-plain", False, repeats)
     sqlite = dead_letter_ns("bench-dlq-sqlite", True, repeats)
+    one_thread = dead_letter_rate("bench-dlq-sqlite-1", 1, repeats)
+    eight_threads = dead_letter_rate("bench-dlq-sqlite-8", 8, repeats)
     started = start_redis()
-    redis = None
+    redis = claim = None
     if started is not None:
         server, url = started
         try:
             baldur.init(redis_url=url)
             redis = dead_letter_ns("bench-dlq-redis", True, repeats)
+            claim = claim_round_trip_ns(url, repeats)
         finally:
             baldur.init(redis_url=None)
             server.kill()
@@ -322,10 +369,18 @@ def print_dlq(repeats: int) -> None:
     print(f"\n{'dead-letter row (a failing call)':42} {'ns/call':>10} {'record':>10}")
     print(f"{'dlq=False':42} {plain:10.1f} {0.0:10.1f}")
     print(f"{'dlq=True, local SQLite (fsync)':42} {sqlite:10.1f} {sqlite - plain:10.1f}")
-    if redis is None:
+    if redis is None or claim is None:
         print("dlq=True, Redis Streams: missing (apt-get install redis-server)")
     else:
         print(f"{'dlq=True, Redis Streams':42} {redis:10.1f} {redis - plain:10.1f}")
+        print(f"{'claim script round trip, raw socket':42} {claim:10.1f}")
+        print(
+            f"{'one dlq=True record on Redis Streams':42} {'':10} {redis - plain:10.1f}"
+            f"   {(redis - plain) / claim:.2f}x the claim script's round trip"
+        )
+    print(f"\n{'failing dlq=True calls, local SQLite':42} {'calls/s':>10}")
+    print(f"{'1 thread':42} {one_thread:10.0f}")
+    print(f"{'8 threads':42} {eight_threads:10.0f}   {eight_threads / one_thread:.2f}x 1 thread")
 
 
 def print_redis(repeats: int) -> None:
