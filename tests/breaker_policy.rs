@@ -33,6 +33,7 @@ fn connected(fleet: Totals, leased: u32) -> SharedLink {
         fleet,
         held_probes: leased,
         incarnation: 1,
+        budget: None,
     });
     assert!(link.is_connected());
     link

@@ -3,6 +3,8 @@
 use crate::core::breaker::{BreakerConfig, CircuitBreaker};
 use crate::core::process::breakers::REGISTRY;
 use crate::py::errors::IntoPyConfig;
+use crate::core::process::stores;
+use crate::py::gil::without_gil;
 use crate::py::stores::ensure_started;
 use pyo3::exceptions::PyKeyError;
 use pyo3::prelude::*;
@@ -58,13 +60,16 @@ pub(crate) fn register_breaker(name: &str) {
 // name yet: an operator takes a dependency out before traffic arrives, and a
 // separate process (a CLI, a shell) forces the fleet's breaker in Redis mode:
 // its sync starts first (as a call's would), so the action carries over the
-// fleet's state and the exit hook delivers it.
+// fleet's state and the exit hook delivers it. Each is delivered to the
+// fleet before it returns (one sync round), so what an operator reads next
+// is what every worker follows.
 
 /// Forces a breaker open.
 #[pyfunction]
 pub(crate) fn force_open(py: Python<'_>, name: &str) -> PyResult<()> {
     ensure_started(py);
     REGISTRY.get_or_create(name).force_open();
+    without_gil(py, stores::sync_now);
     Ok(())
 }
 
@@ -73,6 +78,7 @@ pub(crate) fn force_open(py: Python<'_>, name: &str) -> PyResult<()> {
 pub(crate) fn force_close(py: Python<'_>, name: &str) -> PyResult<()> {
     ensure_started(py);
     REGISTRY.get_or_create(name).force_close();
+    without_gil(py, stores::sync_now);
     Ok(())
 }
 
@@ -81,6 +87,7 @@ pub(crate) fn force_close(py: Python<'_>, name: &str) -> PyResult<()> {
 pub(crate) fn reset(py: Python<'_>, name: &str) -> PyResult<()> {
     ensure_started(py);
     REGISTRY.get_or_create(name).reset();
+    without_gil(py, stores::sync_now);
     Ok(())
 }
 

@@ -84,3 +84,20 @@ pub fn tripped(config: BreakerConfig) -> Rig {
     );
     rig
 }
+
+/// The fleet's answer to a sync: `state` at `version` of record 1, no
+/// counts, no slots.
+pub fn inbox(
+    state: baldur::core::breaker::CircuitState,
+    version: u64,
+) -> baldur::core::breaker::shared::Inbox {
+    baldur::core::breaker::shared::Inbox {
+        state,
+        version,
+        open_remaining_ms: 0,
+        fleet: baldur::core::window::Totals::default(),
+        held_probes: 0,
+        incarnation: 1,
+        budget: None,
+    }
+}

@@ -56,8 +56,8 @@ pub struct Outbox {
     pub counts: Totals,
     /// This worker tripped the breaker on its own view.
     pub trip: bool,
-    /// Wall-clock milliseconds of that trip (0: none): an operator's action
-    /// taken after it, in the same outbox, overrides it.
+    /// Wall-clock milliseconds of that trip (0: unknown): orders it against
+    /// an operator's action in the same outbox.
     pub tripped_at_ms: u64,
     /// Probe outcomes since the last sync.
     pub probe_successes: u32,
@@ -75,6 +75,20 @@ pub struct Outbox {
     /// The breaker's generation when this outbox was drained: an answer
     /// is adopted over a refused decision only if nothing moved since.
     pub generation: u64,
+    /// Calls and retries (as `failures`) for the fleet's retry budget.
+    pub budget: Totals,
+}
+
+impl Outbox {
+    /// Whether the trip came before the operator's action it travels with
+    /// (the operator reset the breaker it opened): the store then applies
+    /// them in that order, so the action is the last word.
+    pub fn trip_before_operator(&self) -> bool {
+        self.trip
+            && self
+                .operator
+                .is_some_and(|action| action.epoch >= self.tripped_at_ms)
+    }
 }
 
 /// What one sync brings back for one breaker.
@@ -93,6 +107,9 @@ pub struct Inbox {
     /// When the store created this breaker's record (server milliseconds):
     /// a new value means the store lost its data and versions restarted.
     pub incarnation: u64,
+    /// The fleet's calls and retries (as `failures`) for the retry budget,
+    /// when the store read them (it does for a worker that sent some).
+    pub budget: Option<Totals>,
 }
 
 /// How a sync's answer relates to what the breaker applied.
@@ -136,6 +153,9 @@ pub struct SharedLink {
     last_decision_ms: AtomicU64,
     remote_version: AtomicU64,
     incarnation: AtomicU64,
+    /// The fleet changed this breaker elsewhere (announced, logged, or a
+    /// version check disagreed): the next round refreshes it.
+    refresh: AtomicBool,
 }
 
 impl SharedLink {
@@ -196,6 +216,42 @@ impl SharedLink {
     /// `wall_ms`, or the store lost its record): the next sync merges it.
     pub fn mark_diverged(&self, wall_ms: u64) {
         self.diverged_at.fetch_max(wall_ms.max(1), Ordering::AcqRel);
+    }
+
+    /// Whether the next round must carry this breaker: it owes the store
+    /// something (a trip, probe outcomes or leases, an operator's action, a
+    /// state decided alone), has not reached it yet, or was told the fleet
+    /// changed it. Counts are the breaker's to add.
+    pub fn has_business(&self) -> bool {
+        !self.is_connected()
+            || self.refresh.load(Ordering::Acquire)
+            || self.trip.load(Ordering::Acquire) != 0
+            || self.wants_probe.load(Ordering::Acquire)
+            || self.probe_successes.load(Ordering::Acquire) != 0
+            || self.probe_failures.load(Ordering::Acquire) != 0
+            || self.in_flight.load(Ordering::Acquire) != 0
+            || self.allowance.load(Ordering::Acquire) != 0
+            || self.diverged_at.load(Ordering::Acquire) != 0
+            || self.operator.lock().is_some()
+    }
+
+    /// The fleet changed this breaker elsewhere: the next round refreshes it.
+    pub fn request_refresh(&self) {
+        self.refresh.store(true, Ordering::Release);
+    }
+
+    /// A round left this breaker out: the fleet's counts last heard age
+    /// from now on, so the breaker stops adding them to its own until its
+    /// next sync (the store still trips the fleet on the fleet's counts).
+    pub fn went_idle(&self) {
+        self.fleet.store(0, Ordering::Relaxed);
+    }
+
+    /// Whether the store's `(version, incarnation)` for this breaker is
+    /// not what this worker last adopted.
+    pub fn differs_from(&self, (version, incarnation): (u64, u64)) -> bool {
+        version != self.remote_version.load(Ordering::Acquire)
+            || incarnation != self.incarnation.load(Ordering::Acquire)
     }
 
     /// Takes one leased probe slot, if any; else records that one was wanted.
@@ -259,14 +315,10 @@ impl SharedLink {
         let diverged_at = self.diverged_at.swap(0, Ordering::AcqRel);
         let tripped_at = self.trip.swap(0, Ordering::AcqRel);
         let operator = self.operator.lock().take();
-        // The store applies an operator's action before a trip sent with
-        // it; a trip taken before the action (the operator reset the
-        // breaker it opened) must not reopen the fleet after it.
-        let overridden = operator.is_some_and(|action| action.epoch >= tripped_at);
         // A merge carries the breaker's state now, which says whether a
         // trip still stands: one the worker has since recovered from must
         // not reopen the fleet.
-        let trip = tripped_at != 0 && !overridden && diverged_at == 0;
+        let trip = tripped_at != 0 && diverged_at == 0;
         Outbox {
             counts: fresh,
             trip,
@@ -286,7 +338,8 @@ impl SharedLink {
                     decided => decided,
                 },
             }),
-            generation: 0, // the breaker's, filled in by it
+            generation: 0,             // the breaker's, filled in by it
+            budget: Totals::default(), // the breaker's, filled in by it
         }
     }
 
@@ -325,6 +378,7 @@ impl SharedLink {
     /// A sync answered: how its state relates to what the breaker applied.
     pub fn sync_succeeded(&self, inbox: &Inbox) -> Answer {
         self.connected.store(true, Ordering::Release);
+        self.refresh.store(false, Ordering::Release);
         self.fleet.store(pack(inbox.fleet), Ordering::Relaxed);
         let known = self.incarnation.swap(inbox.incarnation, Ordering::AcqRel);
         let seen = self.remote_version.load(Ordering::Acquire);
@@ -377,6 +431,7 @@ impl SharedLink {
         self.allowance.store(0, Ordering::Release);
         self.in_flight.store(0, Ordering::Release);
         self.diverged_at.store(0, Ordering::Release);
+        self.refresh.store(false, Ordering::Release);
         if let Some(mut queued) = self.operator.try_lock() {
             *queued = None;
         }

@@ -383,6 +383,17 @@ pub fn flush() {
     }
 }
 
+/// Runs one sync round now, if breakers sync: an operator's action then
+/// reaches the fleet before the function that took it returns (bounded by
+/// the store's timeout; while Redis is away it waits in the outbox and the
+/// log, as any decision does).
+pub fn sync_now() {
+    let sync = CONFIGURED.lock().sync.clone();
+    if let Some(sync) = sync {
+        let _ = RUNTIME.block_on(async move { sync.round().await });
+    }
+}
+
 /// In a forked child: the parent's connections and sync task belong to a
 /// runtime the child does not have, so both are rebuilt (lazily).
 pub(crate) fn after_fork() -> Result<(), String> {

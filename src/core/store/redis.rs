@@ -513,7 +513,7 @@ impl RedisStore {
     /// Calls `on_message` for every message on `channel`, reconnecting
     /// after a failure, until the task is aborted. A cluster has no plain
     /// subscription here: its workers rely on their poll.
-    pub async fn subscribe(&self, channel: &'static str, on_message: impl Fn() + Send) {
+    pub async fn subscribe(&self, channel: &'static str, on_message: impl Fn(&[u8]) + Send) {
         use futures_util::StreamExt;
         loop {
             let client = match &self.client {
@@ -525,14 +525,20 @@ impl RedisStore {
                 if let Ok(mut pubsub) = client.get_async_pubsub().await {
                     if pubsub.subscribe(channel).await.is_ok() {
                         let mut messages = pubsub.on_message();
-                        while messages.next().await.is_some() {
-                            on_message();
+                        while let Some(message) = messages.next().await {
+                            on_message(message.get_payload_bytes());
                         }
                     }
                 }
             }
             tokio::time::sleep(self.timeout).await;
         }
+    }
+
+    /// Whether the store is a Redis Cluster: a script then touches the keys
+    /// of one hash slot only.
+    pub fn is_cluster(&self) -> bool {
+        matches!(self.client, Client::Cluster(_))
     }
 
     /// The runtime this store's connection lives on.

@@ -63,6 +63,16 @@ impl CircuitBreaker {
         let _ = self.window.take_unsent();
     }
 
+    /// Whether the next sync round must carry this breaker: it has counts
+    /// or decisions to send, something to learn from the fleet, or an open
+    /// state whose recovery time has come (the fleet moves it to half-open
+    /// when a worker syncs). Otherwise it costs the store nothing.
+    pub fn needs_sync(&self) -> bool {
+        self.link.has_business()
+            || self.window.peek_unsent().calls != 0
+            || (self.state() == CircuitState::Open && self.open_remaining_ms() == 0)
+    }
+
     /// Empties the breaker's outbox for one sync with the shared store.
     pub fn drain_outbox(&self) -> Outbox {
         let (generation, _) = unpack(self.word.load(Ordering::Acquire));
