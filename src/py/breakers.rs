@@ -2,8 +2,8 @@
 
 use crate::core::breaker::{BreakerConfig, CircuitBreaker};
 use crate::core::process::breakers::REGISTRY;
-use crate::py::errors::IntoPyConfig;
 use crate::core::process::stores;
+use crate::py::errors::IntoPyConfig;
 use crate::py::gil::without_gil;
 use crate::py::stores::ensure_started;
 use pyo3::exceptions::PyKeyError;
