@@ -138,3 +138,23 @@ fn fleet_counts_age_once_a_round_leaves_the_breaker_out() {
         "not added to its own counts any more"
     );
 }
+
+#[test]
+fn the_fleets_retry_budget_counts_while_fresh() {
+    let rig = synced();
+    rig.breaker.count_call();
+    rig.breaker.count_call();
+    assert_eq!(rig.breaker.retry_counts(), (2, 0), "its own, until heard");
+    assert!(rig.breaker.needs_sync(), "calls for the fleet's budget");
+    rig.breaker.apply_fleet(&Inbox {
+        budget: Some(Totals {
+            calls: 100,
+            failures: 10,
+        }),
+        ..inbox(CircuitState::Closed, 1)
+    });
+    // The fleet's 100 calls (10 of them retries) and its 2 unsent.
+    assert_eq!(rig.breaker.retry_counts(), (92, 10));
+    rig.advance(Duration::from_secs(2));
+    assert_eq!(rig.breaker.retry_counts(), (2, 0), "stale: its own again");
+}

@@ -51,6 +51,10 @@ def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
         "baldur_timeouts", "Calls that ran out of time (calls_total{outcome=timeout})."
     )
     duplicates = per_zone("baldur_idempotency_duplicates", "Calls refused as duplicates.")
+    refused = per_zone(
+        "baldur_retry_budget_exhausted",
+        "Retries the zone's retry budget refused (each ended its call as exhausted).",
+    )
     transitions = CounterMetricFamily(
         "baldur_circuit_breaker_transitions",
         "Breaker state changes by the state entered.",
@@ -64,9 +68,10 @@ def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
         rejections.add_metric([zone], data["calls"]["rejected"])
         timeouts.add_metric([zone], data["calls"]["timeout"])
         duplicates.add_metric([zone], data["idempotency_duplicates"])
+        refused.add_metric([zone], data["retries_refused"])
         for state, count in data["transitions"].items():
             transitions.add_metric([zone, state], count)
-    yield from (calls, attempts, fallbacks, rejections, timeouts, transitions, duplicates)
+    yield from (calls, attempts, fallbacks, rejections, timeouts, transitions, duplicates, refused)
 
 
 def _breaker_families(snap: dict[str, Any]) -> Iterator[Any]:

@@ -82,6 +82,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
         settings.cb_failure_rate_threshold,
     )
     _core.set_default_timeout(settings.protect_default_timeout_seconds)
+    _core.set_retry_budget(settings.retry_budget_ratio, settings.retry_budget_min_per_second)
     _core.configure_metrics(settings.metrics_max_domain_labels, settings.metrics_max_endpoints)
     _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
     _settings.apply_log_levels(settings)

@@ -31,6 +31,8 @@ CB_DEFAULT_FAILURE_RATE_THRESHOLD: float
 CB_DEFAULT_RECOVERY_TIMEOUT: float
 CB_DEFAULT_HALF_OPEN_MAX_CALLS: int
 CB_DEFAULT_WINDOW_SECONDS: float
+RETRY_BUDGET_DEFAULT_RATIO: float
+RETRY_BUDGET_DEFAULT_MIN_PER_SECOND: float
 CB_DEFAULT_SYNC_INTERVAL_SECONDS: float
 CIRCUIT_STATES: tuple[str, ...]
 CIRCUIT_CLOSED: str
@@ -108,6 +110,8 @@ __all__ = [
     "METRICS_OVERFLOW_DOMAIN",
     "METRICS_UNMATCHED_ROUTE",
     "OPERATOR_ACTIONS",
+    "RETRY_BUDGET_DEFAULT_MIN_PER_SECOND",
+    "RETRY_BUDGET_DEFAULT_RATIO",
     "RETRY_DEFAULT_ATTEMPTS",
     "RETRY_DEFAULT_BASE_DELAY",
     "RETRY_DEFAULT_JITTER",
@@ -181,6 +185,7 @@ __all__ = [
     "set_default_timeout",
     "set_idempotency_memory_ttl",
     "set_transition_listener",
+    "set_retry_budget",
     "shutdown_runtime",
     "snapshots",
     "store_health",
@@ -428,6 +433,7 @@ def configure_breakers(
     failure_rate_threshold: float,
 ) -> None: ...
 def register_breaker(name: str) -> None: ...
+def set_retry_budget(ratio: float | None, min_per_second: float) -> None: ...
 def force_open(name: str) -> None: ...
 def force_close(name: str) -> None: ...
 def reset(name: str) -> None: ...

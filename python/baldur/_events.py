@@ -107,6 +107,15 @@ def idempotency_event(event: str, key: str, detail: str) -> None:
     emit(_idempotency_log, logging.WARNING, event, key=key, detail=detail)
 
 
+_retry_log = logging.getLogger("baldur.retry")
+
+
+def retry_event(event: str, zone: str, detail: str) -> None:
+    """Called by the Rust core when a zone's retry budget refuses a retry
+    (``retry.budget_spent``): DEBUG, the metric counts them."""
+    emit(_retry_log, logging.DEBUG, event, zone=zone, detail=detail)
+
+
 _storage_log = logging.getLogger("baldur.storage")
 
 

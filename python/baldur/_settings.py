@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import ssl
 from collections.abc import Callable, Mapping
@@ -55,6 +56,23 @@ def _failure_rate(key: str, raw: object) -> float:
     if not 0 < rate <= 1:
         raise ConfigError(key, raw, "a number in (0, 1]")
     return rate
+
+
+def _budget_ratio(key: str, raw: object) -> float | None:
+    # The share of calls retries may spend; "none" turns the budget off.
+    if isinstance(raw, str) and raw.strip().lower() == "none":
+        return None
+    ratio = _validate.number(raw)
+    if (isinstance(raw, str) and raw.strip() == "") or not ratio >= 0 or ratio == math.inf:
+        raise ConfigError(key, raw, "a number >= 0, or none to turn the budget off")
+    return ratio
+
+
+def _non_negative(key: str, raw: object) -> float:
+    value = _validate.number(raw)
+    if (isinstance(raw, str) and raw.strip() == "") or not value >= 0 or value == math.inf:
+        raise ConfigError(key, raw, "a number >= 0")
+    return value
 
 
 #: Breakers sync with Redis at most this often: a shorter interval is a
@@ -192,6 +210,16 @@ SETTINGS: Mapping[str, Setting] = {
     "protect_default_timeout_seconds": Setting(
         "BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS", _optional_seconds, None
     ),
+    # The retry budget (Finagle's default): per zone, retries may spend this
+    # share of the calls of the last 10 s, plus a floor a second.
+    "retry_budget_ratio": Setting(
+        "BALDUR_RETRY_BUDGET_RATIO", _budget_ratio, _core.RETRY_BUDGET_DEFAULT_RATIO
+    ),
+    "retry_budget_min_per_second": Setting(
+        "BALDUR_RETRY_BUDGET_MIN_PER_SECOND",
+        _non_negative,
+        _core.RETRY_BUDGET_DEFAULT_MIN_PER_SECOND,
+    ),
     "log_level": Setting("BALDUR_LOG_LEVEL", _log_level, None),
     # Per-family overrides of the global level (seed 003), each on its logger.
     "event_logging_dlq_log_level": Setting("BALDUR_EVENT_LOGGING_DLQ_LOG_LEVEL", _log_level, None),
@@ -247,6 +275,8 @@ class Settings:
     cb_window_seconds: float
     cb_sync_interval_seconds: float
     protect_default_timeout_seconds: float | None
+    retry_budget_ratio: float | None
+    retry_budget_min_per_second: float
     log_level: str | None
     event_logging_dlq_log_level: str | None
     event_logging_cb_log_level: str | None

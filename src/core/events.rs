@@ -32,6 +32,15 @@ pub enum Event {
         /// What happened, for the operator.
         detail: String,
     },
+    /// A retry was refused (the zone's retry budget is spent).
+    Retry {
+        /// The event's log name.
+        name: &'static str,
+        /// The zone.
+        zone: String,
+        /// Why, for the operator.
+        detail: String,
+    },
     /// The DLQ flusher carried entries to Redis, or could not.
     DlqFlush {
         /// The event's log name.

@@ -1,5 +1,5 @@
 //! The one place the core calls back into Python to report: its events
-//! (storage, idempotency, DLQ flush) and the breakers' transitions, logged
+//! (storage, idempotency, retry budget, DLQ flush) and the breakers' transitions, logged
 //! by `baldur._events` and `baldur._dlq` under the `baldur` logger.
 
 use crate::core::breaker::{BreakerObserver, Transition};
@@ -13,6 +13,7 @@ use std::sync::Arc;
 static STORAGE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static IDEMPOTENCY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DLQ_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static RETRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Hands the core's events to the Python loggers.
 struct PythonLogger;
@@ -33,6 +34,9 @@ impl EventSink for PythonLogger {
                 Event::Idempotency { name, key, detail } => IDEMPOTENCY
                     .import(py, "baldur._events", "idempotency_event")
                     .and_then(|log| log.call1((name, key, detail))),
+                Event::Retry { name, zone, detail } => RETRY
+                    .import(py, "baldur._events", "retry_event")
+                    .and_then(|log| log.call1((name, zone, detail))),
                 Event::DlqFlush {
                     name,
                     count,

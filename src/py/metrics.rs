@@ -32,6 +32,7 @@ pub(crate) fn metrics_snapshot(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         }
         zone.set_item("transitions", transitions)?;
         zone.set_item("idempotency_duplicates", snap.idempotency_duplicates)?;
+        zone.set_item("retries_refused", snap.retries_refused)?;
         zones.set_item(label.as_ref(), zone)?;
     }
     report.set_item("zones", zones)?;

@@ -13,7 +13,7 @@ use crate::core::metrics::{registry, routes, zone::CallOutcome};
 use crate::core::names::CircuitState;
 use crate::core::protect::verdict::GiveUp;
 use crate::core::retry::backoff::{self, Jitter};
-use crate::core::retry::policy;
+use crate::core::retry::{budget, policy};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -56,6 +56,11 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         breaker::DEFAULT_HALF_OPEN_MAX_CALLS,
     )?;
     m.add("CB_DEFAULT_WINDOW_SECONDS", breaker::DEFAULT_WINDOW_SECONDS)?;
+    m.add("RETRY_BUDGET_DEFAULT_RATIO", budget::DEFAULT_RATIO)?;
+    m.add(
+        "RETRY_BUDGET_DEFAULT_MIN_PER_SECOND",
+        budget::DEFAULT_MIN_PER_SECOND,
+    )?;
     m.add(
         "CB_DEFAULT_SYNC_INTERVAL_SECONDS",
         DEFAULT_SYNC_INTERVAL.as_secs_f64(),

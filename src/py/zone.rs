@@ -7,7 +7,7 @@ use crate::core::process::breakers::REGISTRY;
 use crate::core::process::zones::ZONE_DEFAULTS;
 use crate::core::protect::pipeline::Protections;
 use crate::core::protect::{Verdict, Zone};
-use crate::core::retry::{Backoff, Jitter, RetryPolicy};
+use crate::core::retry::{Backoff, Jitter, RetryBudget, RetryPolicy, RETRY_BUDGET};
 use crate::py::errors::IntoPyConfig;
 use crate::py::idempotency::IdempotencySpec;
 use pyo3::exceptions::PyTypeError;
@@ -25,6 +25,22 @@ pub(crate) fn set_default_timeout(py: Python<'_>, seconds: Option<f64>) -> PyRes
         .transpose()
         .or_config_error(py)?;
     ZONE_DEFAULTS.set_timeout(timeout);
+    Ok(())
+}
+
+/// Sets the retry budget every zone spends from (`ratio=None`: off).
+#[pyfunction]
+#[pyo3(signature = (ratio, min_per_second))]
+pub(crate) fn set_retry_budget(
+    py: Python<'_>,
+    ratio: Option<f64>,
+    min_per_second: f64,
+) -> PyResult<()> {
+    let budget = ratio
+        .map(|ratio| RetryBudget::new(ratio, min_per_second))
+        .transpose()
+        .or_config_error(py)?;
+    RETRY_BUDGET.set(budget);
     Ok(())
 }
 

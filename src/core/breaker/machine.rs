@@ -23,7 +23,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+mod retries;
 mod sync;
+
+pub use retries::RETRY_BUDGET_SPAN;
 
 /// The right to make one call: which generation of the breaker admitted it,
 /// and whether it holds one of the half-open probe slots.
@@ -83,6 +86,10 @@ pub struct CircuitBreaker {
     /// When an open breaker starts probing; written before `word`.
     open_until: AtomicU64,
     window: SlidingWindow,
+    /// Calls and retries (as failures) of the last [`RETRY_BUDGET_SPAN`],
+    /// for the zone's retry budget: counted here because the fleet's share
+    /// rides this breaker's sync.
+    retries: SlidingWindow,
     clock: SharedClock,
     observer: Arc<ObserverSlot>,
     inner: Mutex<Inner>,
@@ -111,6 +118,7 @@ impl CircuitBreaker {
             word: AtomicU64::new(pack(0, CircuitState::Closed)),
             open_until: AtomicU64::new(0),
             window: SlidingWindow::new(config.window),
+            retries: SlidingWindow::new(RETRY_BUDGET_SPAN),
             clock,
             observer,
             inner: Mutex::new(Inner {
@@ -345,6 +353,7 @@ impl CircuitBreaker {
         inner.probes = Probes::default();
         inner.opened_at = None;
         self.window.clear();
+        self.retries.clear();
         self.open_until.store(0, Ordering::Release);
         self.word
             .store(pack(0, CircuitState::Closed), Ordering::Release);

@@ -156,6 +156,11 @@ pub struct SharedLink {
     /// The fleet changed this breaker elsewhere (announced, logged, or a
     /// version check disagreed): the next round refreshes it.
     refresh: AtomicBool,
+    /// The fleet's calls and retries for the retry budget, packed as
+    /// `fleet` is, and when they were heard (monotonic nanoseconds + 1; 0:
+    /// never, or forgotten).
+    fleet_budget: AtomicU64,
+    budget_heard_at: AtomicU64,
 }
 
 impl SharedLink {
@@ -245,6 +250,23 @@ impl SharedLink {
     /// next sync (the store still trips the fleet on the fleet's counts).
     pub fn went_idle(&self) {
         self.fleet.store(0, Ordering::Relaxed);
+    }
+
+    /// The fleet's calls and retries (as `failures`) for the retry budget,
+    /// heard at `now` (monotonic nanoseconds).
+    pub fn hear_budget(&self, budget: Totals, now: u64) {
+        self.fleet_budget.store(pack(budget), Ordering::Relaxed);
+        self.budget_heard_at
+            .store(now.saturating_add(1), Ordering::Release);
+    }
+
+    /// The fleet's calls and retries (as `failures`) for the retry budget,
+    /// if heard within `fresh` of `now` while the store answers: older, it
+    /// misses what the fleet did since (each round with calls refreshes it).
+    pub fn fleet_budget(&self, now: u64, fresh: u64) -> Option<Totals> {
+        let heard = self.budget_heard_at.load(Ordering::Acquire);
+        (self.is_connected() && heard != 0 && now.saturating_sub(heard - 1) <= fresh)
+            .then(|| unpack(self.fleet_budget.load(Ordering::Relaxed)))
     }
 
     /// Whether the store's `(version, incarnation)` for this breaker is
@@ -432,6 +454,7 @@ impl SharedLink {
         self.in_flight.store(0, Ordering::Release);
         self.diverged_at.store(0, Ordering::Release);
         self.refresh.store(false, Ordering::Release);
+        self.budget_heard_at.store(0, Ordering::Release);
         if let Some(mut queued) = self.operator.try_lock() {
             *queued = None;
         }

@@ -65,6 +65,7 @@ pub struct ZoneCounters {
     fallbacks: AtomicU64,
     transitions: [AtomicU64; STATES],
     idempotency_duplicates: AtomicU64,
+    retries_refused: AtomicU64,
 }
 
 /// A copy of one zone's counters at one moment.
@@ -80,6 +81,8 @@ pub struct ZoneSnapshot {
     pub transitions: [u64; STATES],
     /// Calls refused as idempotency duplicates.
     pub idempotency_duplicates: u64,
+    /// Retries the zone's retry budget refused (each ended its call).
+    pub retries_refused: u64,
 }
 
 impl ZoneSnapshot {
@@ -122,16 +125,21 @@ impl ZoneCounters {
         self.idempotency_duplicates.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The retry budget refused a retry.
+    pub fn retry_refused(&self) {
+        self.retries_refused.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// Every counter back to zero (a test's reset).
     pub fn clear(&self) {
         for tally in self.calls.iter().chain([&self.attempts]) {
             tally.clear();
         }
-        for counter in self
-            .transitions
-            .iter()
-            .chain([&self.fallbacks, &self.idempotency_duplicates])
-        {
+        for counter in self.transitions.iter().chain([
+            &self.fallbacks,
+            &self.idempotency_duplicates,
+            &self.retries_refused,
+        ]) {
             counter.store(0, Ordering::Relaxed);
         }
     }
@@ -145,6 +153,7 @@ impl ZoneCounters {
             fallbacks: load(&self.fallbacks),
             transitions: std::array::from_fn(|i| load(&self.transitions[i])),
             idempotency_duplicates: load(&self.idempotency_duplicates),
+            retries_refused: load(&self.retries_refused),
         }
     }
 }

@@ -8,10 +8,12 @@
 use crate::core::breaker::{CircuitBreaker, Permit, Rejection};
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
 use crate::core::control::{KillSwitch, KILL_SWITCH};
+use crate::core::events::{Event, EVENTS};
 use crate::core::metrics::{CallOutcome, ZoneCounters};
 use crate::core::protect::defaults::ZoneDefaults;
 use crate::core::protect::verdict::{GiveUp, Next, Verdict};
-use crate::core::retry::{waits, RetryPolicy};
+use crate::core::retry::budget::BudgetSetting;
+use crate::core::retry::{waits, RetryPolicy, RETRY_BUDGET};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -29,6 +31,7 @@ pub struct Zone {
     random: RandomSource,
     counters: Arc<ZoneCounters>,
     kill_switch: &'static KillSwitch,
+    retry_budget: &'static BudgetSetting,
 }
 
 /// One call in progress: plain data, so a driver can keep it on its stack or
@@ -89,7 +92,14 @@ impl Zone {
             random: fastrand::f64,
             counters: Arc::default(),
             kill_switch: &KILL_SWITCH,
+            retry_budget: &RETRY_BUDGET,
         }
+    }
+
+    /// Spends retries from `budget` instead of the process's (tests).
+    pub fn with_retry_budget(mut self, budget: &'static BudgetSetting) -> Self {
+        self.retry_budget = budget;
+        self
     }
 
     /// Counts this zone's calls into `counters` (by default, a set of its
@@ -155,7 +165,13 @@ impl Zone {
         }
         let permit = match &self.breaker {
             Some(breaker) => match breaker.try_acquire() {
-                Ok(permit) => Some(permit),
+                Ok(permit) => {
+                    if self.retry.attempts() > 1 {
+                        // What the zone's retries may spend from.
+                        breaker.count_call();
+                    }
+                    Some(permit)
+                }
                 Err(rejection) => {
                     self.counters.call(CallOutcome::Rejected);
                     return Err(rejection);
@@ -280,8 +296,39 @@ impl Zone {
                 return Next::GiveUp(GiveUp::TimedOut);
             }
         }
+        if !self.spend_retry() {
+            self.counters.call(CallOutcome::Failure);
+            return Next::GiveUp(GiveUp::Exhausted);
+        }
         // Decided as usual; a test that turned waits off sleeps none of it.
         Next::Retry(waits::to_sleep(delay))
+    }
+
+    /// Whether the zone's retry budget has a retry left; if so it is spent.
+    /// A refusal is counted and reported (DEBUG): the call then ends as
+    /// exhausted, its remaining attempts unspent.
+    fn spend_retry(&self) -> bool {
+        let (Some(budget), Some(breaker)) = (self.retry_budget.get(), &self.breaker) else {
+            return true;
+        };
+        let (calls, retries) = breaker.retry_counts();
+        if budget.allows(calls, retries) {
+            breaker.count_retry();
+            return true;
+        }
+        self.counters.retry_refused();
+        EVENTS.emit(Event::Retry {
+            name: "retry.budget_spent",
+            zone: breaker.name().to_string(),
+            detail: format!(
+                "{retries} retries for {calls} calls in the last {}s: the budget \
+                 (ratio {}, {} a second) allows no more",
+                crate::core::retry::budget::SPAN.as_secs(),
+                budget.ratio(),
+                budget.min_per_second(),
+            ),
+        });
+        false
     }
 
     /// The attempt in flight outlived the call's wall-clock bound: a failure.

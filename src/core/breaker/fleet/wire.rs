@@ -1,6 +1,7 @@
 //! A sync round on the wire: the script's keys and arguments for the
 //! breakers it syncs and checks, and its answer parsed back.
 
+use crate::core::breaker::machine::RETRY_BUDGET_SPAN;
 use crate::core::breaker::shared::{Inbox, Outbox};
 use crate::core::breaker::state::OPERATOR_ACTIONS;
 use crate::core::breaker::{Cause, CircuitBreaker, CircuitState};
@@ -16,9 +17,8 @@ static ROUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("roun
 /// only a single server (or Sentinel's master) keeps the log.
 const LOG_KEYS: [&str; 2] = ["baldur:cb:log:position", "baldur:cb:log:changed"];
 
-/// The retry budget's span (the contract's "calls of the last 10 s"), in
-/// one-second buckets.
-pub const BUDGET_SPAN: Duration = Duration::from_secs(10);
+/// The retry budget's span in the fleet's record, in one-second buckets.
+const BUDGET_SPAN: Duration = RETRY_BUDGET_SPAN;
 const BUDGET_BUCKETS: u64 = 10;
 
 /// What every breaker of one round shares.

@@ -28,6 +28,9 @@ impl CircuitBreaker {
     /// which the next sync carries).
     pub fn apply_fleet_answer(&self, inbox: &Inbox, drained: Option<u64>, carried_decision: bool) {
         let moved = drained.is_some_and(|g| unpack(self.word.load(Ordering::Acquire)).0 != g);
+        if let Some(budget) = inbox.budget {
+            self.link.hear_budget(budget, self.clock.now());
+        }
         match self.link.sync_succeeded(inbox) {
             Answer::Newer | Answer::Same if moved => return,
             Answer::Newer => {}
@@ -61,6 +64,7 @@ impl CircuitBreaker {
     pub fn forget_link_after_fork(&self) {
         self.link.forget_after_fork();
         let _ = self.window.take_unsent();
+        let _ = self.take_unsent_retries();
     }
 
     /// Whether the next sync round must carry this breaker: it has counts
@@ -70,6 +74,7 @@ impl CircuitBreaker {
     pub fn needs_sync(&self) -> bool {
         self.link.has_business()
             || self.window.peek_unsent().calls != 0
+            || self.has_unsent_retries()
             || (self.state() == CircuitState::Open && self.open_remaining_ms() == 0)
     }
 
@@ -78,6 +83,7 @@ impl CircuitBreaker {
         let (generation, _) = unpack(self.word.load(Ordering::Acquire));
         Outbox {
             generation,
+            budget: self.take_unsent_retries(),
             ..self.link.drain(
                 self.window.take_unsent(),
                 (self.state(), self.open_remaining_ms()),
