@@ -413,6 +413,52 @@ def test_thousands_of_concurrent_tasks_on_one_zone(run: Runner, zone_name: str) 
     assert (snapshot["calls"], snapshot["failures"], snapshot["state"]) == (5000, 0, "closed")
 
 
+def test_each_call_starts_afresh_after_the_one_before_it(run: Runner, zone_name: str) -> None:
+    """Calls one after another, and interleaved: nothing of an earlier call
+    (its attempts, its errors, its fallback) carries into a later one."""
+    script: dict[str, list[BaseException | None]] = {
+        "flaky": [ConnectionError("once"), None],
+        "down": [ConnectionError("down"), ConnectionError("still down")],
+        "fine": [None],
+        "ignored": [KeyError("sku")],
+    }
+    attempts: list[str] = []
+
+    @baldur.protected(
+        zone_name,
+        retry=baldur.RetryPolicy(attempts=2, base_delay=0),
+        ignore=(KeyError,),
+        fallback=lambda exc: f"fallback:{exc}",
+    )
+    async def call(name: str) -> str:
+        attempts.append(name)
+        await asyncio.sleep(0)
+        error = script[name].pop(0)
+        if error is not None:
+            raise error
+        return name
+
+    async def one_after_another() -> list[object]:
+        answers: list[object] = [await call("flaky"), await call("down"), await call("fine")]
+        with pytest.raises(KeyError):
+            await call("ignored")
+        script.update(fine=[None, None], down=[ConnectionError("again"), None])
+        answers += await asyncio.gather(call("fine"), call("down"), call("fine"))
+        return answers
+
+    assert run(one_after_another()) == [
+        "flaky",
+        "fallback:still down",
+        "fine",
+        "fine",
+        "down",
+        "fine",
+    ]
+    assert attempts.count("flaky") == attempts.count("down") // 2 == 2
+    snapshot = baldur.circuits()[zone_name]
+    assert (snapshot["calls"], snapshot["failures"]) == (10, 4)
+
+
 def test_aprotect_and_aprotect_with_meta(run: Runner, zone_name: str) -> None:
     async def fetch() -> int:
         return 7

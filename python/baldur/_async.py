@@ -36,9 +36,9 @@ def coroutine_function(
     zone: _core.Zone, func: AsyncFunction, key: object = None
 ) -> Callable[..., Any]:
     """``func`` under ``zone``, as a coroutine function: the async twin of the
-    sync driver. ``key`` is a function-form call's idempotency key. The first
-    attempt is inlined, so a call that succeeds awaits one coroutine of
-    ours, not a stack of them."""
+    sync driver. ``key`` is a function-form call's idempotency key. On the
+    fast path the first attempt is inlined, so a call that succeeds awaits
+    one coroutine of ours, not a stack of them."""
     new_call = _core.AsyncCall
     spec = zone.idempotency
     # With shared breakers, a worker's first call waits for one sync round:
@@ -63,14 +63,27 @@ def coroutine_function(
 
         return claimed_call
 
-    async def protected_call(*args: Any, **kwargs: Any) -> Any:
+    async def general_call(*args: Any, **kwargs: Any) -> Any:
         waiting = first_sync()
         if waiting is not None:
             await waiting
         call = new_call(zone, func, args, kwargs, key)
-        if call.budget is not None:
-            ok, value = await attempts(call, func, args, kwargs)
-            return value if ok else await settle_failure(call, zone, value)
+        ok, value = await attempts(call, func, args, kwargs)
+        return value if ok else await settle_failure(call, zone, value)
+
+    if zone.dlq:
+        return general_call  # a dead letter needs the call's arguments from the start
+
+    begin = _core.AsyncStart(zone).begin
+
+    async def protected_call(*args: Any, **kwargs: Any) -> Any:
+        # Most calls: admitted and started in one step, the attempt awaited
+        # here, one more step to report it, in a frame kept small. The rest
+        # (the first sync round to wait for, a bound, Baldur disabled) goes
+        # the general way.
+        call = begin()
+        if call is None:
+            return await general_call(*args, **kwargs)
         try:
             value = await func(*args, **kwargs)
         except BaseException as exc:

@@ -126,6 +126,7 @@ __all__ = [
     "VERDICT_NOT_A_FAILURE",
     "VERDICT_RETRYABLE",
     "AsyncCall",
+    "AsyncStart",
     "IdempotencySpec",
     "PendingClaim",
     "ProtectResult",
@@ -298,6 +299,14 @@ def claim_for_async(
     kwargs: dict[str, Any] | None = None,
     given: object = None,
 ) -> PendingClaim | Awaitable[PendingClaim]: ...
+
+@final
+class AsyncStart:
+    """Starts a protected coroutine's calls (baldur._async)."""
+
+    def __new__(cls, zone: Zone) -> AsyncStart: ...
+    def begin(self) -> AsyncCall | None:
+        """An admitted call on its fast path, or None: take AsyncCall(...)."""
 
 @final
 class AsyncCall:

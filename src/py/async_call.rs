@@ -6,6 +6,7 @@
 //! dead letter) runs here, as on the sync path.
 
 use crate::core::control::{InFlight, DRAIN, KILL_SWITCH};
+use crate::core::process::stores;
 use crate::core::protect::pipeline::{Ending, Pipeline, Step};
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::dead_letter;
@@ -116,20 +117,12 @@ impl AsyncCall {
             kwargs: kwargs.map(|k| k.clone().unbind()),
         });
         let admitted = this.core.begin();
+        let state = *admitted.as_ref().unwrap_or(&CallState::refused());
         let mut call = Self {
-            pipeline,
             letter,
-            dlq_id: None,
             admitted: admitted.is_ok(),
             claim: held,
-            state: *admitted.as_ref().unwrap_or(&CallState::refused()),
-            zone,
-            budget: None,
-            delay: 0.0,
-            last_error: None,
-            final_error: None,
-            reason: None,
-            in_flight: Some(in_flight),
+            ..Self::fresh(pipeline, zone, state, in_flight)
         };
         match admitted {
             Ok(_) => call.pipeline.admitted(),
@@ -238,6 +231,9 @@ impl AsyncCall {
         self.zone.get().core.succeeded(&self.state);
         self.end(py, Ending::Returned);
         self.in_flight = None;
+        if self.last_error.is_some() {
+            self.forget_errors();
+        }
     }
 
     /// The attempt in flight raised `error`: RETRY (0), PROPAGATE (1) or GIVE_UP (2).
@@ -334,6 +330,68 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
+    /// A call on the fast path, admitted with its first attempt started:
+    /// what `AsyncStart.begin()` answers. `Ok(None)`, with nothing done,
+    /// when the call takes the general path instead (`AsyncCall(...)`
+    /// after the worker's first sync round): a claim or a dead letter to
+    /// take care of, a bound on the attempts, the first sync still to
+    /// wait for, or Baldur disabled. A rejection raises `CircuitOpenError`,
+    /// as the general path does for these zones (no claim, no record).
+    pub(crate) fn begin(py: Python<'_>, zone: &Bound<'_, PyZone>) -> PyResult<Option<Self>> {
+        let this = zone.get();
+        if this.idempotency.is_some()
+            || this.dlq
+            || stores::start_pending()
+            || !KILL_SWITCH.is_enabled()
+            || this.core.timeout().is_some()
+        {
+            return Ok(None);
+        }
+        let in_flight = DRAIN.enter();
+        let mut pipeline = Pipeline::new(this.protections(true));
+        let mut state = match this.core.begin() {
+            Ok(state) => state,
+            Err(rejection) => {
+                pipeline.ended(Ending::Rejected);
+                debug_assert_eq!(pipeline.step(), Step::Finish);
+                return Err(errors::circuit_open(py, &this.name, rejection));
+            }
+        };
+        pipeline.admitted();
+        // No deadline: the first attempt starts unbounded.
+        let _ = this.core.start_attempt(&mut state);
+        Ok(Some(Self::fresh(
+            pipeline,
+            zone.clone().unbind(),
+            state,
+            in_flight,
+        )))
+    }
+
+    /// An admitted call with nothing attempted, failed or recorded yet.
+    fn fresh(
+        pipeline: Pipeline,
+        zone: Py<PyZone>,
+        state: CallState,
+        in_flight: InFlight<'static>,
+    ) -> Self {
+        Self {
+            pipeline,
+            letter: None,
+            dlq_id: None,
+            admitted: true,
+            claim: None,
+            zone,
+            state,
+            budget: None,
+            delay: 0.0,
+            last_error: None,
+            final_error: None,
+            reason: None,
+            in_flight: Some(in_flight),
+        }
+    }
+
     /// The call's own part ended: what follows in the pipeline runs here
     /// (the claim settled now, rather than when this object is collected,
     /// since a traceback may keep it alive; the dead letter recorded) up to
@@ -410,6 +468,14 @@ impl AsyncCall {
             self.end(py, Ending::Propagated);
         }
         self.in_flight = None;
+        self.forget_errors();
+    }
+
+    /// The call is over and nothing reads its errors again: they go now,
+    /// not with this object (which `AsyncStart` may keep for its next call).
+    fn forget_errors(&mut self) {
+        self.last_error = None;
+        self.final_error = None;
     }
 
     fn give_up_with_timeout(&mut self, py: Python<'_>, reason: GiveUp, cause: Option<Py<PyAny>>) {

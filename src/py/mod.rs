@@ -1,6 +1,7 @@
 //! PyO3 glue: converts between the core and Python, nothing more.
 
 mod async_call;
+mod async_start;
 mod attempt;
 mod breakers;
 mod call;
@@ -45,6 +46,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;
     m.add_class::<async_call::AsyncCall>()?;
+    m.add_class::<async_start::AsyncStart>()?;
     m.add_class::<idempotency::IdempotencySpec>()?;
     m.add_class::<idempotency::PendingClaim>()?;
     m.add_function(wrap_pyfunction!(idempotency::claim_for_async, m)?)?;
