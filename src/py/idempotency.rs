@@ -106,10 +106,11 @@ impl IdempotencySpec {
     }
 }
 
-/// A claim about to be made.
+/// A claim about to be made: the key as the caller gave it (for a refusal's
+/// error) and its payload's fingerprint. The namespaced key travels apart,
+/// moved into the claim rather than copied.
 struct ClaimRequest {
     key_text: Py<PyString>,
-    namespaced: String,
     fingerprint: Option<u64>,
 }
 
@@ -148,12 +149,8 @@ pub(crate) fn claim_for_async<'py>(
         let held = background(spec.get().claim(py, args, kwargs, given)?);
         return Ok(Bound::new(py, PendingClaim { held })?.into_any());
     }
-    let request = spec.get().prepare(py, args, kwargs, given)?;
-    let pending = GATE.claim_async(
-        request.namespaced.clone(),
-        request.fingerprint,
-        spec.get().execution_ttl,
-    );
+    let (request, namespaced) = spec.get().prepare(py, args, kwargs, given)?;
+    let pending = GATE.claim_async(namespaced, request.fingerprint, spec.get().execution_ttl);
     pyo3_async_runtimes::generic::future_into_py::<BaldurRuntime, _, _>(py, async move {
         let claimed = pending.await;
         Python::attach(|py| {
@@ -183,12 +180,8 @@ impl IdempotencySpec {
         kwargs: Option<&Bound<'_, PyDict>>,
         given: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Option<HeldClaim>> {
-        let request = self.prepare(py, args, kwargs, given)?;
-        let (key, fingerprint, ttl) = (
-            request.namespaced.clone(),
-            request.fingerprint,
-            self.execution_ttl,
-        );
+        let (request, key) = self.prepare(py, args, kwargs, given)?;
+        let (fingerprint, ttl) = (request.fingerprint, self.execution_ttl);
         let claimed = if GATE.is_remote() {
             without_gil(py, || GATE.claim(key, fingerprint, ttl))
         } else {
@@ -205,7 +198,7 @@ impl IdempotencySpec {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         given: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<ClaimRequest> {
+    ) -> PyResult<(ClaimRequest, String)> {
         let key = self.key_of(py, args, kwargs, given)?;
         let fingerprint = match &self.fingerprint {
             Some(fingerprint) => Some(fingerprint.call1(py, (args, kwargs))?.extract::<u64>(py)?),
@@ -224,12 +217,21 @@ impl IdempotencySpec {
                 ),
             ));
         };
-        let namespaced = format!("{}:{}", self.namespace, text);
-        Ok(ClaimRequest {
+        let namespaced = self.namespaced(text);
+        let request = ClaimRequest {
             key_text: key_text.unbind(),
-            namespaced,
             fingerprint,
-        })
+        };
+        Ok((request, namespaced))
+    }
+
+    /// `namespace:key`, in one allocation of the right size.
+    fn namespaced(&self, key: &str) -> String {
+        let mut namespaced = String::with_capacity(self.namespace.len() + 1 + key.len());
+        namespaced.push_str(&self.namespace);
+        namespaced.push(':');
+        namespaced.push_str(key);
+        namespaced
     }
 
     /// What the store said, as the caller sees it: a held claim, a
@@ -265,7 +267,8 @@ impl IdempotencySpec {
             )),
             Err(Refusal::Unavailable(error)) if self.fail_open => {
                 let message = format!("{error}; running unclaimed (fail_open=True)");
-                idempotency::emit("idempotency.claim_failed", &request.namespaced, &message);
+                let key = self.namespaced(&key_text.to_string_lossy());
+                idempotency::emit("idempotency.claim_failed", &key, &message);
                 Ok(None)
             }
             Err(Refusal::Unavailable(error)) => {
@@ -281,16 +284,10 @@ impl IdempotencySpec {
         kwargs: Option<&Bound<'py, PyDict>>,
         given: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (key, described) = match &self.key {
-            KeySource::Given => (given.cloned(), "the idempotency_key value".to_owned()),
-            KeySource::Value(value) => (
-                Some(value.bind(py).clone()),
-                "the idempotency_key value".to_owned(),
-            ),
-            KeySource::Callable(callable) => (
-                Some(callable.bind(py).call(args, kwargs)?),
-                "the idempotency_key callable's answer".to_owned(),
-            ),
+        let key = match &self.key {
+            KeySource::Given => given.cloned(),
+            KeySource::Value(value) => Some(value.bind(py).clone()),
+            KeySource::Callable(callable) => Some(callable.bind(py).call(args, kwargs)?),
             KeySource::Argument {
                 name,
                 index,
@@ -301,28 +298,32 @@ impl IdempotencySpec {
                     None => None,
                 };
                 let by_position = index.and_then(|i| args.get_item(i).ok());
-                let found = by_name
+                by_name
                     .or(by_position)
-                    .or_else(|| default.as_ref().map(|d| d.bind(py).clone()));
-                (found, format!("argument {}", name.bind(py)))
+                    .or_else(|| default.as_ref().map(|d| d.bind(py).clone()))
             }
         };
         match key {
             Some(key) if !key.is_none() => Ok(key),
-            Some(_) => Err(errors::idempotency_key(
-                py,
-                &format!(
-                    "{described} of {:?} is None: the call did not run",
-                    self.namespace
-                ),
-            )),
-            None => Err(errors::idempotency_key(
-                py,
-                &format!(
-                    "{described} of {:?} is missing: the call did not run",
-                    self.namespace
-                ),
-            )),
+            Some(_) => Err(self.key_error(py, "None")),
+            None => Err(self.key_error(py, "missing")),
         }
+    }
+
+    /// The call has no usable key: it is `what` ("None", "missing").
+    #[cold]
+    fn key_error(&self, py: Python<'_>, what: &str) -> PyErr {
+        let described = match &self.key {
+            KeySource::Given | KeySource::Value(_) => "the idempotency_key value".to_owned(),
+            KeySource::Callable(_) => "the idempotency_key callable's answer".to_owned(),
+            KeySource::Argument { name, .. } => format!("argument {}", name.bind(py)),
+        };
+        errors::idempotency_key(
+            py,
+            &format!(
+                "{described} of {:?} is {what}: the call did not run",
+                self.namespace
+            ),
+        )
     }
 }

@@ -7,7 +7,7 @@ use crate::core::idempotency::store::{
     ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
 };
 use parking_lot::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -81,6 +81,9 @@ pub enum Refusal {
 #[derive(Debug)]
 pub struct IdempotencyGate {
     store: RwLock<Arc<dyn IdempotencyStore>>,
+    /// Whether `store` goes over the network, readable without its lock:
+    /// every idempotent call asks.
+    remote: AtomicBool,
     memory_ttl_nanos: AtomicU64,
 }
 
@@ -88,6 +91,7 @@ impl IdempotencyGate {
     /// A gate over `store`, with the default memory TTL.
     pub fn new(store: Arc<dyn IdempotencyStore>) -> Self {
         Self {
+            remote: AtomicBool::new(store.is_remote()),
             store: RwLock::new(store),
             memory_ttl_nanos: AtomicU64::new(to_nanos(Duration::from_secs_f64(
                 DEFAULT_MEMORY_TTL_SECONDS,
@@ -97,12 +101,29 @@ impl IdempotencyGate {
 
     /// Replaces the store (claims held in the old one are forgotten).
     pub fn set_store(&self, store: Arc<dyn IdempotencyStore>) {
-        *self.store.write() = store;
+        let mut current = self.store.write();
+        self.remote.store(store.is_remote(), Ordering::Relaxed);
+        *current = store;
     }
 
     /// Whether the configured store goes over the network.
+    #[inline]
     pub fn is_remote(&self) -> bool {
-        self.store.read().is_remote()
+        self.remote.load(Ordering::Relaxed)
+    }
+
+    /// Runs `operation` on the configured store. An in-process store is
+    /// used under the lock's read side (cheaper than a reference count's
+    /// two atomic writes); a remote one is cloned out first, so a store
+    /// swap never waits on a round trip.
+    #[inline]
+    fn with_store<T>(&self, operation: impl FnOnce(&dyn IdempotencyStore) -> T) -> T {
+        if self.is_remote() {
+            let store = self.store.read().clone();
+            operation(store.as_ref())
+        } else {
+            operation(self.store.read().as_ref())
+        }
     }
 
     /// Sets how long a completed operation blocks duplicates.
@@ -124,8 +145,7 @@ impl IdempotencyGate {
         execution_ttl: Duration,
     ) -> Result<Claim, Refusal> {
         let owner = fastrand::u64(..);
-        let store = self.store.read().clone();
-        let outcome = store.claim(&key, owner, fingerprint, execution_ttl);
+        let outcome = self.with_store(|store| store.claim(&key, owner, fingerprint, execution_ttl));
         Self::decide(key, owner, outcome)
     }
 
@@ -178,8 +198,8 @@ impl IdempotencyGate {
     /// The operation succeeded. False when the claim was taken over
     /// meanwhile: the new owner's record is left alone.
     pub fn complete(&self, claim: &Claim) -> Result<bool, StoreError> {
-        let store = self.store.read().clone();
-        store.complete(&claim.key, claim.owner, self.memory_ttl())
+        let memory_ttl = self.memory_ttl();
+        self.with_store(|store| store.complete(&claim.key, claim.owner, memory_ttl))
     }
 
     /// As [`IdempotencyGate::complete`], with the memory TTL given (a
@@ -189,14 +209,12 @@ impl IdempotencyGate {
         claim: &Claim,
         memory_ttl: Duration,
     ) -> Result<bool, StoreError> {
-        let store = self.store.read().clone();
-        store.complete(&claim.key, claim.owner, memory_ttl)
+        self.with_store(|store| store.complete(&claim.key, claim.owner, memory_ttl))
     }
 
     /// The operation did not succeed: a later attempt may run. False when
     /// the claim was taken over meanwhile.
     pub fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
-        let store = self.store.read().clone();
-        store.release(&claim.key, claim.owner)
+        self.with_store(|store| store.release(&claim.key, claim.owner))
     }
 }
