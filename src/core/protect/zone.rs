@@ -165,13 +165,7 @@ impl Zone {
         }
         let permit = match &self.breaker {
             Some(breaker) => match breaker.try_acquire() {
-                Ok(permit) => {
-                    if self.retry.attempts() > 1 {
-                        // What the zone's retries may spend from.
-                        breaker.count_call();
-                    }
-                    Some(permit)
-                }
+                Ok(permit) => Some(permit),
                 Err(rejection) => {
                     self.counters.call(CallOutcome::Rejected);
                     return Err(rejection);
@@ -249,8 +243,20 @@ impl Zone {
     #[inline]
     fn breaker_success(&self, call: &CallState) {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
-            breaker.on_success(permit);
+            if self.counts_for_budget(call) {
+                breaker.on_success_counting_call(permit);
+            } else {
+                breaker.on_success(permit);
+            }
         }
+    }
+
+    /// Whether the attempt ending now is the first of a call of a retrying
+    /// zone: the call adds to the retry budget then, once, whether it
+    /// succeeds or goes on to retry.
+    #[inline]
+    fn counts_for_budget(&self, call: &CallState) -> bool {
+        call.attempts <= 1 && self.retry.attempts() > 1
     }
 
     /// The attempt in flight failed with an error judged `verdict`. On
@@ -274,6 +280,9 @@ impl Zone {
         };
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.on_failure(permit);
+            if self.counts_for_budget(call) {
+                breaker.count_call();
+            }
             if !breaker.still_admits(permit) {
                 self.counters.call(CallOutcome::Failure);
                 return Next::GiveUp(GiveUp::CircuitOpened);
@@ -335,6 +344,9 @@ impl Zone {
     pub fn timed_out(&self, call: &CallState) -> GiveUp {
         if let (Some(breaker), Some(permit)) = (&self.breaker, call.permit) {
             breaker.on_failure(permit);
+            if self.counts_for_budget(call) {
+                breaker.count_call();
+            }
         }
         if !call.passthrough {
             self.counters.call(CallOutcome::Timeout);
