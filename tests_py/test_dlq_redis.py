@@ -6,6 +6,7 @@ behaviour runs on both stores in test_dlq.py and test_dlq_replay.py.)"""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -393,7 +394,8 @@ def _record_with_token(server: RedisServer, zone: str, token: str, cap: int = 10
     keys = [f"baldur:dlq:{{{zone}}}:{name}" for name in DOMAIN_KEY_NAMES]
     fields = ["m:f", "[]", "1", "builtins.ValueError", "late", "1", "exhausted"]
     head = [str(cap), "drop_oldest", "pending", "3", "", ""]
-    return server.command("EVAL", _record_script(), "6", *keys, *head, *fields, token)
+    # "1": the token may be here already (a copy flushed from the local queue).
+    return server.command("EVAL", _record_script(), "6", *keys, *head, *fields, token, "1")
 
 
 DOMAIN_KEY_NAMES = ("stream", "states", "summary", "counts", "tokens", "gone")
@@ -411,6 +413,24 @@ def test_a_late_copy_of_an_entry_already_replayed_or_purged_is_refused(
     late = _record_with_token(on_redis, zone_name, "tok-1")
     assert b"duplicate" in late and b"gone" in late
     assert baldur.dlq.list(domain=zone_name) == []
+
+
+def test_a_recorded_entry_is_stamped_with_its_stream_id_and_its_copy_is_recognised(
+    on_redis: RedisServer, zone_name: str
+) -> None:
+    """A record's time is its stream id's (the script asks no clock), and
+    its token is kept: a late copy of it answers the entry's own id."""
+    entry_id = baldur.protect_with_meta(zone_name, fail(0), dlq=True).dlq_id
+    assert entry_id is not None
+    stream_id = entry_id.rsplit(":", 1)[1]
+    entry = baldur.dlq.get(entry_id)
+    assert entry is not None
+    assert entry["created_at"] == entry["updated_at"] == int(stream_id.split("-")[0]) / 1000
+    states = f"baldur:dlq:{{{zone_name}}}:states"
+    token = json.loads(on_redis.command("HGET", states, stream_id).split(b"\r\n")[1])["t"]
+    late = _record_with_token(on_redis, zone_name, token)
+    assert b"duplicate" in late and stream_id.encode() in late
+    assert len(baldur.dlq.list(domain=zone_name)) == 1
 
 
 def test_the_tokens_of_removed_entries_are_remembered_for_a_week_and_expire(

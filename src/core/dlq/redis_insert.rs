@@ -6,6 +6,7 @@
 use crate::core::dlq::entry::{Entry, Eviction, NewEntry, Overflow};
 use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId};
 use crate::core::dlq::redis_record::stream_fields;
+use crate::core::dlq::redis_round_trip::TokenUse;
 use crate::core::dlq::redis_streams::{with_keys, RedisDlq, COMMON};
 use crate::core::dlq::store::{DlqError, DlqStore};
 use redis::Script;
@@ -24,6 +25,9 @@ struct Carried<'a> {
     created_ms: Option<i64>,
     /// The record's token: a second record with it is not added.
     token: Option<&'a str>,
+    /// The token was made for this record and never sent: its first send
+    /// skips looking it up (two of the script's calls).
+    new_token: bool,
 }
 
 impl<'a> Carried<'a> {
@@ -35,6 +39,7 @@ impl<'a> Carried<'a> {
             last_error: None,
             created_ms: None,
             token,
+            new_token: token.is_some(),
         }
     }
 }
@@ -43,6 +48,8 @@ impl RedisDlq {
     /// Records `new` once: a second record with the same `token` (made
     /// again because the first one's answer was lost) is not added, and
     /// answers the first one's id, for as long as that entry lives.
+    /// `token` is new, made for this record: its first send does not look
+    /// it up (a copy of it can only follow).
     pub fn record_once(
         &self,
         new: &NewEntry,
@@ -77,6 +84,7 @@ impl RedisDlq {
                 last_error: entry.last_replay_error.as_deref(),
                 created_ms: Some(entry.created_ms),
                 token: Some(token),
+                new_token: false,
             },
         )
     }
@@ -100,25 +108,35 @@ impl RedisDlq {
                 over = total + 1 - caps.max_size;
             }
         }
-        let mut invocation = with_keys(&RECORD, &keys);
-        invocation
-            .arg(caps.max_per_zone)
-            .arg(caps.overflow.as_str())
-            .arg(carried.state)
-            .arg(carried.replays_left)
-            .arg(carried.last_error.unwrap_or(""))
-            .arg(
-                carried
-                    .created_ms
-                    .map(|c| c.to_string())
-                    .unwrap_or_default(),
-            );
-        for value in stream_fields(new) {
-            invocation.arg(value);
-        }
-        invocation.arg(carried.token.unwrap_or(""));
+        let fields = stream_fields(new);
+        let created = carried
+            .created_ms
+            .map(|c| c.to_string())
+            .unwrap_or_default();
+        // `known`: the token may be in Redis already (see `record.lua`).
+        let invocation = |known: bool| {
+            let mut invocation = with_keys(&RECORD, &keys);
+            invocation
+                .arg(caps.max_per_zone)
+                .arg(caps.overflow.as_str())
+                .arg(carried.state)
+                .arg(carried.replays_left)
+                .arg(carried.last_error.unwrap_or(""))
+                .arg(&created);
+            for value in &fields {
+                invocation.arg(value);
+            }
+            invocation
+                .arg(carried.token.unwrap_or(""))
+                .arg(if known { "1" } else { "" });
+            invocation
+        };
+        let token_use = TokenUse {
+            repeatable: carried.token.is_some(),
+            new_token: carried.new_token,
+        };
         let (domains, (status, stream_id, evicted, compressed)) =
-            self.send_record(new.zone.clone(), invocation, carried.token.is_some())?;
+            self.send_record(new.zone.clone(), invocation, token_use)?;
         self.domains_seen.store(domains, Ordering::Relaxed);
         if status == "full" {
             return Err(DlqError::Full {

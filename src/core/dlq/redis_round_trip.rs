@@ -17,35 +17,56 @@ use redis::{ErrorKind, ScriptInvocation, ServerErrorKind};
 /// What `record.lua` answers: status, stream id, evicted, compressed.
 pub(super) type ScriptReply = (String, String, u64, u64);
 
+/// What a record's sends may assume about its token.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct TokenUse {
+    /// The record has a token, so a second copy is recognised: a kept
+    /// connection found dead may send it again.
+    pub repeatable: bool,
+    /// The token was made for this record: its first send on the caller's
+    /// connection cannot find it in Redis and skips the look-up. A resend
+    /// (the first one may have run), or a send through the runtime's
+    /// connection (whose client may retry on its own), looks it up.
+    pub new_token: bool,
+}
+
 impl RedisDlq {
-    /// Sends the record `invocation` of an entry of `zone`, with the domain
-    /// index; answers the number of domains and the script's reply.
-    /// `repeatable`: a second copy of the record is recognised (it has a
-    /// token), so a kept connection found dead may send it again.
+    /// Sends the record of an entry of `zone`, with the domain index;
+    /// answers the number of domains and the script's reply. `invocation`
+    /// makes the script's call, told whether the token may be in Redis
+    /// already.
     pub(super) fn send_record(
         &self,
         zone: String,
-        invocation: ScriptInvocation<'static>,
-        repeatable: bool,
+        invocation: impl Fn(bool) -> ScriptInvocation<'static>,
+        token: TokenUse,
     ) -> Result<(u64, ScriptReply), DlqError> {
-        if let Some(callers) = self.callers().filter(|_| repeatable) {
-            let mut pipe = redis::pipe();
-            pipe.sadd(DOMAINS_KEY, &zone)
-                .ignore()
-                .scard(DOMAINS_KEY)
-                .invoke_script(&invocation);
+        if let Some(callers) = self.callers().filter(|_| token.repeatable) {
+            let mut first = token.new_token;
             return callers
-                .run(|connection| match pipe.query(connection) {
-                    // A Redis that restarted has forgotten the script: loaded,
-                    // then the whole pipeline again (the index is idempotent).
-                    Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                        invocation.load(connection)?;
-                        pipe.query(connection)
+                .run(|connection| {
+                    let invocation = invocation(!std::mem::take(&mut first));
+                    let mut pipe = redis::pipe();
+                    pipe.sadd(DOMAINS_KEY, &zone)
+                        .ignore()
+                        .scard(DOMAINS_KEY)
+                        .invoke_script(&invocation);
+                    match pipe.query(connection) {
+                        // A Redis that restarted has forgotten the script
+                        // (nothing of it ran): loaded, then the whole
+                        // pipeline again (the index is idempotent).
+                        Err(error)
+                            if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+                        {
+                            invocation.load(connection)?;
+                            pipe.query(connection)
+                        }
+                        answered => answered,
                     }
-                    answered => answered,
                 })
                 .map_err(|error| self.failure(error.to_string()));
         }
+        let invocation = invocation(true);
         self.run(|c| async move {
             let (mut index, mut record) = (c.clone(), c);
             let mut pipe = redis::pipe();
