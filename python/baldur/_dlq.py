@@ -37,17 +37,10 @@ def record_call(
     outcome (only a full queue under ``reject`` raises)."""
     if replaying.get():
         return None
-    function = _dlq_registry.import_path(func)
     arguments, unreplayable = _dlq_codec.encode(args, kwargs)
-    if "<" in function:
-        unreplayable.append(
-            f"function: {function} is a local function or lambda, which cannot be imported again"
-        )
-    elif not _dlq_registry.registered(zone, function):
-        unreplayable.append(
-            f"function: {function} is not a @baldur.protected({zone!r}, dlq=True) function "
-            "(replay calls only those)"
-        )
+    function = _dlq_registry.protected_path(zone, func)
+    if function is None:
+        function = _unprotected(zone, func, unreplayable)
     message = _message(error, unreplayable)
     key = _config.current().dlq_signing_key
     if key is not None:
@@ -96,8 +89,29 @@ def record_call(
             id=entry_id,
             error=kept_locally,
         )
-    _events.emit(_log, logging.INFO, "dlq.entry_recorded", zone=zone, id=entry_id, reason=reason)
+    if _log.isEnabledFor(logging.INFO):  # skips building the event's fields
+        _events.emit(
+            _log, logging.INFO, "dlq.entry_recorded", zone=zone, id=entry_id, reason=reason
+        )
     return entry_id
+
+
+def _unprotected(zone: str, func: object, unreplayable: list[str]) -> str:
+    """The import path of ``func``, not found among the zone's protected
+    functions: why replay may not call it goes in ``unreplayable``, unless
+    it was registered under that path after all (another function object
+    of the same name)."""
+    function = _dlq_registry.import_path(func)
+    if "<" in function:
+        unreplayable.append(
+            f"function: {function} is a local function or lambda, which cannot be imported again"
+        )
+    elif not _dlq_registry.registered(zone, function):
+        unreplayable.append(
+            f"function: {function} is not a @baldur.protected({zone!r}, dlq=True) function "
+            "(replay calls only those)"
+        )
+    return function
 
 
 def _message(error: BaseException, unreplayable: list[str]) -> str:

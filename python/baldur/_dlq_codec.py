@@ -31,25 +31,39 @@ class NotEncodable(Exception):
     """Why a value cannot be kept exactly."""
 
 
+#: What a call without arguments records (most dead letters' calls).
+_NO_ARGUMENTS = json.dumps({"args": [], "kwargs": {}})
+
+
 def encode(args: tuple[Any, ...], kwargs: dict[str, Any] | None) -> tuple[str, list[str]]:
     """The arguments as JSON, and what made the entry not replayable: one
     ``"name: why"`` per argument kept by placeholder."""
+    if not args and not kwargs:
+        return _NO_ARGUMENTS, []
     problems: list[str] = []
-
-    def keep(name: str, value: object) -> object:
-        try:
-            return _value(value, 0)
-        except NotEncodable as why:
-            problems.append(f"{name}: {why}")
-        except Exception as failed:  # RecursionError, MemoryError's kin: never the caller's
-            problems.append(f"{name}: {type(failed).__name__}")
-        return {"__repr__": placeholder(value)}
-
     document = {
-        "args": [keep(f"args[{i}]", value) for i, value in enumerate(args)],
-        "kwargs": {str(name): keep(str(name), value) for name, value in (kwargs or {}).items()},
+        "args": [_keep(position, value, problems) for position, value in enumerate(args)],
+        "kwargs": {
+            str(name): _keep(str(name), value, problems) for name, value in (kwargs or {}).items()
+        },
     }
     return json.dumps(document), problems
+
+
+def _keep(name: int | str, value: object, problems: list[str]) -> object:
+    """``value`` as JSON can hold it, or its placeholder with why in
+    ``problems`` (named ``args[i]`` for a position, else by keyword)."""
+    try:
+        return _value(value, 0)
+    except NotEncodable as why:
+        problems.append(f"{_argument(name)}: {why}")
+    except Exception as failed:  # RecursionError, MemoryError's kin: never the caller's
+        problems.append(f"{_argument(name)}: {type(failed).__name__}")
+    return {"__repr__": placeholder(value)}
+
+
+def _argument(name: int | str) -> str:
+    return f"args[{name}]" if isinstance(name, int) else name
 
 
 def decode(arguments: str) -> tuple[list[Any], dict[str, Any]]:

@@ -42,6 +42,11 @@ class Replayable:
 
 
 _registry: dict[str, dict[str, Replayable]] = {}
+# (zone, id of a protected function) -> (the function, its import path as it
+# was when protected): a failing call records its entry without working the
+# path out again. By id, since a callable object may not be hashable; the
+# function is held, so its id is not reused.
+_paths: dict[tuple[str, int], tuple[object, str]] = {}
 _lock = threading.Lock()
 
 
@@ -60,6 +65,14 @@ def register(zone: _core.Zone, func: Callable[..., Any]) -> None:
     entry = Replayable(zone, func, inspect.iscoroutinefunction(func))
     with _lock:
         _registry.setdefault(zone.name, {})[path] = entry
+        _paths[zone.name, id(func)] = (func, path)
+
+
+def protected_path(zone: str, func: object) -> str | None:
+    """The import path of ``func`` if it was protected with ``dlq=True``
+    under ``zone`` (so replay may call it), else ``None``."""
+    found = _paths.get((zone, id(func)))
+    return found[1] if found is not None and found[0] is func else None
 
 
 def registered(zone: str, path: str) -> bool:
