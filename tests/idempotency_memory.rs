@@ -262,3 +262,36 @@ fn racing_threads_on_distinct_keys_all_claim() {
     });
     assert_eq!(store.len(), THREADS);
 }
+
+#[test]
+fn records_stay_found_as_the_store_moves_them_between_its_tables() {
+    // Enough keys for every shard to move its recent records into its main
+    // table many times over, and for sweeps to rebuild the key buffers.
+    const KEYS: u64 = 50_000;
+    let (clock, store) = rig();
+    let key = |i: u64| format!("charge:{i}-é{}", "x".repeat((i % 40) as usize));
+    for i in 0..KEYS {
+        assert_eq!(claim(&store, &key(i), i), ClaimOutcome::Claimed, "{i}");
+    }
+    for i in (0..KEYS).step_by(3) {
+        assert!(store.complete(&key(i), i, MEMORY).unwrap(), "{i}");
+    }
+    for i in (1..KEYS).step_by(3) {
+        assert!(store.release(&key(i), i).unwrap(), "{i}");
+    }
+    store.sweep();
+    for i in 0..KEYS {
+        let expected = match i % 3 {
+            0 => dup(Completed),
+            1 => ClaimOutcome::Claimed,
+            _ => dup(InProgress),
+        };
+        assert_eq!(claim(&store, &key(i), KEYS + i), expected, "{i}");
+    }
+    // Every running claim's window ends; the completed records outlive it.
+    clock.advance(EXEC);
+    store.sweep();
+    assert_eq!(store.len(), KEYS.div_ceil(3) as usize);
+    assert_eq!(claim(&store, &key(3), 0), dup(Completed));
+    assert_eq!(claim(&store, &key(4), 0), ClaimOutcome::Claimed);
+}

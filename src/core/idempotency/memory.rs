@@ -3,20 +3,21 @@
 //!
 //! Hand-sharded rather than a cache library or a concurrent map: an
 //! idempotent call's whole budget is a few hundred nanoseconds. A claim or
-//! a completion takes one shard's lock once and hashes the key with a
-//! seeded foldhash (SipHash cost more than the rest of the claim); a
-//! record is 48 bytes, key included, so a store holding a memory TTL's
-//! worth of keys misses the cache less. Expired records are treated as
-//! absent when read, and swept out in amortised batches.
+//! a completion hashes the key once with a seeded foldhash (SipHash cost
+//! more than the rest of the claim) and takes one shard's lock once. A
+//! shard keeps its newest records in a small table of their own, where a
+//! claim inserts and its completion finds it in the cache, and moves them
+//! into its main table in batches (`memory_table.rs` keeps keys in one
+//! buffer per table, so a record allocates nothing). Expired records are
+//! treated as absent when read, and swept out in amortised batches.
 
 use crate::core::clock::{to_nanos, Nanos, SharedClock};
+use crate::core::idempotency::memory_table::{Record, Table};
 use crate::core::idempotency::store::{
     ClaimOutcome, IdempotencyStore, Owner, RecordState, StoreError,
 };
 use foldhash::fast::RandomState;
 use parking_lot::Mutex;
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -26,32 +27,38 @@ const SWEEP_EVERY: Duration = Duration::from_secs(30);
 /// Records inserted beyond the last sweep's survivors before growth alone
 /// triggers a sweep: the store holds at most twice its live records plus this.
 const GROWTH_SLACK: usize = 1024;
+/// New records a shard keeps apart before moving them to its main table
+/// together: small enough to stay in the cache, where a claim inserts and
+/// its completion finds it, while the main table (a memory TTL of keys,
+/// megabytes) takes them in batches, its cache misses overlapping instead
+/// of each stalling a call.
+const YOUNG: usize = 1024;
 
-#[derive(Debug, Clone, Copy)]
-struct Record {
-    owner: Owner,
-    /// The payload's fingerprint; meaningful only when `has_fingerprint`.
-    fingerprint: u64,
-    /// When the record stops counting: the execution window's end for a
-    /// running claim, the memory TTL's end for a completed one.
-    expires_at: Nanos,
-    has_fingerprint: bool,
-    state: RecordState,
+/// One shard's records: the recent ones, and the rest.
+#[derive(Debug, Default)]
+struct Tables {
+    young: Table,
+    old: Table,
 }
 
-impl Record {
-    fn fingerprint(&self) -> Option<u64> {
-        self.has_fingerprint.then_some(self.fingerprint)
+impl Tables {
+    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut Record> {
+        match self.young.get_mut(hash, key) {
+            Some(record) => Some(record),
+            None => self.old.get_mut(hash, key),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.young.len() + self.old.len()
     }
 }
-
-type Records = HashMap<Box<str>, Record, RandomState>;
 
 /// One shard on a cache line of its own, so two threads claiming keys of
 /// different shards do not contend for one line.
 #[derive(Debug, Default)]
 #[repr(align(64))]
-struct Shard(Mutex<Records>);
+struct Shard(Mutex<Tables>);
 
 /// The memory store. Correct for one process; every worker has its own.
 ///
@@ -68,7 +75,8 @@ struct Shard(Mutex<Records>);
 #[derive(Debug)]
 pub struct MemoryStore {
     shards: Box<[Shard]>,
-    /// Picks a key's shard (each shard hashes again with its own seed).
+    /// Hashes keys, once a call: the shard from high bits, the tables' own
+    /// places from the rest.
     hasher: RandomState,
     clock: SharedClock,
     next_sweep_at: AtomicU64,
@@ -112,9 +120,8 @@ impl MemoryStore {
     }
 
     #[inline]
-    fn shard(&self, key: &str) -> &Mutex<Records> {
-        // High bits: the shard's own table indexes by the low ones.
-        let hash = self.hasher.hash_one(key);
+    fn shard(&self, hash: u64) -> &Mutex<Tables> {
+        // Bits a table uses neither for its index (low) nor its tags (top 7).
         &self.shards[(hash >> 40) as usize & (self.shards.len() - 1)].0
     }
 
@@ -122,9 +129,10 @@ impl MemoryStore {
         self.inserted_since_sweep.store(0, Ordering::Relaxed);
         let mut kept = 0;
         for shard in self.shards.iter() {
-            let mut records = shard.0.lock();
-            records.retain(|_, record| record.expires_at > now);
-            kept += records.len();
+            let mut tables = shard.0.lock();
+            tables.young.retain(|record| record.expires_at > now);
+            tables.old.retain(|record| record.expires_at > now);
+            kept += tables.len();
         }
         self.len_after_sweep.store(kept, Ordering::Relaxed);
     }
@@ -169,37 +177,50 @@ impl IdempotencyStore for MemoryStore {
             has_fingerprint: fingerprint.is_some(),
             state: RecordState::InProgress,
         };
-        let (outcome, inserted) = match self.shard(key).lock().entry(key.into()) {
-            Entry::Vacant(vacant) => {
-                vacant.insert(fresh);
-                (ClaimOutcome::Claimed, true)
+        let hash = self.hasher.hash_one(key);
+        let mut tables = self.shard(hash).lock();
+        let (outcome, inserted) = match tables.get_mut(hash, key) {
+            Some(existing) if existing.expires_at > now => {
+                let same_payload = match (existing.fingerprint(), fingerprint) {
+                    (Some(theirs), Some(ours)) => theirs == ours,
+                    _ => true,
+                };
+                return Ok(ClaimOutcome::Duplicate {
+                    state: existing.state,
+                    same_payload,
+                });
             }
-            Entry::Occupied(mut occupied) => {
-                let existing = *occupied.get();
-                if existing.expires_at > now {
-                    let same_payload = match (existing.fingerprint(), fingerprint) {
-                        (Some(theirs), Some(ours)) => theirs == ours,
-                        _ => true,
-                    };
-                    return Ok(ClaimOutcome::Duplicate {
-                        state: existing.state,
-                        same_payload,
-                    });
-                }
-                occupied.insert(fresh);
-                match existing.state {
+            Some(expired) => {
+                let state = expired.state;
+                *expired = fresh;
+                match state {
                     RecordState::InProgress => (ClaimOutcome::TookOver, false),
                     RecordState::Completed => (ClaimOutcome::Claimed, false),
                 }
             }
+            None => {
+                if tables.young.insert(hash, key, fresh).is_err() {
+                    return Err(StoreError(
+                        "the memory idempotency store holds 4 GiB of keys in one shard".into(),
+                    ));
+                }
+                if tables.young.len() >= YOUNG {
+                    let Tables { young, old } = &mut *tables;
+                    // No room in the main table: the recent ones stay apart.
+                    young.move_into(old);
+                }
+                (ClaimOutcome::Claimed, true)
+            }
         };
+        drop(tables);
         self.maybe_sweep(now, inserted);
         Ok(outcome)
     }
 
     fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        Ok(match self.shard(key).lock().get_mut(key) {
+        let hash = self.hasher.hash_one(key);
+        Ok(match self.shard(hash).lock().get_mut(hash, key) {
             Some(record) if record.owner == owner && record.state == RecordState::InProgress => {
                 record.state = RecordState::Completed;
                 record.expires_at = now.saturating_add(to_nanos(memory_ttl));
@@ -210,13 +231,10 @@ impl IdempotencyStore for MemoryStore {
     }
 
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
-        let mut records = self.shard(key).lock();
-        let held = records
-            .get(key)
-            .is_some_and(|record| record.owner == owner && record.state == RecordState::InProgress);
-        if held {
-            records.remove(key);
-        }
-        Ok(held)
+        let hash = self.hasher.hash_one(key);
+        let held =
+            |record: &Record| record.owner == owner && record.state == RecordState::InProgress;
+        let mut tables = self.shard(hash).lock();
+        Ok(tables.young.remove_if(hash, key, held) || tables.old.remove_if(hash, key, held))
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod gate;
 pub mod memory;
+mod memory_table;
 pub mod redis;
 pub mod store;
 
