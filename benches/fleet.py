@@ -146,10 +146,26 @@ def workers(redis: Redis, count: int, zones: int, busy: bool) -> Iterator[None]:
             worker.wait()
 
 
+def settle(redis: Redis, limit: float = 60.0) -> None:
+    """Waits out the start: the workers' first rounds, and each refreshing
+    the breakers the others created (a burst that grows with zones x
+    workers), until the command rate holds steady for a second."""
+    deadline = time.monotonic() + limit
+    last = None
+    while time.monotonic() < deadline:
+        before = redis.counters()
+        time.sleep(1)
+        after = redis.counters()
+        rate = (after[1] - before[1]) / (after[0] - before[0])
+        if last is not None and abs(rate - last) <= 0.15 * max(last, 100.0):
+            return
+        last = rate
+
+
 def measure(redis: Redis, count: int, zones: int, busy: bool, seconds: float) -> str:
     redis.command("FLUSHALL")
     with workers(redis, count, zones, busy):
-        time.sleep(1)  # the first sync rounds are not the steady state
+        settle(redis)  # the first sync rounds are not the steady state
         before = redis.counters()
         time.sleep(seconds)
         after = redis.counters()

@@ -64,3 +64,33 @@ def test_breaker_state_is_shared_through_the_cluster(
     eventually(lambda: baldur.circuit_state(zone_name) == "forced_open", within=2)
     with pytest.raises(baldur.CircuitOpenError):
         here()
+
+
+def test_a_change_reaches_an_idle_worker_through_the_clusters_change_log(
+    cluster: RedisCluster, configure: Callable[..., None]
+) -> None:
+    """A cluster has no pub/sub here: another worker's force-open of one of
+    many idle breakers reaches this worker through the change log (the
+    version checks alone would take 100 / 8 rounds)."""
+    configure(redis_url=cluster.url)
+    zones = [f"idle-{i}" for i in range(100)]
+    for zone in zones:
+        baldur.protected(zone)(lambda: "ok")()
+    forced = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent("""
+            import baldur
+            baldur.init()
+            baldur.force_open_circuit("idle-57")  # delivered before it returns
+            """),
+        ],
+        env={**os.environ, "BALDUR_REDIS_URL": cluster.url},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert forced.returncode == 0, forced.stderr
+    eventually(lambda: baldur.circuit_state("idle-57") == "forced_open", within=2)
+    assert baldur.circuit_state("idle-58") == "closed"

@@ -97,11 +97,11 @@ def test_a_change_is_logged_under_the_zone_name(
 ) -> None:
     configure(redis_url=redis_server.url)
     touch_every_zone()
-    before = int(redis_server.command("GET", "baldur:cb:log:position").split(b"\r\n")[1])
+    before = int(redis_server.command("GET", "{baldur:cb:log}:position").split(b"\r\n")[1])
     baldur.force_open_circuit("zone-7")  # delivered before it returns
-    after = int(redis_server.command("GET", "baldur:cb:log:position").split(b"\r\n")[1])
+    after = int(redis_server.command("GET", "{baldur:cb:log}:position").split(b"\r\n")[1])
     assert after > before
-    score = redis_server.command("ZSCORE", "baldur:cb:log:changed", "zone-7").split(b"\r\n")[1]
+    score = redis_server.command("ZSCORE", "{baldur:cb:log}:changed", "zone-7").split(b"\r\n")[1]
     assert before < int(score) <= after
 
 
@@ -120,8 +120,8 @@ def test_a_change_not_announced_reaches_an_idle_worker(
     redis_server.command(
         "HSET", key, "state", "forced_open", "version", str(version + 1), "epoch", epoch
     )
-    position = redis_server.command("INCR", "baldur:cb:log:position").strip(b":\r\n")
-    redis_server.command("ZADD", "baldur:cb:log:changed", position.decode(), "zone-3")
+    position = redis_server.command("INCR", "{baldur:cb:log}:position").strip(b":\r\n")
+    redis_server.command("ZADD", "{baldur:cb:log}:changed", position.decode(), "zone-3")
     eventually(lambda: baldur.circuit_state("zone-3") == "forced_open")
     assert baldur.circuit_state("zone-4") == "closed"
 

@@ -76,6 +76,10 @@ pub struct BreakerSync {
     log_position: Arc<AtomicU64>,
     /// Where the next version check starts among the idle breakers.
     check_cursor: Arc<AtomicUsize>,
+    /// On a cluster: breakers whose records this worker changed, for the
+    /// next round's log script to name (their own scripts cannot reach the
+    /// log's slot).
+    unlogged: Arc<Mutex<Vec<String>>>,
 }
 
 impl std::fmt::Debug for BreakerSync {
@@ -119,6 +123,7 @@ impl BreakerSync {
             announced: Arc::default(),
             log_position: Arc::default(),
             check_cursor: Arc::default(),
+            unlogged: Arc::default(),
         }
     }
 
@@ -204,8 +209,13 @@ impl BreakerSync {
         for (request, reply) in replies {
             match reply {
                 Ok(reply) => {
-                    for ((breaker, outbox), inbox) in request.synced.iter().zip(&reply.inboxes) {
+                    for ((breaker, outbox), (inbox, changed)) in
+                        request.synced.iter().zip(&reply.inboxes)
+                    {
                         self.adopt(breaker, outbox, inbox).await;
+                        if *changed && !request.log {
+                            self.unlogged.lock().push(breaker.name().to_string());
+                        }
                     }
                     for (breaker, known) in request.checked.iter().zip(&reply.versions) {
                         if breaker.link().differs_from(*known) {
@@ -218,6 +228,8 @@ impl BreakerSync {
                     }
                 }
                 Err(_) => {
+                    // Names the log did not take wait for the next round.
+                    self.unlogged.lock().extend(request.also_changed);
                     for (breaker, outbox) in request.synced {
                         breaker.link().sync_failed(*outbox);
                         self.log_decisions(breaker, outbox).await;
@@ -269,54 +281,59 @@ impl BreakerSync {
         any
     }
 
-    fn uses_log(&self) -> bool {
-        !self.redis.is_cluster()
-    }
-
     /// Sends a round: a few scripts, sent together on one connection (one
     /// round trip). On a cluster, one script per breaker (each its own
-    /// hash slot), sent together likewise.
+    /// hash slot) and one for the change log, sent together likewise.
     async fn send<'a>(
         &self,
         synced: &[(&'a CircuitBreaker, &'a Outbox)],
         checked: &[&'a CircuitBreaker],
         worker: &str,
     ) -> Vec<(Part<'a>, Result<RoundReply, StoreError>)> {
-        let log = self.uses_log();
+        let cluster = self.redis.is_cluster();
         let header = RoundHeader {
             worker,
-            log,
+            log: false,
             log_position: self.log_position.load(Ordering::Acquire),
             probe_lease: PROBE_LEASE,
             unused_probe_lease: UNUSED_PROBE_LEASE,
+            also_changed: &[],
         };
-        let per_script = if log { BREAKERS_PER_SCRIPT } else { 1 };
+        let per_script = if cluster { 1 } else { BREAKERS_PER_SCRIPT };
         let mut parts: Vec<Part<'a>> = synced
             .chunks(per_script)
             .map(|chunk| Part {
                 synced: chunk.to_vec(),
-                checked: Vec::new(),
-                log: false,
+                ..Part::default()
             })
             .collect();
-        if log {
-            // The checks and the log's read ride the first script.
+        if cluster {
+            // Each script reaches its own slot only: the checks go one a
+            // script, and the log in one of its own, naming what the last
+            // round changed.
+            parts.extend(checked.iter().map(|breaker| Part {
+                checked: vec![*breaker],
+                ..Part::default()
+            }));
+            parts.push(Part {
+                log: true,
+                also_changed: std::mem::take(&mut *self.unlogged.lock()),
+                ..Part::default()
+            });
+        } else {
+            // The checks and the log ride the first script.
             if parts.is_empty() {
                 parts.push(Part::default());
             }
             parts[0].checked = checked.to_vec();
             parts[0].log = true;
-        } else {
-            parts.extend(checked.iter().map(|breaker| Part {
-                checked: vec![*breaker],
-                ..Part::default()
-            }));
         }
         let requests: Vec<RoundRequest> = parts
             .iter()
             .map(|part| {
                 let header = RoundHeader {
                     log: part.log,
+                    also_changed: &part.also_changed,
                     ..header
                 };
                 RoundRequest::new(header, &part.synced, &part.checked)
@@ -368,6 +385,7 @@ impl BreakerSync {
             .inboxes
             .into_iter()
             .next()
+            .map(|(inbox, _)| inbox)
             .ok_or_else(|| StoreError("a breaker sync answered nothing".into()))
     }
 }
@@ -379,6 +397,8 @@ struct Part<'a> {
     checked: Vec<&'a CircuitBreaker>,
     /// It keeps and reads the change log (one script of a round does).
     log: bool,
+    /// Breakers changed by earlier scripts, for its log to name.
+    also_changed: Vec<String>,
 }
 
 pub use wire::keys;

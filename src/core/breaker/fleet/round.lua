@@ -8,8 +8,10 @@
 -- ARGV: 1 change log on, 2 the last log position this worker read,
 -- 3 synced breakers, 4 checked breakers, 5 worker id, 6 probe lease ms,
 -- 7 how long a newly granted, unused probe slot stays reserved (ms),
--- 8 the retry budget's bucket ms, 9 its buckets; then PER arguments per
--- synced breaker (see `sync` below).
+-- 8 the retry budget's bucket ms, 9 its buckets, 10 names changed by
+-- earlier scripts to log (a cluster's: their keys are in other slots);
+-- then PER arguments per synced breaker (see `sync` below), then those
+-- names.
 -- Returns {log position, changed names (or {'*'}: the log went back, so
 -- everything may have), {one reply per synced breaker}, {version,
 -- incarnation per checked breaker}}.
@@ -20,7 +22,7 @@ local synced, checked = tonumber(ARGV[3]), tonumber(ARGV[4])
 local worker, lease_ms, unused_lease_ms = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local budget_bucket_ms, budget_buckets = tonumber(ARGV[8]), tonumber(ARGV[9])
 local PER = 23
-local HEADER = 9
+local HEADER = 10
 
 -- A time-bucketed count hash: `by` added to the current bucket of each
 -- prefix, expired buckets dropped, the rest summed per prefix.
@@ -56,8 +58,8 @@ end
 -- write-ahead log), 21 the failure rate (0, 1] the fleet's window must
 -- reach as well, 22 calls and 23 retries for the retry budget.
 -- Returns {state, version, remaining open ms, fleet calls, fleet failures,
--- probe slots this worker holds, incarnation, budget calls, budget retries}
--- and whether the state changed.
+-- probe slots this worker holds, incarnation, budget calls, budget retries,
+-- 1 if the record changed (or was created) else 0}.
 local function sync(S, W, L, B, a)
   local rec = redis.call('HMGET', S, 'state', 'version', 'until', 'successes', 'epoch',
     'changed_at', 'incarnation')
@@ -237,8 +239,9 @@ local function sync(S, W, L, B, a)
     'incarnation', incarnation)
   local remaining = 0
   if state == 'open' and open_until > now then remaining = open_until - now end
+  local news = changed or created
   return {state, version, remaining, calls, failures, held, incarnation,
-    budget.c or 0, budget.r or 0}, changed or created
+    budget.c or 0, budget.r or 0, news and 1 or 0}, news
 end
 
 local key = logging and 3 or 1
@@ -271,6 +274,9 @@ end
 -- that went back (the store lost or rolled back its data) means anything
 -- may have.
 local position, since = 0, {}
+for i = 1, tonumber(ARGV[10]) do
+  changed_names[#changed_names + 1] = ARGV[HEADER + synced * PER + i]
+end
 if logging then
   for _, name in ipairs(changed_names) do
     position = redis.call('INCR', KEYS[1])

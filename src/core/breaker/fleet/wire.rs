@@ -13,9 +13,10 @@ use std::time::Duration;
 
 static ROUND: LazyLock<Script> = LazyLock::new(|| Script::new(include_str!("round.lua")));
 
-/// The change log's counter and zset. Outside every breaker's hash slot:
-/// only a single server (or Sentinel's master) keeps the log.
-const LOG_KEYS: [&str; 2] = ["baldur:cb:log:position", "baldur:cb:log:changed"];
+/// The change log's counter and zset, in one hash slot of their own: a
+/// single server's round script keeps it with the breakers; a cluster's
+/// round ends with a script of its own for it.
+pub const LOG_KEYS: [&str; 2] = ["{baldur:cb:log}:position", "{baldur:cb:log}:changed"];
 
 /// The retry budget's span in the fleet's record, in one-second buckets.
 const BUDGET_SPAN: Duration = RETRY_BUDGET_SPAN;
@@ -34,6 +35,8 @@ pub struct RoundHeader<'a> {
     pub probe_lease: Duration,
     /// How long a granted, unused slot stays reserved.
     pub unused_probe_lease: Duration,
+    /// Breakers changed by other scripts, for this one's log to name.
+    pub also_changed: &'a [String],
 }
 
 /// One script call of a round.
@@ -54,8 +57,9 @@ pub struct RoundReply {
     pub log_position: u64,
     /// Breakers changed since the position sent.
     pub changed: Changed,
-    /// One answer per synced breaker, in order.
-    pub inboxes: Vec<Inbox>,
+    /// One answer per synced breaker, in order, and whether its record
+    /// changed (or was created) in this script.
+    pub inboxes: Vec<(Inbox, bool)>,
     /// `(version, incarnation)` per checked breaker, in order.
     pub versions: Vec<(u64, u64)>,
 }
@@ -96,12 +100,16 @@ impl RoundRequest {
             .arg(header.probe_lease.as_millis() as u64)
             .arg(header.unused_probe_lease.as_millis() as u64)
             .arg(BUDGET_SPAN.as_millis() as u64 / BUDGET_BUCKETS)
-            .arg(BUDGET_BUCKETS);
+            .arg(BUDGET_BUCKETS)
+            .arg(header.also_changed.len());
         for (breaker, outbox) in synced {
             for key in keys(breaker.name()) {
                 invocation.key(key);
             }
             push_zone(&mut invocation, breaker, outbox);
+        }
+        for name in header.also_changed {
+            invocation.arg(name.as_str());
         }
         for breaker in checked {
             invocation.key(keys(breaker.name())[0].clone());
@@ -215,7 +223,10 @@ pub fn parse_round(reply: &Value) -> Result<RoundReply, StoreError> {
         };
         let inboxes = array(Some(inboxes))?
             .iter()
-            .map(|zone| parse_inbox(array(Some(zone))?))
+            .map(|zone| {
+                let zone = array(Some(zone))?;
+                Some((parse_inbox(zone)?, number(zone.get(9))? == 1))
+            })
             .collect::<Option<_>>()?;
         let versions = array(Some(versions))?
             .chunks(2)
