@@ -59,9 +59,9 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(call::protect_with_meta, m)?)?;
     m.add_function(wrap_pyfunction!(call::call_with_meta, m)?)?;
     m.add_function(wrap_pyfunction!(zone::set_default_timeout, m)?)?;
+    m.add_function(wrap_pyfunction!(zone::set_retry_budget, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::configure_breakers, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::register_breaker, m)?)?;
-    m.add_function(wrap_pyfunction!(zone::set_retry_budget, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::force_open, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::force_close, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::reset, m)?)?;
