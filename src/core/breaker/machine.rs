@@ -247,22 +247,8 @@ impl CircuitBreaker {
         }
     }
 
-    /// As [`CircuitBreaker::on_success`], for the first attempt of a call
-    /// that counts towards the retry budget: one clock read for both.
-    #[inline]
-    pub fn on_success_counting_call(&self, permit: Permit) {
-        if permit.probe {
-            self.probe_succeeded(permit);
-            self.count_call();
-        } else {
-            let now = self.clock.now();
-            self.window.record(now, false);
-            self.retries.record(now, false);
-        }
-    }
-
     #[cold]
-    fn probe_succeeded(&self, permit: Permit) {
+    pub(super) fn probe_succeeded(&self, permit: Permit) {
         let now = self.clock.now();
         self.decide(|inner| {
             let (generation, state) = unpack(self.word.load(Ordering::Acquire));

@@ -2,7 +2,7 @@
 //! few seconds, this worker's or, when breaker state is shared, the
 //! fleet's (they ride the breaker's sync: no round trip of their own).
 
-use super::CircuitBreaker;
+use super::{CircuitBreaker, Permit};
 use crate::core::clock::to_nanos;
 use crate::core::window::Totals;
 use std::time::Duration;
@@ -20,6 +20,20 @@ impl CircuitBreaker {
     #[inline]
     pub fn count_call(&self) {
         self.retries.record(self.clock.now(), false);
+    }
+
+    /// As [`CircuitBreaker::on_success`], for the first attempt of a call
+    /// that counts towards the retry budget: one clock read for both.
+    #[inline]
+    pub fn on_success_counting_call(&self, permit: Permit) {
+        if permit.probe {
+            self.probe_succeeded(permit);
+            self.count_call();
+        } else {
+            let now = self.clock.now();
+            self.window.record(now, false);
+            self.retries.record(now, false);
+        }
     }
 
     /// A retry was allowed: it spends from the retry budget.
