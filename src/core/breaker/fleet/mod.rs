@@ -261,15 +261,26 @@ impl BreakerSync {
     /// Marks what the change log names for a refresh; returns whether it
     /// named any breaker of this worker.
     fn read_log(&self, breakers: &[Arc<CircuitBreaker>], reply: RoundReply) -> bool {
-        self.log_position
-            .store(reply.log_position, Ordering::Release);
         let named: HashSet<String> = match reply.changed {
-            Changed::Nothing => return false,
-            Changed::Named(names) => names.into_iter().collect(),
             Changed::Everything => {
+                // The log restarted lower: its new position is the one to
+                // read from.
+                self.log_position
+                    .store(reply.log_position, Ordering::Release);
                 breakers.iter().for_each(|b| b.link().request_refresh());
                 return !breakers.is_empty();
             }
+            // Two rounds may overlap (an operator's action runs one at
+            // once): the later position read stands.
+            _ if self
+                .log_position
+                .fetch_max(reply.log_position, Ordering::AcqRel)
+                > reply.log_position =>
+            {
+                return false;
+            }
+            Changed::Nothing => return false,
+            Changed::Named(names) => names.into_iter().collect(),
         };
         let mut any = false;
         for breaker in breakers {
