@@ -385,9 +385,12 @@ def test_a_record_redis_took_too_late_is_kept_once(on_redis: RedisServer, zone_n
 
 
 def _record_script() -> str:
-    """The record script as Baldur sends it (its shared part first)."""
+    """The record script as Baldur sends it (the keys first, the helpers in
+    the branch that makes room)."""
     lua = Path(__file__).resolve().parent.parent / "src/core/dlq/lua"
-    return (lua / "common.lua").read_text() + "\n" + (lua / "record.lua").read_text()
+    helpers = (lua / "common.lua").read_text()
+    body = (lua / "record.lua").read_text().replace("-- {helpers}", helpers)
+    return (lua / "keys.lua").read_text() + "\n" + body
 
 
 def _record_with_token(server: RedisServer, zone: str, token: str, cap: int = 1000) -> bytes:

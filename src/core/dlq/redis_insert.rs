@@ -7,14 +7,19 @@ use crate::core::dlq::entry::{Entry, Eviction, NewEntry, Overflow};
 use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId};
 use crate::core::dlq::redis_record::stream_fields;
 use crate::core::dlq::redis_round_trip::TokenUse;
-use crate::core::dlq::redis_streams::{with_keys, RedisDlq, COMMON};
+use crate::core::dlq::redis_streams::{with_keys, RedisDlq, KEYS};
 use crate::core::dlq::store::{DlqError, DlqStore};
 use redis::Script;
 use std::sync::atomic::Ordering;
 use std::sync::LazyLock;
 
-static RECORD: LazyLock<Script> =
-    LazyLock::new(|| Script::new(&format!("{COMMON}\n{}", include_str!("lua/record.lua"))));
+/// The record script: the helpers that make room go inside the branch that
+/// needs them, so a record within its cap does not define them.
+static RECORD: LazyLock<Script> = LazyLock::new(|| {
+    let body =
+        include_str!("lua/record.lua").replace("-- {helpers}", include_str!("lua/common.lua"));
+    Script::new(&format!("{KEYS}\n{body}"))
+});
 
 /// An entry that came from another store, kept as it was.
 #[derive(Debug, Clone, Copy)]

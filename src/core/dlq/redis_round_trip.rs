@@ -1,21 +1,26 @@
 //! One record, one round trip: the record script and the domain index
-//! (`SADD`, and `SCARD` for the overall cap's reach) sent as one pipeline.
+//! (`SADD`, and `SCARD` for the overall cap's reach).
 //!
 //! On a single node, from a thread outside the runtime (a Python caller with
-//! the GIL released), the pipeline goes on the thread's own connection: one
-//! write and one read, with no hand-off to the runtime's connection task
-//! and back (two thread wake-ups that cost more than the round trip on a
-//! small machine). A Cluster or Sentinel keeps the runtime's connection:
-//! the index lives on its own slot, so there it is a second request, sent
+//! the GIL released), the script goes on the thread's own connection with
+//! the index as its seventh key: one command, one write and one read, with
+//! no hand-off to the runtime's connection task and back (two thread
+//! wake-ups that cost more than the round trip on a small machine). A
+//! Cluster or Sentinel keeps the runtime's connection: the index lives on
+//! its own slot, so there it is a second request (`SADD`, `SCARD`), sent
 //! together with the script.
 
 use crate::core::dlq::redis_keys::DOMAINS_KEY;
 use crate::core::dlq::redis_streams::RedisDlq;
 use crate::core::dlq::store::DlqError;
-use redis::{ErrorKind, ScriptInvocation, ServerErrorKind};
+use redis::ScriptInvocation;
 
-/// What `record.lua` answers: status, stream id, evicted, compressed.
+/// What `record.lua` answers: status, stream id, evicted, compressed (and
+/// the number of domains, read when the script kept the index).
 pub(super) type ScriptReply = (String, String, u64, u64);
+
+/// `record.lua`'s answer in full.
+type FullReply = (String, String, u64, u64, u64);
 
 /// What a record's sends may assume about its token.
 #[derive(Debug, Clone, Copy)]
@@ -45,24 +50,14 @@ impl RedisDlq {
             let mut first = token.new_token;
             return callers
                 .run(|connection| {
-                    let invocation = invocation(!std::mem::take(&mut first));
-                    let mut pipe = redis::pipe();
-                    pipe.sadd(DOMAINS_KEY, &zone)
-                        .ignore()
-                        .scard(DOMAINS_KEY)
-                        .invoke_script(&invocation);
-                    match pipe.query(connection) {
-                        // A Redis that restarted has forgotten the script
-                        // (nothing of it ran): loaded, then the whole
-                        // pipeline again (the index is idempotent).
-                        Err(error)
-                            if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
-                        {
-                            invocation.load(connection)?;
-                            pipe.query(connection)
-                        }
-                        answered => answered,
-                    }
+                    let mut invocation = invocation(!std::mem::take(&mut first));
+                    invocation.key(DOMAINS_KEY).arg(&zone);
+                    // `invoke` loads a script Redis has forgotten (a restart:
+                    // nothing of it ran) and sends it again.
+                    let answered: redis::RedisResult<FullReply> = invocation.invoke(connection);
+                    answered.map(|(status, id, evicted, compressed, domains)| {
+                        (domains, (status, id, evicted, compressed))
+                    })
                 })
                 .map_err(|error| self.failure(error.to_string()));
         }
@@ -73,10 +68,11 @@ impl RedisDlq {
             pipe.sadd(DOMAINS_KEY, zone).ignore().scard(DOMAINS_KEY);
             let (indexed, recorded) = futures_util::future::join(
                 pipe.query_async::<(u64,)>(&mut index),
-                invocation.invoke_async(&mut record),
+                invocation.invoke_async::<FullReply>(&mut record),
             )
             .await;
-            Ok((indexed?.0, recorded?))
+            let (status, id, evicted, compressed, _) = recorded?;
+            Ok((indexed?.0, (status, id, evicted, compressed)))
         })
     }
 }

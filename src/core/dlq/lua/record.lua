@@ -6,11 +6,20 @@
 -- record whose answer was lost, sent again, or kept locally too and
 -- flushed later). A new token's first send cannot be here: '' skips the
 -- look-up.
+-- On a single node KEYS[7] is the domain index, ARGV[16] the domain: the
+-- script adds it and answers how many there are (a cluster keeps the index
+-- on its own slot and sends SADD and SCARD beside the script).
+-- Answers status, stream id, evicted, compressed, domains (0 without KEYS[7]).
+local domains = 0
+if KEYS[7] then
+  redis.call('SADD', KEYS[7], ARGV[16])
+  domains = redis.call('SCARD', KEYS[7])
+end
 local token = ARGV[14]
 if token ~= '' and ARGV[15] == '1' then
   local known = redis.call('HGET', TOKENS, token)
-  if known then return {'duplicate', known, 0, 0} end
-  if redis.call('ZSCORE', GONE, token) then return {'duplicate', 'gone', 0, 0} end
+  if known then return {'duplicate', known, 0, 0, domains} end
+  if redis.call('ZSCORE', GONE, token) then return {'duplicate', 'gone', 0, 0, domains} end
 end
 local cap, overflow = tonumber(ARGV[1]), ARGV[2]
 local evicted = 0
@@ -20,7 +29,8 @@ if length == 0 and redis.call('EXISTS', STREAM) == 0 then
   redis.call('XGROUP', 'CREATE', STREAM, 'replayers', '0', 'MKSTREAM')
 end
 if length >= cap then
-  if overflow == 'reject' then return {'full', '', 0, 0} end
+  if overflow == 'reject' then return {'full', '', 0, 0, domains} end
+  -- {helpers}
   evicted = make_room(length + 1 - cap, overflow == 'compress_oldest')
 end
 local sid = redis.call('XADD', STREAM, '*',
@@ -48,4 +58,4 @@ end
 redis.call('HSET', STATES, sid, state)
 local compressed = 0
 if overflow == 'compress_oldest' then compressed = evicted end
-return {'ok', sid, evicted, compressed}
+return {'ok', sid, evicted, compressed, domains}
