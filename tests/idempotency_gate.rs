@@ -5,8 +5,8 @@
 use baldur::core::clock::ManualClock;
 use baldur::core::idempotency::gate::{DEFAULT_EXECUTION_TTL_SECONDS, DEFAULT_MEMORY_TTL_SECONDS};
 use baldur::core::idempotency::{
-    Claim, ClaimOutcome, IdempotencyGate, IdempotencyStore, MemoryStore, Owner, RecordState,
-    Refusal, StoreError,
+    Claim, ClaimKey, ClaimOutcome, IdempotencyGate, IdempotencyStore, MemoryStore, Owner,
+    RecordState, Refusal, StoreError,
 };
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
@@ -283,5 +283,57 @@ fn racing_threads_on_distinct_keys_all_claim() {
     for i in 0..THREADS {
         let again = claim(&gate, &format!("k{i}"), None).unwrap_err();
         assert_eq!(again, Refusal::Duplicate(RecordState::Completed));
+    }
+}
+
+#[test]
+fn the_gates_own_memory_store_forgets_its_claims_when_gone_back_to() {
+    let (_clock, shared) = ManualClock::shared();
+    let gate = IdempotencyGate::in_memory(shared.clone());
+    let held = claim(&gate, "k", None).unwrap();
+    assert_eq!(
+        claim(&gate, "k", None).unwrap_err(),
+        Refusal::Duplicate(RecordState::InProgress)
+    );
+    let other = Arc::new(MemoryStore::new(shared.clone()));
+    gate.set_store(other.clone());
+    let on_other = claim(&gate, "k", None).unwrap();
+    assert_eq!(other.len(), 1);
+    // Back on its own store, emptied: neither claim is known there.
+    gate.use_own_memory(shared);
+    assert_eq!(gate.complete(&held), Ok(false));
+    assert_eq!(gate.complete(&on_other), Ok(false));
+    let fresh = claim(&gate, "k", None).unwrap();
+    assert_eq!(gate.complete(&fresh), Ok(true));
+    assert_eq!(
+        claim(&gate, "k", None).unwrap_err(),
+        Refusal::Duplicate(RecordState::Completed)
+    );
+    assert_eq!(other.len(), 1, "the other store was left alone");
+}
+
+#[test]
+fn the_gates_own_store_holds_long_and_short_keys_alike() {
+    let (_clock, shared) = ManualClock::shared();
+    let gate = IdempotencyGate::in_memory(shared);
+    let long = "k".repeat(200);
+    for key in [
+        ClaimKey::joined("ns", &long),
+        ClaimKey::joined("ns", "short"),
+    ] {
+        let held = gate.claim(key.clone(), None, EXEC).unwrap();
+        // The same key, spelt out whole, is the same record.
+        let spelt = key.as_str().to_owned();
+        assert_eq!(
+            gate.claim(spelt.clone(), None, EXEC).unwrap_err(),
+            Refusal::Duplicate(RecordState::InProgress)
+        );
+        assert_eq!(gate.release(&held), Ok(true));
+        let again = gate.claim(spelt, None, EXEC).unwrap();
+        assert_eq!(gate.complete(&again), Ok(true));
+        assert_eq!(
+            gate.claim(key, None, EXEC).unwrap_err(),
+            Refusal::Duplicate(RecordState::Completed)
+        );
     }
 }

@@ -4,7 +4,7 @@
 
 use crate::core::control::KILL_SWITCH;
 use crate::core::error::positive_seconds;
-use crate::core::idempotency::{Claim, Refusal};
+use crate::core::idempotency::{Claim, ClaimKey, Refusal};
 use crate::core::metrics::registry::METRICS;
 pub(crate) use crate::core::process::idempotency::HeldClaim;
 use crate::core::process::idempotency::{self, GATE};
@@ -198,7 +198,7 @@ impl IdempotencySpec {
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         given: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<(ClaimRequest, String)> {
+    ) -> PyResult<(ClaimRequest, ClaimKey)> {
         let key = self.key_of(py, args, kwargs, given)?;
         let fingerprint = match &self.fingerprint {
             Some(fingerprint) => Some(fingerprint.call1(py, (args, kwargs))?.extract::<u64>(py)?),
@@ -225,13 +225,9 @@ impl IdempotencySpec {
         Ok((request, namespaced))
     }
 
-    /// `namespace:key`, in one allocation of the right size.
-    fn namespaced(&self, key: &str) -> String {
-        let mut namespaced = String::with_capacity(self.namespace.len() + 1 + key.len());
-        namespaced.push_str(&self.namespace);
-        namespaced.push(':');
-        namespaced.push_str(key);
-        namespaced
+    /// `namespace:key`, kept in the claim itself when short.
+    fn namespaced(&self, key: &str) -> ClaimKey {
+        ClaimKey::joined(&self.namespace, key)
     }
 
     /// What the store said, as the caller sees it: a held claim, a
@@ -268,7 +264,7 @@ impl IdempotencySpec {
             Err(Refusal::Unavailable(error)) if self.fail_open => {
                 let message = format!("{error}; running unclaimed (fail_open=True)");
                 let key = self.namespaced(&key_text.to_string_lossy());
-                idempotency::emit("idempotency.claim_failed", &key, &message);
+                idempotency::emit("idempotency.claim_failed", key.as_str(), &message);
                 Ok(None)
             }
             Err(Refusal::Unavailable(error)) => {

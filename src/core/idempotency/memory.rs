@@ -42,7 +42,7 @@ struct Tables {
 }
 
 impl Tables {
-    fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut Record> {
+    fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Record> {
         match self.young.get_mut(hash, key) {
             Some(record) => Some(record),
             None => self.old.get_mut(hash, key),
@@ -111,6 +111,16 @@ impl MemoryStore {
         self.len() == 0
     }
 
+    /// Drops every record, live or not (the gate's store made fresh).
+    pub fn clear(&self) {
+        for shard in self.shards.iter() {
+            *shard.0.lock() = Tables::default();
+        }
+        self.next_sweep_at.store(0, Ordering::Relaxed);
+        self.len_after_sweep.store(0, Ordering::Relaxed);
+        self.inserted_since_sweep.store(0, Ordering::Relaxed);
+    }
+
     /// Drops every expired record now.
     pub fn sweep(&self) {
         let now = self.clock.now();
@@ -161,10 +171,19 @@ impl MemoryStore {
     }
 }
 
-impl IdempotencyStore for MemoryStore {
-    fn claim(
+impl MemoryStore {
+    /// The store's hash of `key`, for the `*_hashed` operations: the gate
+    /// hashes a claim's key once, and its completion uses the same hash.
+    #[inline]
+    pub(super) fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    /// [`IdempotencyStore::claim`] of a key this store hashed to `hash`.
+    pub(super) fn claim_hashed(
         &self,
-        key: &str,
+        hash: u64,
+        key: &[u8],
         owner: Owner,
         fingerprint: Option<u64>,
         execution_ttl: Duration,
@@ -177,7 +196,6 @@ impl IdempotencyStore for MemoryStore {
             has_fingerprint: fingerprint.is_some(),
             state: RecordState::InProgress,
         };
-        let hash = self.hasher.hash_one(key);
         let mut tables = self.shard(hash).lock();
         let (outcome, inserted) = match tables.get_mut(hash, key) {
             Some(existing) if existing.expires_at > now => {
@@ -217,9 +235,15 @@ impl IdempotencyStore for MemoryStore {
         Ok(outcome)
     }
 
-    fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
+    /// [`IdempotencyStore::complete`] of a key this store hashed to `hash`.
+    pub(super) fn complete_hashed(
+        &self,
+        hash: u64,
+        key: &[u8],
+        owner: Owner,
+        memory_ttl: Duration,
+    ) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        let hash = self.hasher.hash_one(key);
         Ok(match self.shard(hash).lock().get_mut(hash, key) {
             Some(record) if record.owner == owner && record.state == RecordState::InProgress => {
                 record.state = RecordState::Completed;
@@ -230,11 +254,39 @@ impl IdempotencyStore for MemoryStore {
         })
     }
 
-    fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
-        let hash = self.hasher.hash_one(key);
+    /// [`IdempotencyStore::release`] of a key this store hashed to `hash`.
+    pub(super) fn release_hashed(
+        &self,
+        hash: u64,
+        key: &[u8],
+        owner: Owner,
+    ) -> Result<bool, StoreError> {
         let held =
             |record: &Record| record.owner == owner && record.state == RecordState::InProgress;
         let mut tables = self.shard(hash).lock();
         Ok(tables.young.remove_if(hash, key, held) || tables.old.remove_if(hash, key, held))
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    fn claim(
+        &self,
+        key: &str,
+        owner: Owner,
+        fingerprint: Option<u64>,
+        execution_ttl: Duration,
+    ) -> Result<ClaimOutcome, StoreError> {
+        let key = key.as_bytes();
+        self.claim_hashed(self.hash(key), key, owner, fingerprint, execution_ttl)
+    }
+
+    fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
+        let key = key.as_bytes();
+        self.complete_hashed(self.hash(key), key, owner, memory_ttl)
+    }
+
+    fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {
+        let key = key.as_bytes();
+        self.release_hashed(self.hash(key), key, owner)
     }
 }

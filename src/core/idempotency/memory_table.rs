@@ -42,6 +42,11 @@ struct Slot {
 pub(super) struct Table {
     slots: HashTable<Slot>,
     keys: Vec<u8>,
+    /// The buffer the last sweep moved keys out of, kept for the next
+    /// sweep to move them into: a fresh buffer each sweep cost its pages'
+    /// faults and zeroing, then a copy of the whole buffer as the next
+    /// inserts outgrew its exact size.
+    spare: Vec<u8>,
 }
 
 /// The table's key buffer would pass 4 GiB.
@@ -53,7 +58,7 @@ impl Table {
         self.slots.len()
     }
 
-    pub(super) fn get_mut(&mut self, hash: u64, key: &str) -> Option<&mut Record> {
+    pub(super) fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Record> {
         let keys = &self.keys;
         self.slots
             .find_mut(hash, |slot| is(keys, slot, hash, key))
@@ -61,11 +66,11 @@ impl Table {
     }
 
     /// Inserts a record for a key the table does not hold.
-    pub(super) fn insert(&mut self, hash: u64, key: &str, record: Record) -> Result<(), Full> {
+    pub(super) fn insert(&mut self, hash: u64, key: &[u8], record: Record) -> Result<(), Full> {
         if !self.has_room_for(key.len()) {
             return Err(Full);
         }
-        self.insert_bytes(hash, key.as_bytes(), record);
+        self.insert_bytes(hash, key, record);
         Ok(())
     }
 
@@ -91,7 +96,7 @@ impl Table {
     pub(super) fn remove_if(
         &mut self,
         hash: u64,
-        key: &str,
+        key: &[u8],
         remove: impl FnOnce(&Record) -> bool,
     ) -> bool {
         let keys = &self.keys;
@@ -107,12 +112,14 @@ impl Table {
         }
     }
 
-    /// Keeps the records `keep` says to, their keys moved into a buffer
-    /// of their own (what the dropped records' keys took is freed).
+    /// Keeps the records `keep` says to, their keys moved into the spare
+    /// buffer (what the dropped records' keys took is reused).
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Record) -> bool) {
-        let old = std::mem::take(&mut self.keys);
+        let mut fresh = std::mem::take(&mut self.spare);
+        fresh.clear();
         // At most what the old buffer held: grown once, not doubled through.
-        self.keys.reserve_exact(old.len());
+        fresh.reserve(self.keys.len());
+        let old = std::mem::replace(&mut self.keys, fresh);
         let keys = &mut self.keys;
         self.slots.retain(|slot| {
             if !keep(&slot.record) {
@@ -124,6 +131,7 @@ impl Table {
             keys.extend_from_slice(bytes);
             true
         });
+        self.spare = old;
     }
 
     /// Moves every record into `other` (which holds none of these keys),
@@ -150,6 +158,6 @@ impl Table {
     }
 }
 
-fn is(keys: &[u8], slot: &Slot, hash: u64, key: &str) -> bool {
-    slot.hash == hash && &keys[slot.at as usize..(slot.at + slot.len) as usize] == key.as_bytes()
+fn is(keys: &[u8], slot: &Slot, hash: u64, key: &[u8]) -> bool {
+    slot.hash == hash && &keys[slot.at as usize..(slot.at + slot.len) as usize] == key
 }

@@ -2,12 +2,14 @@
 //! owner tokens over a store trait; the memory store lives here, the Redis
 //! store implements the same three operations atomically.
 
+mod claim_key;
 pub mod gate;
 pub mod memory;
 mod memory_table;
 pub mod redis;
 pub mod store;
 
+pub use claim_key::ClaimKey;
 pub use gate::{Claim, IdempotencyGate, Refusal};
 pub use memory::MemoryStore;
 pub use redis::RedisIdempotencyStore;

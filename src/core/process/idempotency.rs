@@ -5,7 +5,7 @@
 
 use crate::core::clock::process_clock;
 use crate::core::events::{Event, EVENTS};
-use crate::core::idempotency::{Claim, IdempotencyGate, MemoryStore, StoreError, UnreachableStore};
+use crate::core::idempotency::{Claim, IdempotencyGate, StoreError, UnreachableStore};
 use crate::core::process::{wal, RUNTIME};
 use crate::core::store::wal::Pending;
 use parking_lot::Mutex;
@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 /// The process's idempotency gate; the memory store until a shared one is
 /// configured.
 pub static GATE: LazyLock<IdempotencyGate> =
-    LazyLock::new(|| IdempotencyGate::new(Arc::new(MemoryStore::new(process_clock()))));
+    LazyLock::new(|| IdempotencyGate::in_memory(process_clock()));
 
 /// Completions and releases still travelling to a remote store; the exit
 /// hook waits for them before the runtime stops.
@@ -25,7 +25,7 @@ static IN_FLIGHT: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
 /// Puts the gate back on a fresh memory store (a shared store is
 /// unconfigured, or a drill's fault is over).
 pub fn use_memory_store() {
-    GATE.set_store(Arc::new(MemoryStore::new(process_clock())));
+    GATE.use_own_memory(process_clock());
 }
 
 /// A drill: every claim fails as if the store's service were down.
