@@ -2,11 +2,18 @@
 //! end to end in one buffer rather than one allocation each. A store of a
 //! memory TTL's worth of keys then allocates nothing per claim (each
 //! allocation otherwise reused a chunk a sweep had freed, far out of the
-//! cache), and a sweep moves the surviving keys into a fresh buffer.
+//! cache), and a sweep moves the surviving keys into the buffer the
+//! previous sweep emptied.
+//!
+//! Laid out as indexmap is: the hash table holds only each entry's place
+//! (four bytes), the entries lie in insertion order in a vector of their
+//! own. A new key's lookup probes the small table, which stays in the cache
+//! where a table of whole entries (megabytes) did not, and an insert
+//! appends instead of writing a far-off place; an entry is read only when
+//! its key is found.
 
 use crate::core::clock::Nanos;
 use crate::core::idempotency::store::{Owner, RecordState};
-use hashbrown::hash_table::Entry;
 use hashbrown::HashTable;
 
 /// What the store knows of one key.
@@ -40,7 +47,11 @@ struct Slot {
 /// Records by key (hashed by the caller, with the store's seed).
 #[derive(Debug, Default)]
 pub(super) struct Table {
-    slots: HashTable<Slot>,
+    /// Each entry's place in `slots`, found by its hash.
+    places: HashTable<u32>,
+    /// The entries, in the order they came (a removal moves the last one
+    /// into the hole).
+    slots: Vec<Slot>,
     keys: Vec<u8>,
     /// The buffer the last sweep moved keys out of, kept for the next
     /// sweep to move them into: a fresh buffer each sweep cost its pages'
@@ -49,7 +60,7 @@ pub(super) struct Table {
     spare: Vec<u8>,
 }
 
-/// The table's key buffer would pass 4 GiB.
+/// The table's key buffer would pass 4 GiB, or its entries 4 billion.
 #[derive(Debug)]
 pub(super) struct Full;
 
@@ -59,36 +70,42 @@ impl Table {
     }
 
     pub(super) fn get_mut(&mut self, hash: u64, key: &[u8]) -> Option<&mut Record> {
-        let keys = &self.keys;
-        self.slots
-            .find_mut(hash, |slot| is(keys, slot, hash, key))
-            .map(|slot| &mut slot.record)
+        let (slots, keys) = (&mut self.slots, &self.keys);
+        let place = *self
+            .places
+            .find(hash, |&place| is(keys, &slots[place as usize], hash, key))?;
+        Some(&mut slots[place as usize].record)
     }
 
     /// Inserts a record for a key the table does not hold.
     pub(super) fn insert(&mut self, hash: u64, key: &[u8], record: Record) -> Result<(), Full> {
-        if !self.has_room_for(key.len()) {
+        if !self.has_room_for(1, key.len()) {
             return Err(Full);
         }
         self.insert_bytes(hash, key, record);
         Ok(())
     }
 
-    /// Whether `more` bytes of keys still fit the buffer's 32-bit offsets.
-    pub(super) fn has_room_for(&self, more: usize) -> bool {
-        self.keys.len().saturating_add(more) <= u32::MAX as usize
+    /// Whether `entries` more entries and `bytes` more bytes of keys still
+    /// fit the 32-bit places and offsets.
+    fn has_room_for(&self, entries: usize, bytes: usize) -> bool {
+        self.keys.len().saturating_add(bytes) <= u32::MAX as usize
+            && self.slots.len().saturating_add(entries) <= u32::MAX as usize
     }
 
-    // Callers check `has_room_for` first, so the offsets fit in 32 bits.
+    // Callers check `has_room_for` first, so places and offsets fit in 32 bits.
     fn insert_bytes(&mut self, hash: u64, key: &[u8], record: Record) {
-        let slot = Slot {
+        let place = self.slots.len() as u32;
+        self.slots.push(Slot {
             hash,
             at: self.keys.len() as u32,
             len: key.len() as u32,
             record,
-        };
+        });
         self.keys.extend_from_slice(key);
-        self.slots.insert_unique(hash, slot, |slot| slot.hash);
+        let slots = &self.slots;
+        self.places
+            .insert_unique(hash, place, |&place| slots[place as usize].hash);
     }
 
     /// Removes the key's record if `remove` says so; its bytes stay in the
@@ -99,21 +116,33 @@ impl Table {
         key: &[u8],
         remove: impl FnOnce(&Record) -> bool,
     ) -> bool {
-        let keys = &self.keys;
-        match self
-            .slots
-            .entry(hash, |slot| is(keys, slot, hash, key), |slot| slot.hash)
-        {
-            Entry::Occupied(found) if remove(&found.get().record) => {
-                found.remove();
-                true
-            }
-            _ => false,
+        let (slots, keys) = (&self.slots, &self.keys);
+        let Ok(found) = self
+            .places
+            .find_entry(hash, |&place| is(keys, &slots[place as usize], hash, key))
+        else {
+            return false;
+        };
+        let place = *found.get() as usize;
+        if !remove(&slots[place].record) {
+            return false;
         }
+        found.remove();
+        let last = self.slots.len() - 1;
+        self.slots.swap_remove(place);
+        if place != last {
+            // The last entry moved into the hole: its place says so.
+            let moved = self.slots[place].hash;
+            if let Some(at) = self.places.find_mut(moved, |&at| at as usize == last) {
+                *at = place as u32;
+            }
+        }
+        true
     }
 
     /// Keeps the records `keep` says to, their keys moved into the spare
-    /// buffer (what the dropped records' keys took is reused).
+    /// buffer (what the dropped records' keys took is reused), and finds
+    /// the survivors' new places.
     pub(super) fn retain(&mut self, mut keep: impl FnMut(&Record) -> bool) {
         let mut fresh = std::mem::take(&mut self.spare);
         fresh.clear();
@@ -121,7 +150,7 @@ impl Table {
         fresh.reserve(self.keys.len());
         let old = std::mem::replace(&mut self.keys, fresh);
         let keys = &mut self.keys;
-        self.slots.retain(|slot| {
+        self.slots.retain_mut(|slot| {
             if !keep(&slot.record) {
                 return false;
             }
@@ -132,27 +161,32 @@ impl Table {
             true
         });
         self.spare = old;
+        self.places.clear();
+        let slots = &self.slots;
+        for (place, slot) in slots.iter().enumerate() {
+            self.places
+                .insert_unique(slot.hash, place as u32, |&at| slots[at as usize].hash);
+        }
     }
 
     /// Moves every record into `other` (which holds none of these keys),
     /// leaving this table empty with its memory kept for reuse. Nothing
-    /// moves (false) when `other`'s buffer has no room for these keys.
+    /// moves (false) when `other` has no room for them.
     pub(super) fn move_into(&mut self, other: &mut Table) -> bool {
-        if !other.has_room_for(self.keys.len()) {
+        if !other.has_room_for(self.slots.len(), self.keys.len()) {
             return false;
         }
-        // A first pass only looks each place up: the lookups are independent,
-        // so their cache misses overlap, and the inserts then find their
-        // places in the cache instead of stalling on each in turn.
-        for slot in self.slots.iter() {
-            std::hint::black_box(other.slots.find(slot.hash, |_| false).is_some());
-        }
-        other.slots.reserve(self.slots.len(), |slot| slot.hash);
+        let others = &other.slots;
+        other
+            .places
+            .reserve(self.slots.len(), |&at| others[at as usize].hash);
+        other.slots.reserve(self.slots.len());
         other.keys.reserve(self.keys.len());
-        for slot in self.slots.drain() {
+        for slot in self.slots.drain(..) {
             let key = &self.keys[slot.at as usize..(slot.at + slot.len) as usize];
             other.insert_bytes(slot.hash, key, slot.record);
         }
+        self.places.clear();
         self.keys.clear();
         true
     }
