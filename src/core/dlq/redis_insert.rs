@@ -7,19 +7,9 @@ use crate::core::dlq::entry::{Entry, Eviction, NewEntry, Overflow};
 use crate::core::dlq::redis_keys::{DomainKeys, RedisEntryId};
 use crate::core::dlq::redis_record::stream_fields;
 use crate::core::dlq::redis_round_trip::TokenUse;
-use crate::core::dlq::redis_streams::{with_keys, RedisDlq, KEYS};
+use crate::core::dlq::redis_streams::RedisDlq;
 use crate::core::dlq::store::{DlqError, DlqStore};
-use redis::Script;
 use std::sync::atomic::Ordering;
-use std::sync::LazyLock;
-
-/// The record script: the helpers that make room go inside the branch that
-/// needs them, so a record within its cap does not define them.
-static RECORD: LazyLock<Script> = LazyLock::new(|| {
-    let body =
-        include_str!("lua/record.lua").replace("-- {helpers}", include_str!("lua/common.lua"));
-    Script::new(&format!("{KEYS}\n{body}"))
-});
 
 /// An entry that came from another store, kept as it was.
 #[derive(Debug, Clone, Copy)]
@@ -118,30 +108,34 @@ impl RedisDlq {
             .created_ms
             .map(|c| c.to_string())
             .unwrap_or_default();
-        // `known`: the token may be in Redis already (see `record.lua`).
-        let invocation = |known: bool| {
-            let mut invocation = with_keys(&RECORD, &keys);
-            invocation
-                .arg(caps.max_per_zone)
-                .arg(caps.overflow.as_str())
-                .arg(carried.state)
-                .arg(carried.replays_left)
-                .arg(carried.last_error.unwrap_or(""))
-                .arg(&created);
-            for value in &fields {
-                invocation.arg(value);
-            }
-            invocation
-                .arg(carried.token.unwrap_or(""))
-                .arg(if known { "1" } else { "" });
-            invocation
-        };
+        let (cap, replays_left) = (
+            caps.max_per_zone.to_string(),
+            carried.replays_left.to_string(),
+        );
+        let [function, arguments, replayable, error_type, message, attempts, reason] = &fields;
+        // `record.lua`'s ARGV up to the token (the sends add the rest).
+        let argv: [&str; 14] = [
+            &cap,
+            caps.overflow.as_str(),
+            carried.state,
+            &replays_left,
+            carried.last_error.unwrap_or(""),
+            &created,
+            function,
+            arguments,
+            replayable,
+            error_type,
+            message,
+            attempts,
+            reason,
+            carried.token.unwrap_or(""),
+        ];
         let token_use = TokenUse {
             repeatable: carried.token.is_some(),
             new_token: carried.new_token,
         };
         let (domains, (status, stream_id, evicted, compressed)) =
-            self.send_record(new.zone.clone(), invocation, token_use)?;
+            self.send_record(&keys, &new.zone, &argv, token_use)?;
         self.domains_seen.store(domains, Ordering::Relaxed);
         if status == "full" {
             return Err(DlqError::Full {

@@ -10,10 +10,19 @@
 //! its own slot, so there it is a second request (`SADD`, `SCARD`), sent
 //! together with the script.
 
-use crate::core::dlq::redis_keys::DOMAINS_KEY;
-use crate::core::dlq::redis_streams::RedisDlq;
+use crate::core::dlq::redis_keys::{DomainKeys, DOMAINS_KEY};
+use crate::core::dlq::redis_streams::{with_keys, RedisDlq, KEYS};
 use crate::core::dlq::store::DlqError;
-use redis::ScriptInvocation;
+use redis::{ErrorKind, Script, ServerErrorKind};
+use std::sync::LazyLock;
+
+/// The record script: the helpers that make room go inside the branch that
+/// needs them, so a record within its cap does not define them.
+static RECORD: LazyLock<Script> = LazyLock::new(|| {
+    let body =
+        include_str!("lua/record.lua").replace("-- {helpers}", include_str!("lua/common.lua"));
+    Script::new(&format!("{KEYS}\n{body}"))
+});
 
 /// What `record.lua` answers: status, stream id, evicted, compressed (and
 /// the number of domains, read when the script kept the index).
@@ -36,32 +45,58 @@ pub(super) struct TokenUse {
 }
 
 impl RedisDlq {
-    /// Sends the record of an entry of `zone`, with the domain index;
-    /// answers the number of domains and the script's reply. `invocation`
-    /// makes the script's call, told whether the token may be in Redis
-    /// already.
+    /// Sends the record of an entry of `zone` (`argv`: `record.lua`'s
+    /// arguments up to the token's), with the domain index; answers the
+    /// number of domains and the script's reply.
     pub(super) fn send_record(
         &self,
-        zone: String,
-        invocation: impl Fn(bool) -> ScriptInvocation<'static>,
+        keys: &DomainKeys,
+        zone: &str,
+        argv: &[&str],
         token: TokenUse,
     ) -> Result<(u64, ScriptReply), DlqError> {
         if let Some(callers) = self.callers().filter(|_| token.repeatable) {
             let mut first = token.new_token;
             return callers
                 .run(|connection| {
-                    let mut invocation = invocation(!std::mem::take(&mut first));
-                    invocation.key(DOMAINS_KEY).arg(&zone);
-                    // `invoke` loads a script Redis has forgotten (a restart:
-                    // nothing of it ran) and sends it again.
-                    let answered: redis::RedisResult<FullReply> = invocation.invoke(connection);
+                    // EVALSHA spelt out, in one buffer: a script invocation
+                    // would build its arguments, then copy them into one.
+                    let known = if std::mem::take(&mut first) { "" } else { "1" };
+                    let mut command = redis::cmd("EVALSHA");
+                    command.arg(RECORD.get_hash()).arg(7);
+                    for key in keys.all() {
+                        command.arg(key);
+                    }
+                    command.arg(DOMAINS_KEY);
+                    for value in argv {
+                        command.arg(*value);
+                    }
+                    command.arg(known).arg(zone);
+                    let answered: redis::RedisResult<FullReply> = match command.query(connection) {
+                        // A Redis that restarted has forgotten the script
+                        // (nothing of it ran): loaded, then sent again.
+                        Err(error)
+                            if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) =>
+                        {
+                            RECORD.prepare_invoke().load(connection)?;
+                            command.query(connection)
+                        }
+                        answered => answered,
+                    };
                     answered.map(|(status, id, evicted, compressed, domains)| {
                         (domains, (status, id, evicted, compressed))
                     })
                 })
                 .map_err(|error| self.failure(error.to_string()));
         }
-        let invocation = invocation(true);
+        // The runtime's connection (whose client may retry on its own):
+        // the token is looked up.
+        let mut invocation = with_keys(&RECORD, keys);
+        for value in argv {
+            invocation.arg(*value);
+        }
+        invocation.arg("1");
+        let zone = zone.to_owned();
         self.run(|c| async move {
             let (mut index, mut record) = (c.clone(), c);
             let mut pipe = redis::pipe();
