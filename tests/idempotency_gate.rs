@@ -337,3 +337,36 @@ fn the_gates_own_store_holds_long_and_short_keys_alike() {
         );
     }
 }
+
+#[test]
+fn the_gates_own_store_completes_claims_wherever_their_records_moved() {
+    // Enough claims for every shard to move its recent records into its
+    // main table several times between a claim and its completion.
+    const KEYS: u64 = 40_000;
+    let (_clock, shared) = ManualClock::shared();
+    let gate = IdempotencyGate::in_memory(shared);
+    let claims: Vec<Claim> = (0..KEYS)
+        .map(|i| gate.claim(ClaimKey::joined("ns", &i.to_string()), None, EXEC))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    for (i, claim) in claims.iter().enumerate().rev() {
+        if i % 3 == 0 {
+            assert_eq!(gate.release(claim), Ok(true), "{i}");
+        } else {
+            assert_eq!(gate.complete(claim), Ok(true), "{i}");
+        }
+        // Settled once: a second settlement finds nothing of its own.
+        assert_eq!(gate.complete(claim), Ok(false), "{i}");
+    }
+    for i in 0..KEYS {
+        let again = gate.claim(ClaimKey::joined("ns", &i.to_string()), None, EXEC);
+        if i % 3 == 0 {
+            assert!(again.is_ok(), "{i}: released, free again");
+        } else {
+            assert_eq!(
+                again.unwrap_err(),
+                Refusal::Duplicate(RecordState::Completed)
+            );
+        }
+    }
+}

@@ -204,7 +204,11 @@ impl IdempotencySpec {
             Some(fingerprint) => Some(fingerprint.call1(py, (args, kwargs))?.extract::<u64>(py)?),
             None => None,
         };
-        let key_text = key.str()?;
+        // A str key is its own text (most keys): no call to str().
+        let key_text = match key.cast_exact::<PyString>() {
+            Ok(text) => text.clone(),
+            Err(_) => key.str()?,
+        };
         let Ok(text) = key_text.to_str() else {
             // A lone surrogate (a bad decode upstream): no store can hold it.
             return Err(errors::idempotency_key(

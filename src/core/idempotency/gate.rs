@@ -25,9 +25,16 @@ pub struct Claim {
     key: ClaimKey,
     owner: Owner,
     took_over: bool,
-    /// The key's hash by the gate's own memory store, when the claim was
-    /// made there: its completion does not hash the key again.
-    hash: Option<u64>,
+    /// Where the gate's own memory store put the record, when the claim
+    /// was made there: its completion neither hashes the key again nor
+    /// (while the record is among the store's recent ones) looks it up.
+    own: Option<OwnRecord>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct OwnRecord {
+    hash: u64,
+    place: Option<u32>,
 }
 
 impl Claim {
@@ -48,7 +55,7 @@ impl Claim {
             key: key.into(),
             owner,
             took_over: false,
-            hash: None,
+            own: None,
         }
     }
 
@@ -198,8 +205,12 @@ impl IdempotencyGate {
         let owner = fastrand::u64(..);
         if let Some(own) = self.own_in_use() {
             let hash = own.hash(key.as_bytes());
-            let outcome = own.claim_hashed(hash, key.as_bytes(), owner, fingerprint, execution_ttl);
-            return Self::decide(key, owner, Some(hash), outcome);
+            let claimed = own.claim_hashed(hash, key.as_bytes(), owner, fingerprint, execution_ttl);
+            let (outcome, place) = match claimed {
+                Ok((outcome, place)) => (Ok(outcome), place),
+                Err(error) => (Err(error), None),
+            };
+            return Self::decide(key, owner, Some(OwnRecord { hash, place }), outcome);
         }
         let outcome =
             self.with_store(|store| store.claim(key.as_str(), owner, fingerprint, execution_ttl));
@@ -235,7 +246,7 @@ impl IdempotencyGate {
     fn decide(
         key: ClaimKey,
         owner: Owner,
-        hash: Option<u64>,
+        own: Option<OwnRecord>,
         outcome: Result<ClaimOutcome, StoreError>,
     ) -> Result<Claim, Refusal> {
         match outcome {
@@ -243,13 +254,13 @@ impl IdempotencyGate {
                 key,
                 owner,
                 took_over: false,
-                hash,
+                own,
             }),
             Ok(ClaimOutcome::TookOver) => Ok(Claim {
                 key,
                 owner,
                 took_over: true,
-                hash,
+                own,
             }),
             Ok(ClaimOutcome::Duplicate {
                 state,
@@ -278,8 +289,11 @@ impl IdempotencyGate {
     ) -> Result<bool, StoreError> {
         if let Some(own) = self.own_in_use() {
             let key = claim.key.as_bytes();
-            let hash = claim.hash.unwrap_or_else(|| own.hash(key));
-            return own.complete_hashed(hash, key, claim.owner, memory_ttl);
+            let (hash, place) = match claim.own {
+                Some(OwnRecord { hash, place }) => (hash, place),
+                None => (own.hash(key), None),
+            };
+            return own.complete_hashed(hash, place, key, claim.owner, memory_ttl);
         }
         self.with_store(|store| store.complete(claim.key(), claim.owner, memory_ttl))
     }
@@ -289,7 +303,9 @@ impl IdempotencyGate {
     pub fn release(&self, claim: &Claim) -> Result<bool, StoreError> {
         if let Some(own) = self.own_in_use() {
             let key = claim.key.as_bytes();
-            let hash = claim.hash.unwrap_or_else(|| own.hash(key));
+            let hash = claim
+                .own
+                .map_or_else(|| own.hash(key), |record| record.hash);
             return own.release_hashed(hash, key, claim.owner);
         }
         self.with_store(|store| store.release(claim.key(), claim.owner))

@@ -179,7 +179,9 @@ impl MemoryStore {
         self.hasher.hash_one(key)
     }
 
-    /// [`IdempotencyStore::claim`] of a key this store hashed to `hash`.
+    /// [`IdempotencyStore::claim`] of a key this store hashed to `hash`,
+    /// and where a new record went while it stays there (for
+    /// [`MemoryStore::complete_hashed`]).
     pub(super) fn claim_hashed(
         &self,
         hash: u64,
@@ -187,7 +189,7 @@ impl MemoryStore {
         owner: Owner,
         fingerprint: Option<u64>,
         execution_ttl: Duration,
-    ) -> Result<ClaimOutcome, StoreError> {
+    ) -> Result<(ClaimOutcome, Option<u32>), StoreError> {
         let now = self.clock.now();
         let fresh = Record {
             owner,
@@ -197,54 +199,70 @@ impl MemoryStore {
             state: RecordState::InProgress,
         };
         let mut tables = self.shard(hash).lock();
-        let (outcome, inserted) = match tables.get_mut(hash, key) {
+        let (outcome, place, inserted) = match tables.get_mut(hash, key) {
             Some(existing) if existing.expires_at > now => {
                 let same_payload = match (existing.fingerprint(), fingerprint) {
                     (Some(theirs), Some(ours)) => theirs == ours,
                     _ => true,
                 };
-                return Ok(ClaimOutcome::Duplicate {
+                let duplicate = ClaimOutcome::Duplicate {
                     state: existing.state,
                     same_payload,
-                });
+                };
+                return Ok((duplicate, None));
             }
             Some(expired) => {
                 let state = expired.state;
                 *expired = fresh;
                 match state {
-                    RecordState::InProgress => (ClaimOutcome::TookOver, false),
-                    RecordState::Completed => (ClaimOutcome::Claimed, false),
+                    RecordState::InProgress => (ClaimOutcome::TookOver, None, false),
+                    RecordState::Completed => (ClaimOutcome::Claimed, None, false),
                 }
             }
             None => {
-                if tables.young.insert(hash, key, fresh).is_err() {
+                let Ok(place) = tables.young.insert(hash, key, fresh) else {
                     return Err(StoreError(
-                        "the memory idempotency store holds 4 GiB of keys in one shard".into(),
+                        "the memory idempotency store holds 4 GiB of keys (or 4 billion) \
+                         in one shard"
+                            .into(),
                     ));
-                }
+                };
+                let mut place = Some(place);
                 if tables.young.len() >= YOUNG {
                     let Tables { young, old } = &mut *tables;
                     // No room in the main table: the recent ones stay apart.
-                    young.move_into(old);
+                    if young.move_into(old) {
+                        place = None;
+                    }
                 }
-                (ClaimOutcome::Claimed, true)
+                (ClaimOutcome::Claimed, place, true)
             }
         };
         drop(tables);
         self.maybe_sweep(now, inserted);
-        Ok(outcome)
+        Ok((outcome, place))
     }
 
     /// [`IdempotencyStore::complete`] of a key this store hashed to `hash`.
+    /// `place`: where the claim said its new record went.
     pub(super) fn complete_hashed(
         &self,
         hash: u64,
+        place: Option<u32>,
         key: &[u8],
         owner: Owner,
         memory_ttl: Duration,
     ) -> Result<bool, StoreError> {
         let now = self.clock.now();
-        Ok(match self.shard(hash).lock().get_mut(hash, key) {
+        let mut tables = self.shard(hash).lock();
+        let tables = &mut *tables;
+        let found = match place {
+            Some(place) if tables.young.owned_at(place, hash, owner).is_some() => {
+                tables.young.owned_at(place, hash, owner)
+            }
+            _ => tables.get_mut(hash, key),
+        };
+        Ok(match found {
             Some(record) if record.owner == owner && record.state == RecordState::InProgress => {
                 record.state = RecordState::Completed;
                 record.expires_at = now.saturating_add(to_nanos(memory_ttl));
@@ -278,11 +296,12 @@ impl IdempotencyStore for MemoryStore {
     ) -> Result<ClaimOutcome, StoreError> {
         let key = key.as_bytes();
         self.claim_hashed(self.hash(key), key, owner, fingerprint, execution_ttl)
+            .map(|(outcome, _)| outcome)
     }
 
     fn complete(&self, key: &str, owner: Owner, memory_ttl: Duration) -> Result<bool, StoreError> {
         let key = key.as_bytes();
-        self.complete_hashed(self.hash(key), key, owner, memory_ttl)
+        self.complete_hashed(self.hash(key), None, key, owner, memory_ttl)
     }
 
     fn release(&self, key: &str, owner: Owner) -> Result<bool, StoreError> {

@@ -77,13 +77,22 @@ impl Table {
         Some(&mut slots[place as usize].record)
     }
 
-    /// Inserts a record for a key the table does not hold.
-    pub(super) fn insert(&mut self, hash: u64, key: &[u8], record: Record) -> Result<(), Full> {
+    /// Inserts a record for a key the table does not hold; its place.
+    pub(super) fn insert(&mut self, hash: u64, key: &[u8], record: Record) -> Result<u32, Full> {
         if !self.has_room_for(1, key.len()) {
             return Err(Full);
         }
-        self.insert_bytes(hash, key, record);
-        Ok(())
+        Ok(self.insert_bytes(hash, key, record))
+    }
+
+    /// The record at `place` if it is `owner`'s on a key hashed `hash`:
+    /// where a claim's completion finds its record without a lookup (an
+    /// owner token is drawn per claim, so no other record carries it).
+    pub(super) fn owned_at(&mut self, place: u32, hash: u64, owner: Owner) -> Option<&mut Record> {
+        self.slots
+            .get_mut(place as usize)
+            .filter(|slot| slot.hash == hash && slot.record.owner == owner)
+            .map(|slot| &mut slot.record)
     }
 
     /// Whether `entries` more entries and `bytes` more bytes of keys still
@@ -94,7 +103,7 @@ impl Table {
     }
 
     // Callers check `has_room_for` first, so places and offsets fit in 32 bits.
-    fn insert_bytes(&mut self, hash: u64, key: &[u8], record: Record) {
+    fn insert_bytes(&mut self, hash: u64, key: &[u8], record: Record) -> u32 {
         let place = self.slots.len() as u32;
         self.slots.push(Slot {
             hash,
@@ -106,6 +115,7 @@ impl Table {
         let slots = &self.slots;
         self.places
             .insert_unique(hash, place, |&place| slots[place as usize].hash);
+        place
     }
 
     /// Removes the key's record if `remove` says so; its bytes stay in the
