@@ -663,3 +663,15 @@ fn a_trip_carried_past_a_failed_sync_keeps_its_time() {
     let again = rig.breaker.drain_outbox();
     assert!(again.trip && !again.trip_before_operator());
 }
+
+#[test]
+fn operator_actions_within_one_millisecond_are_ordered() {
+    // The store applies an action only if it is newer than the last it
+    // holds: a force-open and a reset in the same millisecond both land.
+    let rig = connected();
+    rig.breaker.force_open();
+    let first = rig.breaker.drain_outbox().operator.expect("queued");
+    rig.breaker.reset();
+    let second = rig.breaker.drain_outbox().operator.expect("queued");
+    assert_eq!(second.epoch, first.epoch + 1);
+}

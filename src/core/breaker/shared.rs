@@ -326,8 +326,20 @@ impl SharedLink {
         if !self.is_enabled() {
             return;
         }
+        let mut last = self.last_operator.lock();
+        // Each action here is later than the one before, even within one
+        // millisecond: the store applies only an epoch newer than its own
+        // (a force-open and the reset right after it must both land).
+        let action = OperatorAction {
+            epoch: match *last {
+                Some(before) => action.epoch.max(before.epoch + 1),
+                None => action.epoch,
+            },
+            ..action
+        };
+        *last = Some(action);
+        drop(last);
         *self.operator.lock() = Some(action);
-        *self.last_operator.lock() = Some(action);
     }
 
     /// Empties the outbox for one sync: `fresh` counts from the window, and
