@@ -18,7 +18,7 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from baldur import _core
+import baldur._core as _core
 
 # AsyncCall.failed() answers, defined once in src/py/async_call.rs.
 RETRY = _core.STEP_RETRY

@@ -7,8 +7,11 @@ from __future__ import annotations
 import os
 from typing import TypedDict
 
-from baldur import _config, _core, _settings, kill_switch
-from baldur import _kill_switch as _kill_switch_record
+import baldur._config as _config
+import baldur._core as _core
+import baldur._kill_switch as _kill_switch_record
+import baldur._settings as _settings
+import baldur.kill_switch as kill_switch
 from baldur.health import CheckResult, register_check
 
 #: A dead-letter queue this full (of its cap) degrades health: it is close

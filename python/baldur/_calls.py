@@ -9,7 +9,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from baldur import _async, _core
+import baldur._async as _async
+import baldur._core as _core
 from baldur._facade import CALL, zone_from_keywords
 from baldur._idempotency import GIVEN
 from baldur.exceptions import WrongColourError

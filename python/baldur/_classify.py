@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import cast
 
-from baldur import _core
+import baldur._core as _core
 from baldur._http import http_status, is_client_error, retry_after_seconds
 from baldur.exceptions import WrongColourError
 from baldur.retry import ExceptionTypes, RetryPolicy, RetryPredicate

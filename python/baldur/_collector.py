@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from baldur import _core
+import baldur._core as _core
 
 #: Every state a breaker can be in, as the core names them.
 _STATES = _core.CIRCUIT_STATES

@@ -6,7 +6,11 @@ from __future__ import annotations
 import os
 import threading
 
-from baldur import _bus, _core, _data_dir, _known_settings, _settings
+import baldur._bus as _bus
+import baldur._core as _core
+import baldur._data_dir as _data_dir
+import baldur._known_settings as _known_settings
+import baldur._settings as _settings
 from baldur._settings import Settings
 
 _lock = threading.Lock()

@@ -19,7 +19,7 @@ import os
 import stat
 import tempfile
 
-from baldur import _events
+import baldur._events as _events
 from baldur.exceptions import ConfigError
 
 #: The directory's mode: its owner alone.

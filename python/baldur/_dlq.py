@@ -9,7 +9,11 @@ import json
 import logging
 from typing import Any
 
-from baldur import _config, _core, _dlq_codec, _dlq_registry, _events
+import baldur._config as _config
+import baldur._core as _core
+import baldur._dlq_codec as _dlq_codec
+import baldur._dlq_registry as _dlq_registry
+import baldur._events as _events
 
 #: Replays an entry gets before it needs review (the core's default).
 DEFAULT_REPLAY_BUDGET: int = _core.DLQ_DEFAULT_REPLAY_BUDGET

@@ -22,7 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from baldur import _config, _core
+import baldur._config as _config
+import baldur._core as _core
 
 #: The prefix of an entry's ``signature``.
 SCHEME = "hmac-sha256:"

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import logging
 
-from baldur import _activity, _bus, _core
+import baldur._activity as _activity
+import baldur._bus as _bus
+import baldur._core as _core
 from baldur._redact import redact_urls
 
 logger = logging.getLogger("baldur")

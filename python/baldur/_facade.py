@@ -14,7 +14,9 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from baldur import _async, _core, _dlq_registry
+import baldur._async as _async
+import baldur._core as _core
+import baldur._dlq_registry as _dlq_registry
 from baldur._idempotency import IdempotencyOptions, spec_for_call, spec_for_function
 from baldur._zones import build_zone
 from baldur.exceptions import ConfigError

@@ -20,7 +20,8 @@ import tempfile
 import threading
 from dataclasses import dataclass
 
-from baldur import _core, _events
+import baldur._core as _core
+import baldur._events as _events
 from baldur._settings import Settings, kill_switch_path
 
 #: How often a worker re-reads the shared record in Redis.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Mapping
 
-from baldur import _events
+import baldur._events as _events
 
 #: Every ``BALDUR_*`` name the contract and its documents name, built or not.
 DOCUMENTED = frozenset(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import atexit
 import os
 
-from baldur import _core
+import baldur._core as _core
 
 
 def install_hooks() -> None:

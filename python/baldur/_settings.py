@@ -16,8 +16,9 @@ import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from baldur import _core, _validate
-from baldur import _data_dir as _data_directory
+import baldur._core as _core
+import baldur._data_dir as _data_directory
+import baldur._validate as _validate
 from baldur._redact import MASK, redact_urls
 from baldur.exceptions import ConfigError
 

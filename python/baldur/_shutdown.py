@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from baldur import _bus, _config, _core, _events, _validate
+import baldur._bus as _bus
+import baldur._config as _config
+import baldur._core as _core
+import baldur._events as _events
+import baldur._validate as _validate
 
 #: How often a waiting drain looks at the in-flight count.
 _POLL_SECONDS = 0.01

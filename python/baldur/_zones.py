@@ -7,7 +7,10 @@ import threading
 from collections.abc import Callable
 from typing import Any, cast
 
-from baldur import _config, _core, _events, _validate
+import baldur._config as _config
+import baldur._core as _core
+import baldur._events as _events
+import baldur._validate as _validate
 from baldur._classify import build_classifier
 from baldur.exceptions import ConfigError
 from baldur.retry import ExceptionTypes, RetryPolicy, _is_exception_types

@@ -11,7 +11,9 @@ from __future__ import annotations
 import time
 from typing import Literal, TypedDict
 
-from baldur import _core, _validate, kill_switch
+import baldur._core as _core
+import baldur._validate as _validate
+import baldur.kill_switch as kill_switch
 from baldur.exceptions import KillSwitchEngagedError
 
 CircuitStateName = Literal["closed", "open", "half_open", "forced_open", "forced_closed"]

@@ -13,7 +13,11 @@ import time
 from collections import Counter
 from typing import Any
 
-from baldur import _activity, _builtin_checks, _core, health, metrics
+import baldur._activity as _activity
+import baldur._builtin_checks as _builtin_checks
+import baldur._core as _core
+import baldur.health as health
+import baldur.metrics as metrics
 
 #: How long one computed summary answers.
 CACHE_SECONDS = 5.0

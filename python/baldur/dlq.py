@@ -15,7 +15,14 @@ import logging
 import threading
 from typing import Any
 
-from baldur import _async, _config, _core, _dlq, _dlq_codec, _dlq_registry, _events, _validate
+import baldur._async as _async
+import baldur._config as _config
+import baldur._core as _core
+import baldur._dlq as _dlq
+import baldur._dlq_codec as _dlq_codec
+import baldur._dlq_registry as _dlq_registry
+import baldur._events as _events
+import baldur._validate as _validate
 from baldur.exceptions import IdempotencyDuplicateError
 
 __all__ = [

@@ -27,7 +27,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from baldur import _builtin_checks, _core, _shutdown, dashboard, health, metrics
+import baldur._builtin_checks as _builtin_checks
+import baldur._core as _core
+import baldur._shutdown as _shutdown
+import baldur.dashboard as dashboard
+import baldur.health as health
+import baldur.metrics as metrics
 
 JSON = "application/json"
 _NO_STORE = {"Cache-Control": "no-store"}

@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar, overload
 
-from baldur import _events
+import baldur._events as _events
 from baldur._redact import redact_urls
 
 Status = Literal["healthy", "degraded", "unhealthy"]

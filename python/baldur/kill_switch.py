@@ -23,7 +23,11 @@ import socket
 import time
 from dataclasses import dataclass
 
-from baldur import _bus, _config, _core, _events, _kill_switch
+import baldur._bus as _bus
+import baldur._config as _config
+import baldur._core as _core
+import baldur._events as _events
+import baldur._kill_switch as _kill_switch
 from baldur.exceptions import ConfigError
 
 

@@ -19,7 +19,10 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from baldur import _builtin_checks, _core, _shutdown, _validate
+import baldur._builtin_checks as _builtin_checks
+import baldur._core as _core
+import baldur._shutdown as _shutdown
+import baldur._validate as _validate
 from baldur._collector import BaldurCollector
 
 if TYPE_CHECKING:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from baldur import _core, _validate
+import baldur._core as _core
+import baldur._validate as _validate
 from baldur.exceptions import ConfigError
 
 # The defaults are the core's (src/core/retry/): one definition, read here.
