@@ -80,8 +80,8 @@ pub(crate) fn run(
     loop {
         match pipeline.step() {
             Step::CompleteClaim => {
-                if let Some(held) = claim.take() {
-                    held.complete();
+                if let Some(held) = claim.as_mut() {
+                    held.complete_in_place();
                 }
                 pipeline.done();
             }

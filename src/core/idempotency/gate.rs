@@ -34,7 +34,10 @@ pub struct Claim {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OwnRecord {
     hash: u64,
-    place: Option<u32>,
+    /// Meaningful when `placed`: kept apart from an `Option` so the whole
+    /// claim stays small (it is moved a few times a call).
+    place: u32,
+    placed: bool,
 }
 
 impl Claim {
@@ -210,7 +213,12 @@ impl IdempotencyGate {
                 Ok((outcome, place)) => (Ok(outcome), place),
                 Err(error) => (Err(error), None),
             };
-            return Self::decide(key, owner, Some(OwnRecord { hash, place }), outcome);
+            let own = OwnRecord {
+                hash,
+                place: place.unwrap_or(0),
+                placed: place.is_some(),
+            };
+            return Self::decide(key, owner, Some(own), outcome);
         }
         let outcome =
             self.with_store(|store| store.claim(key.as_str(), owner, fingerprint, execution_ttl));
@@ -290,7 +298,11 @@ impl IdempotencyGate {
         if let Some(own) = self.own_in_use() {
             let key = claim.key.as_bytes();
             let (hash, place) = match claim.own {
-                Some(OwnRecord { hash, place }) => (hash, place),
+                Some(OwnRecord {
+                    hash,
+                    place,
+                    placed,
+                }) => (hash, placed.then_some(place)),
                 None => (own.hash(key), None),
             };
             return own.complete_hashed(hash, place, key, claim.owner, memory_ttl);

@@ -104,6 +104,12 @@ impl HeldClaim {
     /// one round trip (the claim). Until it lands, a duplicate still sees
     /// the claim, "in_progress", and is refused.
     pub fn complete(mut self) {
+        self.complete_in_place();
+    }
+
+    /// [`HeldClaim::complete`] where the claim lies, leaving it settled:
+    /// a sync call's driver spares the move of the whole claim.
+    pub fn complete_in_place(&mut self) {
         let Some(claim) = self.claim.take() else {
             return;
         };
