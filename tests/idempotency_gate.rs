@@ -310,6 +310,8 @@ fn the_gates_own_memory_store_forgets_its_claims_when_gone_back_to() {
         Refusal::Duplicate(RecordState::Completed)
     );
     assert_eq!(other.len(), 1, "the other store was left alone");
+    // ... and dropped by the gate (a Redis store's connections close).
+    assert_eq!(Arc::strong_count(&other), 1);
 }
 
 #[test]

@@ -69,6 +69,14 @@ impl Claim {
     }
 }
 
+/// What stands behind the gate's own memory store: never asked while it is
+/// in use.
+fn behind_own() -> Arc<dyn IdempotencyStore> {
+    Arc::new(UnreachableStore::new(
+        "the idempotency gate's own memory store is in use",
+    ))
+}
+
 /// Why a call may not run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
@@ -125,10 +133,7 @@ impl IdempotencyGate {
     /// A gate on a memory store of its own reading `clock`, which
     /// [`IdempotencyGate::use_own_memory`] empties and goes back to.
     pub fn in_memory(clock: SharedClock) -> Self {
-        // Behind the own store, never asked while it is in use.
-        let mut gate = Self::new(Arc::new(UnreachableStore::new(
-            "the idempotency gate's own memory store is in use",
-        )));
+        let mut gate = Self::new(behind_own());
         gate.own = Some(MemoryStore::new(clock));
         gate.on_own = AtomicBool::new(true);
         gate
@@ -154,7 +159,9 @@ impl IdempotencyGate {
             return;
         };
         own.clear();
-        let _held = self.store.write();
+        // The store left is dropped (a Redis store's connections close).
+        let mut current = self.store.write();
+        *current = behind_own();
         self.remote.store(false, Ordering::Relaxed);
         self.on_own.store(true, Ordering::Relaxed);
     }
