@@ -94,3 +94,30 @@ def test_a_change_reaches_an_idle_worker_through_the_clusters_change_log(
     assert forced.returncode == 0, forced.stderr
     eventually(lambda: baldur.circuit_state("idle-57") == "forced_open", within=2)
     assert baldur.circuit_state("idle-58") == "closed"
+
+
+def test_breakers_of_one_hash_slot_share_a_script(
+    cluster: RedisCluster, configure: Callable[..., None]
+) -> None:
+    """pair-548 and pair-3002 hash to one slot (14165): their syncs go in
+    one script. A slot computed wrongly would send keys of two slots in one
+    script (CROSSSLOT) and leave the store DEGRADED."""
+    for name in ("pair-548", "pair-3002"):
+        reply = cluster.nodes[0].command("CLUSTER", "KEYSLOT", f"{{baldur:cb:{name}}}:state")
+        assert reply.strip() == b":14165"
+    configure(redis_url=cluster.url)
+    # "other" is in another slot: it must not share their script.
+    names = ("pair-548", "pair-3002", "other")
+    calls = [baldur.protected(name)(lambda: "ok") for name in names]
+    for _ in range(3):
+        for call in calls:
+            call()
+    baldur.force_open_circuit("pair-548")
+    baldur.force_open_circuit("pair-3002")
+    baldur.force_open_circuit("other")
+    health = baldur.store_health()["redis:circuit_breaker"]
+    assert not health["degraded"]
+    assert health["degraded_entries"] == 0
+    assert baldur.circuit_state("pair-548") == "forced_open"
+    assert baldur.circuit_state("pair-3002") == "forced_open"
+    assert baldur.circuit_state("other") == "forced_open"

@@ -310,11 +310,34 @@ impl BreakerSync {
             unused_probe_lease: UNUSED_PROBE_LEASE,
             also_changed: &[],
         };
-        let per_script = if cluster { 1 } else { BREAKERS_PER_SCRIPT };
-        let mut parts: Vec<Part<'a>> = synced
-            .chunks(per_script)
-            .map(|chunk| Part {
-                synced: chunk.to_vec(),
+        let groups: Vec<Vec<(&'a CircuitBreaker, &'a Outbox)>> = if cluster {
+            // A script reaches one hash slot: one a slot, in slot order.
+            let mut by_slot: std::collections::BTreeMap<u16, Vec<_>> = Default::default();
+            for pair in synced {
+                by_slot
+                    .entry(wire::slot(pair.0.name()))
+                    .or_default()
+                    .push(*pair);
+            }
+            by_slot
+                .into_values()
+                .flat_map(|group| {
+                    group
+                        .chunks(BREAKERS_PER_SCRIPT)
+                        .map(<[_]>::to_vec)
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        } else {
+            synced
+                .chunks(BREAKERS_PER_SCRIPT)
+                .map(<[_]>::to_vec)
+                .collect()
+        };
+        let mut parts: Vec<Part<'a>> = groups
+            .into_iter()
+            .map(|synced| Part {
+                synced,
                 ..Part::default()
             })
             .collect();
@@ -357,19 +380,19 @@ impl BreakerSync {
                     let mut connection = connection.clone();
                     async move { request.send(&mut connection).await }
                 });
-                Ok(futures_util::future::join_all(sends).await)
+                // One script refused fails the round as a whole: the store's
+                // health hears of it (DEGRADED is then the breakers' rule).
+                futures_util::future::join_all(sends)
+                    .await
+                    .into_iter()
+                    .collect::<redis::RedisResult<Vec<_>>>()
             })
             .await;
         match answers {
             Ok(answers) => parts
                 .into_iter()
                 .zip(answers)
-                .map(|(part, answer)| {
-                    let reply = answer
-                        .map_err(|e| StoreError(format!("redis: {e}")))
-                        .and_then(|value| wire::parse_round(&value));
-                    (part, reply)
-                })
+                .map(|(part, value)| (part, wire::parse_round(&value)))
                 .collect(),
             Err(error) => parts
                 .into_iter()

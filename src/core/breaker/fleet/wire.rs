@@ -188,6 +188,24 @@ pub fn keys(name: &str) -> [String; 4] {
     ]
 }
 
+/// The Redis Cluster hash slot of a breaker's keys (CRC16/XMODEM of their
+/// hash tag, modulo 16384): breakers of one slot share a script.
+pub fn slot(name: &str) -> u16 {
+    let tag = format!("baldur:cb:{name}");
+    let mut crc: u16 = 0;
+    for byte in tag.bytes() {
+        crc ^= u16::from(byte) << 8;
+        for _ in 0..8 {
+            crc = if crc & 0x8000 != 0 {
+                (crc << 1) ^ 0x1021
+            } else {
+                crc << 1
+            };
+        }
+    }
+    crc % 16384
+}
+
 /// The verb an operator's action is logged under in the fleet's record
 /// (`OPERATOR_ACTIONS`, the one table of them); any other cause is a reset.
 pub fn operator_name(cause: Cause) -> &'static str {
@@ -293,4 +311,17 @@ fn number(value: Option<&Value>) -> Option<u64> {
 fn state_named(value: Option<&Value>) -> Option<CircuitState> {
     let name = text(value)?;
     CircuitState::ALL.into_iter().find(|s| s.as_str() == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slot_is_redis_clusters_for_the_keys_hash_tag() {
+        // Redis's CRC16 (XMODEM; its check value for "123456789" is 0x31C3),
+        // as Python's binascii.crc_hqx(b"baldur:cb:charge", 0) % 16384 gives it.
+        assert_eq!(slot("charge"), 10_608);
+        assert_eq!(slot("payments"), 15_729);
+    }
 }
