@@ -10,7 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from baldur import _core, _validate
+import baldur._core as _core
+import baldur._validate as _validate
 from baldur.exceptions import ConfigError
 
 #: Seconds a running claim is honoured before it may be taken over (the
