@@ -104,11 +104,11 @@ impl AsyncCall {
         if pipeline.step() == Step::Claim {
             // The driver awaited it (`claim`) as the pipeline's first step;
             // without one, it is taken here. A refusal ends the call.
-            held = match (claim, &this.idempotency) {
-                (Some(pending), _) => pending.borrow_mut().take(),
-                (None, Some(spec)) => spec.get().claim(py, args, kwargs, key)?,
-                (None, None) => None,
-            };
+            match (claim, &this.idempotency) {
+                (Some(pending), _) => held = pending.borrow_mut().take(),
+                (None, Some(spec)) => spec.get().claim(py, args, kwargs, key, &mut held)?,
+                (None, None) => {}
+            }
             pipeline.claimed(held.is_some());
         }
         let letter = this.dlq.then(|| Letter {

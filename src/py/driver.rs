@@ -42,11 +42,8 @@ pub(crate) fn run(
         let spec = zone.idempotency.as_ref().expect("a zone with a key");
         // The claim comes first: a duplicate never reaches the breaker, and
         // the claim is held through every attempt.
-        match spec.get().claim(py, args, kwargs, key) {
-            Ok(held) => {
-                pipeline.claimed(held.is_some());
-                claim = held;
-            }
+        match spec.get().claim(py, args, kwargs, key, &mut claim) {
+            Ok(()) => pipeline.claimed(claim.is_some()),
             Err(error) => {
                 refused = Some(Outcome::Propagated { error, attempts: 0 });
                 pipeline.claim_refused();

@@ -146,7 +146,9 @@ pub(crate) fn claim_for_async<'py>(
         return Ok(Bound::new(py, PendingClaim { held: None })?.into_any());
     }
     if !GATE.is_remote() {
-        let held = background(spec.get().claim(py, args, kwargs, given)?);
+        let mut held = None;
+        spec.get().claim(py, args, kwargs, given, &mut held)?;
+        let held = background(held);
         return Ok(Bound::new(py, PendingClaim { held })?.into_any());
     }
     let (request, namespaced) = spec.get().prepare(py, args, kwargs, given)?;
@@ -171,15 +173,18 @@ pub(crate) fn release(py: Python<'_>, held: HeldClaim) {
 }
 
 impl IdempotencySpec {
-    /// Finds the call's key and claims it. `Ok(None)`: the store is
-    /// unreachable and the zone is fail-open, so the call runs unclaimed.
+    /// Finds the call's key and claims it into `held`, left `None` when
+    /// the store is unreachable and the zone is fail-open (the call runs
+    /// unclaimed). Written where the caller keeps it: a sync call's driver
+    /// spares the move of the whole claim.
     pub(crate) fn claim(
         &self,
         py: Python<'_>,
         args: &Bound<'_, PyTuple>,
         kwargs: Option<&Bound<'_, PyDict>>,
         given: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<Option<HeldClaim>> {
+        held: &mut Option<HeldClaim>,
+    ) -> PyResult<()> {
         let (request, key) = self.prepare(py, args, kwargs, given)?;
         let (fingerprint, ttl) = (request.fingerprint, self.execution_ttl);
         let claimed = if GATE.is_remote() {
@@ -187,7 +192,8 @@ impl IdempotencySpec {
         } else {
             GATE.claim(key, fingerprint, ttl)
         };
-        self.settle(py, &request, claimed)
+        *held = self.settle(py, &request, claimed)?;
+        Ok(())
     }
 
     /// The call's key, namespaced, and its payload's fingerprint: what a

@@ -256,11 +256,9 @@ impl MemoryStore {
         let now = self.clock.now();
         let mut tables = self.shard(hash).lock();
         let tables = &mut *tables;
-        let found = match place {
-            Some(place) if tables.young.owned_at(place, hash, owner).is_some() => {
-                tables.young.owned_at(place, hash, owner)
-            }
-            _ => tables.get_mut(hash, key),
+        let found = match place.filter(|&place| tables.young.owns(place, hash, owner)) {
+            Some(place) => tables.young.record_at(place),
+            None => tables.get_mut(hash, key),
         };
         Ok(match found {
             Some(record) if record.owner == owner && record.state == RecordState::InProgress => {

@@ -108,13 +108,21 @@ impl Table {
         Ok(self.insert_bytes(hash, key, record))
     }
 
-    /// The record at `place` if it is `owner`'s on a key hashed `hash`:
+    /// Whether the record at `place` is `owner`'s on a key hashed `hash`:
     /// where a claim's completion finds its record without a lookup (an
     /// owner token is drawn per claim, so no other record carries it).
-    pub(super) fn owned_at(&mut self, place: u32, hash: u64, owner: Owner) -> Option<&mut Record> {
+    #[inline]
+    pub(super) fn owns(&self, place: u32, hash: u64, owner: Owner) -> bool {
+        self.slots
+            .get(place as usize)
+            .is_some_and(|slot| slot.hash == hash && slot.record.owner == owner)
+    }
+
+    /// The record at `place`, if there is one.
+    #[inline]
+    pub(super) fn record_at(&mut self, place: u32) -> Option<&mut Record> {
         self.slots
             .get_mut(place as usize)
-            .filter(|slot| slot.hash == hash && slot.record.owner == owner)
             .map(|slot| &mut slot.record)
     }
 

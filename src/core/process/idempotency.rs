@@ -110,13 +110,17 @@ impl HeldClaim {
     /// [`HeldClaim::complete`] where the claim lies, leaving it settled:
     /// a sync call's driver spares the move of the whole claim.
     pub fn complete_in_place(&mut self) {
+        if !GATE.is_remote() {
+            // Completed where it lies, then dropped: not moved out first.
+            if let Some(claim) = &self.claim {
+                settle_completion(claim, GATE.complete(claim));
+                self.claim = None;
+            }
+            return;
+        }
         let Some(claim) = self.claim.take() else {
             return;
         };
-        if !GATE.is_remote() {
-            settle_completion(&claim, GATE.complete(&claim));
-            return;
-        }
         let background = RUNTIME.handle().map(|runtime| {
             runtime.spawn_blocking(move || {
                 let completed = GATE.complete(&claim);
