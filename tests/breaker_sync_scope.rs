@@ -121,22 +121,31 @@ fn a_version_check_that_disagrees_is_seen() {
 }
 
 #[test]
-fn fleet_counts_age_once_a_round_leaves_the_breaker_out() {
-    let rig = synced();
-    rig.breaker.apply_fleet(&Inbox {
-        fleet: Totals {
-            calls: 100,
-            failures: 40,
-        },
-        ..inbox(CircuitState::Closed, 1)
-    });
-    assert_eq!(rig.breaker.link().totals(Totals::default()).calls, 100);
-    rig.breaker.link().went_idle();
-    assert_eq!(
-        rig.breaker.link().totals(Totals::default()),
-        Totals::default(),
-        "not added to its own counts any more"
-    );
+fn the_fleets_counts_trip_here_only_while_fresh() {
+    // threshold 3, floor 5: the fleet's 4 calls with 2 failures, heard now,
+    // and one more failure here make 5 and 3.
+    let heard = |rig: &Rig| {
+        rig.breaker.apply_fleet(&Inbox {
+            fleet: Totals {
+                calls: 4,
+                failures: 2,
+            },
+            ..inbox(CircuitState::Closed, 1)
+        })
+    };
+    let fresh = synced();
+    heard(&fresh);
+    fresh.fail(1);
+    assert_eq!(fresh.breaker.state(), CircuitState::Open);
+
+    // Heard long ago (a quiet breaker no round carried since): the fleet's
+    // window may have dropped them; this worker's own failure alone does
+    // not trip it (the store still trips the fleet on the fleet's counts).
+    let stale = synced();
+    heard(&stale);
+    stale.advance(Duration::from_secs(60));
+    stale.fail(1);
+    assert_eq!(stale.breaker.state(), CircuitState::Closed);
 }
 
 #[test]
@@ -157,4 +166,38 @@ fn the_fleets_retry_budget_counts_while_fresh() {
     assert_eq!(rig.breaker.retry_counts(), (92, 10));
     rig.advance(Duration::from_secs(2));
     assert_eq!(rig.breaker.retry_counts(), (2, 0), "stale: its own again");
+}
+
+#[test]
+fn counts_on_their_way_to_the_store_still_count_towards_a_trip() {
+    // threshold 3, floor 5: 4 calls (2 failed) drained for a round whose
+    // answer has not come, then one more failure here.
+    let rig = synced();
+    rig.succeed(2);
+    rig.fail(2);
+    let out = rig.breaker.drain_outbox();
+    assert_eq!(out.counts.calls, 4);
+    rig.fail(1);
+    assert_eq!(rig.breaker.state(), CircuitState::Open, "5 calls, 3 failed");
+
+    // Once answered, they are the fleet's counts, not counted twice.
+    let rig = synced();
+    rig.succeed(4);
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().counts_landed(out.counts);
+    rig.breaker.apply_fleet(&Inbox {
+        fleet: Totals {
+            calls: 4,
+            failures: 0,
+        },
+        ..inbox(CircuitState::Closed, 1)
+    });
+    assert_eq!(rig.breaker.link().totals(Totals::default()).calls, 4);
+
+    // A failed round drops them (set semantics), and they leave the way.
+    let rig = synced();
+    rig.succeed(4);
+    let out = rig.breaker.drain_outbox();
+    rig.breaker.link().sync_failed(out);
+    assert_eq!(rig.breaker.link().totals(Totals::default()).calls, 0);
 }

@@ -9,8 +9,9 @@
 
 use crate::core::breaker::config::BreakerConfig;
 use crate::core::breaker::shared::SharedLink;
-use crate::core::clock::Nanos;
-use crate::core::window::SlidingWindow;
+use crate::core::clock::{to_nanos, Nanos};
+use crate::core::window::{SlidingWindow, BUCKETS};
+use std::time::Duration;
 
 /// When a failure opens the breaker.
 pub trait TripPolicy: Send + Sync {
@@ -96,8 +97,16 @@ impl ProbeBudget for LocalPolicy {
 /// traffic (the fleet's counts as last heard, plus what this worker has not
 /// sent yet), not this worker's alone.
 impl TripPolicy for SharedLink {
-    fn trips(&self, config: &BreakerConfig, window: &SlidingWindow, _now: Nanos) -> bool {
-        let totals = self.totals(window.peek_unsent());
+    fn trips(&self, config: &BreakerConfig, window: &SlidingWindow, now: Nanos) -> bool {
+        // Heard within one bucket of the window: the fleet's counts then
+        // still describe its window (a sync round refreshes them while
+        // this worker has calls).
+        let fresh = to_nanos(config.window) / BUCKETS as u64;
+        let totals = self.totals_fresh(
+            window.peek_unsent(),
+            now,
+            fresh.max(to_nanos(Duration::from_secs(1))),
+        );
         config.trips(totals.calls, totals.failures)
     }
 }

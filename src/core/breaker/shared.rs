@@ -156,6 +156,11 @@ pub struct SharedLink {
     /// The fleet changed this breaker elsewhere (announced, logged, or a
     /// version check disagreed): the next round refreshes it.
     refresh: AtomicBool,
+    /// When `fleet` was heard (monotonic nanoseconds + 1; 0: never).
+    fleet_heard_at: AtomicU64,
+    /// Counts drained for a sync round whose answer has not come yet,
+    /// packed as `fleet` is: a trip decided meanwhile counts them too.
+    in_transit: AtomicU64,
     /// The fleet's calls and retries for the retry budget, packed as
     /// `fleet` is, and when they were heard (monotonic nanoseconds + 1; 0:
     /// never, or forgotten).
@@ -189,13 +194,30 @@ impl SharedLink {
         self.is_enabled() && self.connected.load(Ordering::Acquire)
     }
 
-    /// The fleet's counts as last heard, plus this worker's `unsent` ones.
+    /// The fleet's counts as last heard, plus this worker's counts on their
+    /// way to the store (sent, not yet answered) and its `unsent` ones.
     pub fn totals(&self, unsent: Totals) -> Totals {
         let fleet = unpack(self.fleet.load(Ordering::Relaxed));
+        let sending = unpack(self.in_transit.load(Ordering::Acquire));
         Totals {
-            calls: fleet.calls + unsent.calls,
-            failures: fleet.failures + unsent.failures,
+            calls: fleet.calls + sending.calls + unsent.calls,
+            failures: fleet.failures + sending.failures + unsent.failures,
         }
+    }
+
+    /// A sync round's answer (or failure) for counts drained earlier:
+    /// they are no longer on their way (the fleet's counts hold them now,
+    /// or they were dropped).
+    pub fn counts_landed(&self, counts: Totals) {
+        let _ = self
+            .in_transit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |packed| {
+                let now = unpack(packed);
+                Some(pack(Totals {
+                    calls: now.calls.saturating_sub(counts.calls),
+                    failures: now.failures.saturating_sub(counts.failures),
+                }))
+            });
     }
 
     /// This worker tripped the breaker at `wall_ms`: the fleet should open
@@ -245,11 +267,25 @@ impl SharedLink {
         self.refresh.store(true, Ordering::Release);
     }
 
-    /// A round left this breaker out: the fleet's counts last heard age
-    /// from now on, so the breaker stops adding them to its own until its
-    /// next sync (the store still trips the fleet on the fleet's counts).
-    pub fn went_idle(&self) {
-        self.fleet.store(0, Ordering::Relaxed);
+    /// When the fleet's counts were last heard (monotonic nanoseconds):
+    /// they count towards a trip here only while fresh (see
+    /// [`SharedLink::totals_fresh`]); a round that leaves a quiet breaker
+    /// out lets them age.
+    pub fn heard_fleet_at(&self, now: u64) {
+        self.fleet_heard_at
+            .store(now.saturating_add(1), Ordering::Release);
+    }
+
+    /// The fleet's counts as last heard, if heard within `fresh` of `now`,
+    /// plus this worker's `unsent` ones. Older, they would trip this worker
+    /// on traffic the fleet's window may have dropped since; its own counts
+    /// still trip it, and the store trips the fleet on the fleet's.
+    pub fn totals_fresh(&self, unsent: Totals, now: u64, fresh: u64) -> Totals {
+        let heard = self.fleet_heard_at.load(Ordering::Acquire);
+        if heard == 0 || now.saturating_sub(heard - 1) > fresh {
+            return unsent;
+        }
+        self.totals(unsent)
     }
 
     /// The fleet's calls and retries (as `failures`) for the retry budget,
@@ -353,6 +389,15 @@ impl SharedLink {
         // trip still stands: one the worker has since recovered from must
         // not reopen the fleet.
         let trip = tripped_at != 0 && diverged_at == 0;
+        let _ = self
+            .in_transit
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |packed| {
+                let now = unpack(packed);
+                Some(pack(Totals {
+                    calls: now.calls + fresh.calls,
+                    failures: now.failures + fresh.failures,
+                }))
+            });
         Outbox {
             counts: fresh,
             trip,
@@ -383,6 +428,7 @@ impl SharedLink {
     /// ledger, and counts summed in late would trip the fleet on traffic
     /// that is no longer recent (the breaker keeps them in its own window).
     pub fn sync_failed(&self, outbox: Outbox) {
+        self.counts_landed(outbox.counts);
         if outbox.trip {
             self.trip
                 .fetch_max(outbox.tripped_at_ms.max(1), Ordering::AcqRel);
@@ -467,6 +513,8 @@ impl SharedLink {
         self.diverged_at.store(0, Ordering::Release);
         self.refresh.store(false, Ordering::Release);
         self.budget_heard_at.store(0, Ordering::Release);
+        self.fleet_heard_at.store(0, Ordering::Release);
+        self.in_transit.store(0, Ordering::Release);
         if let Some(mut queued) = self.operator.try_lock() {
             *queued = None;
         }

@@ -197,9 +197,6 @@ impl BreakerSync {
         let (busy, idle): (Vec<_>, Vec<_>) = breakers
             .iter()
             .partition(|b| scope == Scope::All || b.needs_sync());
-        for breaker in &idle {
-            breaker.link().went_idle();
-        }
         let checked = self.next_checks(&idle);
         let outboxes: Vec<Outbox> = busy.iter().map(|b| b.drain_outbox()).collect();
         let synced: Vec<(&CircuitBreaker, &Outbox)> =
@@ -242,6 +239,9 @@ impl BreakerSync {
 
     async fn adopt(&self, breaker: &CircuitBreaker, outbox: &Outbox, inbox: &Inbox) {
         let decided = outbox.trip || outbox.operator.is_some() || outbox.merge.is_some();
+        // Landed first: for a moment the counts are in neither (a trip
+        // then waits for the answer), never in both.
+        breaker.link().counts_landed(outbox.counts);
         breaker.apply_fleet_answer(inbox, Some(outbox.generation), decided);
         self.forget_logged(breaker.name()).await;
     }

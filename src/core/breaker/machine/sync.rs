@@ -28,8 +28,10 @@ impl CircuitBreaker {
     /// which the next sync carries).
     pub fn apply_fleet_answer(&self, inbox: &Inbox, drained: Option<u64>, carried_decision: bool) {
         let moved = drained.is_some_and(|g| unpack(self.word.load(Ordering::Acquire)).0 != g);
+        let now = self.clock.now();
+        self.link.heard_fleet_at(now);
         if let Some(budget) = inbox.budget {
-            self.link.hear_budget(budget, self.clock.now());
+            self.link.hear_budget(budget, now);
         }
         match self.link.sync_succeeded(inbox) {
             Answer::Newer | Answer::Same if moved => return,
