@@ -63,16 +63,13 @@ def _budget_ratio(key: str, raw: object) -> float | None:
     # The share of calls retries may spend; "none" turns the budget off.
     if isinstance(raw, str) and raw.strip().lower() == "none":
         return None
-    ratio = _validate.number(raw)
-    if (isinstance(raw, str) and raw.strip() == "") or not ratio >= 0 or ratio == math.inf:
-        raise ConfigError(key, raw, "a number >= 0, or none to turn the budget off")
-    return ratio
+    return _non_negative(key, raw, "a number >= 0, or none to turn the budget off")
 
 
-def _non_negative(key: str, raw: object) -> float:
+def _non_negative(key: str, raw: object, allowed: str = "a number >= 0") -> float:
     value = _validate.number(raw)
-    if (isinstance(raw, str) and raw.strip() == "") or not value >= 0 or value == math.inf:
-        raise ConfigError(key, raw, "a number >= 0")
+    if (isinstance(raw, str) and raw.strip() == "") or not 0 <= value < math.inf:
+        raise ConfigError(key, raw, allowed)
     return value
 
 
