@@ -46,6 +46,9 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "features": ("_kill_switch", "kill_switch", "circuits", "_shutdown", "dlq"),
     # What reports on all of it: health, metrics, the dashboard, the endpoints.
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),
+    # The operator's surface: the control API's routes, the console's files,
+    # the admin key, the admin server that serves them.
+    "operator": ("_control_api", "_console", "_admin_key", "_admin_server"),
     # The one place the floors are wired together.
     "wiring": ("__init__",),
     # Users of the package, which the package never imports: framework
@@ -53,6 +56,8 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "integrations": (
         "testing",
         "demo",
+        "cli",
+        "__main__",
         "adapters",
         "adapters._requires",
         "adapters._serving",
