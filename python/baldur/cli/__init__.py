@@ -90,12 +90,18 @@ def build_parser() -> argparse.ArgumentParser:
         ("force-open", "take a dependency out of rotation"),
         ("force-close", "pin a breaker closed"),
     ):
-        leaf(cb, action, commands.cb_action, text).add_argument("name")
+        act = leaf(cb, action, commands.cb_action, text)
+        act.add_argument("name")
+        act.add_argument("--reason", help="why, for the audit")
+        act.add_argument(
+            "--override", action="store_true", help="act even while the kill switch is engaged"
+        )
 
     dlq = tree.group("dlq", "the dead-letter queue")
     listing = leaf(dlq, "list", commands.dlq_list, "entries, newest first")
     listing.add_argument("--domain")
     listing.add_argument("--state")
+    listing.add_argument("--failure-type")
     listing.add_argument("--limit", type=_positive)
     listing.add_argument("--cursor")
     leaf(dlq, "show", commands.dlq_show, "one entry, with its arguments").add_argument("id")
@@ -163,7 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if run.as_json and error.text is not None:
             run.print(error.text)
         message = str(error)
-        if key:
+        if key and len(key) >= 6:  # a belt to the braces: no message is built from it
             message = message.replace(key, "<key>")
         print(f"baldur: {message}", file=sys.stderr)
         return error.status

@@ -136,8 +136,16 @@ class Target:
             subsystem = answer.get("subsystem", "this subsystem")
             return f"{subsystem} is not enabled on this server ({status})."
         if error == "not_found":
-            return f"not found ({status})."
-        detail = answer.get("message") or error if isinstance(answer, dict) else None
+            what = answer.get("name") or answer.get("id")
+            return f"not found ({status})" + (f": {what!r}." if what else ".")
+        if error == "kill_switch_engaged":
+            return (
+                f"refused ({status}): Baldur is disabled (kill switch); "
+                "enable it first, or pass --override."
+            )
+        if error == "conflict":
+            return f"conflict ({status}): the entry is {answer.get('state')}, not needs_review."
+        detail = answer.get("detail") or error if isinstance(answer, dict) else None
         return f"the server answered {status}" + (f": {detail}" if detail else ".")
 
 

@@ -100,6 +100,7 @@ def cb_action(run: Run, args: argparse.Namespace) -> int:
         f"{args.action} breaker {args.name!r}",
         f"cb/{_segment(args.name)}/{args.action}",
         _render.breaker,
+        {"reason": args.reason, "override": args.override or None},
     )
 
 
@@ -107,12 +108,18 @@ def cb_action(run: Run, args: argparse.Namespace) -> int:
 
 
 def dlq_list(run: Run, args: argparse.Namespace) -> int:
-    query = {"domain": args.domain, "state": args.state, "limit": args.limit, "cursor": args.cursor}
+    query = {
+        "domain": args.domain,
+        "state": args.state,
+        "failure_type": args.failure_type,
+        "limit": args.limit,
+        "cursor": args.cursor,
+    }
     return run.read("dlq/", _render.entries, query)
 
 
 def dlq_show(run: Run, args: argparse.Namespace) -> int:
-    return run.read(f"dlq/{_segment(args.id)}/", _render.entry)
+    return run.read(f"dlq/{_segment(args.id)}/", _render.document)
 
 
 def dlq_replay(run: Run, args: argparse.Namespace) -> int:
@@ -140,8 +147,9 @@ def dlq_replay(run: Run, args: argparse.Namespace) -> int:
 
 
 def _replay_failed(answer: Any) -> bool:
-    outcomes = _render.outcomes(answer)
-    return any(not (o.get("ok") or o.get("already_done")) for o in outcomes)
+    if isinstance(answer, dict) and isinstance(answer.get("failed"), int):
+        return bool(answer["failed"])  # a batch's count
+    return any(not (o.get("ok") or o.get("already_done")) for o in _render.outcomes(answer))
 
 
 def dlq_redrive(run: Run, args: argparse.Namespace) -> int:

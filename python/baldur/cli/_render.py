@@ -26,7 +26,10 @@ def breaker(answer: Any) -> str:
     inner = answer.get("breaker") if isinstance(answer, dict) else None
     one = inner if isinstance(inner, dict) else answer
     if isinstance(one, dict) and "state" in one:
-        return _with_origin(answer, table(_BREAKER_COLUMNS, [_breaker_row(one)]))
+        text = table(_BREAKER_COLUMNS, [_breaker_row(one)])
+        if one.get("action"):
+            text += f"\n\n{one['action']} done, by {_text(one.get('actor'))}."
+        return _with_origin(answer, text)
     return document(answer)
 
 
@@ -60,18 +63,6 @@ def entries(answer: Any) -> str:
     elif isinstance(answer, dict) and answer.get("complete") is False:
         text += "\nThe listing may be incomplete (a store did not answer)."
     return _with_origin(answer, text)
-
-
-def entry(answer: Any) -> str:
-    """``dlq/ID/``: every field, times readable."""
-    inner = answer.get("entry") if isinstance(answer, dict) else None
-    one = dict(inner if isinstance(inner, dict) else answer)
-    for field in ("created_at", "updated_at"):
-        if field in one:
-            one[field] = _when(one[field])
-    if inner is not None:
-        one["served_by"] = answer.get("served_by")
-    return document(one)
 
 
 def replays(answer: Any) -> str:
@@ -116,7 +107,8 @@ def _value_lines(value: Any, depth: int) -> str:
             if isinstance(v, (dict, list)) and v:
                 lines += [f"{pad}{k}:", _value_lines(v, depth + 1)]
             else:
-                lines.append(f"{pad}{str(k) + ':':<{width + 1}} {_text(v)}")
+                shown = _when(v) if str(k).endswith("_at") else _text(v)
+                lines.append(f"{pad}{str(k) + ':':<{width + 1}} {shown}")
         return "\n".join(lines)
     if isinstance(value, list):
         if value and all(isinstance(v, dict) for v in value):
@@ -170,6 +162,8 @@ def _when(value: Any) -> str:
 def _text(value: Any) -> str:
     if value is None:
         return "-"
+    if value == [] or value == {}:
+        return "(none)"
     if isinstance(value, bool):
         return "yes" if value else "no"
     return str(value)
