@@ -77,6 +77,8 @@ def replays(answer: Any) -> str:
         for o in outcomes(answer)
     ]
     text = table(("id", "outcome", "state", "error"), rows) if rows else "Nothing to replay."
+    if isinstance(answer, dict) and "outcomes" in answer:
+        text += f"\nReplayed {_text(answer.get('replayed'))}, failed {_text(answer.get('failed'))}."
     return _with_origin(answer, text)
 
 
