@@ -48,7 +48,14 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),
     # The operator's surface: the control API's routes, the console's files,
     # the admin key, the admin server that serves them.
-    "operator": ("_control_api", "_console", "_admin_key", "_admin_server"),
+    "operator": (
+        "_control_api_http",
+        "_control_api_actions",
+        "_control_api",
+        "_console",
+        "_admin_key",
+        "_admin_server",
+    ),
     # The one place the floors are wired together.
     "wiring": ("__init__",),
     # Users of the package, which the package never imports: framework

@@ -5,6 +5,8 @@ structured handlers and in the message for people."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from contextvars import ContextVar
 
 import baldur._activity as _activity
 import baldur._bus as _bus
@@ -18,6 +20,13 @@ _protect_log = logging.getLogger("baldur.protect")
 _breaker_log = logging.getLogger("baldur.circuit_breaker")
 
 _OPENING_STATES = frozenset({_core.CIRCUIT_OPEN, _core.CIRCUIT_FORCED_OPEN})
+
+#: Who asked for the manual breaker action under way in this context, and
+#: why (``baldur.circuits`` sets it around the core's call): the transition
+#: the core reports synchronously from that call names them.
+operator_action: ContextVar[Mapping[str, object] | None] = ContextVar(
+    "baldur_operator_action", default=None
+)
 
 
 #: Suffixes that make an event at least a WARNING (seed 003).
@@ -93,6 +102,7 @@ def breaker_transition(
         generation=generation,
         calls=calls,
         failures=failures,
+        **(operator_action.get() or {}),
     )
     if to_state == _core.CIRCUIT_CLOSED and from_state == _core.CIRCUIT_HALF_OPEN:
         # The dependency is back: what its outage set aside is replayed

@@ -8,10 +8,13 @@ name is a ``KeyError`` listing the known ones.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Literal, TypedDict
 
 import baldur._core as _core
+import baldur._events as _events
 import baldur._validate as _validate
 import baldur.kill_switch as kill_switch
 from baldur.exceptions import KillSwitchEngagedError
@@ -30,26 +33,60 @@ class CircuitSnapshot(TypedDict):
     transitions: int
 
 
-def force_open_circuit(name: str, *, override: bool = False) -> None:
+def force_open_circuit(
+    name: str, *, override: bool = False, reason: str | None = None, actor: str | None = None
+) -> None:
     """Takes a dependency out of rotation: every call fails fast until an
     operator closes or resets the breaker. Refused while Baldur is disabled
-    (:class:`~baldur.exceptions.KillSwitchEngagedError`) unless ``override``."""
+    (:class:`~baldur.exceptions.KillSwitchEngagedError`) unless ``override``.
+    ``reason`` and ``actor`` (default ``user@host``) go into the transition's
+    ``circuit_breaker.state_changed`` event.
+
+    >>> baldur.force_open_circuit("payments", reason="provider incident", actor="alice")
+    """
     _refuse_while_disabled("force_open_circuit", override)
-    _core.force_open(_validate.name(name))
+    with _acting("force_open", reason, actor):
+        _core.force_open(_validate.name(name))
 
 
-def force_close_circuit(name: str, *, override: bool = False) -> None:
+def force_close_circuit(
+    name: str, *, override: bool = False, reason: str | None = None, actor: str | None = None
+) -> None:
     """Pins a breaker closed: calls flow and it never trips, until reset.
-    Refused while Baldur is disabled unless ``override``."""
+    Refused while Baldur is disabled unless ``override``; ``reason`` and
+    ``actor`` as for :func:`force_open_circuit`."""
     _refuse_while_disabled("force_close_circuit", override)
-    _core.force_close(_validate.name(name))
+    with _acting("force_close", reason, actor):
+        _core.force_close(_validate.name(name))
 
 
-def reset_circuit(name: str, *, override: bool = False) -> None:
+def reset_circuit(
+    name: str, *, override: bool = False, reason: str | None = None, actor: str | None = None
+) -> None:
     """Hands a breaker back to automatic control: closed, window cleared.
-    Refused while Baldur is disabled unless ``override``."""
+    Refused while Baldur is disabled unless ``override``; ``reason`` and
+    ``actor`` as for :func:`force_open_circuit`."""
     _refuse_while_disabled("reset_circuit", override)
-    _core.reset(_validate.name(name))
+    with _acting("reset", reason, actor):
+        _core.reset(_validate.name(name))
+
+
+@contextlib.contextmanager
+def _acting(action: str, reason: str | None, actor: str | None) -> Iterator[None]:
+    """Names the operator, their reason and the action in the transition
+    event the core reports (synchronously, from within the action)."""
+    fields = {
+        "action": action,
+        "reason": _validate.optional_text("reason", reason, "text saying why"),
+        "actor": kill_switch._default_actor()
+        if actor is None
+        else _validate.text("actor", actor, "a non-empty string naming who"),
+    }
+    token = _events.operator_action.set(fields)
+    try:
+        yield
+    finally:
+        _events.operator_action.reset(token)
 
 
 def _refuse_while_disabled(action: str, override: bool) -> None:
