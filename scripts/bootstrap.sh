@@ -15,6 +15,16 @@ if ! command -v redis-server >/dev/null 2>&1; then
   fi
 fi
 
+# The web console's tests drive Debian's chromium through Playwright (whose
+# own browser download cannot run here); a machine without it fails them.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    apt-get update -qq && apt-get install -y -qq chromium >/dev/null
+  else
+    echo "chromium is missing and cannot be installed here (apt-get as root)" >&2
+  fi
+fi
+
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv

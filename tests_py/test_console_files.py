@@ -139,6 +139,8 @@ def test_every_file_the_page_names_is_served_and_from_its_own_origin() -> None:
     assert "/static/console.css" in named
     for url in named:
         assert url is not None
+        if url == "data:,":  # the empty icon: no request for /favicon.ico
+            continue
         assert url.startswith("/static/"), f"{url}: nothing from another origin (no CDN)"
         response = _console.page("GET", url)
         assert response is not None, url

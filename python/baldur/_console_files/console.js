@@ -11,11 +11,13 @@
 (function () {
   const API = "/api/baldur/";
   const REFRESH_MS = 2000;
+  // Subsystems change rarely (a deploy turns one on): probed every 5th refresh.
+  const SUBSYSTEM_EVERY = 5;
   const KEY = "baldur.key";
   const ACTOR = "baldur.actor";
 
-  // Later subsystems: a panel shows only while its route answers something
-  // other than 404 not_enabled.
+  // Later subsystems: a panel shows only while its subsystem runs: its route
+  // answers neither 404 not_enabled nor an empty list marked "enabled": false.
   const SUBSYSTEMS = [
     ["reports", "Daily reports", "reports/?days=7"],
     ["audit", "Audit trail", "audit/?limit=20"],
@@ -30,6 +32,7 @@
   const $ = (id) => document.getElementById(id);
   let timer = null;
   let busy = false;
+  let ticks = 0;
   let selectedEntry = null;
 
   // ---- small DOM helpers -------------------------------------------------
@@ -61,6 +64,14 @@
     const pad = (n) => String(n).padStart(2, "0");
     return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())} ` +
       `${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}`;
+  }
+
+  // A table's timestamp: the time alone today, the date and minute before.
+  function fmtShortTime(seconds) {
+    const full = fmtTime(seconds);
+    if (full === "—" || !full.includes(" ")) return full;
+    const [day, time] = full.split(" ");
+    return day === fmtTime(Date.now() / 1000).split(" ")[0] ? time : `${day.slice(5)} ${time.slice(0, 5)}`;
   }
 
   function fmtSeconds(value) {
@@ -98,6 +109,9 @@
       origin_not_allowed: "this page's origin is not allowed (403 origin_not_allowed)",
       host_not_allowed: "this host name is not allowed (403 host_not_allowed)",
       not_found: "not found (404)",
+      not_enabled: "this subsystem is not running here (404 not_enabled)",
+      kill_switch_engaged: "Baldur is disabled by the kill switch (409): enable it first",
+      bad_request: "the server refused the request (400)",
     }[code];
     let text = plain || (code ? `${code} (${status})` : `HTTP ${status}`);
     if (extra && typeof extra === "string") text += ` — ${extra}`;
@@ -172,6 +186,7 @@
     sessionStorage.removeItem(KEY);
     if (timer) clearInterval(timer);
     timer = null;
+    ticks = 0;
     clearData();
     showConsole(false);
     const error = $("login-error");
@@ -221,12 +236,16 @@
 
   // ---- the CONFIRM prompt ------------------------------------------------
 
-  function confirmAction(title, text) {
+  // Resolves to {confirm, reason} once the operator typed CONFIRM and went
+  // ahead, or null. askReason adds an optional reason field (recorded).
+  function confirmAction(title, text, askReason) {
     const dialog = $("confirm");
     const input = $("confirm-input");
     const ok = $("confirm-ok");
     $("confirm-title").textContent = title;
     $("confirm-text").textContent = text;
+    show($("confirm-reason-row"), Boolean(askReason));
+    $("confirm-reason").value = "";
     input.value = "";
     ok.disabled = true;
     return new Promise((resolve) => {
@@ -234,24 +253,28 @@
       const onClose = () => {
         input.removeEventListener("input", onInput);
         dialog.removeEventListener("close", onClose);
-        resolve(dialog.returnValue === "ok" && input.value === "CONFIRM" ? input.value : null);
+        const go = dialog.returnValue === "ok" && input.value === "CONFIRM";
+        const reason = askReason ? $("confirm-reason").value.trim() : "";
+        resolve(go ? { confirm: input.value, reason } : null);
       };
       input.addEventListener("input", onInput);
       dialog.addEventListener("close", onClose);
       dialog.returnValue = "";
       dialog.showModal();
-      input.focus();
+      (askReason ? $("confirm-reason") : input).focus();
     });
   }
 
-  async function act(label, title, text, path, fields) {
-    const typed = await confirmAction(title, text);
+  async function act(label, title, text, path, fields, askReason) {
+    const typed = await confirmAction(title, text, askReason);
     if (typed === null) {
       lastAction(`${label}: cancelled`, true);
       return null;
     }
+    const body = { ...(fields || {}), confirm: typed.confirm };
+    if (typed.reason) body.reason = typed.reason;
     try {
-      const answer = await api("POST", path, { ...(fields || {}), confirm: typed });
+      const answer = await api("POST", path, body);
       lastAction(`${label}: done${summarize(answer)}`, true);
       banner("");
       refresh();
@@ -267,7 +290,7 @@
   function summarize(answer) {
     if (!answer || typeof answer !== "object") return "";
     const parts = [];
-    for (const name of ["state", "ok", "replayed", "purged", "deleted", "count", "error"]) {
+    for (const name of ["state", "ok", "replayed", "failed", "redriven", "purged", "error"]) {
       if (answer[name] !== undefined && answer[name] !== null) parts.push(`${name} ${fmtValue(answer[name])}`);
     }
     return parts.length ? ` (${parts.join(", ")})` : "";
@@ -299,7 +322,7 @@
       const button = (action, label, cls) => el("button", {
         type: "button", class: cls || null, "data-action": action,
         onclick: () => act(`${action} ${name}`, `${label}: ${name}`,
-          describeBreakerAction(action, name), path + action),
+          describeBreakerAction(action, name), path + action, {}, true),
       }, label);
       const failures = b.failures ?? (b.window && b.window.failures);
       const calls = b.calls ?? (b.window && b.window.calls);
@@ -348,13 +371,13 @@
       "data-id": e.id,
       onclick: () => selectEntry(e.id),
     },
-      el("td", { class: "mono", text: String(e.id).slice(0, 12), title: e.id }),
-      el("td", { class: "mono", text: fmtValue(e.zone) }),
-      el("td", { class: "mono", text: fmtValue(e.function) }),
-      el("td", { class: "mono", text: fmtValue(e.error_type) }),
+      el("td", { class: "mono", text: String(e.id).slice(0, 10), title: e.id }),
+      el("td", { class: "mono clip", text: fmtValue(e.zone), title: e.zone }),
+      el("td", { class: "mono clip", text: fmtValue(e.function), title: e.function }),
+      el("td", { class: "mono clip", text: String(e.error_type || "—").split(".").pop(), title: e.error_type }),
       el("td", {}, el("span", { class: `badge dlq-${e.state}`, text: fmtValue(e.state) })),
       el("td", { class: "num", text: fmtValue(e.attempts) }),
-      el("td", { class: "mono", text: fmtTime(e.created_at) }))));
+      el("td", { class: "mono nowrap", text: fmtShortTime(e.created_at), title: fmtTime(e.created_at) }))));
     const more = body.next_cursor ? "+" : "";
     const partial = body.complete === false ? " (partial: shared store unreachable)" : "";
     $("dlq-count").textContent = entries.length ? `${entries.length}${more}${partial}` : partial;
@@ -392,11 +415,23 @@
     $("dlq-fields").replaceChildren(...fields.flatMap(([name, value]) => [
       el("dt", { text: name }), el("dd", { class: "mono", text: fmtValue(value) }),
     ]));
-    $("dlq-args").textContent = JSON.stringify(entry.arguments, null, 2);
+    $("dlq-args").textContent = pretty(entry.arguments);
     let error = `${entry.error_type || ""}: ${entry.error_message || ""}`;
     if (entry.last_replay_error) error += `\n\nlast replay: ${entry.last_replay_error}`;
     $("dlq-error").textContent = error;
     show($("dlq-detail"), true);
+  }
+
+  // Arguments are stored as a JSON document in a string: shown indented.
+  function pretty(value) {
+    if (typeof value === "string") {
+      try {
+        return JSON.stringify(JSON.parse(value), null, 2);
+      } catch (error) {
+        return value;
+      }
+    }
+    return JSON.stringify(value, null, 2);
   }
 
   function renderSummary(body) {
@@ -443,7 +478,7 @@
   function renderSubsystem(id, title, body) {
     const holder = $("subsystems");
     let panel = document.getElementById(`sub-${id}`);
-    if (!body) {
+    if (!body || body.enabled === false) {
       if (panel) panel.remove();
       return;
     }
@@ -514,7 +549,7 @@
         load("dashboard/summary/", renderSummary),
         load("health/", renderHealth),
         refreshEntry(),
-        ...SUBSYSTEMS.map(subsystem),
+        ...(ticks++ % SUBSYSTEM_EVERY === 0 ? SUBSYSTEMS.map(subsystem) : []),
       ]);
     } finally {
       busy = false;
