@@ -8,6 +8,9 @@ import asyncio
 import json
 import logging
 import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ import baldur._control_api as control_api
 import baldur._control_api_actions as actions
 from baldur.exceptions import ConfigError, DeadLetterQueueUnavailableError
 from helpers import AlwaysFails, failed_job
+from redis_server import RedisServer
 
 API = "/api/baldur/"
 
@@ -95,9 +99,32 @@ def test_every_get_route_answers_json_naming_the_process_that_served(path: str) 
     served_by_this_process(answer)
 
 
-def test_a_redis_breaker_store_is_reported_as_the_fleet(configure: Any) -> None:
-    configure(redis_url="redis://127.0.0.1:1/0")  # never dialled by a read of the settings
-    assert get("kill-switch/").json["served_by"]["store"] == "redis"
+def test_with_redis_a_force_reaches_the_fleet_and_says_so(
+    redis_server: RedisServer, configure: Any, zone_name: str
+) -> None:
+    configure(redis_url=redis_server.url)
+    answer = post(f"cb/{zone_name}/force-open", {"reason": "provider down"})
+    assert answer.json["served_by"] == {"pid": os.getpid(), "store": "redis"}
+    # Another worker of the fleet, which never heard of the breaker, refuses.
+    worker = textwrap.dedent(
+        f"""
+        import time, baldur
+        call = baldur.protected({zone_name!r})(lambda: "called")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                call()
+            except baldur.CircuitOpenError:
+                print("rejected")
+                break
+            time.sleep(0.05)
+        """
+    )
+    env = {**os.environ, "BALDUR_REDIS_URL": redis_server.url, "BALDUR_ADMIN_PORT": "0"}
+    done = subprocess.run(
+        [sys.executable, "-c", worker], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "rejected", done.stderr
 
 
 def test_an_unknown_route_is_404_and_a_wrong_method_405_with_allow() -> None:
@@ -148,14 +175,15 @@ def test_a_failing_check_shows_its_message_to_a_key_holder_only() -> None:
     def database() -> None:
         raise ConnectionError("token=sekrit-123 at db.internal")
 
-    baldur.register_check("database", database, critical=False)
+    baldur.register_check("database", database, critical=False, readiness=True)
     try:
-        public = get("health/", "nocache=1", role=None)
-        assert public.json["checks"]["database"]["error_type"] == "ConnectionError"
-        assert b"sekrit" not in public.raw
-        detailed = get("health/")
-        assert "sekrit-123" in detailed.json["checks"]["database"]["message"]
-        served_by_this_process(public)
+        for path in ("health/", "health/ready/"):
+            public = get(path, "nocache=1", role=None)
+            assert public.json["checks"]["database"]["error_type"] == "ConnectionError"
+            assert b"sekrit" not in public.raw
+            served_by_this_process(public)
+            detailed = get(path, role="viewer")
+            assert "sekrit-123" in detailed.json["checks"]["database"]["message"]
     finally:
         baldur.unregister_check("database")
 

@@ -99,8 +99,8 @@ def _read(path: str) -> Handler:
         if not isinstance(response.payload, Mapping):
             return response  # Prometheus text
         payload = dict(response.payload)
-        if req.role is not None and path in ("health/", "health/ready/"):
-            payload["checks"] = _with_messages(payload.get("checks", {}))
+        if req.role is not None and "checks" in payload:  # health/ and health/ready/
+            payload["checks"] = _with_messages(payload["checks"])
         return answer(response.status, payload, **dict(response.headers))
 
     return handle
