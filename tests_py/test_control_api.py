@@ -662,3 +662,22 @@ def test_an_async_function_is_replayed_on_a_loop_of_its_own(
     answer = post(f"dlq/{entry['id']}/replay")
     assert (answer.json["replayed"], answer.json["ok"]) == (True, True)
     assert "notified ada\n" in marker.read_text()
+
+
+def test_a_kill_switch_redis_refused_says_the_fleet_did_not_follow(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refused(record: str | None) -> None:
+        raise ConnectionError("redis://:hunter2@cache:6379 timed out")
+
+    monkeypatch.setattr(baldur._core, "kill_switch_remote_configured", lambda: True)
+    monkeypatch.setattr(baldur._core, "kill_switch_remote_save", refused)
+    answer = post("kill-switch/disable", {"reason": "incident"})
+    assert (answer.status, answer.json["error"], answer.json["enabled"]) == (
+        503,
+        "unavailable",
+        False,
+    )
+    assert "this process only" in answer.json["detail"]
+    assert b"hunter2" not in answer.raw
+    assert post("kill-switch/enable").json["enabled"] is True

@@ -203,12 +203,30 @@ def kill_switch_status(req: Request) -> Response:
 
 def kill_switch_disable(req: Request) -> Response:
     reason = req.text("reason", required=True)
-    kill_switch.disable(reason=str(reason), actor=req.actor)
-    return kill_switch_status(req)
+    return _switch(lambda: kill_switch.disable(reason=str(reason), actor=req.actor), req)
 
 
 def kill_switch_enable(req: Request) -> Response:
-    kill_switch.enable(actor=req.actor)
+    return _switch(lambda: kill_switch.enable(actor=req.actor), req)
+
+
+def _switch(flip: Callable[[], None], req: Request) -> Response:
+    try:
+        flip()
+    except ConnectionError:
+        # Redis did not take the record; the local change stands, and the
+        # operator must know the fleet did not follow (the error's text
+        # stays out: it may name the server).
+        status = kill_switch_status(req).payload
+        return answer(
+            503,
+            {
+                **status,
+                "error": "unavailable",
+                "detail": "changed in this process only: Redis did not take the record, "
+                "other workers still follow the old state",
+            },
+        )
     return kill_switch_status(req)
 
 
