@@ -18,6 +18,7 @@ import pytest
 import baldur
 import baldur._control_api as control_api
 import baldur._control_api_actions as actions
+import baldur._kill_switch
 from baldur.exceptions import ConfigError
 from control_api_calls import API, Answer, get, post, post_raw, served_by_this_process
 from helpers import AlwaysFails, failed_job
@@ -422,11 +423,14 @@ def test_no_get_route_changes_state(
 def test_a_kill_switch_redis_refused_says_the_fleet_did_not_follow(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def refused(record: str | None) -> None:
+    saved = baldur._kill_switch.save
+
+    def refused(record: baldur._kill_switch.Record | None) -> None:
+        saved(record)  # this process and its local record, as with a Redis that times out
         raise ConnectionError("redis://:hunter2@cache:6379 timed out")
 
-    monkeypatch.setattr(baldur._core, "kill_switch_remote_configured", lambda: True)
-    monkeypatch.setattr(baldur._core, "kill_switch_remote_save", refused)
+    # Not the core's remote switch: a poller started on it would outlive the test.
+    monkeypatch.setattr(baldur._kill_switch, "save", refused)
     answer = post("kill-switch/disable", {"reason": "incident"})
     assert (answer.status, answer.json["error"], answer.json["enabled"]) == (
         503,
