@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import baldur
 import baldur._admin_server as _admin_server
@@ -190,6 +190,58 @@ def test_an_operator_forces_a_breaker_open_through_the_prompt(
 
     page.screenshot(path=str(SCREENSHOT), full_page=True)
     assert problems == []
+
+
+@baldur.protected(
+    "shipping",
+    retry=baldur.RetryPolicy(attempts=1, base_delay=0),
+    fallback=lambda *args, **kwargs: "queued",
+    dlq=True,
+)
+def ship(parcel: str) -> str:
+    raise ConnectionError("carrier down")
+
+
+def test_the_dead_letters_are_filtered_replayed_and_purged(
+    admin: Callable[..., str], page: Page
+) -> None:
+    base = admin()
+    reserve("SKU-1", note="first")
+    ship("P-1")
+    ship("P-2")
+    _sign_in(page, base)
+    page.wait_for_selector("#dlq tbody tr >> nth=2")
+
+    page.fill("#dlq-zone", "shipping")
+    page.press("#dlq-zone", "Enter")
+    expect(page.locator("#dlq tbody tr")).to_have_count(2)
+    page.fill("#dlq-zone", "")
+    page.fill("#dlq-type", "builtins.TimeoutError")
+    page.press("#dlq-type", "Enter")
+    expect(page.locator("#dlq tbody tr")).to_have_count(1)
+    assert "inventory" in (page.text_content("#dlq tbody tr") or "")
+
+    # One entry replayed by hand: the function fails again, and the page says so.
+    page.click("#dlq tbody tr")
+    page.click("#dlq-replay")
+    page.fill("#confirm-input", "CONFIRM")
+    with page.expect_response(lambda r: r.url.endswith("/replay")) as replayed:
+        page.click("#confirm-ok")
+    assert replayed.value.json()["ok"] is False
+    page.wait_for_selector("#last-action.ok")
+    assert "ok false" in (page.text_content("#last-action") or "")
+
+    # The shipping zone's entries purged.
+    page.fill("#dlq-type", "")
+    page.fill("#dlq-zone", "shipping")
+    page.click("#dlq-purge")
+    page.fill("#confirm-input", "CONFIRM")
+    with page.expect_response(lambda r: r.url.endswith("/purge")) as purged:
+        page.click("#confirm-ok")
+    assert purged.value.json()["purged"] == 2
+    page.wait_for_selector("#dlq-empty:not([hidden])")
+    assert baldur.dlq.list(domain="shipping") == []
+    assert len(baldur.dlq.list(domain="inventory")) == 1
 
 
 def test_a_breaker_opening_elsewhere_shows_within_seconds(

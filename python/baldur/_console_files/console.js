@@ -33,6 +33,7 @@
   let timer = null;
   let busy = false;
   let ticks = 0;
+  let again = false;
   let selectedEntry = null;
 
   // ---- small DOM helpers -------------------------------------------------
@@ -362,9 +363,7 @@
   }
 
   function renderDlq(body) {
-    const type = $("dlq-type").value.trim();
-    let entries = body.entries || [];
-    if (type) entries = entries.filter((e) => String(e.error_type || "").includes(type));
+    const entries = body.entries || [];
     const tbody = $("dlq").querySelector("tbody");
     tbody.replaceChildren(...entries.map((e) => el("tr", {
       class: e.id === selectedEntry ? "clickable selected" : "clickable",
@@ -522,8 +521,13 @@
   // ---- refresh -----------------------------------------------------------
 
   async function refresh() {
-    if (!signedIn() || busy) return;
+    if (!signedIn() || document.hidden) return; // a background tab asks nothing
+    if (busy) {
+      again = true; // a filter changed mid-refresh: one more round after it
+      return;
+    }
     busy = true;
+    again = false;
     const problems = [];
     const load = async (path, render) => {
       try {
@@ -554,6 +558,7 @@
     } finally {
       busy = false;
     }
+    if (again) setTimeout(refresh, 0);
     const refused = problems.find((p) => p.error.status === 401);
     if (refused) {
       signOut(refused.error.message);
@@ -643,6 +648,7 @@
       event.preventDefault();
       act("enable Baldur", "Enable Baldur", "Self-healing starts again.", "kill-switch/enable");
     });
+    document.addEventListener("visibilitychange", refresh);
     if (signedIn()) start();
     else showConsole(false);
   }
