@@ -37,6 +37,7 @@ LAYERS = {
     "dlq": 2,
     "control": 2,
     "metrics": 2,
+    "admin": 2,
     "protect": 3,
     "process": 3,
 }

@@ -34,7 +34,13 @@ FLOORS: dict[str, tuple[str, ...]] = {
     # recent-activity ring.
     "signals": ("_bus", "_events", "_activity"),
     # The settings: read, validated, applied to the core; announced on the bus.
-    "configuration": ("_data_dir", "_known_settings", "_settings", "_config"),
+    "configuration": (
+        "_data_dir",
+        "_known_settings",
+        "_admin_settings",
+        "_settings",
+        "_config",
+    ),
     # What a callsite asks for: retry policy, classification, idempotency
     # options, the zone built from them, what a replay may call.
     "policy": ("retry", "_options", "_classify", "_idempotency", "_zones", "_dlq_registry"),

@@ -39,6 +39,9 @@ def _restore_defaults() -> None:
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
         mp.setenv("BALDUR_DATA_DIR", _data_dir)
+        # No admin server on 9090 for tests that do not test it (the
+        # contract's rule); those that do pass admin_port to init().
+        mp.setenv("BALDUR_ADMIN_PORT", "0")
         baldur._config.reset()
     # A report cached by one test (an unhealthy check it set up) must not
     # answer the next test's probe.
@@ -53,6 +56,9 @@ def _hermetic_environment() -> Iterator[None]:
             if key.startswith("BALDUR_") or key == "REDIS_URL":
                 mp.delenv(key)
         mp.setenv("BALDUR_DATA_DIR", _data_dir)
+        # No admin server on 9090 for tests that do not test it (the
+        # contract's rule); those that do pass admin_port to init().
+        mp.setenv("BALDUR_ADMIN_PORT", "0")
         baldur._config.reset()
         yield
 

@@ -16,6 +16,7 @@ The state machines, windows and backoff live in a Rust core
 from __future__ import annotations
 
 from baldur import (
+    _admin_server,
     _builtin_checks,
     _bus,
     _config,
@@ -163,6 +164,8 @@ def _on_config_applied(settings: _Settings) -> None:
 
 
 _bus.subscribe(_bus.CONFIG_APPLIED, _on_config_applied)
+# init() (not a first call's lazy load) starts the admin server.
+_bus.subscribe(_bus.INIT_APPLIED, _admin_server.apply)
 _bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)
 # The dependency is back: what its outage set aside is replayed.
 _bus.subscribe(_bus.BREAKER_RECOVERED, lambda zone: dlq.sweep_in_background(zone))

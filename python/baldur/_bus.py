@@ -23,6 +23,10 @@ BREAKER_RECOVERED = "circuit_breaker.recovered"
 HEALTH_CHANGED = "health.changed"
 #: ``init()`` (or the first use) applied a configuration (``settings=``).
 CONFIG_APPLIED = "config.applied"
+#: ``init()`` or ``reset()`` applied the configuration the app chose
+#: (``settings=``): what starts only when asked (the admin server), not on
+#: a first call's lazy load.
+INIT_APPLIED = "config.init_applied"
 
 _log = logging.getLogger("baldur")
 _subscribers: dict[str, list[Callable[..., Any]]] = {}

@@ -54,9 +54,10 @@ def init(**overrides: object) -> None:
     """
     with _lock:
         merged = {**_overrides, **overrides}
-        _apply(merged)
+        settings = _apply(merged)
         _overrides.clear()
         _overrides.update(merged)
+    _bus.publish(_bus.INIT_APPLIED, settings=settings)
 
 
 def reset() -> None:
@@ -64,7 +65,8 @@ def reset() -> None:
     tests, and for a process that reconfigures from scratch)."""
     with _lock:
         _overrides.clear()
-        _apply({})
+        settings = _apply({})
+    _bus.publish(_bus.INIT_APPLIED, settings=settings)
 
 
 def _apply(overrides: dict[str, object]) -> Settings:

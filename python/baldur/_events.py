@@ -145,6 +145,16 @@ def storage_event(event: str, store: str, detail: str) -> None:
     emit(_storage_log, level, event, store=store, detail=detail)
 
 
+_admin_log = logging.getLogger("baldur.admin")
+
+
+def admin_event(event: str, detail: str) -> None:
+    """The admin server started, skipped (another process serves: INFO),
+    or could not serve (ERROR: the app runs on without it)."""
+    level = logging.ERROR if event.endswith("_failed") else logging.INFO
+    emit(_admin_log, level, event, detail=detail)
+
+
 _control_log = logging.getLogger("baldur.kill_switch")
 _shutdown_log = logging.getLogger("baldur.shutdown")
 _health_log = logging.getLogger("baldur.health")

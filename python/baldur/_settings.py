@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import baldur._admin_settings as _admin
 import baldur._core as _core
 import baldur._data_dir as _data_directory
 import baldur._validate as _validate
@@ -258,6 +259,15 @@ SETTINGS: Mapping[str, Setting] = {
     "idempotency_gate_memory_ttl_seconds": Setting(
         "BALDUR_IDEMPOTENCY_GATE_MEMORY_TTL_SECONDS", _seconds, _core.IDEMPOTENCY_DEFAULT_MEMORY_TTL
     ),
+    # The admin server (control API, console): on 127.0.0.1:9090 unless
+    # the port is 0; without a key it makes one into DATA_DIR/admin.key.
+    "admin_host": Setting("BALDUR_ADMIN_HOST", _admin.host, _admin.DEFAULT_HOST),
+    "admin_port": Setting("BALDUR_ADMIN_PORT", _admin.port, _admin.DEFAULT_PORT),
+    "admin_key": Setting("BALDUR_ADMIN_KEY", _secret, None),
+    "admin_viewer_key": Setting("BALDUR_VIEWER_KEY", _secret, None),
+    "admin_allowed_hosts": Setting("BALDUR_ADMIN_ALLOWED_HOSTS", _admin.hosts, ()),
+    "admin_allowed_origins": Setting("BALDUR_ADMIN_ALLOWED_ORIGINS", _admin.origins, ()),
+    "admin_unlock": Setting("BALDUR_ADMIN_UNLOCK", _admin.flag, False),
 }
 
 
@@ -293,7 +303,14 @@ class Settings:
     dlq_max_size: int
     dlq_max_per_domain: int
     dlq_overflow_strategy: str
+    admin_host: str = _admin.DEFAULT_HOST
+    admin_port: int = _admin.DEFAULT_PORT
+    admin_allowed_hosts: tuple[str, ...] = ()
+    admin_allowed_origins: tuple[str, ...] = ()
+    admin_unlock: bool = False
     dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
+    admin_key: str | None = dataclasses.field(default=None, repr=False)
+    admin_viewer_key: str | None = dataclasses.field(default=None, repr=False)
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:

@@ -41,6 +41,13 @@ pub enum Event {
         /// Why, for the operator.
         detail: String,
     },
+    /// The admin server started, skipped (another process serves) or failed.
+    Admin {
+        /// The event's log name.
+        name: &'static str,
+        /// What happened, for the operator.
+        detail: String,
+    },
     /// The DLQ flusher carried entries to Redis, or could not.
     DlqFlush {
         /// The event's log name.

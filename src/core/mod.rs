@@ -2,6 +2,7 @@
 //! from an injected [`clock::Clock`], so `cargo test` drives it without
 //! sleeping.
 
+pub mod admin;
 pub mod breaker;
 pub mod clock;
 pub mod control;

@@ -14,6 +14,7 @@ static STORAGE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static IDEMPOTENCY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DLQ_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RETRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static ADMIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Hands the core's events to the Python loggers.
 struct PythonLogger;
@@ -37,6 +38,9 @@ impl EventSink for PythonLogger {
                 Event::Retry { name, zone, detail } => RETRY
                     .import(py, "baldur._events", "retry_event")
                     .and_then(|log| log.call1((name, zone, detail))),
+                Event::Admin { name, detail } => ADMIN
+                    .import(py, "baldur._events", "admin_event")
+                    .and_then(|log| log.call1((name, detail))),
                 Event::DlqFlush {
                     name,
                     count,

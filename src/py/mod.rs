@@ -1,5 +1,6 @@
 //! PyO3 glue: converts between the core and Python, nothing more.
 
+mod admin;
 mod async_call;
 mod async_start;
 mod attempt;
@@ -74,6 +75,11 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::runtime_status, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_ping, m)?)?;
     m.add_function(wrap_pyfunction!(stores::redis_url_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(admin::admin_host_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(admin::admin_origin_problem, m)?)?;
+    m.add_function(wrap_pyfunction!(admin::admin_start, m)?)?;
+    m.add_function(wrap_pyfunction!(admin::admin_stop, m)?)?;
+    m.add_function(wrap_pyfunction!(admin::admin_address, m)?)?;
     m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     m.add_function(wrap_pyfunction!(dlq::dlq_store_health, m)?)?;

@@ -4,6 +4,8 @@
 //! without touching what the parent's threads own, and restarts lazily on
 //! the child's first use.
 
+use crate::core::events::{Event, EVENTS};
+use crate::core::process::admin::{Started, ADMIN};
 use crate::core::process::{dlq_flush, dlq_queues, idempotency, stores, RUNTIME};
 use crate::core::random;
 use crate::core::store::caller_connection;
@@ -23,5 +25,20 @@ pub fn after_fork() -> Result<(), String> {
     idempotency::after_fork();
     dlq_queues::after_fork();
     dlq_flush::after_fork();
+    admin_after_fork();
     stores
+}
+
+/// The admin server in the child: skipped while the parent serves, else
+/// tried again; what happened is an event either way.
+fn admin_after_fork() {
+    let (name, detail) = match ADMIN.after_fork() {
+        None => return,
+        Some(Ok(Started::Serving(address))) => {
+            ("admin.server_started", format!("serving on {address}"))
+        }
+        Some(Ok(Started::Skipped(why))) => ("admin.server_skipped", why),
+        Some(Err(problem)) => ("admin.server_failed", problem),
+    };
+    EVENTS.emit(Event::Admin { name, detail });
 }

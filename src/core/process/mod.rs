@@ -8,6 +8,7 @@
 //! This is the composition layer: it wires features to the stores they run
 //! on. The bindings only convert its answers; nothing here knows Python.
 
+pub mod admin;
 pub mod breakers;
 pub mod dead_letters;
 pub mod dlq_flush;
