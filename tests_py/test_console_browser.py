@@ -260,7 +260,7 @@ def test_a_wrong_key_shows_the_refusal_and_no_data(admin: Callable[..., str], pa
     charge("o-1")
     _sign_in(page, base, key="not-the-key")
     page.wait_for_selector("#login-error:not([hidden])")
-    assert "401" in (page.text_content("#login-error") or "")
+    assert "(401 unauthorized)" in (page.text_content("#login-error") or "")
     assert page.is_hidden("#console")
     assert page.query_selector('tr[data-name="payments"]') is None
 
@@ -274,7 +274,13 @@ def test_a_locked_server_refuses_and_the_page_says_so(
     page.wait_for_selector('tr[data-name="payments"] .state-closed')
     _force_open(page, "payments")
     page.wait_for_selector("#banner:not([hidden])")
-    assert "locked" in (page.text_content("#banner") or "")
+    shown = page.text_content("#banner-text") or ""
+    assert "force-open payments: locked (403 locked)" in shown
+    assert "BALDUR_ADMIN_UNLOCK=1" in shown
+    page.wait_for_timeout(2500)  # a refresh later, the refusal is still there
+    assert page.is_visible("#banner")
+    page.click("#banner-close")
+    assert page.is_hidden("#banner")
     assert baldur.circuit_state("payments") == "closed"
 
 
@@ -285,7 +291,7 @@ def test_a_viewer_reads_but_cannot_act(admin: Callable[..., str], page: Page) ->
     page.wait_for_selector('tr[data-name="payments"] .state-closed')
     _force_open(page, "payments")
     page.wait_for_selector("#banner:not([hidden])")
-    assert "forbidden" in (page.text_content("#banner") or "")
+    assert "(403 forbidden)" in (page.text_content("#banner-text") or "")
     assert baldur.circuit_state("payments") == "closed"
 
 

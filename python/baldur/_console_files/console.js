@@ -98,25 +98,30 @@
     }
   }
 
+  // "<what happened> (<status> <code>): <why>", the why in the server's own
+  // words when it gives them, else ours.
   function describeError(status, body) {
     const code = body && typeof body === "object" ? body.error : null;
-    const extra = body && typeof body === "object"
-      ? (body.message || body.hint || body.detail || "") : "";
-    const plain = {
-      unauthorized: "the key was refused (401): check it and enter it again",
-      forbidden: "this key may only read (403 forbidden): actions need the admin key",
-      locked: "the server is locked (403): start it with BALDUR_ADMIN_UNLOCK=1 to allow actions",
-      confirm_required: "the action needs CONFIRM typed exactly (400 confirm_required)",
-      origin_not_allowed: "this page's origin is not allowed (403 origin_not_allowed)",
-      host_not_allowed: "this host name is not allowed (403 host_not_allowed)",
-      not_found: "not found (404)",
-      not_enabled: "this subsystem is not running here (404 not_enabled)",
-      kill_switch_engaged: "Baldur is disabled by the kill switch (409): enable it first",
-      bad_request: "the server refused the request (400)",
+    const detail = body && typeof body === "object" ? (body.detail || body.message || "") : "";
+    const known = {
+      unauthorized: ["key refused", "check the key and enter it again"],
+      forbidden: ["not allowed", "this key may only read: actions need the admin key"],
+      locked: ["locked", "start the server with BALDUR_ADMIN_UNLOCK=1 to allow actions"],
+      confirm_required: ["not confirmed", "type CONFIRM exactly"],
+      origin_not_allowed: ["origin refused", "this page's origin may not act"],
+      host_not_allowed: ["host refused", "this host name is not allowed"],
+      not_found: ["not found", ""],
+      not_enabled: ["not running", "this subsystem is not running here"],
+      kill_switch_engaged: ["held back", "Baldur is disabled by the kill switch: enable it first"],
+      conflict: ["conflict", ""],
+      bad_request: ["bad request", ""],
+      unavailable: ["unavailable", "the shared store cannot be reached"],
+      unreachable: ["no answer", "the admin server does not answer"],
     }[code];
-    let text = plain || (code ? `${code} (${status})` : `HTTP ${status}`);
-    if (extra && typeof extra === "string") text += ` — ${extra}`;
-    return text;
+    const [what, why] = known || [code || "error", ""];
+    const because = typeof detail === "string" && detail ? detail : why;
+    const where = status ? `${status} ${code || ""}`.trim() : code;
+    return because ? `${what} (${where}): ${because}` : `${what} (${where})`;
   }
 
   async function api(method, path, body) {
@@ -155,8 +160,15 @@
     show(node, true);
   }
 
+  // An action's refusal stays until dismissed or the next action; what a
+  // refresh could not read is replaced by each refresh.
   function banner(text) {
-    const node = $("banner");
+    $("banner-text").textContent = text || "";
+    show($("banner"), Boolean(text));
+  }
+
+  function showProblems(text) {
+    const node = $("problems");
     node.textContent = text || "";
     show(node, Boolean(text));
   }
@@ -194,6 +206,7 @@
     error.textContent = message || "";
     show(error, Boolean(message));
     banner("");
+    showProblems("");
     $("key").focus();
   }
 
@@ -282,7 +295,7 @@
       return answer;
     } catch (error) {
       lastAction(`${label}: ${error.message}`, false);
-      banner(`${label} refused: ${error.message}`);
+      banner(`${label}: ${error.message}`);
       if (error.status === 401) signOut(error.message);
       return null;
     }
@@ -569,7 +582,7 @@
     for (const p of problems) {
       if (p.path === "health/" && p.error.status === 503 && p.error.body) renderHealth(p.error.body);
     }
-    banner(real.length ? real.map((p) => `${p.path}: ${p.error.message}`).join(" · ") : "");
+    showProblems(real.length ? real.map((p) => `${p.path}: ${p.error.message}`).join(" · ") : "");
     $("refreshed").textContent = `refreshed ${new Date().toLocaleTimeString()}`;
   }
 
@@ -628,6 +641,7 @@
         `Gives entry ${id} a fresh replay budget (after the root cause is fixed).`,
         `dlq/${encodeURIComponent(id)}/redrive`);
     });
+    $("banner-close").addEventListener("click", () => banner(""));
     $("confirm-cancel").addEventListener("click", () => $("confirm").close("cancel"));
     $("dlq-close").addEventListener("click", () => {
       selectedEntry = null;
