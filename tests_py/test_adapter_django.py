@@ -17,7 +17,7 @@ django = require_module("django", "django")
 from django.conf import settings  # noqa: E402
 
 import baldur  # noqa: E402
-from baldur import _config, _shutdown  # noqa: E402
+from baldur import _admin_key, _config, _shutdown  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +155,22 @@ def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
     assert full.status_code == 503
     assert int(full["Retry-After"]) >= 1
     assert full.json()["error"] == "dead_letter_queue_full"
+
+
+def test_the_summary_needs_a_key_once_one_is_configured(client: object, tmp_path: Path) -> None:
+    from django.test import Client
+
+    assert isinstance(client, Client)
+    url = "/api/baldur/dashboard/summary/"
+    baldur.init(data_dir=str(tmp_path))
+    _admin_key.resolve(_config.current())  # a generated admin.key does not count
+    assert client.get(url).status_code == 200
+    baldur.init(admin_key="k-admin", admin_viewer_key="k-view")
+    for headers in ({}, {"HTTP_X_BALDUR_KEY": "wrong"}, {"HTTP_X_BALDUR_KEY": ""}):
+        refused = client.get(url, **headers)
+        assert (refused.status_code, refused.json()) == (401, {"error": "unauthorized"})
+    for key in ("k-view", "k-admin"):
+        answer = client.get(url, HTTP_X_BALDUR_KEY=key)
+        assert answer.status_code == 200, key
+        assert "verdict" in answer.json()
+    assert client.get("/api/baldur/health/live/").status_code == 200

@@ -154,3 +154,26 @@ def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
     assert full.status_code == 503
     assert int(full.headers["Retry-After"]) >= 1
     assert full.json()["error"] == "dead_letter_queue_full"
+
+
+def test_the_summary_needs_a_key_once_one_is_configured() -> None:
+    keyed = with_baldur(admin_key="k-admin", admin_viewer_key="k-view")
+    app = build(FastAPI(lifespan=keyed), ZONE)
+    url = "/api/baldur/dashboard/summary/"
+    with TestClient(app) as client:
+        for headers in ({}, {"X-Baldur-Key": "wrong"}, {"X-Baldur-Key": "k-vie"}):
+            refused = client.get(url, headers=headers)
+            assert (refused.status_code, refused.json()) == (401, {"error": "unauthorized"})
+        for key in ("k-view", "k-admin"):
+            answer = client.get(url, headers={"X-Baldur-Key": key})
+            assert answer.status_code == 200, key
+            assert "verdict" in answer.json()
+        assert client.get("/api/baldur/health/ready/").status_code == 200
+
+
+def test_a_viewer_key_alone_is_enough_to_close_the_summary() -> None:
+    app = build(FastAPI(lifespan=with_baldur(admin_viewer_key="k-view")), ZONE)
+    url = "/api/baldur/dashboard/summary/"
+    with TestClient(app) as client:
+        assert client.get(url).status_code == 401
+        assert client.get(url, headers={"X-Baldur-Key": "k-view"}).status_code == 200

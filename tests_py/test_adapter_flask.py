@@ -16,7 +16,7 @@ require_module("flask", "flask")
 from flask import Flask, jsonify  # noqa: E402
 
 import baldur  # noqa: E402
-from baldur import _config, _shutdown  # noqa: E402
+from baldur import _admin_key, _config, _shutdown  # noqa: E402
 from baldur.adapters.flask import Baldur  # noqa: E402
 
 
@@ -110,3 +110,31 @@ def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
     assert full.status_code == 503
     assert int(full.headers["Retry-After"]) >= 1
     assert full.get_json()["error"] == "dead_letter_queue_full"
+
+
+def test_the_summary_needs_a_key_once_one_is_configured(
+    zone_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BALDUR_VIEWER_KEY", "k-view")
+    app = make_app(zone_name)
+    app.config["BALDUR_ADMIN_KEY"] = "k-admin"
+    Baldur(app)
+    client = app.test_client()
+    url = "/api/baldur/dashboard/summary/"
+    for headers in ({}, {"X-Baldur-Key": "wrong"}, {"X-Baldur-Key": "k-admin "}):
+        refused = client.get(url, headers=headers)
+        assert (refused.status_code, refused.get_json()) == (401, {"error": "unauthorized"})
+    for key in ("k-view", "k-admin"):
+        answer = client.get(url, headers={"X-Baldur-Key": key})
+        assert answer.status_code == 200, key
+        assert "verdict" in answer.get_json()
+    # The probes stay open.
+    assert client.get("/api/baldur/health/ready/").status_code == 200
+
+
+def test_a_generated_admin_key_leaves_the_summary_open(zone_name: str, tmp_path: Path) -> None:
+    app = make_app(zone_name)
+    Baldur(app, data_dir=str(tmp_path))
+    _admin_key.resolve(_config.current())  # the admin server made admin.key
+    assert (tmp_path / "admin.key").exists()
+    assert app.test_client().get("/api/baldur/dashboard/summary/").status_code == 200

@@ -12,7 +12,7 @@ Mounted under ``/api/baldur/``:
 ``health/ping/``            200, no I/O, for high-frequency probes
 ``metrics/``                Prometheus text (503 without ``prometheus_client``)
 ``metrics/json/``           the same numbers as JSON
-``dashboard/summary/``      the dashboard roll-up
+``dashboard/summary/``      the dashboard roll-up (:data:`KEYED`)
 ==========================  ================================================
 
 >>> from baldur import endpoints
@@ -22,12 +22,14 @@ Mounted under ``/api/baldur/``:
 
 from __future__ import annotations
 
+import hmac
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import baldur._builtin_checks as _builtin_checks
+import baldur._config as _config
 import baldur._core as _core
 import baldur._shutdown as _shutdown
 import baldur.dashboard as dashboard
@@ -191,13 +193,47 @@ ROUTES: Mapping[str, Handler] = {
 }
 
 
-def dispatch(path: str, query: Mapping[str, str] | None = None) -> Response:
+#: The routes that need the viewer or admin key (header :data:`KEY_HEADER`)
+#: once ``BALDUR_VIEWER_KEY`` or ``BALDUR_ADMIN_KEY`` is configured: the
+#: summary names domains, failure types and recent activity. A key the
+#: admin server generated into ``admin.key`` does not count here (an app
+#: that never set a key keeps its summary open, as before).
+KEYED = frozenset({"dashboard/summary/"})
+
+#: The request header carrying a key.
+KEY_HEADER = "X-Baldur-Key"
+
+
+def dispatch(
+    path: str, query: Mapping[str, str] | None = None, *, key: str | None = None
+) -> Response:
     """Answers ``path`` (relative to ``/api/baldur/``; a missing trailing
-    slash is forgiven) with its handler; 404 for any other path."""
-    key = path.lstrip("/")
-    if not key.endswith("/"):
-        key += "/"
-    handler = ROUTES.get(key)
+    slash is forgiven) with its handler; 404 for any other path. ``key`` is
+    the request's :data:`KEY_HEADER`: a :data:`KEYED` route answers 401
+    without one of the configured keys.
+
+    >>> endpoints.dispatch("dashboard/summary/", key=request.headers.get("X-Baldur-Key"))
+    """
+    route = path.lstrip("/")
+    if not route.endswith("/"):
+        route += "/"
+    handler = ROUTES.get(route)
     if handler is None:
         return _json(404, {"error": f"no such endpoint: {path}", "endpoints": sorted(ROUTES)})
+    if route in KEYED and not _key_accepted(key):
+        return _json(401, {"error": "unauthorized"})
     return handler(query or {})
+
+
+def _key_accepted(key: str | None) -> bool:
+    settings = _config.current()
+    wanted = [k for k in (settings.admin_key, settings.admin_viewer_key) if k is not None]
+    if not wanted:
+        return True
+    if key is None:
+        return False
+    given = key.encode()
+    # Every key compared, each in constant time: how long the answer takes
+    # says nothing of which key, or how much of one, matched.
+    matches = [hmac.compare_digest(given, k.encode()) for k in wanted]
+    return any(matches)

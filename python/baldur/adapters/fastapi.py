@@ -61,7 +61,13 @@ router = APIRouter(prefix="/api/baldur", tags=["baldur"])
 
 def _endpoint(path: str) -> Callable[[Request], HTTPResponse]:
     def answer(request: Request) -> HTTPResponse:
-        return to_fastapi(endpoints.dispatch(path, dict(request.query_params)))
+        return to_fastapi(
+            endpoints.dispatch(
+                path,
+                dict(request.query_params),
+                key=request.headers.get(endpoints.KEY_HEADER),
+            )
+        )
 
     return answer
 

@@ -34,7 +34,13 @@ def _blueprint() -> Blueprint:
 
     def endpoint(path: str) -> Callable[[], Response]:
         def answer() -> Response:
-            return to_flask(endpoints.dispatch(path, dict(request.args.items())))
+            return to_flask(
+                endpoints.dispatch(
+                    path,
+                    dict(request.args.items()),
+                    key=request.headers.get(endpoints.KEY_HEADER),
+                )
+            )
 
         return answer
 

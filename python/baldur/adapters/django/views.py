@@ -27,7 +27,9 @@ def endpoint(path: str) -> Callable[[HttpRequest], HttpResponse]:
         if request.method not in _serving.METHODS:
             return HttpResponseNotAllowed(_serving.METHODS)
         query = {key: str(request.GET.get(key, "")) for key in request.GET}
-        return to_django(endpoints.dispatch(path, query))
+        return to_django(
+            endpoints.dispatch(path, query, key=request.headers.get(endpoints.KEY_HEADER))
+        )
 
     view.__name__ = "baldur_" + path.strip("/").replace("/", "_")
     return view
