@@ -68,6 +68,10 @@ pub async fn read_request<S: AsyncRead + Unpin>(
         }
         buffer.extend_from_slice(&chunk[..read]);
         match parse_head(&buffer) {
+            // Complete, but past the bound (it arrived in one read).
+            Ok(Some((head_len, ..))) if head_len > MAX_HEAD => {
+                return Ok(Err(malformed(431, "head_too_large")))
+            }
             Ok(Some(parsed)) => break parsed,
             Ok(None) if buffer.len() > MAX_HEAD => {
                 return Ok(Err(malformed(431, "head_too_large")))
@@ -290,6 +294,8 @@ mod tests {
     fn sizes_are_bounded() {
         let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
         big.extend(std::iter::repeat_n(b'a', MAX_HEAD + 10));
+        assert_eq!(run(read(&big)).unwrap_err().status, 431);
+        big.extend_from_slice(b"\r\nHost: h\r\n\r\n");
         assert_eq!(run(read(&big)).unwrap_err().status, 431);
         let huge = format!(
             "POST / HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n",
