@@ -5,15 +5,28 @@ A payment gateway that blips, then goes down, then comes back. One
 once its breaker opens (answering with the fallback), then probes and
 closes on its own when the gateway recovers. Runs on the embedded default
 store: no Redis, no configuration.
+
+``init()`` also starts the admin server (``BALDUR_ADMIN_HOST``/``_PORT``,
+127.0.0.1:9090): the demo says where its console is and where its key was
+written, or plainly that there is none (the port taken: another process
+serves, ``admin.server_skipped``). ``--serve`` keeps the process running
+after the story, so the console can be opened and the ``baldur`` command
+pointed at it; ``BALDUR_ADMIN_UNLOCK=1`` lets both act on the breaker.
 """
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import sys
+import threading
 import time
 
 import baldur
+import baldur._admin_key as _admin_key
+import baldur._admin_server as _admin_server
+import baldur._config as _config
 
 RECOVERY_SECONDS = 1.5
 
@@ -72,14 +85,78 @@ def show_events() -> None:
     log.setLevel(logging.INFO)
 
 
-def main() -> None:
+def admin_server() -> str | None:
+    """Says where the console is and where its key lives (never the key),
+    or why there is none. Returns the console's URL, or ``None``."""
+    settings = _config.current()
+    where = _admin_server.address()
+    if where is None:
+        if settings.admin_port == 0:
+            print("Admin server off (BALDUR_ADMIN_PORT=0): no console this run.\n")
+        else:
+            wanted = _admin_server.url_of(settings.admin_host, settings.admin_port)
+            print(
+                f"No console from this demo: it could not listen on {wanted} (the"
+                "\nadmin.server_skipped or _failed line above says why). BALDUR_ADMIN_PORT=<a free"
+                "\nport> gives it a console of its own.\n"
+            )
+        return None
+    url = _admin_server.url_of(*where) + "/"
+    if _admin_key.configured(settings):
+        key = "the admin key is BALDUR_ADMIN_KEY's"
+    else:
+        key = f"the admin key is in {_admin_key.path(settings)}"
+    locked = (
+        "actions unlocked" if settings.admin_unlock else "read-only until BALDUR_ADMIN_UNLOCK=1"
+    )
+    print(f"Console: {url} ({key}; {locked})\n")
+    return url
+
+
+def operate(url: str, unlocked: bool) -> None:
+    """What to do with the console while ``--serve`` keeps it up."""
+    cli = _cli()
+    target = "" if url == "http://127.0.0.1:9090/" else f" --url {url.rstrip('/')}"
+    print(
+        f"\nServing the console at {url} until Ctrl-C. Open it and paste the key;"
+        "\nfrom another shell (same BALDUR_DATA_DIR, where the CLI finds the key):"
+        f"\n  {cli}{target} cb list"
+        f"\n  {cli}{target} cb force-open charge-customer --yes"
+    )
+    if unlocked:
+        print("and watch the console show the breaker forced open.")
+    else:
+        print("The second is refused (exit 3) until the demo runs with BALDUR_ADMIN_UNLOCK=1.")
+
+
+def _cli() -> str:
+    """How to run ``baldur`` from here: the script beside this Python, else
+    the module."""
+    script = os.path.join(os.path.dirname(sys.executable), "baldur")
+    if not os.path.exists(script):
+        return "python -m baldur"
+    return min(script, os.path.relpath(script), key=len)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m baldur.demo",
+        description="A payment gateway that blips, goes down and recovers, under one decorator.",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="keep running after the story, serving the console until Ctrl-C",
+    )
+    serve = parser.parse_args(argv).serve
+    show_events()
     baldur.init(
         cb_failure_threshold=5,
         cb_minimum_calls=5,
         cb_recovery_timeout=RECOVERY_SECONDS,
         cb_half_open_max_calls=2,
     )
-    show_events()
+    url = admin_server()
 
     print("1. The gateway blips: retry rides out each failure, customers see none.")
     gateway.mode = "blippy"
@@ -104,6 +181,17 @@ def main() -> None:
         f"\nDone. Breaker 'charge-customer' is {snapshot['state']}; "
         f"{snapshot['transitions']} transitions, all automatic."
     )
+    if not serve:
+        if url is not None:
+            print("`python -m baldur.demo --serve` keeps the console up to try it and the CLI.")
+        return
+    if url is None:
+        sys.exit("--serve: no console to serve (see above).")
+    operate(url, _config.current().admin_unlock)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        print()
 
 
 if __name__ == "__main__":
