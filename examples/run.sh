@@ -11,6 +11,13 @@
 # PORT (8000) and GATEWAY_PORT (8081) pick the ports; PYTHON the interpreter
 # that has baldur-framework and the example's extras installed. Ctrl-C (or
 # SIGTERM) stops both: the service drains its in-flight checkouts first.
+#
+# Beside the service, Baldur's admin server (started by the app's init()) serves
+# the console on 127.0.0.1:9090 (BALDUR_ADMIN_PORT; 0 turns it off), its key in
+# BALDUR_DATA_DIR/admin.key unless BALDUR_ADMIN_KEY gives one. Its actions
+# (force a breaker, replay the DLQ) need the server unlocked:
+#
+#   BALDUR_ADMIN_UNLOCK=1 examples/run.sh flask
 set -euo pipefail
 app=${1:-}
 case "$app" in
@@ -56,4 +63,14 @@ case "$app" in
 esac
 server=$!
 echo "checkout service ($app, $workers worker(s)) on http://$bind; gateway on $GATEWAY_URL"
+admin_port=${BALDUR_ADMIN_PORT:-9090}
+if [ "$admin_port" != 0 ]; then
+  data_dir=${BALDUR_DATA_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/baldur}
+  key=${BALDUR_ADMIN_KEY:+BALDUR_ADMIN_KEY}
+  admin_host=${BALDUR_ADMIN_HOST:-127.0.0.1}
+  case "$admin_host" in *:*) admin_host="[$admin_host]" ;; esac
+  # The first process to bind the port serves it; if another program holds
+  # it, the service runs without one (logged as admin.server_skipped).
+  echo "console: http://$admin_host:$admin_port/ (key: ${key:-$data_dir/admin.key})"
+fi
 wait "$server"

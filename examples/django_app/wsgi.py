@@ -1,4 +1,8 @@
-"""``gunicorn django_app.wsgi`` (see README.md)."""
+"""``gunicorn django_app.wsgi`` (see README.md).
+
+Beside it, the app config's ``init()`` starts the admin server: the console
+on http://127.0.0.1:9090/ (../README.md, "The console beside it").
+"""
 
 from __future__ import annotations
 

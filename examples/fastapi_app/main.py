@@ -5,6 +5,9 @@ the charges parked in the dead-letter queue and ``POST
 /payments/failed/replay`` charges them again. Baldur's health endpoints are
 under ``/api/baldur/``.
 
+Beside it, ``with_baldur``'s ``init()`` starts the admin server: the console
+on http://127.0.0.1:9090/ (../README.md, "The console beside it").
+
 Run: ``uvicorn fastapi_app.main:app`` (see README.md)."""
 
 from __future__ import annotations

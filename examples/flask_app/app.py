@@ -3,6 +3,9 @@ order; ``GET /payments/failed`` lists the charges parked in the dead-letter
 queue and ``POST /payments/failed/replay`` charges them again. Baldur's
 health endpoints are under ``/api/baldur/``.
 
+Beside it, ``Baldur(app)``'s ``init()`` starts the admin server: the console
+on http://127.0.0.1:9090/ (../README.md, "The console beside it").
+
 Run: ``gunicorn -w 3 flask_app.app:app`` (see README.md)."""
 
 from __future__ import annotations
