@@ -6,7 +6,7 @@ layers' modules only):
 - base: the clock, errors, the event sink, shared names, random numbers, the
   runtime, tallies
 - infrastructure: the sliding window, the shared stores (Redis, health, WAL)
-- features: breaker, retry, idempotency, dlq, control, metrics; a feature
+- features: breaker, retry, idempotency, dlq, control, metrics, admin; a feature
   folder never uses another feature folder (they meet in composition)
 - composition: protect (the pipeline over every feature), process (the
   process's services: registry, gate, stores, queues, the fork order)
