@@ -499,3 +499,15 @@ def test_unlock_reads_every_spelling_of_true(
 ) -> None:
     _, ask = start(admin_key=ADMIN_KEY, admin_unlock=word)
     assert ask("POST", "/api/baldur/cb/p/reset", CONFIRM, key=ADMIN_KEY).status == 200
+
+
+def test_a_forced_breaker_shows_at_once_in_the_summary_and_health(server: Ask) -> None:
+    baldur.protected("payments")(lambda: 1)()
+    before = server("GET", "/api/baldur/dashboard/summary/", key=ADMIN_KEY).json()
+    assert before["overview"]["open_breakers"] == 0
+    server("GET", "/api/baldur/health/", key=ADMIN_KEY)  # cached too
+    assert server("POST", "/api/baldur/cb/payments/force-open", CONFIRM, key=ADMIN_KEY).status == 200
+    after = server("GET", "/api/baldur/dashboard/summary/", key=ADMIN_KEY).json()
+    assert after["overview"]["open_breakers"] == 1
+    health = server("GET", "/api/baldur/health/", key=ADMIN_KEY).json()
+    assert health["checks"]["baldur.circuit_breakers"]["status"] == "degraded"

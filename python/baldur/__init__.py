@@ -167,6 +167,7 @@ _bus.subscribe(_bus.CONFIG_APPLIED, _on_config_applied)
 # init() (not a first call's lazy load) starts the admin server.
 _bus.subscribe(_bus.INIT_APPLIED, _admin_server.apply)
 _bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)
+_bus.subscribe(_bus.HEALTH_CHANGED, dashboard.invalidate_cache)
 # The dependency is back: what its outage set aside is replayed.
 _bus.subscribe(_bus.BREAKER_RECOVERED, lambda zone: dlq.sweep_in_background(zone))
 if (_applied := _config.applied()) is not None:  # applied while the package imported

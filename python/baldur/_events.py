@@ -104,6 +104,9 @@ def breaker_transition(
         failures=failures,
         **(operator_action.get() or {}),
     )
+    # A cached health report or dashboard would still show the old state
+    # (an operator forcing a breaker open would read "good").
+    _bus.publish(_bus.HEALTH_CHANGED)
     if to_state == _core.CIRCUIT_CLOSED and from_state == _core.CIRCUIT_HALF_OPEN:
         # The dependency is back: what its outage set aside is replayed
         # (the DLQ subscribes; see baldur/__init__.py).
