@@ -506,7 +506,9 @@ def test_a_forced_breaker_shows_at_once_in_the_summary_and_health(server: Ask) -
     before = server("GET", "/api/baldur/dashboard/summary/", key=ADMIN_KEY).json()
     assert before["overview"]["open_breakers"] == 0
     server("GET", "/api/baldur/health/", key=ADMIN_KEY)  # cached too
-    assert server("POST", "/api/baldur/cb/payments/force-open", CONFIRM, key=ADMIN_KEY).status == 200
+    assert (
+        server("POST", "/api/baldur/cb/payments/force-open", CONFIRM, key=ADMIN_KEY).status == 200
+    )
     after = server("GET", "/api/baldur/dashboard/summary/", key=ADMIN_KEY).json()
     assert after["overview"]["open_breakers"] == 1
     health = server("GET", "/api/baldur/health/", key=ADMIN_KEY).json()
