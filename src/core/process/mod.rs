@@ -16,6 +16,7 @@ pub mod dlq_queues;
 pub mod fork;
 pub mod health;
 pub mod idempotency;
+pub mod leader;
 pub mod stores;
 pub mod testing;
 pub mod wal;
