@@ -23,6 +23,7 @@ from baldur._control_api_http import (
     ok,
 )
 from baldur.circuits import (
+    circuit,
     circuits,
     force_close_circuit,
     force_open_circuit,
@@ -44,9 +45,10 @@ def breakers(req: Request) -> Response:
 
 
 def breaker(req: Request) -> Response:
-    # Read from the snapshots, never circuit_state(): a GET creates nothing.
+    # This process's breaker, else the fleet's record (one another worker
+    # created): a GET creates nothing, here or in Redis.
     name = req.params[0]
-    snapshot = circuits().get(name)
+    snapshot = circuit(name)
     if snapshot is None:
         return not_found(name=name)
     return ok(_breaker(name, snapshot))

@@ -2,16 +2,17 @@
 
 The three actions create the breaker of a name no call has used yet (an
 operator takes a dependency out before traffic arrives; a separate process
-forces the fleet's breaker in Redis mode). ``circuit_state`` of an unknown
-name is a ``KeyError`` listing the known ones.
+forces the fleet's breaker in Redis mode). Reading creates nothing:
+``circuit_state`` of a name neither this process nor the fleet knows reads
+``"closed"``, as its first call would start.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
-from typing import Literal, TypedDict
+from collections.abc import Iterator, Mapping
+from typing import Any, Literal, TypedDict
 
 import baldur._core as _core
 import baldur._events as _events
@@ -98,8 +99,30 @@ def _refuse_while_disabled(action: str, override: bool) -> None:
 
 def circuit_state(name: str) -> CircuitStateName:
     """``"closed"``, ``"open"``, ``"half_open"``, ``"forced_open"`` or
-    ``"forced_closed"``."""
+    ``"forced_closed"``: this process's breaker's state; for a name it has no
+    breaker for, the fleet's (Redis mode: a breaker another worker created,
+    read within the store's timeout), else ``"closed"``. Creates nothing,
+    here or in Redis.
+
+    >>> baldur.circuit_state("never-used")
+    'closed'
+    """
     return _core.circuit_state(_validate.name(name))  # type: ignore[return-value]
+
+
+def circuit(name: str) -> CircuitSnapshot | None:
+    """One breaker as :func:`circuits` reports it: this process's, or for a
+    name it has no breaker for, the fleet's record (Redis mode: a breaker
+    another worker created); ``None`` when neither knows the name. Creates
+    nothing. Raises :class:`ConnectionError` when Redis does not answer
+    within the store's timeout.
+    """
+    name = _validate.name(name)
+    local = circuits().get(name)
+    if local is not None:
+        return local
+    record = _core.fleet_snapshot(name)
+    return None if record is None else _snapshot(record, time.time())
 
 
 def circuits() -> dict[str, CircuitSnapshot]:
@@ -107,15 +130,16 @@ def circuits() -> dict[str, CircuitSnapshot]:
     ``opened_at`` (Unix time, while open) and ``retry_after`` (seconds until
     probing resumes, while open)."""
     now = time.time()
-    result: dict[str, CircuitSnapshot] = {}
-    for name, snap in _core.snapshots().items():
-        opened_ago = snap["opened_ago"]
-        result[name] = CircuitSnapshot(
-            state=snap["state"],
-            calls=snap["calls"],
-            failures=snap["failures"],
-            opened_at=None if opened_ago is None else now - opened_ago,
-            retry_after=snap["retry_after"],
-            transitions=snap["transitions"],
-        )
-    return result
+    return {name: _snapshot(snap, now) for name, snap in _core.snapshots().items()}
+
+
+def _snapshot(snap: Mapping[str, Any], now: float) -> CircuitSnapshot:
+    opened_ago = snap["opened_ago"]
+    return CircuitSnapshot(
+        state=snap["state"],
+        calls=snap["calls"],
+        failures=snap["failures"],
+        opened_at=None if opened_ago is None else now - opened_ago,
+        retry_after=snap["retry_after"],
+        transitions=snap["transitions"],
+    )

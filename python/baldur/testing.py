@@ -85,7 +85,7 @@ def reset() -> None:
     keeping the configuration (``init()`` overrides stay):
 
     - breakers forgotten: a name starts closed with an empty window on its
-      next call, and is unknown to ``circuit_state()`` until then (a zone
+      next call, and unknown to ``circuits()`` until then (a zone
       still in use, such as a decorated function's, keeps its breaker,
       closed and cleared);
     - the idempotency gate on a fresh memory store (completed keys run

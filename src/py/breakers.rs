@@ -1,30 +1,17 @@
 //! The process's breaker registry, and the manual controls over it.
 
-use crate::core::breaker::{BreakerConfig, CircuitBreaker};
+use crate::core::breaker::{BreakerConfig, CircuitState};
+use crate::core::process::breaker_reads;
 use crate::core::process::breakers::REGISTRY;
 use crate::core::process::stores;
+use crate::core::window::Totals;
 use crate::py::errors::IntoPyConfig;
 use crate::py::gil::without_gil;
 use crate::py::stores::ensure_started;
-use pyo3::exceptions::PyKeyError;
+use pyo3::exceptions::PyConnectionError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use std::sync::Arc;
-
-/// Looks a breaker up by name; unknown names are a `KeyError` naming the known ones,
-/// so a typo in an operator's command is loud.
-fn existing(name: &str) -> PyResult<Arc<CircuitBreaker>> {
-    REGISTRY.get(name).ok_or_else(|| {
-        let known: Vec<String> = REGISTRY
-            .all()
-            .iter()
-            .map(|b| b.name().to_string())
-            .collect();
-        PyKeyError::new_err(format!(
-            "no circuit breaker named {name:?}; known: {known:?}"
-        ))
-    })
-}
+use std::time::Duration;
 
 /// Sets the thresholds every breaker uses (from `BALDUR_CB_*` and `init()`).
 #[pyfunction]
@@ -91,10 +78,29 @@ pub(crate) fn reset(py: Python<'_>, name: &str) -> PyResult<()> {
     Ok(())
 }
 
-/// The state of one breaker, as a string.
+/// The state of one breaker, as a string: for a name this process has no
+/// breaker for, the fleet's (Redis mode), else `"closed"`. Creates nothing.
 #[pyfunction]
-pub(crate) fn circuit_state(name: &str) -> PyResult<&'static str> {
-    Ok(existing(name)?.observed_state().as_str())
+pub(crate) fn circuit_state(py: Python<'_>, name: &str) -> &'static str {
+    without_gil(py, || breaker_reads::state_of(name)).as_str()
+}
+
+/// The fleet's record of a breaker this process may never have used, as a
+/// dict shaped as [`snapshots`]' entries; `None` when the fleet keeps none
+/// (or breaker state is not shared). Raises `ConnectionError` when Redis
+/// does not answer in time. Creates nothing.
+#[pyfunction]
+pub(crate) fn fleet_snapshot<'py>(
+    py: Python<'py>,
+    name: &str,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(record) = without_gil(py, || breaker_reads::fleet_record(name))
+        .map_err(|e| PyConnectionError::new_err(e.0))?
+    else {
+        return Ok(None);
+    };
+    let times = [record.opened_ago, record.retry_after];
+    snapshot_dict(py, record.state, record.totals, times, record.version).map(Some)
 }
 
 /// A snapshot of every breaker: name to a dict of its state and counts.
@@ -103,14 +109,28 @@ pub(crate) fn snapshots(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let all = PyDict::new(py);
     for breaker in REGISTRY.all() {
         let snap = breaker.snapshot();
-        let entry = PyDict::new(py);
-        entry.set_item("state", snap.state.as_str())?;
-        entry.set_item("calls", snap.totals.calls)?;
-        entry.set_item("failures", snap.totals.failures)?;
-        entry.set_item("opened_ago", snap.opened_ago.map(|d| d.as_secs_f64()))?;
-        entry.set_item("retry_after", snap.retry_after.map(|d| d.as_secs_f64()))?;
-        entry.set_item("transitions", snap.generation)?;
+        let times = [snap.opened_ago, snap.retry_after];
+        let entry = snapshot_dict(py, snap.state, snap.totals, times, snap.generation)?;
         all.set_item(breaker.name().as_ref(), entry)?;
     }
     Ok(all)
+}
+
+/// One breaker's entry: state, window counts, `opened_ago` and
+/// `retry_after` (seconds, or `None`), transitions.
+fn snapshot_dict<'py>(
+    py: Python<'py>,
+    state: CircuitState,
+    totals: Totals,
+    [opened_ago, retry_after]: [Option<Duration>; 2],
+    transitions: u64,
+) -> PyResult<Bound<'py, PyDict>> {
+    let entry = PyDict::new(py);
+    entry.set_item("state", state.as_str())?;
+    entry.set_item("calls", totals.calls)?;
+    entry.set_item("failures", totals.failures)?;
+    entry.set_item("opened_ago", opened_ago.map(|d| d.as_secs_f64()))?;
+    entry.set_item("retry_after", retry_after.map(|d| d.as_secs_f64()))?;
+    entry.set_item("transitions", transitions)?;
+    Ok(entry)
 }

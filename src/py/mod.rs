@@ -67,6 +67,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(breakers::force_close, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::reset, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::circuit_state, m)?)?;
+    m.add_function(wrap_pyfunction!(breakers::fleet_snapshot, m)?)?;
     m.add_function(wrap_pyfunction!(breakers::snapshots, m)?)?;
     m.add_function(wrap_pyfunction!(events::set_transition_listener, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;

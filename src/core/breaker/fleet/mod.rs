@@ -16,6 +16,7 @@
 //! (a store rolled back under the log).
 
 mod logged;
+pub mod record;
 pub mod wire;
 
 use crate::core::breaker::shared::{Inbox, Outbox};

@@ -304,11 +304,11 @@ fn signed(value: Option<&Value>) -> Option<i64> {
     }
 }
 
-fn number(value: Option<&Value>) -> Option<u64> {
+pub(super) fn number(value: Option<&Value>) -> Option<u64> {
     u64::try_from(signed(value)?).ok()
 }
 
-fn state_named(value: Option<&Value>) -> Option<CircuitState> {
+pub(super) fn state_named(value: Option<&Value>) -> Option<CircuitState> {
     let name = text(value)?;
     CircuitState::ALL.into_iter().find(|s| s.as_str() == name)
 }
