@@ -19,8 +19,10 @@ holder also gets its ``message`` (URL passwords hidden).
                                     breaker is ``{"name", "state", "calls",
                                     "failures", "opened_at", "retry_after",
                                     "transitions"}``
-``GET cb/NAME/``                    the breaker; 404 ``{"error": "not_found",
-                                    "name"}`` for a name never used (nothing made)
+``GET cb/NAME/``                    the breaker (this process's, else the
+                                    fleet's record in Redis mode); 404
+                                    ``{"error": "not_found", "name"}`` for a
+                                    name neither knows (nothing made)
 ``POST cb/NAME/force-open``         body ``{"reason"?, "override"?}``: the
 ``POST cb/NAME/force-close``        breaker after the action, with ``"action"``
 ``POST cb/NAME/reset``              and ``"actor"``; 409 ``{"error":
