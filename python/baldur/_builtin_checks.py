@@ -85,6 +85,15 @@ def _breakers() -> CheckResult:
     return CheckResult("healthy", None, data)
 
 
+def _watchdog() -> CheckResult:
+    loops = _core.watchdog_status()
+    stalled = sorted(loop["name"] for loop in loops if loop["stalled"])
+    data = {"loops": loops, "stalled": stalled}
+    if stalled:
+        return CheckResult("degraded", "stalled: " + ", ".join(stalled), data)
+    return CheckResult("healthy", None, data)
+
+
 def _dlq() -> CheckResult:
     depth = dlq_depth()
     if depth is None:
@@ -118,6 +127,9 @@ def register() -> None:
     readiness."""
     register_check("baldur.stores", _stores, critical=False)
     register_check("baldur.circuit_breakers", _breakers, critical=False)
+    # A stalled loop degrades; the app still serves (its calls do not wait
+    # on background loops).
+    register_check("baldur.watchdog", _watchdog, critical=False)
     register_check("baldur.dlq", _dlq, critical=True, readiness=True)
     # Critical: a record that cannot be read means an operator's switch
     # cannot be trusted (the disabled state itself reports "degraded").

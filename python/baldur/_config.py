@@ -91,6 +91,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
     _core.set_retry_budget(settings.retry_budget_ratio, settings.retry_budget_min_per_second)
     _core.configure_metrics(settings.metrics_max_domain_labels, settings.metrics_max_endpoints)
     _core.set_idempotency_memory_ttl(settings.idempotency_gate_memory_ttl_seconds)
+    _core.set_watchdog_missed_beats(settings.watchdog_missed_beats)
     _settings.apply_log_levels(settings)
     _core.configure_dlq(
         _settings.dlq_path(settings),

@@ -158,6 +158,18 @@ def admin_event(event: str, detail: str) -> None:
     emit(_admin_log, level, event, detail=detail)
 
 
+_watchdog_log = logging.getLogger("baldur.watchdog")
+
+
+def watchdog_event(event: str, watched: str, detail: str) -> None:
+    """A background loop stalled (ERROR: work it carries is not being
+    done) or beat again (INFO)."""
+    level = logging.ERROR if event.endswith("_stalled") else logging.INFO
+    emit(_watchdog_log, level, event, loop=watched, detail=detail)
+    # The baldur.watchdog check's cached answer is stale now.
+    _bus.publish(_bus.HEALTH_CHANGED)
+
+
 _control_log = logging.getLogger("baldur.kill_switch")
 _shutdown_log = logging.getLogger("baldur.shutdown")
 _health_log = logging.getLogger("baldur.health")

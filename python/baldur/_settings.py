@@ -261,6 +261,10 @@ SETTINGS: Mapping[str, Setting] = {
     ),
     # The admin server (control API, console): on 127.0.0.1:9090 unless
     # the port is 0; without a key it makes one into DATA_DIR/admin.key.
+    # Silent intervals before a background loop counts as stalled.
+    "watchdog_missed_beats": Setting(
+        "BALDUR_WATCHDOG_MISSED_BEATS", _count, _core.WATCHDOG_DEFAULT_MISSED_BEATS
+    ),
     "admin_host": Setting("BALDUR_ADMIN_HOST", _admin.host, _admin.DEFAULT_HOST),
     "admin_port": Setting("BALDUR_ADMIN_PORT", _admin.port, _admin.DEFAULT_PORT),
     "admin_key": Setting("BALDUR_ADMIN_KEY", _secret, None),
@@ -303,6 +307,7 @@ class Settings:
     dlq_max_size: int
     dlq_max_per_domain: int
     dlq_overflow_strategy: str
+    watchdog_missed_beats: int = 3
     admin_host: str = _admin.DEFAULT_HOST
     admin_port: int = _admin.DEFAULT_PORT
     admin_allowed_hosts: tuple[str, ...] = ()

@@ -48,6 +48,15 @@ pub enum Event {
         /// What happened, for the operator.
         detail: String,
     },
+    /// A background loop stalled (missed its beats) or beat again.
+    Watchdog {
+        /// The event's log name.
+        name: &'static str,
+        /// The loop's name.
+        watched: String,
+        /// What happened, for the operator.
+        detail: String,
+    },
     /// The DLQ flusher carried entries to Redis, or could not.
     DlqFlush {
         /// The event's log name.

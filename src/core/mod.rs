@@ -19,4 +19,5 @@ pub mod retry;
 pub mod runtime;
 pub mod store;
 pub mod tally;
+pub mod watchdog;
 pub mod window;

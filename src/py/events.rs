@@ -15,6 +15,7 @@ static IDEMPOTENCY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DLQ_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RETRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ADMIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static WATCHDOG: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Hands the core's events to the Python loggers.
 struct PythonLogger;
@@ -41,6 +42,13 @@ impl EventSink for PythonLogger {
                 Event::Admin { name, detail } => ADMIN
                     .import(py, "baldur._events", "admin_event")
                     .and_then(|log| log.call1((name, detail))),
+                Event::Watchdog {
+                    name,
+                    watched,
+                    detail,
+                } => WATCHDOG
+                    .import(py, "baldur._events", "watchdog_event")
+                    .and_then(|log| log.call1((name, watched, detail))),
                 Event::DlqFlush {
                     name,
                     count,

@@ -22,6 +22,7 @@ mod result;
 mod runtime;
 mod stores;
 mod testing;
+mod watchdog;
 mod zone;
 
 use pyo3::prelude::*;
@@ -81,6 +82,11 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(admin::admin_start, m)?)?;
     m.add_function(wrap_pyfunction!(admin::admin_stop, m)?)?;
     m.add_function(wrap_pyfunction!(admin::admin_address, m)?)?;
+    m.add_function(wrap_pyfunction!(watchdog::set_watchdog_missed_beats, m)?)?;
+    m.add_function(wrap_pyfunction!(watchdog::watchdog_status, m)?)?;
+    m.add_function(wrap_pyfunction!(watchdog::watchdog_watch, m)?)?;
+    m.add_function(wrap_pyfunction!(watchdog::watchdog_beat, m)?)?;
+    m.add_function(wrap_pyfunction!(watchdog::watchdog_forget, m)?)?;
     m.add_function(wrap_pyfunction!(stores::configure_stores, m)?)?;
     m.add_function(wrap_pyfunction!(stores::store_health, m)?)?;
     m.add_function(wrap_pyfunction!(dlq::dlq_store_health, m)?)?;

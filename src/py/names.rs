@@ -14,6 +14,7 @@ use crate::core::names::CircuitState;
 use crate::core::protect::verdict::GiveUp;
 use crate::core::retry::backoff::{self, Jitter};
 use crate::core::retry::{budget, policy};
+use crate::core::watchdog::DEFAULT_MISSED_BEATS;
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 
@@ -56,6 +57,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
         breaker::DEFAULT_HALF_OPEN_MAX_CALLS,
     )?;
     m.add("CB_DEFAULT_WINDOW_SECONDS", breaker::DEFAULT_WINDOW_SECONDS)?;
+    m.add("WATCHDOG_DEFAULT_MISSED_BEATS", DEFAULT_MISSED_BEATS)?;
     m.add("RETRY_BUDGET_DEFAULT_RATIO", budget::DEFAULT_RATIO)?;
     m.add(
         "RETRY_BUDGET_DEFAULT_MIN_PER_SECOND",

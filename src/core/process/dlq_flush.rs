@@ -9,6 +9,7 @@
 use crate::core::dlq::{DlqError, DlqStore, RedisDlq, SqliteDlq};
 use crate::core::events::{Event, EVENTS};
 use crate::core::process::dlq_queues::{Queues, GENERATION};
+use crate::core::process::watchdog;
 use crate::core::store::health::DEFAULT_PROBE_INTERVAL;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -19,6 +20,9 @@ const BATCH: u64 = 100;
 /// The wait after Redis refused an entry because its queue is full
 /// (`reject`): the entry stays local until Redis has room.
 const FULL_RETRY: Duration = Duration::from_secs(5);
+/// The flusher's name for the watchdog; it beats every batch or retry (at
+/// most `FULL_RETRY` apart, a batch bounded by the store's timeout).
+pub const FLUSH_LOOP: &str = "dlq_flusher";
 
 /// The generation (plus one) of the queues a running flusher serves; 0: none.
 static FLUSHING_FOR: AtomicU64 = AtomicU64::new(0);
@@ -81,9 +85,16 @@ pub fn flushed() -> u64 {
 /// Flushes until nothing waits, or until the queues are replaced (the new
 /// ones get a flusher of their own: what this one left is still waiting).
 fn flush_all(local: &SqliteDlq, remote: &RedisDlq, current: &dyn Fn() -> bool) {
+    watchdog::watch(FLUSH_LOOP, FULL_RETRY);
+    flush_until_done(local, remote, current);
+    watchdog::forget(FLUSH_LOOP);
+}
+
+fn flush_until_done(local: &SqliteDlq, remote: &RedisDlq, current: &dyn Fn() -> bool) {
     // Each trouble is logged once per run, not once per retry.
     let (mut refused_logged, mut failed_logged) = (false, false);
     while current() {
+        watchdog::beat(FLUSH_LOOP);
         match flush_batch(local, remote) {
             Ok(None) => return,
             Ok(Some(0)) => std::thread::sleep(DEFAULT_PROBE_INTERVAL),

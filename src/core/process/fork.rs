@@ -6,7 +6,7 @@
 
 use crate::core::events::{Event, EVENTS};
 use crate::core::process::admin::{Started, ADMIN};
-use crate::core::process::{dlq_flush, dlq_queues, idempotency, stores, RUNTIME};
+use crate::core::process::{dlq_flush, dlq_queues, idempotency, stores, watchdog, RUNTIME};
 use crate::core::random;
 use crate::core::store::caller_connection;
 
@@ -19,6 +19,7 @@ use crate::core::store::caller_connection;
 /// parent's configuration (the child then runs on process memory).
 pub fn after_fork() -> Result<(), String> {
     RUNTIME.forget_after_fork();
+    watchdog::after_fork();
     random::reseed_after_fork();
     caller_connection::forget_after_fork();
     let stores = stores::after_fork();

@@ -21,6 +21,7 @@ pub mod leader;
 pub mod stores;
 pub mod testing;
 pub mod wal;
+pub mod watchdog;
 pub mod zones;
 
 use crate::core::runtime::BackgroundRuntime;

@@ -9,7 +9,7 @@ use crate::core::clock::SystemClock;
 use crate::core::idempotency::{Claim, RedisIdempotencyStore, StoreError};
 use crate::core::process::breakers::REGISTRY;
 use crate::core::process::idempotency::{self, GATE};
-use crate::core::process::{health, wal, RUNTIME};
+use crate::core::process::{health, wal, watchdog, RUNTIME};
 use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::wal::{LazyWal, Pending};
@@ -23,6 +23,12 @@ use tokio::task::JoinHandle;
 
 /// How long the exit hook waits for what must still reach the stores.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(2);
+/// The breaker sync loop's name for the watchdog.
+pub const SYNC_LOOP: &str = "breaker_sync";
+/// The sync loop's beat interval as watched, at least: a round against a
+/// store that stopped answering waits out its operations' timeout, which
+/// DEGRADED reports; the watchdog is for a loop that stopped altogether.
+const SYNC_LOOP_MIN_INTERVAL: Duration = DEFAULT_OPERATION_TIMEOUT;
 
 /// The URLs [`configure`] was given and what was built from them.
 static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
@@ -140,6 +146,7 @@ pub fn configure(urls: StoreUrls) -> Result<(), String> {
     if current != breaker_url.as_deref() {
         if let Some(task) = configured.sync_task.take() {
             task.abort();
+            watchdog::forget(SYNC_LOOP);
         }
         configured.sync = None;
         configured.breakers = match breaker_url {
@@ -249,7 +256,8 @@ fn start_sync_now() {
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
     let interval = *SYNC_INTERVAL.lock();
     let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval)
-        .on_wal_failure(Arc::new(|error: &str| wal::report_append_failure(error)));
+        .on_wal_failure(Arc::new(|error: &str| wal::report_append_failure(error)))
+        .on_round(Arc::new(|| watchdog::beat(SYNC_LOOP)));
     if let Some(log) = wal::current() {
         sync = sync.with_wal(log);
     }
@@ -258,6 +266,8 @@ fn start_sync_now() {
     let keep = sync.clone();
     // Breakers keep deciding alone if this fails; the next call tries again.
     if let Ok(task) = RUNTIME.spawn(sync.run()) {
+        // A round may wait on the store's timeout (a few seconds) too.
+        watchdog::watch(SYNC_LOOP, interval.max(SYNC_LOOP_MIN_INTERVAL));
         let mut configured = CONFIGURED.lock();
         configured.sync_task = Some(task);
         configured.sync = Some(keep);

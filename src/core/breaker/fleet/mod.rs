@@ -81,7 +81,12 @@ pub struct BreakerSync {
     /// next round's log script to name (their own scripts cannot reach the
     /// log's slot).
     unlogged: Arc<Mutex<Vec<String>>>,
+    /// Called after every round: the process's watchdog hears the loop live.
+    on_round: Option<RoundDone>,
 }
+
+/// Told after each round of the sync loop.
+pub type RoundDone = Arc<dyn Fn() + Send + Sync>;
 
 impl std::fmt::Debug for BreakerSync {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -125,6 +130,7 @@ impl BreakerSync {
             log_position: Arc::default(),
             check_cursor: Arc::default(),
             unlogged: Arc::default(),
+            on_round: None,
         }
     }
 
@@ -138,6 +144,12 @@ impl BreakerSync {
     /// Reports a decision the log could not take to `report`.
     pub fn on_wal_failure(mut self, report: WalFailure) -> Self {
         self.on_wal_failure = Some(report);
+        self
+    }
+
+    /// Calls `done` after every round of [`BreakerSync::run`].
+    pub fn on_round(mut self, done: RoundDone) -> Self {
+        self.on_round = Some(done);
         self
     }
 
@@ -169,6 +181,9 @@ impl BreakerSync {
                 () = changed.notified() => {}
             }
             self.round().await;
+            if let Some(done) = &self.on_round {
+                done();
+            }
         }
     }
 
