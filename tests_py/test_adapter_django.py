@@ -165,7 +165,7 @@ def test_the_summary_needs_a_key_once_one_is_configured(client: object, tmp_path
     baldur.init(data_dir=str(tmp_path))
     _admin_key.resolve(_config.current())  # a generated admin.key does not count
     assert client.get(url).status_code == 200
-    baldur.init(admin_key="k-admin", admin_viewer_key="k-view")
+    baldur.init(admin_key="k-admin", viewer_key="k-view")
     for headers in ({}, {"HTTP_X_BALDUR_KEY": "wrong"}, {"HTTP_X_BALDUR_KEY": ""}):
         refused = client.get(url, **headers)
         assert (refused.status_code, refused.json()) == (401, {"error": "unauthorized"})

@@ -157,7 +157,7 @@ def test_a_full_dead_letter_queue_reaches_the_client_as_503_with_retry_after(
 
 
 def test_the_summary_needs_a_key_once_one_is_configured() -> None:
-    keyed = with_baldur(admin_key="k-admin", admin_viewer_key="k-view")
+    keyed = with_baldur(admin_key="k-admin", viewer_key="k-view")
     app = build(FastAPI(lifespan=keyed), ZONE)
     url = "/api/baldur/dashboard/summary/"
     with TestClient(app) as client:
@@ -172,7 +172,7 @@ def test_the_summary_needs_a_key_once_one_is_configured() -> None:
 
 
 def test_a_viewer_key_alone_is_enough_to_close_the_summary() -> None:
-    app = build(FastAPI(lifespan=with_baldur(admin_viewer_key="k-view")), ZONE)
+    app = build(FastAPI(lifespan=with_baldur(viewer_key="k-view")), ZONE)
     url = "/api/baldur/dashboard/summary/"
     with TestClient(app) as client:
         assert client.get(url).status_code == 401

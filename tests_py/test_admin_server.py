@@ -97,7 +97,7 @@ def start(configure: Callable[..., None]) -> Callable[..., tuple[int, Ask]]:
 @pytest.fixture
 def server(start: Callable[..., tuple[int, Ask]]) -> Ask:
     """Unlocked, with an admin and a viewer key."""
-    return start(admin_key=ADMIN_KEY, admin_viewer_key=VIEWER_KEY, admin_unlock=True)[1]
+    return start(admin_key=ADMIN_KEY, viewer_key=VIEWER_KEY, admin_unlock=True)[1]
 
 
 def test_a_fresh_server_answers_nothing_but_probes_and_the_page_without_a_key(

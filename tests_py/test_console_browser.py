@@ -80,7 +80,7 @@ def admin(configure: Callable[..., None], tmp_path: Path) -> Callable[..., str]:
             data_dir=str(tmp_path),
             admin_port=port,
             admin_key=ADMIN_KEY,
-            admin_viewer_key=VIEWER_KEY,
+            viewer_key=VIEWER_KEY,
             admin_unlock=unlock,
         )
         deadline = time.monotonic() + 10

@@ -29,7 +29,7 @@ def free_port() -> int:
 def server(configure: Any) -> str:
     """This process's admin server on a free port, unlocked: its base URL."""
     port = free_port()
-    configure(admin_port=port, admin_key="k-admin", admin_viewer_key="k-view", admin_unlock=True)
+    configure(admin_port=port, admin_key="k-admin", viewer_key="k-view", admin_unlock=True)
     address = baldur._admin_server.address()
     assert address is not None
     return f"http://127.0.0.1:{address[1]}"

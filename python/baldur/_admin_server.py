@@ -105,7 +105,7 @@ def _wanted(settings: Settings) -> _Wanted:
         host=settings.admin_host,
         port=settings.admin_port,
         key=_admin_key.resolve(settings),
-        viewer_key=settings.admin_viewer_key,
+        viewer_key=settings.viewer_key,
         hosts=settings.admin_allowed_hosts,
         origins=settings.admin_allowed_origins,
         unlocked=settings.admin_unlock,

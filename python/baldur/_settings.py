@@ -268,7 +268,7 @@ SETTINGS: Mapping[str, Setting] = {
     "admin_host": Setting("BALDUR_ADMIN_HOST", _admin.host, _admin.DEFAULT_HOST),
     "admin_port": Setting("BALDUR_ADMIN_PORT", _admin.port, _admin.DEFAULT_PORT),
     "admin_key": Setting("BALDUR_ADMIN_KEY", _secret, None),
-    "admin_viewer_key": Setting("BALDUR_VIEWER_KEY", _secret, None),
+    "viewer_key": Setting("BALDUR_VIEWER_KEY", _secret, None),
     "admin_allowed_hosts": Setting("BALDUR_ADMIN_ALLOWED_HOSTS", _admin.hosts, ()),
     "admin_allowed_origins": Setting("BALDUR_ADMIN_ALLOWED_ORIGINS", _admin.origins, ()),
     "admin_unlock": Setting("BALDUR_ADMIN_UNLOCK", _admin.flag, False),
@@ -315,7 +315,7 @@ class Settings:
     admin_unlock: bool = False
     dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
     admin_key: str | None = dataclasses.field(default=None, repr=False)
-    admin_viewer_key: str | None = dataclasses.field(default=None, repr=False)
+    viewer_key: str | None = dataclasses.field(default=None, repr=False)
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:

@@ -227,7 +227,7 @@ def dispatch(
 
 def _key_accepted(key: str | None) -> bool:
     settings = _config.current()
-    wanted = [k for k in (settings.admin_key, settings.admin_viewer_key) if k is not None]
+    wanted = [k for k in (settings.admin_key, settings.viewer_key) if k is not None]
     if not wanted:
         return True
     if key is None:
