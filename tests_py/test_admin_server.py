@@ -16,6 +16,8 @@ import multiprocessing
 import os
 import socket
 import stat
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -513,3 +515,23 @@ def test_a_forced_breaker_shows_at_once_in_the_summary_and_health(server: Ask) -
     assert after["overview"]["open_breakers"] == 1
     health = server("GET", "/api/baldur/health/", key=ADMIN_KEY).json()
     assert health["checks"]["baldur.circuit_breakers"]["status"] == "degraded"
+
+
+def test_a_process_serving_the_console_exits_cleanly(tmp_path: Any) -> None:
+    port = free_port()
+    script = (
+        "import urllib.request, baldur\n"
+        f"baldur.init(admin_port={port})\n"
+        f"urllib.request.urlopen('http://127.0.0.1:{port}/api/baldur/health/ping/', timeout=10)\n"
+        "print('served')\n"
+    )
+    env = {**os.environ, "BALDUR_DATA_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "served"
+    assert "Traceback" not in done.stderr
+    # The port is free again: nothing of the server outlived its process.
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
