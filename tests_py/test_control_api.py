@@ -375,7 +375,7 @@ def test_an_exception_in_a_handler_is_500_with_its_type_only(
         "detail": "RuntimeError",
     }
     assert b"s3cret" not in answer.raw and "s3cret" not in caplog.text
-    [event] = [r for r in caplog.records if getattr(r, "event", "") == "admin.request_error"]
+    [event] = [r for r in caplog.records if getattr(r, "event", "") == "admin.request_failed"]
     assert event.error_type == "RuntimeError"  # type: ignore[attr-defined]
 
 

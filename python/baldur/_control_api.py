@@ -46,14 +46,16 @@ holder also gets its ``message`` (URL passwords hidden).
 ``GET kill-switch/``                ``{"enabled", "reason", "actor", "disabled_at"}``
 ``POST kill-switch/disable``        body ``{"reason"}`` (required): the status
 ``POST kill-switch/enable``         the status
+``GET leader/``                     ``{"leader_id", "token", "lease_left",
+                                    "is_leader"}``: who leads, as the serving
+                                    process sees it (``baldur.leader.status()``)
 ==================================  =============================================
 
 Subsystems not built yet answer what there is: ``GET reports/?days=N``
 ``{"reports": [], "enabled": false}``, ``GET audit/?limit=&after=``
 ``{"records": [], "enabled": false}``, ``GET bulkheads/`` ``{"bulkheads":
 [], ...}``, ``GET rate-limits/`` ``{"rate_limits": [], ...}``; every other
-route of theirs (``reports/DATE/``, ``audit/verify/``, ``leader/``,
-``emergency/``, ``governance/``, ``canary/`` and their POSTs) is 404
+route of theirs (``reports/DATE/``, ``audit/verify/``, ``emergency/``, ``governance/``, ``canary/`` and their POSTs) is 404
 ``{"error": "not_enabled", "subsystem": ...}``.
 
 Refusals: 400 ``{"error": "bad_request", "detail"}`` naming the field, the
@@ -61,7 +63,7 @@ value and what is allowed; 404 ``{"error": "not_found"}`` for an unknown
 route; 405 ``{"error": "method_not_allowed"}`` with ``Allow``; 503
 ``{"error": "unavailable", "detail"}`` when a shared store cannot be reached;
 500 ``{"error": "internal", "detail": <exception type>}``, logged as
-``admin.request_error`` with the type only (a message may hold a DSN).
+``admin.request_failed`` with the type only (a message may hold a DSN).
 """
 
 from __future__ import annotations
@@ -145,7 +147,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (
     ("audit/verify/", {"GET": actions.not_running("audit")}),
     ("bulkheads/", {"GET": actions.empty_list("bulkheads")}),
     ("rate-limits/", {"GET": actions.empty_list("rate_limits")}),
-    ("leader/", {"GET": actions.not_running("leader")}),
+    ("leader/", {"GET": actions.leader_status}),
     ("emergency/", {"GET": actions.not_running("emergency")}),
     ("emergency/declare/", {"POST": actions.not_running("emergency")}),
     ("emergency/release/", {"POST": actions.not_running("emergency")}),
@@ -241,7 +243,7 @@ def _failed(request: Request, pattern: str, error: Exception) -> None:
     _events.emit(
         _log,
         logging.ERROR,
-        "admin.request_error",
+        "admin.request_failed",
         method=request.method,
         route=pattern,
         error_type=type(error).__name__,
