@@ -38,6 +38,7 @@ LAYERS = {
     "control": 2,
     "metrics": 2,
     "admin": 2,
+    "schedule": 2,
     "watchdog": 2,
     "protect": 3,
     "process": 3,

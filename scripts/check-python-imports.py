@@ -49,7 +49,17 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "drivers": ("_facade", "_calls", "_async", "_dlq"),
     # What an operator acts on: the kill switch, breakers by hand, graceful
     # shutdown, the dead-letter queue and its replay.
-    "features": ("_kill_switch", "kill_switch", "circuits", "_shutdown", "dlq"),
+    # ... and what runs on a schedule: the scheduler, the standing replay
+    # worker.
+    "features": (
+        "_kill_switch",
+        "kill_switch",
+        "circuits",
+        "_shutdown",
+        "dlq",
+        "scheduler",
+        "_replay_worker",
+    ),
     # What reports on all of it: health, metrics, the dashboard, the endpoints.
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),
     # The operator's surface: the control API's routes, the console's files,

@@ -23,12 +23,14 @@ from baldur import (
     _core,
     _events,
     _kill_switch,
+    _replay_worker,
     _runtime,
     dashboard,
     dlq,
     endpoints,
     health,
     metrics,
+    scheduler,
 )
 from baldur._builtin_checks import StoreHealth, dlq_depth, store_health
 from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_meta
@@ -86,6 +88,7 @@ from baldur.kill_switch import (
 )
 from baldur.metrics import metrics_snapshot, record_request, register_collector
 from baldur.retry import RetryPolicy
+from baldur.scheduler import scheduled
 
 __all__ = [
     "BaldurError",
@@ -143,6 +146,8 @@ __all__ = [
     "register_check",
     "register_collector",
     "reset_circuit",
+    "scheduled",
+    "scheduler",
     "shutdown",
     "store_health",
     "uninstall_shutdown_handler",
@@ -166,6 +171,8 @@ def _on_config_applied(settings: _Settings) -> None:
 _bus.subscribe(_bus.CONFIG_APPLIED, _on_config_applied)
 # init() (not a first call's lazy load) starts the admin server.
 _bus.subscribe(_bus.INIT_APPLIED, _admin_server.apply)
+# init() starts the scheduler, with the standing DLQ replay worker on it.
+_bus.subscribe(_bus.INIT_APPLIED, _replay_worker.apply)
 _bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)
 _bus.subscribe(_bus.HEALTH_CHANGED, dashboard.invalidate_cache)
 # The dependency is back: what its outage set aside is replayed.
@@ -176,4 +183,6 @@ if (_applied := _config.applied()) is not None:  # applied while the package imp
 # Breaker transitions are decided in Rust and logged here.
 _core.set_transition_listener(_events.breaker_transition)
 _runtime.install_hooks()
+# Registered after the runtime's exit hook, so it runs before it.
+scheduler.install_exit_hook()
 _builtin_checks.register()

@@ -185,6 +185,11 @@ __all__ = [
     "runtime_after_fork",
     "runtime_ping",
     "runtime_status",
+    "scheduler_add",
+    "scheduler_close",
+    "scheduler_remove",
+    "scheduler_start",
+    "scheduler_status",
     "set_default_timeout",
     "set_idempotency_memory_ttl",
     "set_retry_budget",
@@ -439,6 +444,20 @@ def watchdog_watch(name: str, interval: float) -> None: ...
 def watchdog_beat(name: str) -> None: ...
 def watchdog_forget(name: str) -> None: ...
 def admin_address() -> tuple[str, int] | None: ...
+def scheduler_add(
+    name: str,
+    every: float | None,
+    at: str | None,
+    leader_only: bool,
+    run: Callable[[], tuple[str, str] | None],
+) -> None: ...
+def scheduler_remove(name: str) -> bool: ...
+def scheduler_start() -> None: ...
+def scheduler_close(bound: float) -> None: ...
+def scheduler_status() -> tuple[
+    list[tuple[str, float | None, str | None, bool, int, int, int, int, str | None, bool, float]],
+    bool,
+]: ...
 def configure_stores(
     idempotency_url: str | None,
     breaker_url: str | None,

@@ -170,6 +170,15 @@ def watchdog_event(event: str, watched: str, detail: str) -> None:
     _bus.publish(_bus.HEALTH_CHANGED)
 
 
+_scheduler_log = logging.getLogger("baldur.scheduler")
+
+
+def scheduler_event(event: str, task: str, error_type: str, detail: str) -> None:
+    """A scheduled task's run raised (WARNING: it is retried on its next
+    tick). ``detail`` is the exception's message, already redacted."""
+    emit(_scheduler_log, logging.WARNING, event, task=task, error_type=error_type, error=detail)
+
+
 _control_log = logging.getLogger("baldur.kill_switch")
 _shutdown_log = logging.getLogger("baldur.shutdown")
 _health_log = logging.getLogger("baldur.health")

@@ -24,6 +24,8 @@ from baldur._redact import MASK, redact_urls
 from baldur.exceptions import ConfigError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: Seconds between two rounds of the standing DLQ replay worker.
+DEFAULT_DLQ_REPLAY_INTERVAL_SECONDS = 60.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -254,6 +256,11 @@ SETTINGS: Mapping[str, Setting] = {
     "dlq_overflow_strategy": Setting(
         "BALDUR_DLQ_OVERFLOW_STRATEGY", _overflow, _core.DLQ_DEFAULT_OVERFLOW
     ),
+    # The standing replay worker (on the leader): pending entries of zones
+    # whose breaker is closed are replayed this often.
+    "dlq_replay_interval_seconds": Setting(
+        "BALDUR_DLQ_REPLAY_INTERVAL_SECONDS", _seconds, DEFAULT_DLQ_REPLAY_INTERVAL_SECONDS
+    ),
     # HMAC-SHA-256 key: entries are signed, and replay refuses a bad one.
     "dlq_signing_key": Setting("BALDUR_DLQ_SIGNING_KEY", _secret, None),
     "idempotency_gate_memory_ttl_seconds": Setting(
@@ -313,6 +320,7 @@ class Settings:
     admin_allowed_hosts: tuple[str, ...] = ()
     admin_allowed_origins: tuple[str, ...] = ()
     admin_unlock: bool = False
+    dlq_replay_interval_seconds: float = DEFAULT_DLQ_REPLAY_INTERVAL_SECONDS
     dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
     admin_key: str | None = dataclasses.field(default=None, repr=False)
     viewer_key: str | None = dataclasses.field(default=None, repr=False)

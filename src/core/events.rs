@@ -57,6 +57,17 @@ pub enum Event {
         /// What happened, for the operator.
         detail: String,
     },
+    /// A scheduled task's run failed (it is retried on its next tick).
+    Scheduler {
+        /// The event's log name.
+        name: &'static str,
+        /// The task's name.
+        task: String,
+        /// The error's type.
+        error_type: String,
+        /// What happened, for the operator (redacted by the embedder).
+        detail: String,
+    },
     /// The DLQ flusher carried entries to Redis, or could not.
     DlqFlush {
         /// The event's log name.

@@ -17,6 +17,7 @@ pub mod protect;
 pub mod random;
 pub mod retry;
 pub mod runtime;
+pub mod schedule;
 pub mod store;
 pub mod tally;
 pub mod watchdog;

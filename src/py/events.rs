@@ -15,6 +15,7 @@ static IDEMPOTENCY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DLQ_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RETRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ADMIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static SCHEDULER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static WATCHDOG: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
 /// Hands the core's events to the Python loggers.
@@ -49,6 +50,14 @@ impl EventSink for PythonLogger {
                 } => WATCHDOG
                     .import(py, "baldur._events", "watchdog_event")
                     .and_then(|log| log.call1((name, watched, detail))),
+                Event::Scheduler {
+                    name,
+                    task,
+                    error_type,
+                    detail,
+                } => SCHEDULER
+                    .import(py, "baldur._events", "scheduler_event")
+                    .and_then(|log| log.call1((name, task, error_type, detail))),
                 Event::DlqFlush {
                     name,
                     count,
