@@ -263,3 +263,23 @@ def test_a_run_longer_than_its_missed_beats_is_reported_stalled(
             )
         )
     assert len(runs) >= 1
+
+
+def test_runs_and_failures_are_in_the_metrics(names: Callable[[str], str]) -> None:
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from baldur._collector import BaldurCollector
+
+    baldur.scheduler.schedule(names("counted"), lambda: None, every=0.1)
+    eventually(lambda: baldur.metrics_snapshot()["scheduled"]["counted"]["runs"] >= 2)
+    assert baldur.metrics_snapshot()["scheduled"]["counted"]["failures"] == 0
+    registry = CollectorRegistry()
+    registry.register(BaldurCollector(baldur.metrics_snapshot))
+    samples = {
+        (s.name, tuple(s.labels.items())): s.value
+        for family in text_string_to_metric_families(generate_latest(registry).decode())
+        for s in family.samples
+    }
+    assert samples[("baldur_scheduled_runs_total", (("task", "counted"),))] >= 2
+    assert samples[("baldur_scheduled_failures_total", (("task", "counted"),))] == 0

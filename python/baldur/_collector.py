@@ -31,6 +31,7 @@ class BaldurCollector:
         yield from _dlq_and_store_families(snap)
         yield from _process_families(snap)
         yield from _http_families(snap)
+        yield from _scheduled_families(snap)
 
 
 def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
@@ -145,6 +146,22 @@ def _process_families(snap: dict[str, Any]) -> Iterator[Any]:
         "Zone lookups beyond the label cap (counted under __overflow__).",
         value=snap["domains_overflowed"],
     )
+
+
+def _scheduled_families(snap: dict[str, Any]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
+
+    runs = CounterMetricFamily(
+        "baldur_scheduled_runs", "Scheduled task runs that returned.", labels=["task"]
+    )
+    failures = CounterMetricFamily(
+        "baldur_scheduled_failures", "Scheduled task runs that raised.", labels=["task"]
+    )
+    for task, counts in snap["scheduled"].items():
+        runs.add_metric([task], counts["runs"])
+        failures.add_metric([task], counts["failures"])
+    yield runs
+    yield failures
 
 
 def _http_families(snap: dict[str, Any]) -> Iterator[Any]:

@@ -23,6 +23,7 @@ import baldur._builtin_checks as _builtin_checks
 import baldur._core as _core
 import baldur._shutdown as _shutdown
 import baldur._validate as _validate
+import baldur.scheduler as _scheduler
 from baldur._collector import BaldurCollector
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ def metrics_snapshot() -> dict[str, Any]:
             for row in raw["endpoints"]
         ],
         "endpoints_evicted": raw["endpoints_evicted"],
+        "scheduled": {
+            name: {"runs": task.runs, "failures": task.failures}
+            for name, task in _scheduler.status().tasks.items()
+        },
     }
 
 
