@@ -15,7 +15,7 @@
 //! `BALDUR_WATCHDOG_MISSED_BEATS` of its intervals is reported stalled, and
 //! the scheduler's own loop with it, since the thread is held up too.
 
-use crate::core::clock::{from_nanos, process_clock, SharedClock};
+use crate::core::clock::{from_nanos, SharedClock, SystemClock};
 use crate::core::error::ConfigError;
 use crate::core::events::{Event, EVENTS};
 use crate::core::process::{leader, watchdog};
@@ -75,9 +75,11 @@ pub struct Scheduler {
     wake: Condvar,
 }
 
-/// The process's scheduler, on the process clock.
+/// The process's scheduler, on the real clock: a test that moves the
+/// process clock by hand (`baldur.testing.advance`) must not set Baldur's
+/// own tasks (the replay worker) running in the middle of it.
 pub static SCHEDULER: LazyLock<Arc<Scheduler>> =
-    LazyLock::new(|| Arc::new(Scheduler::new(process_clock())));
+    LazyLock::new(|| Arc::new(Scheduler::new(SystemClock::shared())));
 
 impl Scheduler {
     /// A scheduler reading time from `clock`, not started.
@@ -125,16 +127,6 @@ impl Scheduler {
             watchdog::forget(name);
         }
         removed.is_some_and(|id| state.runners.remove(&id).is_some())
-    }
-
-    /// Removes every task (a test's reset).
-    pub fn clear(&self) {
-        let mut state = self.state.lock();
-        for task in state.table.status() {
-            watchdog::forget(&task.name);
-        }
-        state.table.clear();
-        state.runners.clear();
     }
 
     /// Starts running tasks (`init()`): now, if any are added, else when

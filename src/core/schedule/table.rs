@@ -124,11 +124,6 @@ impl Table {
             .map(|t| t.status.cadence)
     }
 
-    /// Removes every task.
-    pub fn clear(&mut self) {
-        self.tasks.clear();
-    }
-
     /// Whether there are no tasks.
     pub fn is_empty(&self) -> bool {
         self.tasks.is_empty()
