@@ -57,6 +57,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "circuits",
         "_shutdown",
         "dlq",
+        "leader",
         "scheduler",
         "_replay_worker",
     ),

@@ -359,7 +359,6 @@ def test_purge_deletes_a_domains_entries(server: Server) -> None:
         ["report", "--date", "today"],
         ["audit", "list", "--limit", "5"],
         ["audit", "verify"],
-        ["leader"],
         ["emergency", "status"],
     ],
 )
@@ -373,6 +372,21 @@ def test_the_later_subsystems_commands_answer_what_there_is(
         assert "not enabled" in result.stderr or "not found" in result.stderr
     else:
         assert "Served by pid" in result.stdout
+
+
+def test_leader_names_who_leads_the_fleet(server: Server) -> None:
+    # The server has no Redis: it leads itself, under token 1, with no lease.
+    result = server.cli("leader")
+    assert result.returncode == 0, result.stderr
+    lines = dict(line.split(":", 1) for line in result.stdout.splitlines() if ":" in line)
+    assert lines["is_leader"].strip() == "yes"
+    assert lines["token"].strip() == "1"
+    assert "(the process that answered)" in lines["leader"]
+    assert "no Redis" in lines["lease"]
+    assert "Served by pid" in result.stdout
+    shown = json.loads(server.cli("leader", "--json").stdout)
+    assert shown["is_leader"] is True and shown["token"] == 1
+    assert shown["leader_id"].split(":")[1] == str(shown["served_by"]["pid"])
 
 
 def test_an_unknown_breaker_or_entry_exits_1(server: Server) -> None:

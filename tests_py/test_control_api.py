@@ -322,7 +322,6 @@ def test_a_list_of_a_subsystem_not_built_is_empty(path: str, key: str) -> None:
         ("GET", "reports/2026-02-01/", "reports"),
         ("GET", "reports/today/", "reports"),
         ("GET", "audit/verify/", "audit"),
-        ("GET", "leader/", "leader"),
         ("GET", "emergency/", "emergency"),
         ("POST", "emergency/declare", "emergency"),
         ("POST", "emergency/release", "emergency"),

@@ -29,6 +29,7 @@ from baldur import (
     dlq,
     endpoints,
     health,
+    leader,
     metrics,
     scheduler,
 )
@@ -137,6 +138,7 @@ __all__ = [
     "is_baldur_enabled",
     "is_shutting_down",
     "kill_switch_status",
+    "leader",
     "metrics",
     "metrics_snapshot",
     "protect",
@@ -171,6 +173,8 @@ def _on_config_applied(settings: _Settings) -> None:
 _bus.subscribe(_bus.CONFIG_APPLIED, _on_config_applied)
 # init() (not a first call's lazy load) starts the admin server.
 _bus.subscribe(_bus.INIT_APPLIED, _admin_server.apply)
+# init() starts the lease loop (leader election) when Redis is configured.
+_bus.subscribe(_bus.INIT_APPLIED, leader.start)
 # init() starts the scheduler, with the standing DLQ replay worker on it.
 _bus.subscribe(_bus.INIT_APPLIED, _replay_worker.apply)
 _bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)

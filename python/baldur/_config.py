@@ -108,6 +108,9 @@ def _apply(overrides: dict[str, object]) -> Settings:
         tls_ca,
         settings.cb_sync_interval_seconds,
     )
+    _core.configure_leader(
+        _settings.leader_store_url(settings), settings.leader_lease_seconds, tls_ca
+    )
     _current = settings
     # Features that act on a new configuration subscribed (the kill switch
     # restores its record, metrics register their collector).

@@ -55,7 +55,8 @@ Subsystems not built yet answer what there is: ``GET reports/?days=N``
 ``{"reports": [], "enabled": false}``, ``GET audit/?limit=&after=``
 ``{"records": [], "enabled": false}``, ``GET bulkheads/`` ``{"bulkheads":
 [], ...}``, ``GET rate-limits/`` ``{"rate_limits": [], ...}``; every other
-route of theirs (``reports/DATE/``, ``audit/verify/``, ``emergency/``, ``governance/``, ``canary/`` and their POSTs) is 404
+route of theirs (``reports/DATE/``, ``audit/verify/``, ``emergency/``,
+``governance/``, ``canary/`` and their POSTs) is 404
 ``{"error": "not_enabled", "subsystem": ...}``.
 
 Refusals: 400 ``{"error": "bad_request", "detail"}`` naming the field, the

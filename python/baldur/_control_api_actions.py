@@ -1,7 +1,8 @@
-"""The control API's handlers: breakers, the dead-letter queue and the kill
-switch, each a thin call of the function the Python API offers (no second
-implementation of an action), and the routes of subsystems not built yet.
-The shapes are listed in :mod:`baldur._control_api`."""
+"""The control API's handlers: breakers, the dead-letter queue, the kill
+switch and the leader, each a thin call of the function the Python API
+offers (no second implementation of an action), and the routes of
+subsystems not built yet. The shapes are listed in
+:mod:`baldur._control_api`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 import baldur._core as _core
 import baldur.dlq as dlq
 import baldur.kill_switch as kill_switch
+import baldur.leader as leader
 from baldur._control_api_http import (
     BadRequest,
     Handler,
@@ -230,6 +232,14 @@ def _switch(flip: Callable[[], None], req: Request) -> Response:
             },
         )
     return kill_switch_status(req)
+
+
+# -- leader ------------------------------------------------------------------
+
+
+def leader_status(req: Request) -> Response:
+    status = leader.status()
+    return ok(status._asdict())
 
 
 # -- subsystems not built yet -----------------------------------------------

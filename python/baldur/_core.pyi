@@ -45,6 +45,8 @@ BREAKER_CAUSES: tuple[str, ...]
 OPERATOR_ACTIONS: tuple[str, ...]
 IDEMPOTENCY_DEFAULT_MEMORY_TTL: float
 IDEMPOTENCY_DEFAULT_EXECUTION_TTL: float
+LEADER_DEFAULT_LEASE_SECONDS: float
+LEADER_MIN_LEASE_SECONDS: float
 DLQ_DEFAULT_MAX_SIZE: int
 DLQ_DEFAULT_MAX_PER_DOMAIN: int
 DLQ_DEFAULT_OVERFLOW: str
@@ -106,6 +108,8 @@ __all__ = [
     "IDEMPOTENCY_DEFAULT_EXECUTION_TTL",
     "IDEMPOTENCY_DEFAULT_MEMORY_TTL",
     "JITTERS",
+    "LEADER_DEFAULT_LEASE_SECONDS",
+    "LEADER_MIN_LEASE_SECONDS",
     "METRICS_DEFAULT_MAX_DOMAIN_LABELS",
     "METRICS_DEFAULT_MAX_ENDPOINTS",
     "METRICS_OVERFLOW_DOMAIN",
@@ -140,6 +144,7 @@ __all__ = [
     "close_runtime",
     "configure_breakers",
     "configure_dlq",
+    "configure_leader",
     "configure_metrics",
     "configure_stores",
     "dlq_claim",
@@ -172,6 +177,12 @@ __all__ = [
     "kill_switch_remote_configured",
     "kill_switch_remote_load",
     "kill_switch_remote_save",
+    "leader_fenced",
+    "leader_is_leader",
+    "leader_read_fenced",
+    "leader_release",
+    "leader_start",
+    "leader_status",
     "metrics_snapshot",
     "normalise_path",
     "protect",
@@ -444,6 +455,15 @@ def watchdog_watch(name: str, interval: float) -> None: ...
 def watchdog_beat(name: str) -> None: ...
 def watchdog_forget(name: str) -> None: ...
 def admin_address() -> tuple[str, int] | None: ...
+def configure_leader(
+    url: str | None, lease_seconds: float, tls_ca_pem: bytes | None = None
+) -> None: ...
+def leader_start() -> None: ...
+def leader_is_leader() -> bool: ...
+def leader_status() -> tuple[str | None, int, float | None, bool]: ...
+def leader_fenced(name: str, value: str, token: int | None = None) -> bool: ...
+def leader_read_fenced(name: str) -> str | None: ...
+def leader_release() -> None: ...
 def scheduler_add(
     name: str,
     every: float | None,

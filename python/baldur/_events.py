@@ -158,6 +158,17 @@ def admin_event(event: str, detail: str) -> None:
     emit(_admin_log, level, event, detail=detail)
 
 
+_leader_log = logging.getLogger("baldur.leader")
+
+
+def leader_event(event: str, detail: str) -> None:
+    """This process became the fleet's leader or released the lease (INFO),
+    lost it (WARNING: its leader-only work stops), or could not renew it
+    (WARNING: it may still hold the lease for a moment)."""
+    level = logging.INFO if event in ("leader.acquired", "leader.released") else logging.WARNING
+    emit(_leader_log, level, event, detail=detail)
+
+
 _watchdog_log = logging.getLogger("baldur.watchdog")
 
 

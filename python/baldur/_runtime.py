@@ -25,8 +25,9 @@ def install_hooks() -> None:
 
 
 def _at_exit() -> None:
-    """What the fleet must still hear (a probe's success, a trip) is sent,
-    then the runtime stops."""
+    """The lease is given up (if this process leads), what the fleet must
+    still hear (a probe's success, a trip) is sent, then the runtime stops."""
+    _core.leader_release()
     _core.flush_stores()
     _core.close_runtime()
 

@@ -91,6 +91,15 @@ def _sync_interval(key: str, raw: object) -> float:
     return seconds
 
 
+def _lease(key: str, raw: object) -> float:
+    # Under a second, one slow answer from Redis costs the fleet its leader.
+    seconds = _seconds(key, raw)
+    if seconds < _core.LEADER_MIN_LEASE_SECONDS:
+        allowed = f"a number of seconds >= {_core.LEADER_MIN_LEASE_SECONDS:g}"
+        raise ConfigError(key, raw, f"{allowed} and <= {_validate.MAX_SECONDS:.0f}")
+    return seconds
+
+
 def _redis_url(key: str, raw: object) -> str | None:
     if raw is None or (isinstance(raw, str) and raw.strip() == ""):
         return None
@@ -245,6 +254,12 @@ SETTINGS: Mapping[str, Setting] = {
     "resilient_storage_redis_url": Setting("BALDUR_RESILIENT_STORAGE_REDIS_URL", _redis_url, None),
     "idempotency_redis_url": Setting("BALDUR_IDEMPOTENCY_REDIS_URL", _redis_url, None),
     "circuit_breaker_redis_url": Setting("BALDUR_CIRCUIT_BREAKER_REDIS_URL", _redis_url, None),
+    # Leader election: over this URL, else the breakers' store; without
+    # Redis every process leads itself.
+    "leader_election_redis_url": Setting("BALDUR_LEADER_ELECTION_REDIS_URL", _redis_url, None),
+    "leader_lease_seconds": Setting(
+        "BALDUR_LEADER_LEASE_SECONDS", _lease, _core.LEADER_DEFAULT_LEASE_SECONDS
+    ),
     # rediss:// trusts the system's roots unless given a CA bundle.
     "redis_tls_ca_file": Setting("BALDUR_REDIS_TLS_CA_FILE", _ca_file, None),
     # Durable local data: the write-ahead log of DEGRADED mode (and the DLQ).
@@ -320,6 +335,8 @@ class Settings:
     admin_allowed_hosts: tuple[str, ...] = ()
     admin_allowed_origins: tuple[str, ...] = ()
     admin_unlock: bool = False
+    leader_election_redis_url: str | None = None
+    leader_lease_seconds: float = _core.LEADER_DEFAULT_LEASE_SECONDS
     dlq_replay_interval_seconds: float = DEFAULT_DLQ_REPLAY_INTERVAL_SECONDS
     dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
     admin_key: str | None = dataclasses.field(default=None, repr=False)
@@ -399,6 +416,12 @@ def breaker_store_url(settings: Settings) -> str | None:
         or settings.resilient_storage_redis_url
         or settings.redis_url
     )
+
+
+def leader_store_url(settings: Settings) -> str | None:
+    """Where the fleet elects its leader: its own URL, else where breaker
+    state is shared; ``None`` for every process leading itself."""
+    return settings.leader_election_redis_url or breaker_store_url(settings)
 
 
 def dlq_store_url(settings: Settings) -> str | None:

@@ -68,6 +68,14 @@ pub enum Event {
         /// What happened, for the operator (redacted by the embedder).
         detail: String,
     },
+    /// This process became the fleet's leader, lost the lease, could not
+    /// renew it, or released it on exit.
+    Leader {
+        /// The event's log name.
+        name: &'static str,
+        /// What happened, for the operator.
+        detail: String,
+    },
     /// The DLQ flusher carried entries to Redis, or could not.
     DlqFlush {
         /// The event's log name.

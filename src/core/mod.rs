@@ -10,6 +10,7 @@ pub mod dlq;
 pub mod error;
 pub mod events;
 pub mod idempotency;
+pub mod leader;
 pub mod metrics;
 pub mod names;
 pub mod process;

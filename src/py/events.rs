@@ -15,6 +15,7 @@ static IDEMPOTENCY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static DLQ_FLUSH: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static RETRY: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static ADMIN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+static LEADER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static SCHEDULER: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 static WATCHDOG: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
 
@@ -42,6 +43,9 @@ impl EventSink for PythonLogger {
                     .and_then(|log| log.call1((name, zone, detail))),
                 Event::Admin { name, detail } => ADMIN
                     .import(py, "baldur._events", "admin_event")
+                    .and_then(|log| log.call1((name, detail))),
+                Event::Leader { name, detail } => LEADER
+                    .import(py, "baldur._events", "leader_event")
                     .and_then(|log| log.call1((name, detail))),
                 Event::Watchdog {
                     name,

@@ -14,6 +14,7 @@ mod errors;
 mod events;
 mod gil;
 mod idempotency;
+mod leader;
 mod metrics;
 mod names;
 mod outcome;
@@ -45,6 +46,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STEP_PROPAGATE", async_call::PROPAGATE)?;
     m.add("STEP_GIVE_UP", async_call::GIVE_UP)?;
     names::register(m)?;
+    leader::register(m)?;
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;

@@ -235,7 +235,7 @@ def audit_list(run: Run, args: argparse.Namespace) -> int:
 
 
 def leader(run: Run, args: argparse.Namespace) -> int:
-    return run.read("leader/", _render.document)
+    return run.read("leader/", _render.leader)
 
 
 def emergency_status(run: Run, args: argparse.Namespace) -> int:

@@ -98,6 +98,28 @@ def document(answer: Any) -> str:
     return _with_origin(answer, _value_lines(body, 0) or "(empty)")
 
 
+def leader(answer: Any) -> str:
+    """``GET leader/``: who leads, under which token, for how long yet."""
+    if not isinstance(answer, dict):
+        return document(answer)
+    leads = answer.get("is_leader") is True
+    who = _text(answer.get("leader_id")) if answer.get("leader_id") else "none known now"
+    left = answer.get("lease_left")
+    if isinstance(left, (int, float)):
+        lease = f"{left:.1f} s left"
+    elif leads:
+        lease = "none (no Redis: every process leads itself)"
+    else:
+        lease = "-"
+    lines = [
+        f"leader:     {who}" + (" (the process that answered)" if leads else ""),
+        f"token:      {_text(answer.get('token'))}",
+        f"lease:      {lease}",
+        f"is_leader:  {_text(leads)}",
+    ]
+    return _with_origin(answer, "\n".join(lines))
+
+
 def _value_lines(value: Any, depth: int) -> str:
     pad = "  " * depth
     if isinstance(value, dict):
