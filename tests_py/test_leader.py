@@ -21,6 +21,7 @@ import baldur._core as _core
 import baldur.leader
 from baldur.exceptions import ConfigError
 from control_api_calls import get
+from redis_cluster import RedisCluster
 from redis_server import RedisServer
 from tcp_proxy import BlackHoleProxy
 
@@ -170,4 +171,45 @@ def test_a_redis_that_stops_answering_costs_a_question_nothing(
         assert (status.is_leader, status.leader_id) == (False, None)
     finally:
         _core.leader_release()  # before the hole closes: bounded, not hung
+        hole.close()
+
+
+def test_the_election_runs_on_a_cluster(configure: Callable[..., None]) -> None:
+    # Every key of the election shares one hash tag: each script runs on
+    # the node that holds its slot.
+    cluster = RedisCluster()
+    cluster.start()
+    try:
+        configure(leader_election_redis_url=cluster.url, leader_lease_seconds=1)
+        wait_for(baldur.leader.is_leader)
+        token = baldur.leader.status().token
+        assert baldur.leader.fenced("report", "on the cluster", token=token)
+        assert not baldur.leader.fenced("report", "stale", token=token - 1)
+        assert baldur.leader.read_fenced("report") == "on the cluster"
+    finally:
+        _core.leader_release()
+        cluster.stop()
+
+
+def test_a_leader_cut_off_from_redis_stops_before_its_lease_ends(
+    redis_server: RedisServer, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="baldur.leader")
+    hole = BlackHoleProxy(redis_server.port)
+    try:
+        configure(leader_election_redis_url=hole.url(), leader_lease_seconds=1)
+        wait_for(baldur.leader.is_leader)
+        hole.swallow()  # renewals go unanswered from now
+        cut = time.monotonic()
+        wait_for(lambda: not baldur.leader.is_leader(), timeout=5)
+        stopped = time.monotonic() - cut
+        # Redis still holds the lease for it: nobody else could lead yet.
+        left = redis_server.command("PTTL", HOLDER)
+        print(f"stopped {stopped:.3f} s after the cut; Redis answered PTTL {left!r}")
+        assert int(left[1:].split(b"\r\n")[0]) > 0
+        assert stopped < 1.0
+        wait_for(lambda: any("leader.lost" in r.getMessage() for r in caplog.records), timeout=5)
+        assert any("leader.renew_failed" in r.getMessage() for r in caplog.records)
+    finally:
+        _core.leader_release()
         hole.close()
