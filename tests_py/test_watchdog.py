@@ -96,6 +96,7 @@ def test_a_forked_child_watches_none_of_its_parents_loops(drill: str) -> None:
     queue = context.Queue()
     child = context.Process(target=_child_loops, args=(queue,))
     child.start()
-    assert queue.get(timeout=30) == []
+    # Only the loops of its own scheduler, whose thread restarts in the child.
+    assert set(queue.get(timeout=30)) <= {"scheduler", *baldur.scheduler.status().tasks}
     child.join(30)
     assert drill in loops()
