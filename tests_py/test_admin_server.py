@@ -533,5 +533,8 @@ def test_a_process_serving_the_console_exits_cleanly(tmp_path: Any) -> None:
     assert done.stdout.strip() == "served"
     assert "Traceback" not in done.stderr
     # The port is free again: nothing of the server outlived its process.
+    # SO_REUSEADDR, as a server binds: a connection the server closed first
+    # may linger in TIME_WAIT, which is the kernel's, not a listener left.
     with socket.socket() as again:
+        again.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         again.bind(("127.0.0.1", port))
