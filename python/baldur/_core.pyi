@@ -130,6 +130,7 @@ __all__ = [
     "VERDICT_FATAL",
     "VERDICT_NOT_A_FAILURE",
     "VERDICT_RETRYABLE",
+    "WATCHDOG_DEFAULT_MISSED_BEATS",
     "AsyncCall",
     "AsyncStart",
     "IdempotencySpec",
@@ -138,6 +139,11 @@ __all__ = [
     "Protected",
     "Zone",
     "__version__",
+    "admin_address",
+    "admin_host_problem",
+    "admin_origin_problem",
+    "admin_start",
+    "admin_stop",
     "call_with_meta",
     "circuit_state",
     "claim_for_async",
@@ -205,6 +211,7 @@ __all__ = [
     "set_idempotency_memory_ttl",
     "set_retry_budget",
     "set_transition_listener",
+    "set_watchdog_missed_beats",
     "shutdown_runtime",
     "snapshots",
     "store_health",
@@ -216,6 +223,10 @@ __all__ = [
     "testing_use_system_clock",
     "wal_append_json",
     "wal_pending",
+    "watchdog_beat",
+    "watchdog_forget",
+    "watchdog_status",
+    "watchdog_watch",
 ]
 
 @final
