@@ -39,14 +39,25 @@ def names() -> Iterator[Callable[[str], str]]:
         baldur.scheduler.cancel(base)
 
 
-def test_a_task_runs_repeatedly_on_the_scheduler_thread(names: Callable[[str], str]) -> None:
+def test_a_task_runs_repeatedly_on_the_scheduler_thread(
+    names: Callable[[str], str], caplog: pytest.LogCaptureFixture
+) -> None:
     threads: list[str] = []
 
     @baldur.scheduled(names("tick"), every=0.2)
     def tick() -> None:
         threads.append(threading.current_thread().name)
 
-    eventually(lambda: len(threads) >= 3)
+    with caplog.at_level(logging.DEBUG, logger="baldur.scheduler"):
+        eventually(lambda: len(threads) >= 3)
+        # Each run is an event (DEBUG: a task may run every second).
+        eventually(
+            lambda: any(
+                getattr(r, "event", None) == "scheduler.run_completed"
+                and getattr(r, "task", None) == "tick"
+                for r in caplog.records
+            )
+        )
     assert threads[0] != threading.main_thread().name
     status = baldur.scheduler.status()
     assert status.running

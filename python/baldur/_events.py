@@ -185,9 +185,13 @@ _scheduler_log = logging.getLogger("baldur.scheduler")
 
 
 def scheduler_event(event: str, task: str, error_type: str, detail: str) -> None:
-    """A scheduled task's run raised (WARNING: it is retried on its next
-    tick). ``detail`` is the exception's message, already redacted."""
-    emit(_scheduler_log, logging.WARNING, event, task=task, error_type=error_type, error=detail)
+    """A scheduled task ran (DEBUG: ``detail`` says how long it took) or
+    raised (``scheduler.run_failed``, WARNING: it is retried on its next
+    tick; ``detail`` is the exception's message, already redacted)."""
+    if error_type:
+        emit(_scheduler_log, logging.WARNING, event, task=task, error_type=error_type, error=detail)
+    else:
+        emit(_scheduler_log, logging.DEBUG, event, task=task, detail=detail)
 
 
 _control_log = logging.getLogger("baldur.kill_switch")

@@ -57,13 +57,14 @@ pub enum Event {
         /// What happened, for the operator.
         detail: String,
     },
-    /// A scheduled task's run failed (it is retried on its next tick).
+    /// A scheduled task ran, or its run failed (it is retried on its next
+    /// tick).
     Scheduler {
         /// The event's log name.
         name: &'static str,
         /// The task's name.
         task: String,
-        /// The error's type.
+        /// The error's type (empty for a run that returned).
         error_type: String,
         /// What happened, for the operator (redacted by the embedder).
         detail: String,

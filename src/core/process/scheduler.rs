@@ -4,8 +4,8 @@
 //! through the [`ScheduledRun`] its embedder gave (the bindings wrap one
 //! Python callable), with no lock of the scheduler held: a task may add or
 //! remove tasks, and one that takes long holds up only the tasks behind it.
-//! A run that fails is an event (`scheduler.run_failed`) and is retried on
-//! its next tick; nothing a task does ends the thread. A leader-only task
+//! Each run is an event: `scheduler.run_completed`, or `scheduler.run_failed`
+//! and retried on its next tick; nothing a task does ends the thread. A leader-only task
 //! runs only while [`leader::is_leader`] says so. A forked child starts its
 //! own thread; at exit the thread is stopped within a bound.
 //!
@@ -283,8 +283,17 @@ impl Scheduler {
             .cadence_of(due.id)
             .map_or(WAKE_AT_LEAST, |c| c.interval());
         watchdog::watch(LOOP, interval.max(WAKE_AT_LEAST));
+        let started = Instant::now();
         let outcome = match runner.run() {
-            Ok(()) => Outcome::Ran,
+            Ok(()) => {
+                EVENTS.emit(Event::Scheduler {
+                    name: "scheduler.run_completed",
+                    task: due.name.clone(),
+                    error_type: String::new(),
+                    detail: format!("took {:.3} s", started.elapsed().as_secs_f64()),
+                });
+                Outcome::Ran
+            }
             Err(failed) => {
                 let detail = format!("{}: {}", failed.kind, failed.message);
                 EVENTS.emit(Event::Scheduler {
