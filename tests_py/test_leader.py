@@ -213,3 +213,25 @@ def test_a_leader_cut_off_from_redis_stops_before_its_lease_ends(
     finally:
         _core.leader_release()
         hole.close()
+
+
+def test_a_redis_that_comes_back_empty_is_reported_as_the_tokens_loss(
+    redis_server: RedisServer, configure: Callable[..., None], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The counter starts again from 1 in an empty Redis: no fence can see
+    # that, so the loss is said.
+    caplog.set_level(logging.INFO)
+    configure(leader_election_redis_url=redis_server.url, leader_lease_seconds=1)
+    wait_for(baldur.leader.is_leader)
+    wait_for(lambda: redis_server.command("EXISTS", "baldur:incarnation") == b":1\r\n")
+    redis_server.kill()
+    redis_server.start()  # no persistence: everything is gone
+
+    def reported() -> bool:
+        return any(
+            "storage.data_lost" in r.getMessage() and "fencing token" in r.getMessage()
+            for r in caplog.records
+        )
+
+    wait_for(reported, timeout=15)
+    wait_for(baldur.leader.is_leader)  # and it leads again, under a new counter

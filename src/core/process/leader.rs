@@ -15,7 +15,7 @@
 use crate::core::clock::SystemClock;
 use crate::core::events::{Event, EVENTS};
 use crate::core::leader::{wire, Change, Election, LeaseTiming};
-use crate::core::process::{watchdog, RUNTIME};
+use crate::core::process::{health, watchdog, RUNTIME};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
@@ -28,6 +28,10 @@ use tokio::task::JoinHandle;
 
 /// The lease loop's name to the watchdog.
 pub const LEASE_LOOP: &str = "leader_lease";
+
+/// What a Redis that comes back empty has lost of the election.
+const LOST_ON_DATA_LOSS: &str =
+    "the leader's lease and fencing token (tokens start again from 1: a fenced write with an older, larger token would pass)";
 
 /// The token a process that leads itself (no Redis) holds.
 pub const SELF_TOKEN: u64 = 1;
@@ -109,6 +113,11 @@ pub fn configure(
                 health,
                 DEFAULT_OPERATION_TIMEOUT,
             )?);
+            // Its spells of DEGRADED are events like every store's; and a
+            // Redis that comes back empty has reset the token counter,
+            // which a fence cannot see: the loss is reported.
+            health::listen(&redis, health::nothing_more);
+            redis.watch_for_data_loss(None, LOST_ON_DATA_LOSS);
             let election = Election::new(service.id.clone(), timing, SystemClock::shared());
             PENDING.store(true, Ordering::Release);
             Some(Remote {
