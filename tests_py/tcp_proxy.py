@@ -40,6 +40,10 @@ class BlackHoleProxy:
 
     def _keep(self, sock: socket.socket) -> None:
         with self._lock:
+            if self._closed.is_set():
+                # Accepted as close() ran: no one else would close it.
+                sock.close()
+                return
             self._sockets.append(sock)
 
     def _accept(self) -> None:
