@@ -20,8 +20,9 @@ use crate::core::error::ConfigError;
 use crate::core::events::{Event, EVENTS};
 use crate::core::process::{leader, watchdog};
 use crate::core::schedule::{Cadence, Due, Outcome, Table, TaskStatus};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -29,6 +30,8 @@ use std::time::{Duration, Instant};
 /// The scheduler thread wakes at least this often, due or not (to beat
 /// its heartbeat and to see a stop).
 pub const WAKE_AT_LEAST: Duration = Duration::from_secs(1);
+/// How long the thread sleeps before it looks whether it was woken.
+const NAP_SLICE: Duration = Duration::from_millis(20);
 
 /// The scheduler thread's name as a watched loop.
 pub const LOOP: &str = "scheduler";
@@ -72,7 +75,11 @@ struct State {
 pub struct Scheduler {
     clock: SharedClock,
     state: Mutex<State>,
-    wake: Condvar,
+    /// Bumped when the thread should look again at once (a task added, a
+    /// stop). Not a condition variable: a forked child of a process whose
+    /// scheduler was parked on one (gunicorn --preload) inherits its waiter
+    /// in parking_lot's global table, and its first notify never returned.
+    wake: AtomicU64,
 }
 
 /// The process's scheduler, on the real clock: a test that moves the
@@ -87,7 +94,7 @@ impl Scheduler {
         Self {
             clock,
             state: Mutex::new(State::default()),
-            wake: Condvar::new(),
+            wake: AtomicU64::new(0),
         }
     }
 
@@ -115,7 +122,7 @@ impl Scheduler {
         }
         self.ensure_thread(&mut state);
         drop(state);
-        self.wake.notify_all();
+        self.wake.fetch_add(1, Ordering::AcqRel);
         Ok(())
     }
 
@@ -180,7 +187,7 @@ impl Scheduler {
             }
             state.thread.take()
         };
-        self.wake.notify_all();
+        self.wake.fetch_add(1, Ordering::AcqRel);
         let Some(thread) = thread else { return };
         let deadline = Instant::now() + bound;
         while !thread.is_finished() && Instant::now() < deadline {
@@ -244,7 +251,9 @@ impl Scheduler {
                         .next_due()
                         .map_or(WAKE_AT_LEAST, |at| from_nanos(at.saturating_sub(now)))
                         .min(WAKE_AT_LEAST);
-                    self.wake.wait_for(&mut state, wait);
+                    let seen = self.wake.load(Ordering::Acquire);
+                    drop(state);
+                    self.nap(wait, seen);
                     continue;
                 }
                 due.into_iter()
@@ -254,6 +263,18 @@ impl Scheduler {
             for (due, runner) in due {
                 self.run_one(&due, runner.as_ref());
             }
+        }
+    }
+
+    /// Sleeps `wait`, in short slices, or until woken.
+    fn nap(&self, wait: Duration, seen: u64) {
+        let until = Instant::now() + wait;
+        loop {
+            let now = Instant::now();
+            if now >= until || self.wake.load(Ordering::Acquire) != seen {
+                return;
+            }
+            std::thread::sleep((until - now).min(NAP_SLICE));
         }
     }
 
