@@ -41,6 +41,7 @@ LAYERS = {
     "schedule": 2,
     "leader": 2,
     "watchdog": 2,
+    "notify": 2,
     "protect": 3,
     "process": 3,
 }

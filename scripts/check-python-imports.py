@@ -60,6 +60,9 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "leader",
         "scheduler",
         "_replay_worker",
+        # Notifications: the channels, then baldur.notify and its worker.
+        "_notify_channels",
+        "_notify",
     ),
     # What reports on all of it: health, metrics, the dashboard, the endpoints.
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),

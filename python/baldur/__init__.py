@@ -23,6 +23,7 @@ from baldur import (
     _core,
     _events,
     _kill_switch,
+    _notify,
     _replay_worker,
     _runtime,
     dashboard,
@@ -38,6 +39,7 @@ from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_me
 from baldur._config import init
 from baldur._core import ProtectResult
 from baldur._facade import aprotected, idempotent, protected
+from baldur._notify import NotifyResult, notify
 from baldur._settings import Settings as _Settings
 from baldur._shutdown import (
     DrainReport,
@@ -107,6 +109,7 @@ __all__ = [
     "IdempotencyUnavailableError",
     "KillSwitchEngagedError",
     "KillSwitchStatus",
+    "NotifyResult",
     "ProtectResult",
     "ProtectTimeoutError",
     "Response",
@@ -141,6 +144,7 @@ __all__ = [
     "leader",
     "metrics",
     "metrics_snapshot",
+    "notify",
     "protect",
     "protect_with_meta",
     "protected",
@@ -166,6 +170,8 @@ def _on_config_applied(settings: _Settings) -> None:
     # Disabled before a restart stays disabled: the local record is read
     # here (a small file); a shared record in Redis is read in the background.
     _kill_switch.restore(settings)
+    # Notifications' channels and fatigue guards.
+    _notify.apply(settings)
     # The [prometheus] extra: Baldur's numbers on the app's own /metrics.
     metrics.register_collector()
 

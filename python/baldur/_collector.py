@@ -32,6 +32,7 @@ class BaldurCollector:
         yield from _process_families(snap)
         yield from _http_families(snap)
         yield from _scheduled_families(snap)
+        yield from _notification_families(snap)
 
 
 def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
@@ -162,6 +163,32 @@ def _scheduled_families(snap: dict[str, Any]) -> Iterator[Any]:
         failures.add_metric([task], counts["failures"])
     yield runs
     yield failures
+
+
+def _notification_families(snap: dict[str, Any]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
+
+    counts = snap["notifications"]
+    suppressed = CounterMetricFamily(
+        "baldur_notifications_suppressed", "Notifications not sent, by reason.", labels=["reason"]
+    )
+    delivered = CounterMetricFamily(
+        "baldur_notifications_delivered", "Notifications posted, by channel.", labels=["channel"]
+    )
+    failed = CounterMetricFamily(
+        "baldur_notification_deliveries_failed",
+        "Failed notification posts by reason (gave_up: the last attempt).",
+        labels=["reason"],
+    )
+    for reason, count in counts["suppressed"].items():
+        suppressed.add_metric([reason], count)
+    for channel, count in counts["delivered"].items():
+        delivered.add_metric([channel], count)
+    for reason, count in counts["failed"].items():
+        failed.add_metric([reason], count)
+    yield suppressed
+    yield delivered
+    yield failed
 
 
 def _http_families(snap: dict[str, Any]) -> Iterator[Any]:

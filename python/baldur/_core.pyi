@@ -47,6 +47,13 @@ IDEMPOTENCY_DEFAULT_MEMORY_TTL: float
 IDEMPOTENCY_DEFAULT_EXECUTION_TTL: float
 LEADER_DEFAULT_LEASE_SECONDS: float
 LEADER_MIN_LEASE_SECONDS: float
+NOTIFY_PRIORITIES: tuple[str, ...]
+NOTIFY_CHANNELS: tuple[str, ...]
+NOTIFY_REASONS: tuple[str, ...]
+NOTIFY_DEFAULT_RATE_PER_MINUTE: int
+NOTIFY_DEFAULT_RATE_PER_HOUR: int
+NOTIFY_DEFAULT_COOLDOWN_SECONDS: float
+NOTIFY_DEFAULT_BURST_THRESHOLD: int
 DLQ_DEFAULT_MAX_SIZE: int
 DLQ_DEFAULT_MAX_PER_DOMAIN: int
 DLQ_DEFAULT_OVERFLOW: str
@@ -114,6 +121,13 @@ __all__ = [
     "METRICS_DEFAULT_MAX_ENDPOINTS",
     "METRICS_OVERFLOW_DOMAIN",
     "METRICS_UNMATCHED_ROUTE",
+    "NOTIFY_CHANNELS",
+    "NOTIFY_DEFAULT_BURST_THRESHOLD",
+    "NOTIFY_DEFAULT_COOLDOWN_SECONDS",
+    "NOTIFY_DEFAULT_RATE_PER_HOUR",
+    "NOTIFY_DEFAULT_RATE_PER_MINUTE",
+    "NOTIFY_PRIORITIES",
+    "NOTIFY_REASONS",
     "OPERATOR_ACTIONS",
     "RETRY_BUDGET_DEFAULT_MIN_PER_SECOND",
     "RETRY_BUDGET_DEFAULT_RATIO",
@@ -152,6 +166,7 @@ __all__ = [
     "configure_dlq",
     "configure_leader",
     "configure_metrics",
+    "configure_notifications",
     "configure_stores",
     "dlq_claim",
     "dlq_failed",
@@ -191,6 +206,14 @@ __all__ = [
     "leader_status",
     "metrics_snapshot",
     "normalise_path",
+    "notify_after_fork",
+    "notify_clear",
+    "notify_counts",
+    "notify_idle",
+    "notify_next_due",
+    "notify_settle",
+    "notify_submit",
+    "notify_take_due",
     "protect",
     "protect_with_meta",
     "record_request",
@@ -475,6 +498,26 @@ def leader_status() -> tuple[str | None, int, float | None, bool]: ...
 def leader_fenced(name: str, value: str, token: int | None = None) -> bool: ...
 def leader_read_fenced(name: str) -> str | None: ...
 def leader_release() -> None: ...
+def configure_notifications(
+    enabled: bool,
+    per_minute: int,
+    per_hour: int,
+    cooldown: float,
+    burst_threshold: int,
+    slack: bool,
+    webhook: bool,
+    info_channel: str | None,
+) -> None: ...
+def notify_submit(key: str, asked: str, body: str) -> tuple[bool, str | None, list[str], str]: ...
+def notify_take_due() -> list[tuple[int, str, str, str, int]]: ...
+def notify_settle(
+    delivery: tuple[int, str, str, str, int], status: int | None, retry_after: float | None = None
+) -> str: ...
+def notify_next_due() -> float | None: ...
+def notify_idle() -> bool: ...
+def notify_counts() -> dict[str, dict[str, int]]: ...
+def notify_after_fork() -> None: ...
+def notify_clear() -> None: ...
 def scheduler_add(
     name: str,
     every: float | None,

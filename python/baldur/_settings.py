@@ -195,6 +195,48 @@ def _log_level(key: str, raw: object) -> str | None:
     return raw.strip().upper()
 
 
+#: What a secret that cannot be shown in part is shown as.
+HIDDEN = "<hidden>"
+
+
+def _webhook_url(key: str, raw: object) -> str | None:
+    # The URL is the secret (Slack's token is its path): a bad one is
+    # shown as its scheme and host only.
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    allowed = "an http:// or https:// URL"
+    if not isinstance(raw, str):
+        raise ConfigError(key, "<hidden>", allowed)
+    url = raw.strip()
+    shown = redacted_webhook(url)
+    if shown == HIDDEN:
+        raise ConfigError(key, HIDDEN, allowed)
+    return url
+
+
+def redacted_webhook(url: str) -> str:
+    """A webhook URL as Baldur shows it: scheme and host, the rest (where
+    the token lives) hidden.
+
+    >>> redacted_webhook("https://hooks.slack.com/services/T0/B0/XYZ")
+    'https://hooks.slack.com/***'
+    """
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0].rpartition("@")[2]
+    if scheme.lower() not in ("http", "https") or not host or any(c.isspace() for c in host):
+        return HIDDEN
+    return f"{scheme.lower()}://{host}/{MASK}"
+
+
+def _info_channel(key: str, raw: object) -> str | None:
+    if raw is None or (isinstance(raw, str) and raw.strip() == ""):
+        return None
+    channels = _core.NOTIFY_CHANNELS
+    if not isinstance(raw, str) or raw.strip().lower() not in channels:
+        raise ConfigError(key, raw, " | ".join(channels) + ", or empty to log INFO only")
+    return raw.strip().lower()
+
+
 # The defaults the core also applies are the core's (src/py/names.rs lists
 # them): one definition, read here.
 SETTINGS: Mapping[str, Setting] = {
@@ -294,6 +336,23 @@ SETTINGS: Mapping[str, Setting] = {
     "admin_allowed_hosts": Setting("BALDUR_ADMIN_ALLOWED_HOSTS", _admin.hosts, ()),
     "admin_allowed_origins": Setting("BALDUR_ADMIN_ALLOWED_ORIGINS", _admin.origins, ()),
     "admin_unlock": Setting("BALDUR_ADMIN_UNLOCK", _admin.flag, False),
+    # Notifications (baldur.notify): the channels, then the fatigue guards.
+    "slack_webhook_url": Setting("BALDUR_SLACK_WEBHOOK_URL", _webhook_url, None),
+    "webhook_url": Setting("BALDUR_WEBHOOK_URL", _webhook_url, None),
+    "notify_info_channel": Setting("BALDUR_NOTIFY_INFO_CHANNEL", _info_channel, None),
+    "notifications_enabled": Setting("BALDUR_NOTIFICATIONS_ENABLED", _admin.flag, True),
+    "notify_rate_per_minute": Setting(
+        "BALDUR_NOTIFY_RATE_PER_MINUTE", _count, _core.NOTIFY_DEFAULT_RATE_PER_MINUTE
+    ),
+    "notify_rate_per_hour": Setting(
+        "BALDUR_NOTIFY_RATE_PER_HOUR", _count, _core.NOTIFY_DEFAULT_RATE_PER_HOUR
+    ),
+    "notify_cooldown_seconds": Setting(
+        "BALDUR_NOTIFY_COOLDOWN_SECONDS", _seconds_or_zero, _core.NOTIFY_DEFAULT_COOLDOWN_SECONDS
+    ),
+    "notify_burst_threshold": Setting(
+        "BALDUR_NOTIFY_BURST_THRESHOLD", _count, _core.NOTIFY_DEFAULT_BURST_THRESHOLD
+    ),
 }
 
 
@@ -341,6 +400,14 @@ class Settings:
     dlq_signing_key: str | None = dataclasses.field(default=None, repr=False)
     admin_key: str | None = dataclasses.field(default=None, repr=False)
     viewer_key: str | None = dataclasses.field(default=None, repr=False)
+    slack_webhook_url: str | None = dataclasses.field(default=None, repr=False)
+    webhook_url: str | None = dataclasses.field(default=None, repr=False)
+    notify_info_channel: str | None = None
+    notifications_enabled: bool = True
+    notify_rate_per_minute: int = _core.NOTIFY_DEFAULT_RATE_PER_MINUTE
+    notify_rate_per_hour: int = _core.NOTIFY_DEFAULT_RATE_PER_HOUR
+    notify_cooldown_seconds: float = _core.NOTIFY_DEFAULT_COOLDOWN_SECONDS
+    notify_burst_threshold: int = _core.NOTIFY_DEFAULT_BURST_THRESHOLD
 
 
 def load(overrides: Mapping[str, object], environ: Mapping[str, str] | None = None) -> Settings:

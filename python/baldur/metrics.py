@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import baldur._builtin_checks as _builtin_checks
 import baldur._core as _core
+import baldur._notify as _notify
 import baldur._shutdown as _shutdown
 import baldur._validate as _validate
 import baldur.scheduler as _scheduler
@@ -106,6 +107,7 @@ def metrics_snapshot() -> dict[str, Any]:
             name: {"runs": task.runs, "failures": task.failures}
             for name, task in _scheduler.status().tasks.items()
         },
+        "notifications": _notify.counts(),
     }
 
 

@@ -13,6 +13,7 @@ pub mod idempotency;
 pub mod leader;
 pub mod metrics;
 pub mod names;
+pub mod notify;
 pub mod process;
 pub mod protect;
 pub mod random;

@@ -17,6 +17,7 @@ mod idempotency;
 mod leader;
 mod metrics;
 mod names;
+mod notify;
 mod outcome;
 mod protected;
 mod result;
@@ -47,6 +48,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STEP_GIVE_UP", async_call::GIVE_UP)?;
     names::register(m)?;
     leader::register(m)?;
+    notify::register(m)?;
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;
     m.add_class::<result::ProtectResult>()?;

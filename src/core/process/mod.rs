@@ -18,6 +18,7 @@ pub mod fork;
 pub mod health;
 pub mod idempotency;
 pub mod leader;
+pub mod notify;
 pub mod scheduler;
 pub mod stores;
 pub mod testing;
