@@ -3,8 +3,8 @@
 The core's layers, bottom up (a module may use its own layer's and lower
 layers' modules only):
 
-- base: the clock, errors, the event sink, shared names, random numbers, the
-  runtime, tallies
+- base: the clock, errors, the event sink, the fork-replaceable cell, shared
+  names, random numbers, the runtime, tallies
 - infrastructure: the sliding window, the shared stores (Redis, health, WAL)
 - features: breaker, retry, idempotency, dlq, control, metrics, admin, leader;
   a feature folder never uses another feature folder (they meet in composition)
@@ -25,6 +25,7 @@ LAYERS = {
     "clock": 0,
     "error": 0,
     "events": 0,
+    "fork_cell": 0,
     "names": 0,
     "random": 0,
     "runtime": 0,

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
-from helpers import require_module
+from helpers import free_port, require_module
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -48,12 +47,6 @@ def require_server(example: str) -> None:
 
 def new_order() -> str:
     return uuid.uuid4().hex[:12]
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @dataclass

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -151,6 +152,13 @@ class Recorder:
 
 #: How often the polling helpers look again.
 POLL_SECONDS = 0.05
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def eventually(check: Callable[[], bool], within: float = 5.0) -> None:

@@ -6,7 +6,8 @@ import os
 import subprocess
 import time
 
-from redis_server import RedisServer, _free_port
+from helpers import free_port
+from redis_server import RedisServer
 
 SERVICE = "baldur-test"
 
@@ -17,7 +18,7 @@ class RedisSentinel:
     def __init__(self, password: str | None = None) -> None:
         self.master = RedisServer()
         self.master.password = password
-        self.port = _free_port()
+        self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     @property

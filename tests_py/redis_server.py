@@ -13,11 +13,7 @@ import time
 
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from helpers import free_port
 
 
 def require_redis_server() -> str:
@@ -45,7 +41,7 @@ class RedisServer:
 
     def __init__(self, tls: bool = False) -> None:
         self.binary = require_redis_server()
-        self.port = _free_port()
+        self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="baldur-redis-")
         self.process: subprocess.Popen[bytes] | None = None
         self.tls = tls

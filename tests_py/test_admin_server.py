@@ -26,7 +26,7 @@ import pytest
 
 import baldur
 from baldur.exceptions import ConfigError
-from example_servers import free_port
+from helpers import free_port
 
 ADMIN_KEY = "admin-key-for-tests-0123456789abcdef"
 VIEWER_KEY = "viewer-key-for-tests-0123456789abcdef"

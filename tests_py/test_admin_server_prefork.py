@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from example_servers import free_port
-from helpers import eventually, require_module
+from helpers import eventually, free_port, require_module
 
 APPS = Path(__file__).parent / "apps"
 KEY = "prefork-admin-key-0123456789abcdef0123"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import pty
-import socket
 import subprocess
 import sys
 import textwrap
@@ -21,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from helpers import free_port
 
 ADMIN_KEY = "k-admin-cli-test-secret"
 VIEWER_KEY = "k-view-cli-test-secret"
@@ -48,12 +49,6 @@ def baldur_cli(
         timeout=60,
         check=False,
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- without a server ----------------------------------------------------------
@@ -104,13 +99,13 @@ def test_a_destructive_command_without_yes_or_a_terminal_exits_2(
     tmp_path: Path, args: list[str]
 ) -> None:
     # The port is closed: the refusal comes before any request.
-    result = baldur_cli(*args, "--url", f"http://127.0.0.1:{_free_port()}", data_dir=tmp_path)
+    result = baldur_cli(*args, "--url", f"http://127.0.0.1:{free_port()}", data_dir=tmp_path)
     assert result.returncode == 2, result.stderr
     assert "--yes" in result.stderr and "destructive" in result.stderr
 
 
 def test_no_server_exits_4_naming_the_url_and_how_to_set_it(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = baldur_cli("cb", "list", data_dir=tmp_path, env={"BALDUR_ADMIN_URL": url})
     assert result.returncode == 4
     assert url in result.stderr
@@ -139,7 +134,7 @@ def test_the_url_and_key_default_to_the_environment_then_the_contract(
 
 
 def test_the_key_is_never_printed_on_an_error(tmp_path: Path) -> None:
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     result = baldur_cli("--key", ADMIN_KEY, "cb", "list", "--url", url, data_dir=tmp_path)
     assert result.returncode == 4
     assert ADMIN_KEY not in result.stdout + result.stderr
@@ -199,7 +194,7 @@ class Server:
 
 
 def _start(data_dir: Path, **env: str) -> Iterator[Server]:
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-c", _SERVER],
         stdin=subprocess.PIPE,

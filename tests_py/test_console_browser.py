@@ -17,7 +17,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import tempfile
 import threading
 import time
@@ -33,6 +32,7 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 import baldur
 import baldur._admin_server as _admin_server
+from helpers import free_port
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -40,12 +40,6 @@ ADMIN_KEY = "k-admin-console-test"
 VIEWER_KEY = "k-view-console-test"
 #: Where the test run leaves its screenshot of the console, to be looked at.
 SCREENSHOT = Path(tempfile.gettempdir()) / "baldur-console.png"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +69,7 @@ def admin(configure: Callable[..., None], tmp_path: Path) -> Callable[..., str]:
     """Starts the admin server on a free port; returns its base URL."""
 
     def start(*, unlock: bool = True) -> str:
-        port = _free_port()
+        port = free_port()
         configure(
             data_dir=str(tmp_path),
             admin_port=port,

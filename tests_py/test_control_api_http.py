@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -16,13 +15,7 @@ import pytest
 import baldur
 import baldur._admin_server
 from control_api_calls import API
-from helpers import AlwaysFails, failed_job
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from helpers import AlwaysFails, failed_job, free_port
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from example_servers import free_port
+from helpers import free_port
 
 #: The demo sleeps through one recovery timeout; a slow CI machine gets room.
 DEMO_SECONDS = 60

@@ -18,10 +18,10 @@ from example_servers import (
     EXAMPLES,
     Process,
     call,
-    free_port,
     new_order,
     require_server,
 )
+from helpers import free_port
 
 
 @pytest.mark.parametrize("example", EXAMPLE_APPS)

@@ -5,23 +5,16 @@ child must work (no hang on a dead runtime) and share one Redis truth."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from helpers import eventually, require_module
+from helpers import eventually, free_port, require_module
 from redis_server import RedisServer
 
 APPS = Path(__file__).parent / "apps"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_gunicorn_preload_workers_each_start_their_own_runtime(

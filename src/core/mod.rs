@@ -9,6 +9,7 @@ pub mod control;
 pub mod dlq;
 pub mod error;
 pub mod events;
+pub mod fork_cell;
 pub mod idempotency;
 pub mod leader;
 pub mod metrics;

@@ -3,10 +3,11 @@
 //! (the parent serves); a child of one that skipped tries to bind again.
 
 use crate::core::admin::{serve, AdminHandler, Gate, GateConfig, Serving};
+use crate::core::fork_cell::ForkCell;
 use crate::core::process::RUNTIME;
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// What a start asks for.
@@ -34,22 +35,26 @@ pub enum Started {
     Skipped(String),
 }
 
-#[derive(Default)]
-struct State {
-    serving: Option<Serving>,
-    /// The last start's configuration, for a forked child's try.
-    config: Option<AdminConfig>,
-}
-
 /// The process's one admin server.
 pub struct AdminService {
-    state: Mutex<Option<State>>,
+    /// The server running, if one does. Behind a [`ForkCell`]: a thread
+    /// starting or stopping the server as another forks must not leave the
+    /// child a lock no thread of its will ever release.
+    serving: ForkCell<Option<Serving>>,
+    /// Where it listens, readable without the lock (a forked child asks
+    /// whether its parent served).
+    address: ArcSwapOption<SocketAddr>,
+    /// The last start's configuration, for a forked child's try (`None`:
+    /// the server is off).
+    config: ArcSwapOption<AdminConfig>,
 }
 
 /// The admin server of this process.
-pub static ADMIN: AdminService = AdminService {
-    state: Mutex::new(None),
-};
+pub static ADMIN: LazyLock<AdminService> = LazyLock::new(|| AdminService {
+    serving: ForkCell::new(None),
+    address: ArcSwapOption::empty(),
+    config: ArcSwapOption::empty(),
+});
 
 impl AdminService {
     /// Starts (or restarts, with a new configuration) the server. An error
@@ -58,19 +63,20 @@ impl AdminService {
     /// address being taken.
     pub fn start(&self, config: AdminConfig) -> Result<Started, String> {
         self.stop();
-        let mut state = self.state.lock();
-        let state = state.get_or_insert_with(State::default);
-        state.config = Some(config.clone());
+        let mut serving = self.serving.lock();
+        self.config.store(Some(Arc::new(config.clone())));
         let started = bind_and_serve(&config)?;
-        if let (Started::Serving(_), Some(serving)) = started {
-            state.serving = Some(serving);
+        if let (Started::Serving(address), Some(server)) = started {
+            *serving = Some(server);
+            self.address.store(Some(Arc::new(address)));
         }
         Ok(started.0)
     }
 
     /// Stops the server, if one runs (its loop ends within a moment).
     pub fn stop(&self) {
-        let serving = self.state.lock().as_mut().and_then(|s| s.serving.take());
+        let serving = self.serving.lock().take();
+        self.address.store(None);
         if let Some(serving) = serving {
             let task = serving.stop();
             let _ = RUNTIME.block_on(async {
@@ -82,39 +88,34 @@ impl AdminService {
     /// Forgets the configuration too: `init()` with the server off.
     pub fn turn_off(&self) {
         self.stop();
-        if let Some(state) = self.state.lock().as_mut() {
-            state.config = None;
-        }
+        self.config.store(None);
     }
 
     /// Where the server listens, if it does.
     pub fn address(&self) -> Option<SocketAddr> {
-        self.state
-            .lock()
-            .as_ref()
-            .and_then(|s| s.serving.as_ref().map(Serving::address))
+        self.address.load().as_deref().copied()
     }
 
     /// A forked child's side. A child of the serving process skips: it
     /// holds a copy of the parent's listening socket, which it cannot
     /// close without unsafe code (its runtime, which owns it, is gone), and
     /// the parent keeps serving. A child of a process that skipped tries
-    /// once (the process that served may have gone).
+    /// once (the process that served may have gone). The parent's server
+    /// is forgotten with its cell, never dropped (dropping would deregister
+    /// the socket from the parent's poller).
     pub fn after_fork(&self) -> Option<Result<Started, String>> {
-        let mut slot = self.state.lock();
-        let state = slot.as_mut()?;
-        if let Some(serving) = state.serving.take() {
-            // Its task and runtime are the parent's: forgotten, not dropped
-            // (dropping would deregister the socket from the parent's poller).
-            let address = serving.address();
-            std::mem::forget(serving);
+        self.serving.replace_after_fork(None);
+        if let Some(address) = self.address.swap(None) {
             return Some(Ok(Started::Skipped(format!(
                 "{address} is served by the parent process"
             ))));
         }
-        let config = state.config.clone()?;
-        Some(bind_and_serve(&config).map(|(started, serving)| {
-            state.serving = serving;
+        let config = self.config.load_full()?;
+        Some(bind_and_serve(&config).map(|(started, server)| {
+            if let (Started::Serving(address), Some(server)) = (&started, server) {
+                *self.serving.lock() = Some(server);
+                self.address.store(Some(Arc::new(*address)));
+            }
             started
         }))
     }

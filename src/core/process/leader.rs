@@ -14,11 +14,13 @@
 
 use crate::core::clock::SystemClock;
 use crate::core::events::{Event, EVENTS};
+use crate::core::fork_cell::ForkCell;
 use crate::core::leader::{wire, Change, Election, LeaseTiming};
 use crate::core::process::{health, watchdog, RUNTIME};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
+use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,20 +54,32 @@ struct Service {
 
 struct Remote {
     url: String,
-    tls_ca_pem: Option<Vec<u8>>,
     redis: Arc<RedisStore>,
     election: Arc<Mutex<Election>>,
     task: Option<JoinHandle<()>>,
 }
 
-static SERVICE: LazyLock<Mutex<Service>> = LazyLock::new(|| {
-    Mutex::new(Service {
+/// Locked by the lease loop and by every question (the scheduler's thread
+/// asks before each leader-only run): a fork may catch it held, so a child
+/// builds its own from [`CONFIG`] instead.
+static SERVICE: LazyLock<ForkCell<Service>> = LazyLock::new(|| {
+    ForkCell::new(Service {
         id: new_id(),
         timing: LeaseTiming::default(),
         remote: None,
         local: HashMap::new(),
     })
 });
+
+/// What [`configure`] was last given, read without a lock by a forked child.
+#[derive(Default)]
+struct Config {
+    url: Option<String>,
+    timing: LeaseTiming,
+    tls_ca_pem: Option<Vec<u8>>,
+}
+
+static CONFIG: LazyLock<ArcSwap<Config>> = LazyLock::new(ArcSwap::default);
 
 /// Set when a remote election is configured and its loop not yet started.
 static PENDING: AtomicBool = AtomicBool::new(false);
@@ -97,6 +111,11 @@ pub fn configure(
     if same_url && service.timing == timing {
         return Ok(());
     }
+    CONFIG.store(Arc::new(Config {
+        url: url.clone(),
+        timing,
+        tls_ca_pem: tls_ca_pem.clone(),
+    }));
     let previous = service.remote.take();
     service.timing = timing;
     service.remote = match (url, target) {
@@ -122,7 +141,6 @@ pub fn configure(
             PENDING.store(true, Ordering::Release);
             Some(Remote {
                 url,
-                tls_ca_pem,
                 redis,
                 election: Arc::new(Mutex::new(election)),
                 task: None,
@@ -249,6 +267,10 @@ pub fn release() {
     let id = service.id.clone();
     let remote = service.remote.take();
     PENDING.store(false, Ordering::Release);
+    CONFIG.store(Arc::new(Config {
+        timing: service.timing,
+        ..Config::default()
+    }));
     drop(service);
     if let Some(remote) = remote {
         stop(remote, &id);
@@ -274,24 +296,28 @@ fn stop(remote: Remote, id: &str) {
 }
 
 /// In a forked child: the parent's loop and connection belong to a runtime
-/// the child does not have, and its lease is the parent's. The child gets
-/// an id of its own and elects afresh on first use.
+/// the child does not have, its lease is the parent's, and the lease loop
+/// may have held the service's lock as the fork happened. The child gets a
+/// service of its own (a new id; the parent's local fenced writes if its
+/// lock was free) and elects afresh on first use. The parent's service is
+/// never touched: its task and connection are forgotten with it.
 pub(crate) fn after_fork() {
-    let Some(mut service) = SERVICE.try_lock() else {
-        return;
-    };
-    service.id = new_id();
-    let Some(remote) = service.remote.take() else {
-        return;
-    };
-    if let Some(task) = remote.task {
-        std::mem::forget(task); // its runtime is gone; aborting would touch it
+    let config = CONFIG.load_full();
+    let local = SERVICE
+        .try_lock()
+        .map(|service| service.local.clone())
+        .unwrap_or_default();
+    SERVICE.replace_after_fork(Service {
+        id: new_id(),
+        timing: config.timing,
+        remote: None,
+        local,
+    });
+    PENDING.store(false, Ordering::Release);
+    if let Some(url) = config.url.clone() {
+        // A URL that parsed in the parent parses here.
+        let _ = configure(Some(url), config.timing.lease(), config.tls_ca_pem.clone());
     }
-    std::mem::forget(remote.redis); // its connection is the parent's
-    let timing = service.timing;
-    drop(service);
-    // A URL that parsed in the parent parses here.
-    let _ = configure(Some(remote.url), timing.lease(), remote.tls_ca_pem);
 }
 
 async fn lease_loop(election: Arc<Mutex<Election>>, redis: Arc<RedisStore>) {

@@ -18,11 +18,12 @@
 use crate::core::clock::{from_nanos, SharedClock, SystemClock};
 use crate::core::error::ConfigError;
 use crate::core::events::{Event, EVENTS};
+use crate::core::fork_cell::ForkCell;
 use crate::core::process::{leader, watchdog};
 use crate::core::schedule::{Cadence, Due, Outcome, Table, TaskStatus};
-use parking_lot::Mutex;
+use arc_swap::ArcSwap;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -61,20 +62,34 @@ pub trait ScheduledRun: Send + Sync {
 struct State {
     table: Table,
     runners: HashMap<u64, Arc<dyn ScheduledRun>>,
-    /// `init()` asked for the scheduler to run.
-    started: bool,
-    /// Stopped for good at exit: nothing starts again.
-    closed: bool,
     thread: Option<JoinHandle<()>>,
     /// Bumped whenever a thread is told to end: a thread serving an older
     /// generation returns.
     generation: u64,
 }
 
+/// A task as it was added: what a forked child rebuilds its table from.
+#[derive(Clone)]
+struct Registration {
+    name: String,
+    cadence: Cadence,
+    leader_only: bool,
+    runner: Arc<dyn ScheduledRun>,
+}
+
 /// The scheduled tasks of a process and the thread that runs them.
 pub struct Scheduler {
     clock: SharedClock,
-    state: Mutex<State>,
+    /// Locked by the scheduler's own thread on every wake: a fork may catch
+    /// it held, so a child builds its state afresh from `registrations`.
+    state: ForkCell<State>,
+    /// Every task added and not removed, read without a lock (replaced
+    /// whole, under the state's lock, on every add and remove).
+    registrations: ArcSwap<Vec<Registration>>,
+    /// `init()` asked for the scheduler to run.
+    started: AtomicBool,
+    /// Stopped for good at exit: nothing starts again.
+    closed: AtomicBool,
     /// Bumped when the thread should look again at once (a task added, a
     /// stop). Not a condition variable: a forked child of a process whose
     /// scheduler was parked on one (gunicorn --preload) inherits its waiter
@@ -93,7 +108,10 @@ impl Scheduler {
     pub fn new(clock: SharedClock) -> Self {
         Self {
             clock,
-            state: Mutex::new(State::default()),
+            state: ForkCell::default(),
+            registrations: ArcSwap::from_pointee(Vec::new()),
+            started: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
             wake: AtomicU64::new(0),
         }
     }
@@ -116,8 +134,18 @@ impl Scheduler {
         let id = state
             .table
             .add(name, cadence, leader_only, now, wall, offset)?;
-        state.runners.insert(id, runner);
-        if state.started && !state.closed {
+        state.runners.insert(id, runner.clone());
+        self.registrations.rcu(|tasks| {
+            let mut tasks = Vec::clone(tasks);
+            tasks.push(Registration {
+                name: name.to_owned(),
+                cadence,
+                leader_only,
+                runner: runner.clone(),
+            });
+            tasks
+        });
+        if self.runs() {
             watchdog::watch(name, cadence.interval());
         }
         self.ensure_thread(&mut state);
@@ -132,6 +160,11 @@ impl Scheduler {
         let removed = state.table.remove(name);
         if removed.is_some() {
             watchdog::forget(name);
+            self.registrations.rcu(|tasks| {
+                let mut tasks = Vec::clone(tasks);
+                tasks.retain(|task| task.name != name);
+                tasks
+            });
         }
         removed.is_some_and(|id| state.runners.remove(&id).is_some())
     }
@@ -140,12 +173,11 @@ impl Scheduler {
     /// the first one is.
     pub fn start(self: &Arc<Self>) {
         let mut state = self.state.lock();
-        if !state.started && !state.closed {
+        if !self.started.swap(true, Ordering::AcqRel) && !self.closed.load(Ordering::Acquire) {
             for task in state.table.status() {
                 watchdog::watch(&task.name, task.cadence.interval());
             }
         }
-        state.started = true;
         self.ensure_thread(&mut state);
     }
 
@@ -179,7 +211,7 @@ impl Scheduler {
     pub fn close(&self, bound: Duration) {
         let thread = {
             let mut state = self.state.lock();
-            state.closed = true;
+            self.closed.store(true, Ordering::Release);
             state.generation += 1;
             watchdog::forget(LOOP);
             for task in state.table.status() {
@@ -198,19 +230,33 @@ impl Scheduler {
         }
     }
 
-    /// A forked child's side: the parent's thread did not come along. What
-    /// it was running is due again at once, and a thread of the child's own
-    /// starts if the parent's was started.
+    /// A forked child's side: the parent's thread did not come along, and
+    /// may have held the state's lock as the fork happened. The child's
+    /// state is built afresh from the registrations (every task due as it
+    /// would be if just added, its counts the child's own), never read from
+    /// the parent's copy; a thread of the child's own starts if the
+    /// parent's was started.
     pub fn after_fork(self: &Arc<Self>) {
+        let (now, wall) = (self.clock.now(), self.clock.wall_millis());
+        let mut fresh = State::default();
+        for task in self.registrations.load().iter() {
+            let offset = offset_for(&task.cadence, task.runner.as_ref(), wall);
+            let added = fresh.table.add(
+                &task.name,
+                task.cadence,
+                task.leader_only,
+                now,
+                wall,
+                offset,
+            );
+            if let Ok(id) = added {
+                fresh.runners.insert(id, task.runner.clone());
+            }
+        }
+        self.state.replace_after_fork(fresh);
         let mut state = self.state.lock();
-        // The parent's thread is not in this process: its handle is a
-        // stranger's, dropped without joining.
-        state.thread = None;
-        state.generation += 1;
-        let now = self.clock.now();
-        state.table.after_fork(now);
         // The watchdog forgot the parent's loops: these are the child's.
-        if state.started && !state.closed {
+        if self.runs() {
             for task in state.table.status() {
                 watchdog::watch(&task.name, task.cadence.interval());
             }
@@ -218,9 +264,14 @@ impl Scheduler {
         self.ensure_thread(&mut state);
     }
 
+    /// Started and not closed.
+    fn runs(&self) -> bool {
+        self.started.load(Ordering::Acquire) && !self.closed.load(Ordering::Acquire)
+    }
+
     fn ensure_thread(self: &Arc<Self>, state: &mut State) {
         let alive = state.thread.as_ref().is_some_and(|t| !t.is_finished());
-        if alive || !state.started || state.closed || state.table.is_empty() {
+        if alive || !self.runs() || state.table.is_empty() {
             return;
         }
         state.generation += 1;

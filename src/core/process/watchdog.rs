@@ -47,7 +47,7 @@ pub fn status() -> Vec<LoopStatus> {
 
 /// In a forked child none of the parent's loops or its checker runs.
 pub(crate) fn after_fork() {
-    WATCHDOG.clear();
+    WATCHDOG.forget_all_after_fork();
     CHECKING.store(false, Ordering::Release);
 }
 

@@ -193,17 +193,6 @@ impl Table {
     pub fn status(&self) -> Vec<TaskStatus> {
         self.tasks.iter().map(|t| t.status.clone()).collect()
     }
-
-    /// In a forked child no run is under way (the parent's thread ran
-    /// them): each running task is due again at once.
-    pub fn after_fork(&mut self, now: Nanos) {
-        for task in &mut self.tasks {
-            if task.status.running {
-                task.status.running = false;
-                task.status.due = now;
-            }
-        }
-    }
 }
 
 #[cfg(test)]
@@ -301,16 +290,5 @@ mod tests {
         table.finish(old, Outcome::Ran, S, WALL, 0);
         let status = &table.status()[0];
         assert_eq!((status.runs, status.due, status.running), (0, 6 * S, false));
-    }
-
-    #[test]
-    fn a_forked_child_runs_what_its_parent_was_running_at_once() {
-        let mut table = Table::new();
-        table.add("t", every(10.0), false, 0, WALL, 0).unwrap();
-        table.due(10 * S);
-        assert_eq!(table.next_due(), None);
-        table.after_fork(12 * S);
-        assert_eq!(table.next_due(), Some(12 * S));
-        assert_eq!(names(&table.due(12 * S)), ["t"]);
     }
 }

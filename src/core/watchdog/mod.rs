@@ -4,7 +4,7 @@
 //! (`core::process::watchdog`) checks on a thread of its own and reports.
 
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
-use parking_lot::Mutex;
+use crate::core::fork_cell::ForkCell;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
@@ -72,7 +72,9 @@ struct Watched {
 pub struct Watchdog {
     clock: SharedClock,
     missed_beats: AtomicU32,
-    loops: Mutex<BTreeMap<String, Watched>>,
+    /// Beaten from every background thread: a fork may catch one holding
+    /// it, so the child replaces it rather than waiting for it.
+    loops: ForkCell<BTreeMap<String, Watched>>,
 }
 
 impl Watchdog {
@@ -81,7 +83,7 @@ impl Watchdog {
         Self {
             clock,
             missed_beats: AtomicU32::new(missed_beats.max(1)),
-            loops: Mutex::new(BTreeMap::new()),
+            loops: ForkCell::default(),
         }
     }
 
@@ -119,9 +121,10 @@ impl Watchdog {
         self.loops.lock().remove(name);
     }
 
-    /// Forgets every loop (a forked child: none of them runs there).
-    pub fn clear(&self) {
-        self.loops.lock().clear();
+    /// Forgets every loop without taking the lock (a forked child: none
+    /// of them runs there, and the thread that held the lock may not either).
+    pub fn forget_all_after_fork(&self) {
+        self.loops.replace_after_fork(BTreeMap::new());
     }
 
     /// Loops that stalled or recovered since the last check.

@@ -1,0 +1,120 @@
+"""A process that forks again and again while every background service of
+Baldur runs (breaker sync with a Redis, the leader's lease loop, a
+scheduler task every 10 ms, the watchdog, the admin server) and two threads
+make protected calls. Each child uses every service once and exits; a child
+that has not exited within its bound is hung: a lock the fork caught held.
+It prints one JSON line: forks made, the pids of children that hung, and
+for each hung child its threads' stacks (from gdb, when there is one).
+
+Usage: python fork_stress_worker.py REDIS_URL ADMIN_PORT FORKS
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import baldur
+import baldur._core as _core
+import baldur.leader
+import baldur.scheduler
+
+#: A child that has not exited in this long is hung (a healthy one takes
+#: milliseconds; the bound allows for a loaded machine).
+CHILD_BOUND_SECONDS = 20.0
+
+
+@baldur.protected("fork-stress", retry=False)
+def call(n: int) -> int:
+    return n
+
+
+def in_child() -> None:
+    """What a pre-forked worker does first: a protected call on a breaker
+    the parent synced, one on a new breaker, and a question to every
+    background service."""
+    try:
+        call(1)
+        baldur.protected(f"fork-stress-child-{os.getpid()}")(lambda: 2)()
+        baldur.leader.is_leader()
+        baldur.leader.status()
+        baldur.scheduler.status()
+        _core.watchdog_status()
+    finally:
+        os._exit(0)
+
+
+def stacks_of(pid: int) -> str:
+    gdb = shutil.which("gdb")
+    if gdb is None:
+        return "(no gdb to read the stacks with)"
+    done = subprocess.run(
+        [gdb, "-p", str(pid), "-batch", "-ex", "thread apply all bt 30"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return "\n".join(line for line in done.stdout.splitlines() if line.startswith(("#", "Thread")))
+
+
+def wait_for(pid: int) -> bool:
+    """Whether the child exited within the bound (a hung one is killed)."""
+    deadline = time.monotonic() + CHILD_BOUND_SECONDS
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            return True
+        time.sleep(0.002)
+    return False
+
+
+def main() -> None:
+    url, admin_port, forks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    baldur.init(
+        redis_url=url,
+        leader_election_redis_url=url,
+        leader_lease_seconds=1,
+        admin_port=admin_port,
+    )
+    ticks = [0]
+
+    @baldur.scheduled("fork-stress-tick", every=0.01, leader_only=True)
+    def tick() -> None:
+        ticks[0] += 1
+
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():
+            for n in range(50):
+                call(n)
+            baldur.leader.is_leader()
+            time.sleep(0.001)
+
+    for _ in range(2):
+        threading.Thread(target=hammer, daemon=True).start()
+    time.sleep(1)
+    hung: dict[int, str] = {}
+    for _ in range(forks):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child exits inside
+            in_child()
+        if not wait_for(pid):
+            hung[pid] = stacks_of(pid)
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        time.sleep(0.003)
+    stop.set()
+    print(json.dumps({"forks": forks, "hung": hung, "ticks": ticks[0]}), flush=True)
+    # Like a pre-forking master's exit: Baldur's own exit hooks run.
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
