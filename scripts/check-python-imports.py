@@ -63,6 +63,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
         # Notifications: the channels, then baldur.notify and its worker.
         "_notify_channels",
         "_notify",
+        "_self_alerts",
     ),
     # What reports on all of it: health, metrics, the dashboard, the endpoints.
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),

@@ -9,13 +9,13 @@ import logging
 from collections.abc import Callable, Iterator
 
 import pytest
-from tests_py.helpers import eventually
-from tests_py.notify_receiver import Receiver
 
 import baldur
 import baldur._core as _core
 import baldur._notify as _notify
 from baldur.exceptions import ConfigError
+from helpers import eventually
+from notify_receiver import Receiver
 
 SLACK = "/services/T000/B000/SLACKSECRET"
 HOOK = "/hook/HOOKSECRET"
@@ -88,7 +88,7 @@ def test_without_a_channel_a_notification_is_logged_only(
     with caplog.at_level(logging.INFO, logger="baldur.notify"):
         result = baldur.notify("disk 91% full", priority="CRITICAL")
     assert result == baldur.NotifyResult(False, "log_only", [], "CRITICAL")
-    assert "notify.logged" in caplog.text and "disk 91% full" in caplog.text
+    assert "notify.notification_logged" in caplog.text and "disk 91% full" in caplog.text
 
 
 def test_turned_off_nothing_is_sent(

@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from tests_py.notify_receiver import Receiver
-from tests_py.redis_server import RedisServer
+
+from notify_receiver import Receiver
+from redis_server import RedisServer
 
 HOOK = "/hook/FLEETSECRET"
 PROCESSES = 4

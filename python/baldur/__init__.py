@@ -26,6 +26,7 @@ from baldur import (
     _notify,
     _replay_worker,
     _runtime,
+    _self_alerts,
     dashboard,
     dlq,
     endpoints,
@@ -187,6 +188,13 @@ _bus.subscribe(_bus.HEALTH_CHANGED, health.invalidate_cache)
 _bus.subscribe(_bus.HEALTH_CHANGED, dashboard.invalidate_cache)
 # The dependency is back: what its outage set aside is replayed.
 _bus.subscribe(_bus.BREAKER_RECOVERED, lambda zone: dlq.sweep_in_background(zone))
+# What Baldur notifies on by itself.
+_bus.subscribe(_bus.BREAKER_OPENED, _self_alerts.breaker_opened)
+_bus.subscribe(_bus.DLQ_NEEDS_REVIEW, _self_alerts.needs_review)
+_bus.subscribe(_bus.STORE_DEGRADED, _self_alerts.store_degraded)
+_bus.subscribe(_bus.STORE_RECOVERED, _self_alerts.store_recovered)
+_bus.subscribe(_bus.KILL_SWITCH_FLIPPED, _self_alerts.kill_switch_flipped)
+_bus.subscribe(_bus.LOOP_STALLED, _self_alerts.loop_stalled)
 if (_applied := _config.applied()) is not None:  # applied while the package imported
     _on_config_applied(_applied)
 

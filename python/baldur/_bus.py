@@ -18,6 +18,18 @@ from typing import Any
 
 #: A breaker closed after probing (``zone=``): the dependency is back.
 BREAKER_RECOVERED = "circuit_breaker.recovered"
+#: What Baldur notifies on by itself (``baldur._self_alerts``): a breaker
+#: opened (``zone=, to_state=, cause=, failures=, calls=``), a dead letter
+#: reached needs_review (``entry_id=, detail=``), a shared store entered or
+#: left DEGRADED (``store=, detail=``), the kill switch flipped
+#: (``disabled=, actor=, reason=``), a background loop stalled (``loop=,
+#: detail=``).
+BREAKER_OPENED = "circuit_breaker.opened"
+DLQ_NEEDS_REVIEW = "dlq.needs_review"
+STORE_DEGRADED = "storage.degraded"
+STORE_RECOVERED = "storage.recovered"
+KILL_SWITCH_FLIPPED = "kill_switch.flipped"
+LOOP_STALLED = "watchdog.loop_stalled"
 #: Health's answer changed for a reason its cache cannot see (a drain that
 #: started or ended, the kill switch flipped).
 HEALTH_CHANGED = "health.changed"

@@ -107,6 +107,15 @@ def breaker_transition(
     # A cached health report or dashboard would still show the old state
     # (an operator forcing a breaker open would read "good").
     _bus.publish(_bus.HEALTH_CHANGED)
+    if to_state in _OPENING_STATES and from_state not in _OPENING_STATES:
+        _bus.publish(
+            _bus.BREAKER_OPENED,
+            zone=zone,
+            to_state=to_state,
+            cause=cause,
+            failures=failures,
+            calls=calls,
+        )
     if to_state == _core.CIRCUIT_CLOSED and from_state == _core.CIRCUIT_HALF_OPEN:
         # The dependency is back: what its outage set aside is replayed
         # (the DLQ subscribes; see baldur/__init__.py).
@@ -146,6 +155,10 @@ def storage_event(event: str, store: str, detail: str) -> None:
     else:
         level = logging.INFO
     emit(_storage_log, level, event, store=store, detail=detail)
+    if event == "storage.degraded_entered":
+        _bus.publish(_bus.STORE_DEGRADED, store=store, detail=detail)
+    elif event == "storage.degraded_exited":
+        _bus.publish(_bus.STORE_RECOVERED, store=store, detail=detail)
 
 
 _admin_log = logging.getLogger("baldur.admin")
@@ -177,6 +190,8 @@ def watchdog_event(event: str, watched: str, detail: str) -> None:
     done) or beat again (INFO)."""
     level = logging.ERROR if event.endswith("_stalled") else logging.INFO
     emit(_watchdog_log, level, event, loop=watched, detail=detail)
+    if event == "watchdog.loop_stalled":
+        _bus.publish(_bus.LOOP_STALLED, loop=watched, detail=detail)
     # The baldur.watchdog check's cached answer is stale now.
     _bus.publish(_bus.HEALTH_CHANGED)
 
@@ -203,6 +218,15 @@ def kill_switch_event(event: str, level: int, **fields: object) -> None:
     """The kill switch flipped, or its record could not be read or written."""
     _activity.note(event, **fields)
     emit(_control_log, level, event, **fields)
+    if event == "kill_switch.baldur_disabled" or (
+        event == "kill_switch.baldur_enabled" and fields.get("was_disabled")
+    ):
+        _bus.publish(
+            _bus.KILL_SWITCH_FLIPPED,
+            disabled=event == "kill_switch.baldur_disabled",
+            actor=fields.get("actor"),
+            reason=fields.get("reason"),
+        )
 
 
 def shutdown_event(event: str, level: int, **fields: object) -> None:

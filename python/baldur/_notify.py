@@ -18,6 +18,7 @@ import logging
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -59,6 +60,8 @@ _channels: dict[str, Channel] = {}
 _lock = threading.Lock()
 _wake = threading.Event()
 _worker: threading.Thread | None = None
+#: Notifications handed over by notify_later(), raised by the worker.
+_later: deque[tuple[str, str, str, str, dict[str, Any]]] = deque(maxlen=1000)
 
 
 def apply(settings: Settings) -> None:
@@ -120,13 +123,36 @@ def notify(
         _ensure_worker()
         _wake.set()
         _events.emit(
-            _log, logging.DEBUG, "notify.accepted", key=key, priority=final, channels=channels
+            _log,
+            logging.DEBUG,
+            "notify.notification_accepted",
+            key=key,
+            priority=final,
+            channels=channels,
         )
     elif reason == "log_only":
-        _events.emit(_log, logging.INFO, "notify.logged", title=title, text=message, priority=final)
+        _events.emit(
+            _log,
+            logging.INFO,
+            "notify.notification_logged",
+            title=title,
+            text=message,
+            priority=final,
+        )
     else:
-        _events.emit(_log, logging.DEBUG, "notify.suppressed", key=key, reason=reason)
+        _events.emit(_log, logging.DEBUG, "notify.notification_suppressed", key=key, reason=reason)
     return result
+
+
+def notify_later(
+    title: str, message: str, *, priority: str, key: str, fields: Mapping[str, Any]
+) -> None:
+    """:func:`notify` on the worker's thread: for what Baldur raises by
+    itself from a thread that must not wait (a protected call whose breaker
+    just opened), since the fleet's cooldown asks Redis."""
+    _later.append((title, message, priority, key, dict(fields)))
+    _ensure_worker()
+    _wake.set()
 
 
 def counts() -> dict[str, dict[str, int]]:
@@ -139,7 +165,7 @@ def flush(timeout: float) -> bool:
     """Waits up to ``timeout`` seconds for every accepted notification to
     be posted or given up: whether it was."""
     deadline = time.monotonic() + timeout
-    while not _core.notify_idle():
+    while _later or not _core.notify_idle():
         if time.monotonic() >= deadline:
             return False
         _wake.set()
@@ -158,6 +184,9 @@ def _ensure_worker() -> None:
 def _run() -> None:
     while True:
         try:
+            while _later:
+                title, message, priority, key, fields = _later.popleft()
+                notify(title, message, priority=priority, key=key, fields=fields)
             for delivery in _core.notify_take_due():
                 _deliver(delivery)
             wait = _core.notify_next_due()
@@ -191,6 +220,7 @@ def _after_fork_in_child() -> None:
     # The parent's worker is gone and its lock may be held forever.
     global _worker, _lock, _wake
     _core.notify_after_fork()
+    _later.clear()
     _worker = None
     _lock = threading.Lock()
     _wake = threading.Event()

@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import baldur._async as _async
+import baldur._bus as _bus
 import baldur._config as _config
 import baldur._core as _core
 import baldur._dlq as _dlq
@@ -325,6 +326,7 @@ def _refuse(entry: dict[str, Any], why: BaseException) -> dict[str, Any]:
     with the reason, and an ERROR event."""
     detail = str(why) if isinstance(why, _dlq_registry.ReplayRefused) else _describe(why)
     state = _core.dlq_failed(str(entry["id"]), detail, review=True)
+    _announce_review(str(entry["id"]), state, detail)
     _events.emit(
         _log,
         logging.ERROR,
@@ -344,7 +346,13 @@ def _settle(entry_id: str, ok: bool, error: BaseException | None) -> dict[str, A
         return {"id": entry_id, "replayed": True, "ok": True, "state": _core.DLQ_DONE}
     detail = _describe(error)
     state = _core.dlq_failed(str(entry_id), detail)
+    _announce_review(str(entry_id), state, detail)
     return {"id": entry_id, "replayed": True, "ok": False, "state": state, "error": detail}
+
+
+def _announce_review(entry_id: str, state: str, detail: str) -> None:
+    if state == _core.DLQ_NEEDS_REVIEW:
+        _bus.publish(_bus.DLQ_NEEDS_REVIEW, entry_id=entry_id, detail=detail)
 
 
 def _describe(error: BaseException | None) -> str:
