@@ -7,16 +7,18 @@
 //!
 //! A forked child starts with fresh guards and an empty outbox (what the
 //! parent queued is the parent's to post): the embedder calls
-//! [`after_fork`]. The lock is never held across I/O, only for the
-//! guards' arithmetic, like every service's here.
+//! [`after_fork`], which swaps them in without taking the lock a parent's
+//! thread may have held at the fork (a [`ForkCell`]). The lock is never
+//! held across I/O, only for the guards' arithmetic.
 
 use crate::core::clock::{process_clock, Nanos};
+use crate::core::fork_cell::ForkCell;
 use crate::core::notify::cooldown::Verdict;
 use crate::core::notify::guard::{Decision, Guard};
 use crate::core::notify::outbox::{Delivery, Failure, Outbox, OutboxCounts, Settled};
 use crate::core::notify::{wire, Channel, NotifyConfig, Priority, Reason, Suppressed};
 use crate::core::process::stores;
-use parking_lot::Mutex;
+use arc_swap::ArcSwap;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
@@ -25,12 +27,20 @@ struct Service {
     outbox: Outbox,
 }
 
-static SERVICE: LazyLock<Mutex<Service>> = LazyLock::new(|| {
-    Mutex::new(Service {
-        guard: Guard::new(NotifyConfig::default()),
-        outbox: Outbox::default(),
-    })
-});
+impl Service {
+    fn new(config: NotifyConfig) -> Self {
+        Self {
+            guard: Guard::new(config),
+            outbox: Outbox::default(),
+        }
+    }
+}
+
+static SERVICE: LazyLock<ForkCell<Service>> =
+    LazyLock::new(|| ForkCell::new(Service::new(NotifyConfig::default())));
+
+/// What [`configure`] was last given, read without a lock by a forked child.
+static CONFIG: LazyLock<ArcSwap<NotifyConfig>> = LazyLock::new(ArcSwap::default);
 
 fn now() -> Nanos {
     process_clock().now()
@@ -52,6 +62,7 @@ pub enum Outcome {
 
 /// New settings for the guards (what was spent and counted stays).
 pub fn configure(config: NotifyConfig) {
+    CONFIG.store(Arc::new(config));
     SERVICE.lock().guard.configure(config);
 }
 
@@ -127,13 +138,7 @@ pub fn counts() -> (Suppressed, OutboxCounts) {
 
 /// A forked child's guards and outbox: fresh, with the settings in force.
 pub fn after_fork() {
-    if let Some(mut locked) = SERVICE.try_lock() {
-        let config = *locked.guard.config();
-        *locked = Service {
-            guard: Guard::new(config),
-            outbox: Outbox::default(),
-        };
-    }
+    SERVICE.replace_after_fork(Service::new(**CONFIG.load()));
 }
 
 /// Forgets spending, cooldowns, counts and what waits (tests).
