@@ -44,6 +44,10 @@ def channels(configure: Callable[..., None], receiver: Receiver) -> Callable[...
     return apply
 
 
+def watched_loops() -> set[str]:
+    return {loop["name"] for loop in _core.watchdog_status()}
+
+
 def delivered() -> None:
     assert _notify.flush(5.0), "the outbox never emptied"
 
@@ -143,9 +147,11 @@ def test_the_budget_refuses_all_but_a_critical_which_waits(
     assert waiting == baldur.NotifyResult(True, None, ["slack", "webhook"], "CRITICAL")
     eventually(lambda: len(receiver.posts(SLACK)) == 2)
     assert receiver.posts(HOOK) == []  # waits for the minute to pass
+    eventually(lambda: _notify.LOOP in watched_loops())  # a worker with work is watched
     baldur.testing.advance(60)
     delivered()
     assert len(receiver.posts(HOOK)) == 1
+    eventually(lambda: _notify.LOOP not in watched_loops())  # idle on purpose
     assert _notify.counts()["suppressed"]["rate_limited"] == 2
 
 

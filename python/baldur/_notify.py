@@ -25,7 +25,7 @@ from typing import Any
 import baldur._config as _config
 import baldur._core as _core
 import baldur._events as _events
-from baldur._notify_channels import Channel, Message, Posted, configured
+from baldur._notify_channels import POST_TIMEOUT_SECONDS, Channel, Message, Posted, configured
 from baldur._settings import Settings
 from baldur.exceptions import ConfigError
 
@@ -36,6 +36,9 @@ PRIORITIES: tuple[str, ...] = _core.NOTIFY_PRIORITIES
 #: The worker's longest sleep while a delivery waits: the outbox's clock
 #: may be the manual one of ``baldur.testing``, which moves without it.
 _POLL_SECONDS = 0.05
+#: The worker's name to the watchdog, which watches it while it has work:
+#: stalled when it has not beaten for three posts' timeouts.
+LOOP = "notifier"
 #: How long the exit waits for what is due to be posted.
 _EXIT_FLUSH_SECONDS = 2.0
 
@@ -182,6 +185,7 @@ def _ensure_worker() -> None:
 
 
 def _run() -> None:
+    watched = False
     while True:
         try:
             while _later:
@@ -193,9 +197,22 @@ def _run() -> None:
         except Exception:  # the worker must outlive any one failure
             _log.exception("notify.worker_failed")
             wait = _POLL_SECONDS
+        watched = _heartbeat(watched, busy=wait is not None or bool(_later))
         # Idle: asleep until the next notification wakes it.
         _wake.wait(None if wait is None else min(wait, _POLL_SECONDS))
         _wake.clear()
+
+
+def _heartbeat(watched: bool, busy: bool) -> bool:
+    """Beats while there is work; an idle worker, asleep on purpose, is
+    not watched. Answers whether it is watched now."""
+    if busy and not watched:
+        _core.watchdog_watch(LOOP, POST_TIMEOUT_SECONDS)
+    elif not busy and watched:
+        _core.watchdog_forget(LOOP)
+    if busy:
+        _core.watchdog_beat(LOOP)
+    return busy
 
 
 def _deliver(delivery: tuple[int, str, str, str, int]) -> None:
@@ -204,6 +221,7 @@ def _deliver(delivery: tuple[int, str, str, str, int]) -> None:
     # A channel reconfigured away has no one to answer.
     posted = Posted(None) if channel is None else channel.post(Message.from_json(body), priority)
     settled = _core.notify_settle(delivery, posted.status, posted.retry_after)
+    _core.watchdog_beat(LOOP)
     if settled != "delivered":
         _events.emit(
             _log,
