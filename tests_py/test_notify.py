@@ -234,3 +234,14 @@ def test_the_webhook_urls_never_show(
     assert "TOPSECRET" not in shown and ":pw@" not in shown
     assert "SlackChannel(url='http://127.0.0.1:9/***')" in shown
     _core.notify_clear()
+
+
+def test_testing_reset_forgets_cooldowns_budgets_and_counts(
+    channels: Callable[..., None], receiver: Receiver
+) -> None:
+    assert baldur.notify("flaky").sent
+    assert baldur.notify("flaky").reason == "cooldown"
+    delivered()
+    baldur.testing.reset()
+    assert _notify.counts()["suppressed"]["cooldown"] == 0
+    assert baldur.notify("flaky").sent

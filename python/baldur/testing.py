@@ -91,7 +91,9 @@ def reset() -> None:
     - the idempotency gate on a fresh memory store (completed keys run
       again; an injected fault is over), unless a shared store is configured;
     - the kill switch enabled, its local record removed;
-    - every metric at zero;
+    - every metric at zero, notifications' counts too;
+    - notifications: budgets and cooldowns (this process's) fresh, nothing
+      waiting to be posted;
     - the shutdown drain over: serving again;
     - the health and dashboard caches, the recent-events ring and the
       recorded skipped waits emptied.
