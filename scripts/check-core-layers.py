@@ -6,7 +6,7 @@ layers' modules only):
 - base: the clock, errors, the event sink, the fork-replaceable cell, shared
   names, random numbers, the runtime, tallies
 - infrastructure: the sliding window, the shared stores (Redis, health, WAL)
-- features: breaker, retry, idempotency, dlq, control, metrics, admin, leader;
+- features: breaker, retry, idempotency, dlq, control, metrics, admin, audit, leader;
   a feature folder never uses another feature folder (they meet in composition)
 - composition: protect (the pipeline over every feature), process (the
   process's services: registry, gate, stores, queues, the fork order)
@@ -39,6 +39,7 @@ LAYERS = {
     "control": 2,
     "metrics": 2,
     "admin": 2,
+    "audit": 2,
     "schedule": 2,
     "leader": 2,
     "watchdog": 2,

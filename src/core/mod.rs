@@ -3,6 +3,7 @@
 //! sleeping.
 
 pub mod admin;
+pub mod audit;
 pub mod breaker;
 pub mod clock;
 pub mod control;
