@@ -18,8 +18,8 @@ from notify_receiver import Receiver
 from redis_server import RedisServer
 
 HOOK = "/hook/FLEETSECRET"
-PROCESSES = 4
-ALERTS_PER_KEY = 100
+PROCESSES = 8
+ALERTS_PER_KEY = 1250  # 10,000 identical alerts per key across the fleet
 
 
 @pytest.fixture
