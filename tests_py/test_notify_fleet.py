@@ -10,10 +10,12 @@ import sys
 import textwrap
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
+import baldur
+import baldur._notify as _notify
 from notify_receiver import Receiver
 from redis_server import RedisServer
 
@@ -101,3 +103,16 @@ def test_a_forked_child_delivers_with_a_worker_of_its_own(receiver: Receiver) ->
     assert out.split() == ["0"]
     titles = sorted(post["title"] for post in receiver.posts(HOOK))
     assert titles == ["from the child", "from the parent"]
+
+
+def test_with_redis_gone_the_process_keeps_a_cooldown_of_its_own(
+    configure: Callable[..., None], redis_server: RedisServer, receiver: Receiver
+) -> None:
+    configure(redis_url=redis_server.url, webhook_url=receiver.url(HOOK))
+    assert baldur.notify("db down", priority="HIGH").sent
+    assert baldur.notify("db down", priority="HIGH").reason == "cooldown"  # Redis's
+    redis_server.kill()
+    assert baldur.notify("cache down", priority="HIGH").sent
+    assert baldur.notify("cache down", priority="HIGH").reason == "cooldown"  # this process's
+    assert _notify.flush(5.0)
+    assert sorted(post["key"] for post in receiver.posts(HOOK)) == ["cache down", "db down"]
