@@ -245,3 +245,15 @@ def test_testing_reset_forgets_cooldowns_budgets_and_counts(
     baldur.testing.reset()
     assert _notify.counts()["suppressed"]["cooldown"] == 0
     assert baldur.notify("flaky").sent
+
+
+def test_a_full_outbox_is_not_reported_as_sent(
+    configure: Callable[..., None], receiver: Receiver, testing_mode: None
+) -> None:
+    # One a hour: every CRITICAL after the first waits, and the outbox fills.
+    configure(webhook_url=receiver.url(HOOK), notify_rate_per_minute=1, notify_rate_per_hour=1)
+    results = [baldur.notify(f"outage {i}", priority="CRITICAL") for i in range(1005)]
+    assert all(r.sent for r in results[:1000])
+    assert results[-1] == baldur.NotifyResult(False, "rate_limited", [], "CRITICAL")
+    assert _notify.counts()["failed"]["queue_full"] >= 1
+    _core.notify_clear()

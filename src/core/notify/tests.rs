@@ -3,7 +3,7 @@
 use super::budget::RateBudget;
 use super::cooldown::{Cooldowns, Verdict};
 use super::guard::{Decision, Guard};
-use super::outbox::{FailReason, Failure, Outbox, Settled, MAX_ATTEMPTS};
+use super::outbox::{FailReason, Failure, Outbox, Settled, CAPACITY, MAX_ATTEMPTS};
 use super::{Channel, NotifyConfig, Priority, Reason, Routing};
 use crate::core::clock::{Clock, ManualClock};
 use std::sync::Arc;
@@ -347,4 +347,16 @@ fn a_client_error_is_not_retried() {
         outbox.settle(delivery, Err(Failure::Status(404)), clock.now()),
         Settled::GaveUp
     );
+}
+
+#[test]
+fn a_full_outbox_refuses_and_counts_it() {
+    let clock = ManualClock::new();
+    let mut outbox = Outbox::default();
+    for _ in 0..CAPACITY {
+        assert!(outbox.push(Channel::Slack, Priority::Low, body(), clock.now(), SECOND));
+    }
+    assert!(!outbox.push(Channel::Slack, Priority::Low, body(), clock.now(), SECOND));
+    assert_eq!(outbox.counts().failed[3], 1); // queue_full
+    assert_eq!(FailReason::ALL[3].as_str(), "queue_full");
 }

@@ -72,7 +72,8 @@ pub fn config() -> NotifyConfig {
 }
 
 /// Puts `body` (the embedder's, opaque here) through the guards under
-/// `key` and queues what they accept. May ask Redis (bounded by the
+/// `key` and queues what they accept (a full outbox accepts nothing:
+/// `rate_limited`). May ask Redis (bounded by the
 /// store's timeout): release the GIL.
 pub fn notify(key: &str, priority: Priority, body: &str) -> Outcome {
     let config = {
@@ -100,12 +101,24 @@ pub fn notify(key: &str, priority: Priority, body: &str) -> Outcome {
             after,
         } => {
             let body: Arc<str> = Arc::from(body);
-            for channel in &channels {
-                locked
-                    .outbox
-                    .push(*channel, priority, body.clone(), at, after);
+            let queued: Vec<Channel> = channels
+                .into_iter()
+                .filter(|channel| {
+                    locked
+                        .outbox
+                        .push(*channel, priority, body.clone(), at, after)
+                })
+                .collect();
+            // A full outbox (its channels far behind) takes nothing more:
+            // not sent, and counted as queue_full besides.
+            if queued.is_empty() {
+                Outcome::Suppressed(Reason::RateLimited)
+            } else {
+                Outcome::Sent {
+                    priority,
+                    channels: queued,
+                }
             }
-            Outcome::Sent { priority, channels }
         }
     }
 }
