@@ -32,7 +32,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
     "base": ("_core", "exceptions", "_redact", "_validate", "_http", "_dlq_codec", "_runtime"),
     # How a module tells others what happened: the bus, the log events, the
     # recent-activity ring.
-    "signals": ("_bus", "_events", "_activity"),
+    "signals": ("_bus", "_audit", "_events", "_activity"),
     # The settings: read, validated, applied to the core; announced on the bus.
     "configuration": (
         "_data_dir",
@@ -64,6 +64,8 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "_notify_channels",
         "_notify",
         "_self_alerts",
+        # The audit trail, read back and verified.
+        "audit",
     ),
     # What reports on all of it: health, metrics, the dashboard, the endpoints.
     "reports": ("health", "_builtin_checks", "_collector", "metrics", "dashboard", "endpoints"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -446,3 +447,27 @@ def test_a_locked_server_refuses_with_exit_3_and_the_unlock_hint(locked_server: 
     assert result.returncode == 3
     assert "BALDUR_ADMIN_UNLOCK=1" in result.stderr
     assert locked_server.cli("cb", "show", "payments").returncode == 0
+
+
+def test_audit_records_the_cli_operator_and_verify_exits_1_on_a_broken_chain(
+    tmp_path: Path,
+) -> None:
+    for server in _start(
+        tmp_path,
+        BALDUR_ADMIN_KEY=ADMIN_KEY,
+        BALDUR_ADMIN_UNLOCK="1",
+        BALDUR_AUDIT_ENABLED="true",
+    ):
+        opened = server.cli("cb", "force-open", "payments", "--reason", "drill", "--yes")
+        assert opened.returncode == 0, opened.stderr
+        listed = json.loads(server.cli("audit", "list", "--json").stdout)["records"]
+        assert [(r["action"], r["target"], r["reason"]) for r in listed] == [
+            ("cb.force_open", "payments", "drill")
+        ]
+        assert listed[0]["actor"].startswith("admin:")
+        assert server.cli("audit", "verify").returncode == 0
+        with sqlite3.connect(tmp_path / "audit.sqlite3") as connection:
+            connection.execute("UPDATE baldur_audit SET actor = 'admin:mallory'")
+        broken = server.cli("audit", "verify")
+        assert broken.returncode == 1
+        assert "first_bad_seq" in broken.stdout and "1" in broken.stdout

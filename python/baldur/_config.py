@@ -111,6 +111,7 @@ def _apply(overrides: dict[str, object]) -> Settings:
     _core.configure_leader(
         _settings.leader_store_url(settings), settings.leader_lease_seconds, tls_ca
     )
+    _core.configure_audit(_settings.audit_path(settings), settings.audit_signing_key)
     _current = settings
     # Features that act on a new configuration subscribed (the kill switch
     # restores its record, metrics register their collector).

@@ -53,9 +53,9 @@ holder also gets its ``message`` (URL passwords hidden).
 
 Subsystems not built yet answer what there is: ``GET reports/?days=N``
 ``{"reports": [], "enabled": false}``, ``GET audit/?limit=&after=``
-``{"records": [], "enabled": false}``, ``GET bulkheads/`` ``{"bulkheads":
+``{"records": [], "enabled": false}`` while the audit trail is off, ``GET bulkheads/`` ``{"bulkheads":
 [], ...}``, ``GET rate-limits/`` ``{"rate_limits": [], ...}``; every other
-route of theirs (``reports/DATE/``, ``audit/verify/``, ``emergency/``,
+route of theirs (``reports/DATE/``, ``audit/verify/`` while off, ``emergency/``,
 ``governance/``, ``canary/`` and their POSTs) is 404
 ``{"error": "not_enabled", "subsystem": ...}``.
 
@@ -145,7 +145,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (
     ("reports/", {"GET": actions.reports}),
     ("reports/{}/", {"GET": actions.report}),
     ("audit/", {"GET": actions.audit}),
-    ("audit/verify/", {"GET": actions.not_running("audit")}),
+    ("audit/verify/", {"GET": actions.audit_verify}),
     ("bulkheads/", {"GET": actions.empty_list("bulkheads")}),
     ("rate-limits/", {"GET": actions.empty_list("rate_limits")}),
     ("leader/", {"GET": actions.leader_status}),

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import baldur._core as _core
+import baldur.audit as audit_trail
 import baldur.dlq as dlq
 import baldur.kill_switch as kill_switch
 import baldur.leader as leader
@@ -273,6 +274,19 @@ def _report_date(req: Request) -> Response:
 
 report = _report_date
 reports = empty_list("reports", validate=lambda req: req.query_limit("days", 7))
-audit = empty_list(
-    "records", validate=lambda req: (req.query_limit("limit", 100), req.query_after("after"))
-)
+
+
+def audit(req: Request) -> Response:
+    """The audit trail's records after ``after``, ascending."""
+    limit, after = req.query_limit("limit", 100), req.query_after("after")
+    if not _core.audit_enabled():
+        return ok({"records": [], "enabled": False})
+    records = [record._asdict() for record in audit_trail.list(limit, after)]
+    return ok({"records": records, "enabled": True})
+
+
+def audit_verify(req: Request) -> Response:
+    """The chain walked: ``ok``, ``checked``, ``first_bad_seq``, ``problem``."""
+    if not _core.audit_enabled():
+        return not_enabled("audit")
+    return ok({**audit_trail.verify()._asdict(), "enabled": True})

@@ -158,10 +158,17 @@ __all__ = [
     "admin_origin_problem",
     "admin_start",
     "admin_stop",
+    "audit_enabled",
+    "audit_flush",
+    "audit_list",
+    "audit_record",
+    "audit_record_later",
+    "audit_verify",
     "call_with_meta",
     "circuit_state",
     "claim_for_async",
     "close_runtime",
+    "configure_audit",
     "configure_breakers",
     "configure_dlq",
     "configure_leader",
@@ -498,6 +505,19 @@ def leader_status() -> tuple[str | None, int, float | None, bool]: ...
 def leader_fenced(name: str, value: str, token: int | None = None) -> bool: ...
 def leader_read_fenced(name: str) -> str | None: ...
 def leader_release() -> None: ...
+def configure_audit(path: str | None, signing_key: str | None = None) -> None: ...
+def audit_enabled() -> bool: ...
+def audit_record(
+    actor: str, action: str, target: str, reason: str | None, details_json: str
+) -> int | None: ...
+def audit_record_later(
+    actor: str, action: str, target: str, reason: str | None, details_json: str
+) -> None: ...
+def audit_list(
+    limit: int, after: int
+) -> list[tuple[int, float, str, str, str, str | None, str, str, str]]: ...
+def audit_verify() -> tuple[bool, int, int | None, str | None] | None: ...
+def audit_flush() -> None: ...
 def configure_notifications(
     enabled: bool,
     per_minute: int,

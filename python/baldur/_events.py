@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from contextvars import ContextVar
 
 import baldur._activity as _activity
+import baldur._audit as _audit
 import baldur._bus as _bus
 import baldur._core as _core
 from baldur._redact import redact_urls
@@ -104,6 +105,7 @@ def breaker_transition(
         failures=failures,
         **(operator_action.get() or {}),
     )
+    _audit.breaker_transition(zone, from_state, to_state, cause)
     # A cached health report or dashboard would still show the old state
     # (an operator forcing a breaker open would read "good").
     _bus.publish(_bus.HEALTH_CHANGED)

@@ -29,6 +29,7 @@ def _at_exit() -> None:
     still hear (a probe's success, a trip) is sent, then the runtime stops."""
     _core.leader_release()
     _core.flush_stores()
+    _core.audit_flush()
     _core.close_runtime()
 
 

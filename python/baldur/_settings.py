@@ -336,6 +336,9 @@ SETTINGS: Mapping[str, Setting] = {
     "admin_allowed_hosts": Setting("BALDUR_ADMIN_ALLOWED_HOSTS", _admin.hosts, ()),
     "admin_allowed_origins": Setting("BALDUR_ADMIN_ALLOWED_ORIGINS", _admin.origins, ()),
     "admin_unlock": Setting("BALDUR_ADMIN_UNLOCK", _admin.flag, False),
+    # The audit trail (off by default, as the documents say).
+    "audit_enabled": Setting("BALDUR_AUDIT_ENABLED", _admin.flag, False),
+    "audit_signing_key": Setting("BALDUR_AUDIT_SIGNING_KEY", _secret, None),
     # Notifications (baldur.notify): the channels, then the fatigue guards.
     "slack_webhook_url": Setting("BALDUR_SLACK_WEBHOOK_URL", _webhook_url, None),
     "webhook_url": Setting("BALDUR_WEBHOOK_URL", _webhook_url, None),
@@ -403,6 +406,8 @@ class Settings:
     slack_webhook_url: str | None = dataclasses.field(default=None, repr=False)
     webhook_url: str | None = dataclasses.field(default=None, repr=False)
     notify_info_channel: str | None = None
+    audit_enabled: bool = False
+    audit_signing_key: str | None = dataclasses.field(default=None, repr=False)
     notifications_enabled: bool = True
     notify_rate_per_minute: int = _core.NOTIFY_DEFAULT_RATE_PER_MINUTE
     notify_rate_per_hour: int = _core.NOTIFY_DEFAULT_RATE_PER_HOUR
@@ -505,6 +510,13 @@ def wal_path(settings: Settings) -> str:
 def kill_switch_path(settings: Settings) -> str:
     """The kill switch's local record (who disabled Baldur, why, when)."""
     return os.path.join(settings.data_dir or default_data_dir(), "kill-switch.json")
+
+
+def audit_path(settings: Settings) -> str | None:
+    """The audit trail's chain, or ``None`` while the trail is off."""
+    if not settings.audit_enabled:
+        return None
+    return os.path.join(settings.data_dir or default_data_dir(), "audit.sqlite3")
 
 
 def dlq_path(settings: Settings) -> str:

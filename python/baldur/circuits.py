@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Literal, TypedDict
 
+import baldur._audit as _audit
 import baldur._core as _core
 import baldur._events as _events
 import baldur._validate as _validate
@@ -46,8 +47,9 @@ def force_open_circuit(
     >>> baldur.force_open_circuit("payments", reason="provider incident", actor="alice")
     """
     _refuse_while_disabled("force_open_circuit", override)
-    with _acting("force_open", reason, actor):
-        _core.force_open(_validate.name(name))
+    name = _validate.name(name)
+    with _acting("force_open", name, reason, actor):
+        _core.force_open(name)
 
 
 def force_close_circuit(
@@ -57,8 +59,9 @@ def force_close_circuit(
     Refused while Baldur is disabled unless ``override``; ``reason`` and
     ``actor`` as for :func:`force_open_circuit`."""
     _refuse_while_disabled("force_close_circuit", override)
-    with _acting("force_close", reason, actor):
-        _core.force_close(_validate.name(name))
+    name = _validate.name(name)
+    with _acting("force_close", name, reason, actor):
+        _core.force_close(name)
 
 
 def reset_circuit(
@@ -68,14 +71,17 @@ def reset_circuit(
     Refused while Baldur is disabled unless ``override``; ``reason`` and
     ``actor`` as for :func:`force_open_circuit`."""
     _refuse_while_disabled("reset_circuit", override)
-    with _acting("reset", reason, actor):
-        _core.reset(_validate.name(name))
+    name = _validate.name(name)
+    with _acting("reset", name, reason, actor):
+        _core.reset(name)
 
 
 @contextlib.contextmanager
-def _acting(action: str, reason: str | None, actor: str | None) -> Iterator[None]:
+def _acting(action: str, name: str, reason: str | None, actor: str | None) -> Iterator[None]:
     """Names the operator, their reason and the action in the transition
-    event the core reports (synchronously, from within the action)."""
+    event the core reports (synchronously, from within the action), and
+    records the action in the audit trail once it is done (the transition
+    it caused is the operator's record, not one of its own)."""
     fields = {
         "action": action,
         "reason": _validate.optional_text("reason", reason, "text saying why"),
@@ -88,6 +94,7 @@ def _acting(action: str, reason: str | None, actor: str | None) -> Iterator[None
         yield
     finally:
         _events.operator_action.reset(token)
+    _audit.operator(f"cb.{action}", name, actor=str(fields["actor"]), reason=fields["reason"])
 
 
 def _refuse_while_disabled(action: str, override: bool) -> None:

@@ -23,6 +23,7 @@ import socket
 import time
 from dataclasses import dataclass
 
+import baldur._audit as _audit
 import baldur._bus as _bus
 import baldur._config as _config
 import baldur._core as _core
@@ -68,6 +69,7 @@ def disable(*, reason: str, actor: str | None = None) -> None:
     _events.kill_switch_event(
         "kill_switch.baldur_disabled", logging.WARNING, reason=record.reason, actor=record.actor
     )
+    _audit.operator("kill_switch.disable", "baldur", actor=record.actor, reason=record.reason)
 
 
 def enable(*, actor: str | None = None) -> None:
@@ -75,6 +77,12 @@ def enable(*, actor: str | None = None) -> None:
     _config.current()
     previous = _kill_switch.current()
     _kill_switch.save(None)
+    _audit.operator(
+        "kill_switch.enable",
+        "baldur",
+        actor=actor or _default_actor(),
+        details={"was_disabled": previous is not None},
+    )
     _bus.publish(_bus.HEALTH_CHANGED)
     _events.kill_switch_event(
         "kill_switch.baldur_enabled",

@@ -4,6 +4,7 @@ mod admin;
 mod async_call;
 mod async_start;
 mod attempt;
+mod audit;
 mod breakers;
 mod call;
 mod control;
@@ -48,6 +49,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("STEP_GIVE_UP", async_call::GIVE_UP)?;
     names::register(m)?;
     leader::register(m)?;
+    audit::register(m)?;
     notify::register(m)?;
     m.add_class::<zone::PyZone>()?;
     m.add_class::<protected::Protected>()?;

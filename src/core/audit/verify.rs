@@ -238,7 +238,14 @@ mod tests {
         let key = b"the operator's signing key";
         let original = chain(8);
         let checkpoint = Checkpoint::new(8, &original[7].hash, Some(key));
-        assert!(verify(original.clone(), &[checkpoint.clone()], Some(key)).ok);
+        assert!(
+            verify(
+                original.clone(),
+                std::slice::from_ref(&checkpoint),
+                Some(key)
+            )
+            .ok
+        );
         // A forger rebuilds a consistent chain with one record changed ...
         let mut forged = chain(8);
         forged[2].record.actor = "admin:mallory".into();

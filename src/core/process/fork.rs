@@ -7,7 +7,7 @@
 use crate::core::events::{Event, EVENTS};
 use crate::core::process::admin::{Started, ADMIN};
 use crate::core::process::{
-    dlq_flush, dlq_queues, idempotency, leader, scheduler, stores, watchdog, RUNTIME,
+    audit, dlq_flush, dlq_queues, idempotency, leader, scheduler, stores, watchdog, RUNTIME,
 };
 use crate::core::random;
 use crate::core::store::caller_connection;
@@ -28,6 +28,7 @@ pub fn after_fork() -> Result<(), String> {
     idempotency::after_fork();
     dlq_queues::after_fork();
     dlq_flush::after_fork();
+    audit::after_fork();
     admin_after_fork();
     leader::after_fork();
     scheduler::after_fork();

@@ -9,6 +9,7 @@
 //! on. The bindings only convert its answers; nothing here knows Python.
 
 pub mod admin;
+pub mod audit;
 pub mod breaker_reads;
 pub mod breakers;
 pub mod dead_letters;
