@@ -192,3 +192,41 @@ def test_a_forked_child_writes_to_the_same_chain(audited: Path) -> None:
     baldur.force_open_circuit("forked", actor="parent")
     assert [r.actor for r in baldur.audit.list()] == ["parent", "child", "parent"]
     assert baldur.audit.verify().ok
+
+
+APPS = Path(__file__).parent / "apps"
+
+
+def test_dead_letter_actions_are_recorded_an_operators_and_baldurs_own(
+    audited: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(APPS))
+    monkeypatch.setenv("BALDUR_TEST_MARKER", str(audited.parent / "runs.txt"))
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "1")
+    sys.modules.pop("dlq_jobs", None)
+    import dlq_jobs
+
+    for order in ("a-1", "a-2"):
+        with pytest.raises(ConnectionError):
+            dlq_jobs.ship(order)
+    first, second = (entry["id"] for entry in baldur.dlq.list(domain="dlq-jobs"))
+    for _ in range(3):  # the budget spent: needs review
+        baldur.dlq.replay(first, reason="retry by hand", actor="dana")
+    assert baldur.dlq.redrive(first, actor="dana", reason="fixed upstream")
+    monkeypatch.setenv("BALDUR_TEST_FAIL", "0")
+    baldur.dlq.replay_on_its_own("dlq-jobs", 10)  # what the standing worker calls
+    # Baldur's own record is written off the caller's path.
+    eventually(lambda: any(r.actor == "baldur" for r in baldur.audit.list()))
+    assert baldur.dlq.purge("dlq-jobs", confirm=True, actor="erin") == 0
+    records = [(r.action, r.target, r.actor) for r in baldur.audit.list()]
+    assert records == [
+        *[("dlq.replay", str(first), "dana")] * 3,
+        ("dlq.redrive", str(first), "dana"),
+        ("dlq.replay", "dlq-jobs", "baldur"),
+        ("dlq.purge", "dlq-jobs", "erin"),
+    ]
+    by_baldur = baldur.audit.list()[4]
+    assert sorted(by_baldur.details["entries"]) == sorted([str(first), str(second)])
+    assert by_baldur.details["replayed"] == 2
+    assert baldur.audit.verify().ok
+    sys.modules.pop("dlq_jobs", None)

@@ -51,11 +51,12 @@ holder also gets its ``message`` (URL passwords hidden).
                                     process sees it (``baldur.leader.status()``)
 ==================================  =============================================
 
-Subsystems not built yet answer what there is: ``GET reports/?days=N``
-``{"reports": [], "enabled": false}``, ``GET audit/?limit=&after=``
-``{"records": [], "enabled": false}`` while the audit trail is off, ``GET bulkheads/`` ``{"bulkheads":
-[], ...}``, ``GET rate-limits/`` ``{"rate_limits": [], ...}``; every other
-route of theirs (``reports/DATE/``, ``audit/verify/`` while off, ``emergency/``,
+Subsystems not built (or not turned on) answer what there is: ``GET
+reports/?days=N`` ``{"reports": [], "enabled": false}``, ``GET
+audit/?limit=&after=`` ``{"records": [], "enabled": false}`` while the audit
+trail is off, ``GET bulkheads/`` ``{"bulkheads": [], ...}``, ``GET
+rate-limits/`` ``{"rate_limits": [], ...}``; every other route of theirs
+(``reports/DATE/``, ``audit/verify/`` while off, ``emergency/``,
 ``governance/``, ``canary/`` and their POSTs) is 404
 ``{"error": "not_enabled", "subsystem": ...}``.
 

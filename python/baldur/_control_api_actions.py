@@ -140,9 +140,9 @@ def dlq_replay(req: Request) -> Response:
         return not_found(id=entry_id)
     # The server's thread runs no event loop: an async function gets its own.
     if dlq._is_async(entry):
-        outcome = asyncio.run(dlq.areplay(entry_id))
+        outcome = asyncio.run(dlq.areplay(entry_id, actor=req.actor))
     else:
-        outcome = dlq.replay(entry_id)
+        outcome = dlq.replay(entry_id, actor=req.actor)
     return ok(_replay_answer(outcome))
 
 
@@ -152,7 +152,7 @@ def dlq_replay_batch(req: Request) -> Response:
         raise BadRequest("domain", None, "a zone name (or give failure_type)")
     outcomes = [
         _replay_answer(outcome)
-        for outcome in dlq.replay_batch(domain, failure_type, req.body_limit(100))
+        for outcome in dlq.replay_batch(domain, failure_type, req.body_limit(100), actor=req.actor)
     ]
     return ok(
         {
@@ -168,7 +168,7 @@ def dlq_redrive(req: Request) -> Response:
     entry = dlq.get(entry_id)
     if entry is None:
         return not_found(id=entry_id)
-    if not dlq.redrive(entry_id):
+    if not dlq.redrive(entry_id, actor=req.actor):
         return answer(
             409,
             {
@@ -187,7 +187,7 @@ def dlq_purge(req: Request) -> Response:
     if domain is None and state is None:
         raise BadRequest("domain", None, "a zone name (or give state)")
     # The gate asked the operator for CONFIRM before this ran.
-    purged = dlq.purge(domain, state, confirm=True)
+    purged = dlq.purge(domain, state, confirm=True, actor=req.actor)
     return ok({"purged": purged, "domain": domain, "state": state})
 
 

@@ -59,7 +59,7 @@ def replay_round() -> dict[str, int]:
     for zone in zones:
         if _circuits.circuit_state(zone) not in _CLOSED or not may_replay(zone):
             continue
-        outcomes = _dlq.replay_batch(domain=zone, limit=BATCH_PER_ZONE)
+        outcomes = _dlq.replay_on_its_own(zone, BATCH_PER_ZONE)
         if not outcomes:
             continue
         ok = sum(1 for outcome in outcomes if outcome.get("ok"))

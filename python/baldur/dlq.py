@@ -16,6 +16,7 @@ import threading
 from typing import Any
 
 import baldur._async as _async
+import baldur._audit as _audit
 import baldur._bus as _bus
 import baldur._config as _config
 import baldur._core as _core
@@ -24,6 +25,7 @@ import baldur._dlq_codec as _dlq_codec
 import baldur._dlq_registry as _dlq_registry
 import baldur._events as _events
 import baldur._validate as _validate
+import baldur.kill_switch as _kill_switch
 from baldur.exceptions import IdempotencyDuplicateError
 
 __all__ = [
@@ -118,7 +120,7 @@ def get(entry_id: str) -> dict[str, Any] | None:
     return _core.dlq_get(_validate.entry_id(entry_id))
 
 
-def replay(entry_id: str) -> dict[str, Any]:
+def replay(entry_id: str, *, reason: str | None = None, actor: str | None = None) -> dict[str, Any]:
     """Calls the entry's function with its recorded arguments, under the
     same protection. Success removes the entry; failure spends one replay,
     and an entry with none left moves to ``needs_review``. Only one replayer
@@ -129,7 +131,15 @@ def replay(entry_id: str) -> dict[str, Any]:
     is called; an entry naming anything else (or, with
     ``BALDUR_DLQ_SIGNING_KEY``, one whose signature fails), and one whose
     function cannot be imported any more, goes to ``needs_review`` at once
-    with the reason (an ERROR event)."""
+    with the reason (an ERROR event). ``reason`` and ``actor`` (default
+    ``user@host``) go into the audit trail."""
+    outcome = _replay(entry_id)
+    _record_replay(str(entry_id), [outcome], reason, actor)
+    return outcome
+
+
+def _replay(entry_id: str) -> dict[str, Any]:
+    """:func:`replay` without its audit record (a batch records itself)."""
     _config.current()
     claimed = _core.dlq_claim(_validate.entry_id(entry_id))
     if claimed is None:
@@ -151,9 +161,18 @@ def replay(entry_id: str) -> dict[str, Any]:
     return _settle(entry_id, result.ok, result.error)
 
 
-async def areplay(entry_id: str) -> dict[str, Any]:
+async def areplay(
+    entry_id: str, *, reason: str | None = None, actor: str | None = None
+) -> dict[str, Any]:
     """:func:`replay` for an entry whose function is ``async def``. The
     store's I/O runs on a worker thread, never on the event loop."""
+    outcome = await _areplay(entry_id)
+    await asyncio.to_thread(_record_replay, str(entry_id), [outcome], reason, actor)
+    return outcome
+
+
+async def _areplay(entry_id: str) -> dict[str, Any]:
+    """:func:`areplay` without its audit record."""
     _config.current()
     claimed = await asyncio.to_thread(_core.dlq_claim, _validate.entry_id(entry_id))
     if claimed is None:
@@ -199,13 +218,61 @@ async def _replay_async(
 
 
 def replay_batch(
-    domain: str | None = None, failure_type: str | None = None, limit: int = 100
+    domain: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 100,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
 ) -> _list[dict[str, Any]]:
     """Replays every pending replayable entry of a domain, or of a failure
     type, and every entry whose replayer died mid-replay (its claim is past
     the lease; one still held is reported as not replayed). One entry's
-    trouble never ends the batch: it is reported in its outcome."""
-    return [_replay_one(entry) for entry in _waiting(domain, failure_type, limit)]
+    trouble never ends the batch: it is reported in its outcome. The batch
+    is one audit record (``reason``, ``actor`` as for :func:`replay`)."""
+    outcomes = [_replay_one(entry) for entry in _waiting(domain, failure_type, limit)]
+    _record_replay(_batch_target(domain, failure_type), outcomes, reason, actor)
+    return outcomes
+
+
+def replay_on_its_own(domain: str, limit: int) -> _list[dict[str, Any]]:
+    """Baldur's own replay of a domain (the standing worker, the sweep on
+    recovery): a batch recorded as an automated action when it replayed
+    anything."""
+    outcomes = [_replay_one(entry) for entry in _waiting(domain, None, limit)]
+    if outcomes:
+        _audit.automated("dlq.replay", domain, details=_replay_details(outcomes))
+    return outcomes
+
+
+def _record_replay(
+    target: str, outcomes: _list[dict[str, Any]], reason: str | None, actor: str | None
+) -> None:
+    _audit.operator(
+        "dlq.replay",
+        target,
+        actor=_operator(actor),
+        reason=_validate.optional_text("reason", reason, "text saying why"),
+        details=_replay_details(outcomes),
+    )
+
+
+def _replay_details(outcomes: _list[dict[str, Any]]) -> dict[str, object]:
+    return {
+        "entries": [str(outcome["id"]) for outcome in outcomes],
+        "replayed": sum(1 for outcome in outcomes if outcome.get("ok")),
+        "failed": sum(1 for outcome in outcomes if outcome.get("ok") is False),
+    }
+
+
+def _batch_target(domain: str | None, failure_type: str | None) -> str:
+    return domain or (f"failure_type:{failure_type}" if failure_type else "*")
+
+
+def _operator(actor: str | None) -> str:
+    if actor is None:
+        return _kill_switch._default_actor()
+    return _validate.text("actor", actor, "a non-empty string naming who")
 
 
 def _waiting(domain: str | None, failure_type: str | None, limit: int) -> _list[dict[str, Any]]:
@@ -232,8 +299,8 @@ def _replay_one(entry: dict[str, Any]) -> dict[str, Any]:
     event loop of its own), reporting any trouble instead of raising it."""
     try:
         if _is_async(entry):
-            return asyncio.run(areplay(entry["id"]))
-        return replay(entry["id"])
+            return asyncio.run(_areplay(entry["id"]))
+        return _replay(entry["id"])
     except Exception as trouble:  # one entry's trouble must not end the batch
         detail = f"{type(trouble).__name__}: {trouble}"
         _events.emit(
@@ -268,11 +335,10 @@ def _sweep(domain: str) -> None:
     if not pending:
         return
     _events.emit(_log, logging.INFO, "replay.sweep_started", domain=domain)
-    replayed = failed = 0
-    for entry in pending:
-        outcome = _replay_one(entry)
-        replayed += bool(outcome.get("ok"))
-        failed += outcome.get("ok") is False
+    outcomes = [_replay_one(entry) for entry in pending]
+    _audit.automated("dlq.replay", domain, details=_replay_details(outcomes))
+    replayed = sum(1 for outcome in outcomes if outcome.get("ok"))
+    failed = sum(1 for outcome in outcomes if outcome.get("ok") is False)
     _events.emit(
         _log,
         logging.INFO,
@@ -283,21 +349,50 @@ def _sweep(domain: str) -> None:
     )
 
 
-def redrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
+def redrive(
+    entry_id: str,
+    budget: int = _dlq.DEFAULT_REPLAY_BUDGET,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> bool:
     """Grants a ``needs_review`` entry a fresh replay budget (after the root
-    cause is fixed). False if the entry is not in ``needs_review``."""
+    cause is fixed). False if the entry is not in ``needs_review``. A
+    redrive is an audit record (``reason``, ``actor`` as for :func:`replay`)."""
     _config.current()
-    return _core.dlq_redrive(_validate.entry_id(entry_id), _validate.limit("budget", budget))
+    entry_id = _validate.entry_id(entry_id)
+    budget = _validate.limit("budget", budget)
+    reason = _validate.optional_text("reason", reason, "text saying why")
+    who = _operator(actor)
+    redriven = _core.dlq_redrive(entry_id, budget)
+    if redriven:
+        _audit.operator(
+            "dlq.redrive", entry_id, actor=who, reason=reason, details={"budget": budget}
+        )
+    return redriven
 
 
-def purge(domain: str | None = None, state: str | None = None, *, confirm: bool = False) -> int:
+def purge(
+    domain: str | None = None,
+    state: str | None = None,
+    *,
+    confirm: bool = False,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> int:
     """Deletes the matching entries: explicit (``confirm=True``), never
     implied. Returns how many. Refused while Redis is unreachable
-    (:class:`~baldur.exceptions.DeadLetterQueueUnavailableError`)."""
+    (:class:`~baldur.exceptions.DeadLetterQueueUnavailableError`). A purge
+    is an audit record (``reason``, ``actor`` as for :func:`replay`)."""
     _config.current()
     if confirm is not True:
         raise ValueError("purge deletes entries for good: pass confirm=True")
-    return _core.dlq_purge(domain, state)
+    reason = _validate.optional_text("reason", reason, "text saying why")
+    who = _operator(actor)
+    purged = _core.dlq_purge(domain, state)
+    details = {"state": state, "purged": purged}
+    _audit.operator("dlq.purge", domain or "*", actor=who, reason=reason, details=details)
+    return purged
 
 
 def stats() -> dict[str, Any]:
@@ -383,7 +478,12 @@ async def aget(entry_id: str) -> dict[str, Any] | None:
 
 
 async def areplay_batch(
-    domain: str | None = None, failure_type: str | None = None, limit: int = 100
+    domain: str | None = None,
+    failure_type: str | None = None,
+    limit: int = 100,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
 ) -> _list[dict[str, Any]]:
     """:func:`replay_batch`, awaited: ``async def`` functions are replayed on
     the caller's loop, the others on a worker thread, one entry at a time."""
@@ -391,26 +491,41 @@ async def areplay_batch(
     for entry in await asyncio.to_thread(_waiting, domain, failure_type, limit):
         try:
             if await asyncio.to_thread(_is_async, entry):
-                outcomes.append(await areplay(entry["id"]))
+                outcomes.append(await _areplay(entry["id"]))
             else:
                 outcomes.append(await asyncio.to_thread(_replay_one, entry))
         except Exception as trouble:  # one entry's trouble must not end the batch
             detail = _describe(trouble)
             _events.emit(_log, logging.ERROR, "replay.entry_error", id=entry["id"], error=detail)
             outcomes.append({"id": entry["id"], "replayed": False, "ok": False, "error": detail})
+    target = _batch_target(domain, failure_type)
+    await asyncio.to_thread(_record_replay, target, outcomes, reason, actor)
     return outcomes
 
 
-async def aredrive(entry_id: str, budget: int = _dlq.DEFAULT_REPLAY_BUDGET) -> bool:
+async def aredrive(
+    entry_id: str,
+    budget: int = _dlq.DEFAULT_REPLAY_BUDGET,
+    *,
+    reason: str | None = None,
+    actor: str | None = None,
+) -> bool:
     """:func:`redrive`, awaited."""
-    return await asyncio.to_thread(redrive, entry_id, budget)
+    return await asyncio.to_thread(redrive, entry_id, budget, reason=reason, actor=actor)
 
 
 async def apurge(
-    domain: str | None = None, state: str | None = None, *, confirm: bool = False
+    domain: str | None = None,
+    state: str | None = None,
+    *,
+    confirm: bool = False,
+    reason: str | None = None,
+    actor: str | None = None,
 ) -> int:
     """:func:`purge`, awaited."""
-    return await asyncio.to_thread(purge, domain, state, confirm=confirm)
+    return await asyncio.to_thread(
+        purge, domain, state, confirm=confirm, reason=reason, actor=actor
+    )
 
 
 async def astats() -> dict[str, Any]:
