@@ -33,6 +33,7 @@ LAYERS = {
     "window": 1,
     "store": 1,
     "breaker": 2,
+    "bulkhead": 2,
     "retry": 2,
     "idempotency": 2,
     "dlq": 2,

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod audit;
 pub mod breaker;
+pub mod bulkhead;
 pub mod clock;
 pub mod control;
 pub mod dlq;

@@ -12,6 +12,7 @@ pub mod admin;
 pub mod audit;
 pub mod breaker_reads;
 pub mod breakers;
+pub mod compartments;
 pub mod dead_letters;
 pub mod dlq_flush;
 pub mod dlq_queues;
