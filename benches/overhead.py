@@ -55,6 +55,9 @@ def build_rows() -> list[tuple[str, str, dict[str, Any] | None]]:
     rows.append(("bare call", "f(1)", {"f": target}))
     rows.append(("empty Python decorator", "f(1)", {"f": empty_decorator(target)}))
     rows.append(("baldur breaker only", "f(1)", {"f": baldur.protected("bench-breaker")(target)}))
+    # Beside the row above, the cost of a bulkhead permit (taken and returned).
+    bulkheaded = baldur.protected("bench-bulkhead", bulkhead="database")(target)
+    rows.append(("baldur breaker+bulkhead permit", "f(1)", {"f": bulkheaded}))
     full = baldur.protected("bench-full", retry=True, fallback=lambda: 0)(target)
     rows.append(("baldur retry+fallback+breaker", "f(1)", {"f": full}))
     # An idempotent call needs a new key each time (a repeated one is a

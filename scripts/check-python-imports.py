@@ -52,6 +52,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
     # ... and what runs on a schedule: the scheduler, the standing replay
     # worker.
     "features": (
+        "_bulkhead",
         "_kill_switch",
         "kill_switch",
         "circuits",

@@ -347,13 +347,11 @@ def test_an_empty_name_is_a_config_error(name: str, form: str) -> None:
 @pytest.mark.parametrize("form", ["decorator", "protect"])
 @pytest.mark.parametrize(
     ("key", "value"),
-    [("bulkhead", 10)],
+    [("bulkhead", 10), ("bulkhead", "no-such-compartment")],
 )
-def test_keywords_not_built_yet_are_loud(
-    zone_name: str, form: str, key: str, value: object
-) -> None:
+def test_a_bad_bulkhead_is_loud(zone_name: str, form: str, key: str, value: object) -> None:
     never = Flaky()
-    with pytest.raises(NotImplementedError, match=key):
+    with pytest.raises(baldur.ConfigError, match=f"{key}|compartment"):
         if form == "decorator":
             baldur.protected(zone_name, **{key: value})(never)  # type: ignore[arg-type]
         else:

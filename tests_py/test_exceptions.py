@@ -82,9 +82,10 @@ def test_idempotency_duplicate_error_carries_key_and_state() -> None:
 
 
 def test_bulkhead_full_error_reads_like_the_contract() -> None:
-    error = baldur.BulkheadFullError("external_api", 12, 10)
+    error = baldur.BulkheadFullError("external_api", 12, 10, 10, 10)
     assert (error.compartment, error.active, error.capacity) == ("external_api", 12, 10)
-    assert str(error) == "external_api: 12/10 active"
+    assert (error.waiting, error.max_waiting) == (10, 10)
+    assert str(error) == "external_api: 12/10 active, 10/10 waiting"
 
 
 def test_one_except_clause_catches_what_the_facade_raises(zone_name: str) -> None:

@@ -36,6 +36,7 @@ from baldur import (
     scheduler,
 )
 from baldur._builtin_checks import StoreHealth, dlq_depth, store_health
+from baldur._bulkhead import CompartmentSnapshot, compartments, register_compartment
 from baldur._calls import aprotect, aprotect_with_meta, protect, protect_with_meta
 from baldur._config import init
 from baldur._core import ProtectResult
@@ -99,6 +100,7 @@ __all__ = [
     "BulkheadFullError",
     "CheckResult",
     "CircuitOpenError",
+    "CompartmentSnapshot",
     "ConfigError",
     "DeadLetterQueueFullError",
     "DeadLetterQueueUnavailableError",
@@ -126,6 +128,7 @@ __all__ = [
     "check_readiness",
     "circuit_state",
     "circuits",
+    "compartments",
     "dashboard",
     "disable",
     "dlq",
@@ -152,6 +155,7 @@ __all__ = [
     "record_request",
     "register_check",
     "register_collector",
+    "register_compartment",
     "reset_circuit",
     "scheduled",
     "scheduler",

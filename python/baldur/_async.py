@@ -41,6 +41,7 @@ def coroutine_function(
     one coroutine of ours, not a stack of them."""
     new_call = _core.AsyncCall
     spec = zone.idempotency
+    run = attempts_for(zone)
     # With shared breakers, a worker's first call waits for one sync round:
     # awaited here, so the event loop runs meanwhile.
     first_sync = _core.first_sync
@@ -58,7 +59,7 @@ def coroutine_function(
             claimed = claim_for(spec, args, kwargs, key)
             pending = await claimed if inspect.isawaitable(claimed) else claimed
             call = new_call(zone, func, args, kwargs, key, pending)
-            ok, value = await attempts(call, func, args, kwargs)
+            ok, value = await run(call, func, args, kwargs)
             return value if ok else await settle_failure(call, zone, value)
 
         return claimed_call
@@ -68,10 +69,10 @@ def coroutine_function(
         if waiting is not None:
             await waiting
         call = new_call(zone, func, args, kwargs, key)
-        ok, value = await attempts(call, func, args, kwargs)
+        ok, value = await run(call, func, args, kwargs)
         return value if ok else await settle_failure(call, zone, value)
 
-    if zone.dlq:
+    if zone.dlq or zone.bulkhead is not None:
         return general_call  # a dead letter needs the call's arguments from the start
 
     begin = _core.AsyncStart(zone).begin
@@ -96,6 +97,34 @@ def coroutine_function(
         return value
 
     return protected_call
+
+
+def attempts_for(
+    zone: _core.Zone,
+) -> Callable[[_core.AsyncCall, AsyncFunction, tuple[Any, ...], dict[str, Any]], Awaitable[Any]]:
+    """What runs a started call of ``zone``: its attempts, after a bulkhead
+    permit if the zone names a compartment (chosen once, so a zone without
+    one pays nothing per call)."""
+    return attempts if zone.bulkhead is None else permitted_attempts
+
+
+async def permitted_attempts(
+    call: _core.AsyncCall, func: AsyncFunction, args: tuple[Any, ...], kwargs: dict[str, Any]
+) -> tuple[bool, Any]:
+    """The bulkhead's step, then :func:`attempts` with the permit held. A
+    full compartment ends the call as a give-up does (``(False,
+    BulkheadFullError)``), which the fallback may answer."""
+    taken = call.take_permit()
+    if not isinstance(taken, bool):
+        try:
+            ticket = await taken  # the wait for a permit, off the event loop's thread
+        except BaseException:
+            call.abandon()  # cancelled: out of the line, the claim released
+            raise
+        taken = call.permitted(ticket)
+    if not taken:
+        return False, call.final_error
+    return await attempts(call, func, args, kwargs)
 
 
 async def attempts(

@@ -97,9 +97,8 @@ async def aprotect_with_meta(
     error = None
     fallback_used = False
     try:
-        ok, outcome = await _async.attempts(
-            call, _awaited("aprotect_with_meta", name, func), (), {}
-        )
+        run = _async.attempts_for(zone)
+        ok, outcome = await run(call, _awaited("aprotect_with_meta", name, func), (), {})
         if ok:
             value = outcome
         else:

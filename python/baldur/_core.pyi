@@ -147,8 +147,10 @@ __all__ = [
     "WATCHDOG_DEFAULT_MISSED_BEATS",
     "AsyncCall",
     "AsyncStart",
+    "CompartmentSnapshot",
     "IdempotencySpec",
     "PendingClaim",
+    "PermitTicket",
     "ProtectResult",
     "Protected",
     "Zone",
@@ -167,6 +169,7 @@ __all__ = [
     "call_with_meta",
     "circuit_state",
     "claim_for_async",
+    "compartments",
     "close_runtime",
     "configure_audit",
     "configure_breakers",
@@ -227,6 +230,7 @@ __all__ = [
     "redis_url_problem",
     "refused_result",
     "register_breaker",
+    "register_compartment",
     "replay_wal_now",
     "reset",
     "runtime_after_fork",
@@ -278,6 +282,7 @@ class Zone:
         idempotency: IdempotencySpec | None = None,
         default_timeout: bool = True,
         dlq: bool = False,
+        bulkhead: str | None = None,
     ) -> Zone: ...
     @property
     def name(self) -> str: ...
@@ -293,6 +298,8 @@ class Zone:
     def idempotency(self) -> IdempotencySpec | None: ...
     @property
     def dlq(self) -> bool: ...
+    @property
+    def bulkhead(self) -> str | None: ...
     def count_fallback(self) -> None: ...
 
 @final
@@ -400,6 +407,8 @@ class AsyncCall:
     def final_error(self) -> BaseException | None: ...
     @property
     def reason(self) -> str | None: ...
+    def take_permit(self) -> bool | Awaitable[PermitTicket]: ...
+    def permitted(self, ticket: PermitTicket) -> bool: ...
     def start_attempt(self) -> bool: ...
     def succeeded(self) -> None: ...
     def failed(self, error: BaseException) -> int: ...
@@ -417,6 +426,31 @@ class AsyncCall:
         dlq_id: str | None = None,
     ) -> ProtectResult: ...
 
+@final
+class PermitTicket:
+    """What an async call's wait for a bulkhead permit came to."""
+
+@final
+class CompartmentSnapshot:
+    """One bulkhead compartment's occupancy and limits."""
+
+    @property
+    def active(self) -> int: ...
+    @property
+    def waiting(self) -> int: ...
+    @property
+    def capacity(self) -> int: ...
+    @property
+    def max_waiting(self) -> int: ...
+    @property
+    def wait_timeout(self) -> float: ...
+    @property
+    def rejected(self) -> int: ...
+
+def register_compartment(
+    name: str, *, max_concurrent: int, max_waiting: int, wait_timeout: float
+) -> None: ...
+def compartments() -> dict[str, CompartmentSnapshot]: ...
 def call_with_meta(
     zone: Zone,
     func: Callable[..., Any],

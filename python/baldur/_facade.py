@@ -50,7 +50,7 @@ def zone_from_keywords(
     idempotency_payload: bool | Callable[..., object] | None = None,
     ignore: ExceptionTypes | tuple[()] = (),
     dlq: bool = False,
-    bulkhead: object = None,
+    bulkhead: str | None = None,
 ) -> _core.Zone:
     """The one place the facade's keywords are declared: every form passes
     its keywords through here, so an unknown one is a ``TypeError`` and a
@@ -76,8 +76,9 @@ def zone_from_keywords(
         fallback=fallback,
         timeout=timeout,
         ignore=ignore,
-        unsupported={"bulkhead": bulkhead},
+        unsupported={},
         dlq=dlq,
+        bulkhead=bulkhead,
         idempotency=spec,
         idempotent=options is not None,
     )
@@ -101,7 +102,8 @@ def protected(name: str, **keywords: Unpack[ProtectOptions]) -> Callable[[F], F]
     ``ignore=()`` (exception types that are not failures),
     ``idempotency_key=None`` (an argument's name, or a callable receiving
     the call's arguments), ``idempotency_execution_ttl``,
-    ``idempotency_fail_open``, ``idempotency_payload``.
+    ``idempotency_fail_open``, ``idempotency_payload``, ``bulkhead=None``
+    (a registered compartment's name: a permit held through the attempts).
 
     ``name`` is the dependency's identity: its breaker, retry domain,
     idempotency namespace and metrics label. The function keeps its name,

@@ -21,4 +21,4 @@ class ProtectOptions(TypedDict, total=False):
     idempotency_payload: bool | Callable[..., object] | None
     ignore: ExceptionTypes | tuple[()]
     dlq: bool
-    bulkhead: object
+    bulkhead: str | None

@@ -20,9 +20,7 @@ _announced_lock = threading.Lock()
 
 # Keywords that CONTRACT.md names but whose machinery lands in a later
 # release: asking for one is loud, never a silent no-op.
-_NOT_YET = {
-    "bulkhead": "the bulkhead (bulkhead=)",
-}
+_NOT_YET: dict[str, str] = {}
 
 
 def build_zone(
@@ -38,6 +36,7 @@ def build_zone(
     idempotent: bool = False,
     default_timeout: bool = True,
     dlq: object = False,
+    bulkhead: object = None,
 ) -> _core.Zone:
     """Validates a callsite's keywords and builds its zone. With
     ``default_timeout=False`` the zone ignores
@@ -57,6 +56,8 @@ def build_zone(
     ignore_types = _ignore_types(ignore)
     fallback_takes_error = _fallback_arity(fallback)
     timeout_seconds = _timeout(timeout)
+    if bulkhead is not None and not isinstance(bulkhead, str):
+        raise ConfigError("bulkhead", bulkhead, "the name of a registered compartment, or None")
     zone = _core.Zone(
         name,
         circuit_breaker=circuit_breaker,
@@ -72,6 +73,7 @@ def build_zone(
         idempotency=idempotency,
         default_timeout=default_timeout,
         dlq=dlq,
+        bulkhead=bulkhead,
     )
     _announce(name, idempotent, circuit_breaker, policy, fallback, zone.timeout)
     return zone

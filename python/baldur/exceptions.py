@@ -129,13 +129,25 @@ class IdempotencyUnavailableError(BaldurError):
 
 
 class BulkheadFullError(BaldurError):
-    """The call's compartment is at capacity."""
+    """The call's compartment is at capacity and its line is full (or the
+    call waited its compartment's ``wait_timeout``). Not the dependency's
+    failure: the breaker does not count it; a fallback may answer it.
 
-    def __init__(self, compartment: str, active: int, capacity: int) -> None:
-        super().__init__(f"{compartment}: {active}/{capacity} active")
+    >>> str(BulkheadFullError("external_api", 5, 5, 10, 10))
+    'external_api: 5/5 active, 10/10 waiting'
+    """
+
+    def __init__(
+        self, compartment: str, active: int, capacity: int, waiting: int = 0, max_waiting: int = 0
+    ) -> None:
+        super().__init__(
+            f"{compartment}: {active}/{capacity} active, {waiting}/{max_waiting} waiting"
+        )
         self.compartment = compartment
         self.active = active
         self.capacity = capacity
+        self.waiting = waiting
+        self.max_waiting = max_waiting
 
 
 class WrongColourError(BaldurError, TypeError):

@@ -5,10 +5,12 @@
 //! fallbacks; the rest of the order (admission, settling the claim, the
 //! dead letter) runs here, as on the sync path.
 
+use crate::core::bulkhead::{Occupancy, Permit};
 use crate::core::control::{InFlight, DRAIN, KILL_SWITCH};
 use crate::core::process::stores;
 use crate::core::protect::pipeline::{Ending, Pipeline, Step};
 use crate::core::protect::{CallState, GiveUp, Next};
+use crate::py::bulkhead::{self, PermitTicket};
 use crate::py::dead_letter;
 use crate::py::errors;
 use crate::py::idempotency::{self, HeldClaim, PendingClaim};
@@ -57,6 +59,9 @@ pub(crate) struct AsyncCall {
     reason: Option<GiveUp>,
     /// Counts the call as in flight until it ends (a drain waits for it).
     in_flight: Option<InFlight<'static>>,
+    /// The bulkhead's permit, held from `take_permit()` until the call's
+    /// own part ends (or this object goes).
+    permit: Option<Permit>,
 }
 
 #[pymethods]
@@ -125,7 +130,12 @@ impl AsyncCall {
             ..Self::fresh(pipeline, zone, state, in_flight)
         };
         match admitted {
-            Ok(_) => call.pipeline.admitted(),
+            Ok(_) => {
+                call.pipeline.admitted();
+                if call.pipeline.step() == Step::Permit {
+                    return Ok(call); // the driver awaits `take_permit()` next
+                }
+            }
             Err(rejection) => {
                 let error = errors::circuit_open(py, &call.zone.get().name, rejection);
                 call.final_error = Some(error.into_value(py).into_any());
@@ -137,13 +147,34 @@ impl AsyncCall {
                 };
             }
         }
-        // The first attempt starts with the call; its budget cannot have run out.
-        let mut state = call.state;
-        if let Ok(budget) = call.zone.get().core.start_attempt(&mut state) {
-            call.budget = budget.map(|b| b.as_secs_f64());
-        }
-        call.state = state;
+        call.start_first_attempt();
         Ok(call)
+    }
+
+    /// The bulkhead's step: `True` when the call holds a permit (or needs
+    /// none) and its first attempt has started, `False` when a full
+    /// compartment shed it (`final_error` is the `BulkheadFullError`;
+    /// `falls_back` says whether the fallback answers), else an awaitable
+    /// of the wait for a permit, whose answer goes to `permitted()`.
+    fn take_permit(&mut self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        if self.pipeline.step() != Step::Permit {
+            return Ok(true.into_pyobject(py)?.to_owned().into_any().unbind());
+        }
+        let compartment = self.zone.get().core.compartment().cloned();
+        let compartment = compartment.expect("a zone with a compartment");
+        let taken = match bulkhead::take_async(py, &compartment)? {
+            Ok(settled) => self.settle_permit(py, settled),
+            Err(waiting) => return Ok(waiting.unbind()),
+        };
+        Ok(taken.into_pyobject(py)?.to_owned().into_any().unbind())
+    }
+
+    /// The wait for a permit is over: as `take_permit()`'s `True` or `False`.
+    fn permitted(&mut self, py: Python<'_>, ticket: &Bound<'_, PermitTicket>) -> bool {
+        match ticket.borrow_mut().settled.take() {
+            Some(settled) => self.settle_permit(py, settled),
+            None => false, // a ticket read twice: nothing to hold
+        }
     }
 
     /// Whether the breaker let the call in (false only with `report=True`:
@@ -330,6 +361,36 @@ impl AsyncCall {
 }
 
 impl AsyncCall {
+    /// The first attempt starts once the call is admitted (and holds its
+    /// permit); its budget cannot have run out.
+    fn start_first_attempt(&mut self) {
+        let mut state = self.state;
+        if let Ok(budget) = self.zone.get().core.start_attempt(&mut state) {
+            self.budget = budget.map(|b| b.as_secs_f64());
+        }
+        self.state = state;
+    }
+
+    /// Holds the permit and starts the first attempt, or sheds the call.
+    fn settle_permit(&mut self, py: Python<'_>, settled: Result<Permit, Occupancy>) -> bool {
+        match settled {
+            Ok(permit) => {
+                self.permit = Some(permit);
+                self.pipeline.permitted();
+                self.start_first_attempt();
+                true
+            }
+            Err(full) => {
+                // Not the dependency's failure: the breaker hears nothing.
+                self.zone.get().core.shed(&self.state);
+                let error = errors::bulkhead_full(py, &full);
+                self.final_error = Some(error.into_value(py).into_any());
+                self.end(py, Ending::Shed);
+                false
+            }
+        }
+    }
+
     /// A call on the fast path, admitted with its first attempt started:
     /// what `AsyncStart.begin()` answers. `Ok(None)`, with nothing done,
     /// when the call takes the general path instead (`AsyncCall(...)`
@@ -344,6 +405,7 @@ impl AsyncCall {
             || stores::start_pending()
             || !KILL_SWITCH.is_enabled()
             || this.core.timeout().is_some()
+            || this.core.compartment().is_some()
         {
             return Ok(None);
         }
@@ -389,6 +451,7 @@ impl AsyncCall {
             final_error: None,
             reason: None,
             in_flight: Some(in_flight),
+            permit: None,
         }
     }
 
@@ -399,6 +462,9 @@ impl AsyncCall {
     /// in flight until `finished()`.
     #[inline]
     fn end(&mut self, py: Python<'_>, ending: Ending) {
+        // The permit goes back as the call's own part ends, on every path:
+        // returned, failed, timed out, cancelled or shed.
+        self.permit = None;
         self.pipeline.ended(ending);
         // Most calls: nothing left for this side to do.
         if !matches!(self.pipeline.step(), Step::Finish | Step::Fallback) {

@@ -6,6 +6,7 @@ use crate::core::control::{DRAIN, KILL_SWITCH};
 use crate::core::protect::pipeline::{Ending, Pipeline, Step};
 use crate::core::protect::{CallState, GiveUp, Next};
 use crate::py::attempt::{self, AttemptError};
+use crate::py::bulkhead::{self, Refused};
 use crate::py::dead_letter;
 use crate::py::errors;
 use crate::py::idempotency;
@@ -55,13 +56,17 @@ pub(crate) fn run(
         None => match zone.core.begin() {
             Ok(mut call) => {
                 pipeline.admitted();
-                debug_assert_eq!(pipeline.step(), Step::Attempts);
-                let ended = attempts(py, zone, &mut call, func, args, kwargs);
-                pipeline.ended(ended.ending());
-                if pipeline.step() == Step::Finish {
-                    return ended; // most calls: nothing follows
+                if pipeline.step() == Step::Permit {
+                    permitted_attempts(py, zone, &mut pipeline, &mut call, func, args, kwargs)
+                } else {
+                    debug_assert_eq!(pipeline.step(), Step::Attempts);
+                    let ended = attempts(py, zone, &mut call, func, args, kwargs);
+                    pipeline.ended(ended.ending());
+                    if pipeline.step() == Step::Finish {
+                        return ended; // most calls: nothing follows
+                    }
+                    ended
                 }
-                ended
             }
             Err(rejection) => {
                 pipeline.ended(Ending::Rejected);
@@ -99,11 +104,52 @@ pub(crate) fn run(
                 pipeline.done();
             }
             Step::Finish => return outcome,
-            Step::Claim | Step::Admit | Step::Attempts => {
+            Step::Claim | Step::Admit | Step::Permit | Step::Attempts => {
                 unreachable!("the call's own part is over")
             }
         }
     }
+}
+
+/// The bulkhead's step (a permit of the zone's compartment, waited for
+/// without the GIL), then the attempts with the permit held. Apart from
+/// [`run`] so that a call without `bulkhead=` pays nothing for it.
+#[inline(never)]
+fn permitted_attempts(
+    py: Python<'_>,
+    zone: &PyZone,
+    pipeline: &mut Pipeline,
+    call: &mut CallState,
+    func: &Bound<'_, PyAny>,
+    args: &Bound<'_, PyTuple>,
+    kwargs: Option<&Bound<'_, PyDict>>,
+) -> Outcome {
+    let compartment = zone.core.compartment().expect("a zone with a compartment");
+    let permit = match bulkhead::take(py, compartment) {
+        Ok(permit) => permit,
+        Err(Refused::Full(full)) => {
+            // Not the dependency's failure: the breaker hears nothing.
+            zone.core.shed(call);
+            pipeline.ended(Ending::Shed);
+            let error = Refused::Full(full).into_error(py);
+            return Outcome::Shed {
+                error,
+                fallback: None,
+            };
+        }
+        Err(Refused::Interrupted(error)) => {
+            zone.core.abandon(call);
+            pipeline.ended(Ending::Propagated);
+            return Outcome::Propagated { error, attempts: 0 };
+        }
+    };
+    pipeline.permitted();
+    let ended = attempts(py, zone, call, func, args, kwargs);
+    // Back before the claim is settled, the letter recorded or the
+    // fallback runs: none of them uses the dependency.
+    drop(permit);
+    pipeline.ended(ended.ending());
+    ended
 }
 
 /// The attempts of an admitted call under the retry policy and the bound:
@@ -236,9 +282,11 @@ fn give_up(error: PyErr, reason: GiveUp, attempts: u32) -> Outcome {
     }
 }
 
-/// A call that gave up: the fallback answers if there is one.
+/// A call that gave up, or was shed: the fallback answers if there is one.
 fn answer_with_fallback(py: Python<'_>, zone: &PyZone, outcome: Outcome) -> Outcome {
-    let (Outcome::GaveUp { error, .. }, Some(fallback)) = (&outcome, zone.fallback.as_ref()) else {
+    let (Outcome::GaveUp { error, .. } | Outcome::Shed { error, .. }, Some(fallback)) =
+        (&outcome, zone.fallback.as_ref())
+    else {
         return outcome;
     };
     zone.core.counters().fallback();
@@ -266,6 +314,10 @@ fn answer_with_fallback(py: Python<'_>, zone: &PyZone, outcome: Outcome) -> Outc
             attempts,
             fallback: Some(answer),
             dlq_id,
+        },
+        Outcome::Shed { error, .. } => Outcome::Shed {
+            error,
+            fallback: Some(answer),
         },
         other => other,
     }

@@ -6,6 +6,7 @@
 //! Python exception.
 
 use crate::core::breaker::Rejection;
+use crate::core::bulkhead::{NotFound, Occupancy};
 use crate::core::dlq::DlqError;
 use crate::core::error::ConfigError;
 use crate::core::process::dlq_queues::QueuesError;
@@ -27,6 +28,7 @@ static WRONG_COLOUR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static COROUTINE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DLQ_FULL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static DLQ_UNAVAILABLE: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static BULKHEAD_FULL: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// `baldur.exceptions.<name>(*args)`, as an error to raise. If the
 /// exception cannot even be built, that failure is what surfaces.
@@ -128,6 +130,40 @@ pub(crate) fn dlq_queues(error: QueuesError) -> PyErr {
     match error {
         QueuesError::NotConfigured => PyValueError::new_err(error.to_string()),
         QueuesError::Open(message) => PyOSError::new_err(message),
+    }
+}
+
+/// `BulkheadFullError(compartment, active, capacity, waiting, max_waiting)`.
+#[cold]
+pub(crate) fn bulkhead_full(py: Python<'_>, full: &Occupancy) -> PyErr {
+    let args = (
+        &*full.compartment,
+        full.active,
+        full.capacity,
+        full.waiting,
+        full.max_waiting,
+    );
+    build(py, &BULKHEAD_FULL, "BulkheadFullError", args)
+}
+
+/// A `ConfigError` for `bulkhead=` naming a compartment nobody registered,
+/// worded as CONTRACT.md pins it (the registered names in the message).
+pub(crate) fn compartment_not_found(py: Python<'_>, missing: NotFound) -> PyErr {
+    let message = missing.to_string();
+    let allowed = format!(
+        "a registered compartment: {}",
+        missing.registered.join(", ")
+    );
+    let error = build(
+        py,
+        &CONFIG_ERROR,
+        "ConfigError",
+        ("bulkhead", missing.name, allowed),
+    );
+    let value = error.value(py);
+    match value.setattr("args", (message,)) {
+        Ok(()) => error,
+        Err(failed) => failed,
     }
 }
 

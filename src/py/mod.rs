@@ -6,6 +6,7 @@ mod async_start;
 mod attempt;
 mod audit;
 mod breakers;
+mod bulkhead;
 mod call;
 mod control;
 mod dead_letter;
@@ -56,6 +57,10 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<result::ProtectResult>()?;
     m.add_class::<async_call::AsyncCall>()?;
     m.add_class::<async_start::AsyncStart>()?;
+    m.add_class::<bulkhead::CompartmentSnapshot>()?;
+    m.add_class::<bulkhead::PermitTicket>()?;
+    m.add_function(wrap_pyfunction!(bulkhead::register_compartment, m)?)?;
+    m.add_function(wrap_pyfunction!(bulkhead::compartments, m)?)?;
     m.add_class::<idempotency::IdempotencySpec>()?;
     m.add_class::<idempotency::PendingClaim>()?;
     m.add_function(wrap_pyfunction!(idempotency::claim_for_async, m)?)?;

@@ -20,6 +20,12 @@ pub(crate) enum Outcome {
     /// An error that is not the dependency's failure (ignored, HTTP 4xx,
     /// interrupt), or a failure inside Baldur's own classifier: raised as is.
     Propagated { error: PyErr, attempts: u32 },
+    /// A full compartment turned the call away before any attempt; the
+    /// fallback may answer (`fallback`), as for a give-up.
+    Shed {
+        error: PyErr,
+        fallback: Option<PyResult<Py<PyAny>>>,
+    },
     /// No attempt succeeded. `error` is the final exception; `fallback`
     /// holds the fallback's answer (or its own error) if one is set.
     GaveUp {
@@ -38,6 +44,7 @@ impl Outcome {
         match self {
             Outcome::Returned { .. } => Ending::Returned,
             Outcome::Rejected { .. } => Ending::Rejected,
+            Outcome::Shed { .. } => Ending::Shed,
             Outcome::Propagated { .. } => Ending::Propagated,
             Outcome::GaveUp { .. } => Ending::GaveUp,
         }
@@ -64,6 +71,11 @@ impl Outcome {
                 ..
             } => answer,
             Outcome::GaveUp { error, .. } => Err(error),
+            Outcome::Shed {
+                fallback: Some(answer),
+                ..
+            } => answer,
+            Outcome::Shed { error, .. } => Err(error),
         }
     }
 }

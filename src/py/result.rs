@@ -103,6 +103,35 @@ fn py_bool(b: bool) -> &'static str {
     }
 }
 
+/// What a call that did not succeed reports: its error, and the
+/// fallback's answer (or the fallback's own error) if one ran.
+type Parts = (Py<PyAny>, Option<Py<PyAny>>, bool, bool, u32);
+
+fn answered(
+    py: Python<'_>,
+    error: PyErr,
+    fallback: Option<PyResult<Py<PyAny>>>,
+    attempts: u32,
+) -> PyResult<Parts> {
+    Ok(match fallback {
+        None => (
+            py.None(),
+            Some(error_value(py, error)?),
+            false,
+            false,
+            attempts,
+        ),
+        Some(Ok(answer)) => (answer, Some(error_value(py, error)?), false, true, attempts),
+        Some(Err(fallback_error)) => (
+            py.None(),
+            Some(error_value(py, fallback_error)?),
+            false,
+            true,
+            attempts,
+        ),
+    })
+}
+
 impl ProtectResult {
     /// Turns a finished sync call into a result; no error of the call is raised.
     pub(crate) fn from_outcome(
@@ -133,23 +162,8 @@ impl ProtectResult {
                 attempts,
                 fallback,
                 ..
-            } => match fallback {
-                None => (
-                    none(),
-                    Some(error_value(py, error)?),
-                    false,
-                    false,
-                    attempts,
-                ),
-                Some(Ok(answer)) => (answer, Some(error_value(py, error)?), false, true, attempts),
-                Some(Err(fallback_error)) => (
-                    none(),
-                    Some(error_value(py, fallback_error)?),
-                    false,
-                    true,
-                    attempts,
-                ),
-            },
+            } => answered(py, error, fallback, attempts)?,
+            Outcome::Shed { error, fallback } => answered(py, error, fallback, 0)?,
         };
         let mut result = Self::from_parts(
             py,

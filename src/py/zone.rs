@@ -8,6 +8,7 @@ use crate::core::process::zones::ZONE_DEFAULTS;
 use crate::core::protect::pipeline::Protections;
 use crate::core::protect::{Verdict, Zone};
 use crate::core::retry::{Backoff, Jitter, RetryBudget, RetryPolicy, RETRY_BUDGET};
+use crate::py::bulkhead;
 use crate::py::errors::IntoPyConfig;
 use crate::py::idempotency::IdempotencySpec;
 use pyo3::exceptions::PyTypeError;
@@ -72,7 +73,7 @@ impl PyZone {
     #[pyo3(signature = (
         name, *, circuit_breaker, attempts, base_delay, max_delay, multiplier, jitter,
         timeout, classifier, fallback, fallback_takes_error, idempotency=None,
-        default_timeout=true, dlq=false
+        default_timeout=true, dlq=false, bulkhead=None
     ))]
     #[allow(clippy::too_many_arguments)]
     fn new(
@@ -91,7 +92,13 @@ impl PyZone {
         idempotency: Option<Py<IdempotencySpec>>,
         default_timeout: bool,
         dlq: bool,
+        bulkhead: Option<&str>,
     ) -> PyResult<Self> {
+        // First: an unknown compartment is the callsite's mistake, named
+        // before anything is built for it.
+        let compartment = bulkhead
+            .map(|name| bulkhead::compartment_named(py, name))
+            .transpose()?;
         let backoff = Backoff::new(
             base_delay,
             max_delay,
@@ -112,8 +119,11 @@ impl PyZone {
         Ok(Self {
             name: name.unbind(),
             core: {
-                let zone = Zone::new(breaker, retry, timeout, REGISTRY.clock().clone())
+                let mut zone = Zone::new(breaker, retry, timeout, REGISTRY.clock().clone())
                     .with_counters(counters);
+                if let Some(compartment) = compartment {
+                    zone = zone.with_compartment(compartment);
+                }
                 // BALDUR_PROTECT_DEFAULT_TIMEOUT_SECONDS, unless the zone opted out.
                 if default_timeout {
                     zone.with_defaults(ZONE_DEFAULTS.clone())
@@ -159,6 +169,12 @@ impl PyZone {
         self.idempotency.as_ref().map(|s| s.clone_ref(py))
     }
 
+    /// The compartment its calls take a permit of, or `None`.
+    #[getter]
+    fn bulkhead(&self) -> Option<&str> {
+        self.core.compartment().map(|c| c.name())
+    }
+
     /// Whether calls that end without success are recorded in the DLQ.
     #[getter]
     fn dlq(&self) -> bool {
@@ -191,6 +207,7 @@ impl PyZone {
             idempotency: enabled && self.idempotency.is_some(),
             dlq: enabled && self.dlq,
             fallback: self.fallback.is_some(),
+            bulkhead: enabled && self.core.compartment().is_some(),
         }
     }
 

@@ -1,12 +1,12 @@
-//! The order of a protected call, written once: claim, admit, attempts,
-//! settle the claim, record the dead letter, let the fallback answer,
+//! The order of a protected call, written once: claim, admit, take a
+//! bulkhead permit, attempts, settle the claim, record the dead letter, let the fallback answer,
 //! finish. Sans-I/O: the pipeline says which step comes next and the
 //! driver (sync in the bindings, async on the event loop) performs it and
 //! reports back. Neither driver decides the order; both step this.
 //!
 //! ```
 //! use baldur::core::protect::pipeline::{Ending, Pipeline, Protections, Step};
-//! let mut call = Pipeline::new(Protections { idempotency: true, dlq: true, fallback: true });
+//! let mut call = Pipeline::new(Protections { idempotency: true, dlq: true, fallback: true, bulkhead: false });
 //! assert_eq!(call.step(), Step::Claim);
 //! call.claimed(true);
 //! assert_eq!(call.step(), Step::Admit);
@@ -32,32 +32,38 @@ pub enum Step {
     Claim = 0,
     /// Ask the breaker, once. Refused: no attempt, no retry, no fallback.
     Admit = 1,
+    // A rate limit's token comes here, between the breaker and the
+    // bulkhead (CONTRACT: claim, breaker, rate limit, bulkhead, attempts),
+    // shed the same way as a full compartment.
+    /// Take a permit of the zone's compartment (`bulkhead=`), held through
+    /// the attempts. Full: the call is shed ([`Ending::Shed`]).
+    Permit = 2,
     /// The attempts under the retry policy, bounded by the timeout (the
     /// per-call state machine of [`super::Zone`]).
-    Attempts = 2,
+    Attempts = 3,
     /// The function returned: duplicates are refused from now on.
-    CompleteClaim = 3,
+    CompleteClaim = 4,
     /// Any other end: a later call with the key may run.
-    ReleaseClaim = 4,
+    ReleaseClaim = 5,
     /// Record the call durably (`dlq=True`): a rejection, or a give-up even
     /// when a fallback will answer. A queue that refuses the record
     /// (`reject`, full) ends the call with that refusal.
-    RecordDeadLetter = 5,
-    /// The call gave up: the fallback answers.
-    Fallback = 6,
+    RecordDeadLetter = 6,
+    /// The call gave up, or was shed: the fallback answers.
+    Fallback = 7,
     /// The caller gets the answer, or the error.
-    Finish = 7,
+    Finish = 8,
 }
 
 impl Step {
     /// This step as one bit of a set of steps.
-    const fn bit(self) -> u8 {
+    const fn bit(self) -> u16 {
         1 << self as u8
     }
 }
 
 /// A set of steps, one bit each.
-const fn steps(all: &[Step]) -> u8 {
+const fn steps(all: &[Step]) -> u16 {
     let mut set = 0;
     let mut i = 0;
     while i < all.len() {
@@ -69,23 +75,27 @@ const fn steps(all: &[Step]) -> u8 {
 
 /// What may follow each way a call's own part ends (or, `None`, what may
 /// come before it ends).
-const BEFORE_THE_END: u8 = steps(&[Step::Claim, Step::Admit, Step::Attempts]);
-const AFTER_RETURNED: u8 = steps(&[Step::CompleteClaim, Step::Finish]);
-const AFTER_REJECTED: u8 = steps(&[Step::ReleaseClaim, Step::RecordDeadLetter, Step::Finish]);
-const AFTER_PROPAGATED: u8 = steps(&[Step::ReleaseClaim, Step::Finish]);
-const AFTER_GAVE_UP: u8 = steps(&[
+const BEFORE_THE_END: u16 = steps(&[Step::Claim, Step::Admit, Step::Permit, Step::Attempts]);
+const AFTER_RETURNED: u16 = steps(&[Step::CompleteClaim, Step::Finish]);
+const AFTER_REJECTED: u16 = steps(&[Step::ReleaseClaim, Step::RecordDeadLetter, Step::Finish]);
+const AFTER_PROPAGATED: u16 = steps(&[Step::ReleaseClaim, Step::Finish]);
+// Shed is not the dependency's failure: nothing to record, but the
+// fallback may answer.
+const AFTER_SHED: u16 = steps(&[Step::ReleaseClaim, Step::Fallback, Step::Finish]);
+const AFTER_GAVE_UP: u16 = steps(&[
     Step::ReleaseClaim,
     Step::RecordDeadLetter,
     Step::Fallback,
     Step::Finish,
 ]);
-const SETTLING: u8 = steps(&[Step::CompleteClaim, Step::ReleaseClaim]);
+const SETTLING: u16 = steps(&[Step::CompleteClaim, Step::ReleaseClaim]);
 
 /// Every step, in the one order a call takes them; a step that does not
 /// apply to this call is skipped.
-const ORDER: [Step; 8] = [
+const ORDER: [Step; 9] = [
     Step::Claim,
     Step::Admit,
+    Step::Permit,
     Step::Attempts,
     Step::CompleteClaim,
     Step::ReleaseClaim,
@@ -101,6 +111,9 @@ pub enum Ending {
     Returned,
     /// The breaker refused the call; nothing ran.
     Rejected,
+    /// Admitted by the breaker, then turned away by admission control (a
+    /// full compartment): nothing ran, and the dependency is not to blame.
+    Shed,
     /// An error that is not the dependency's failure, or a refusal (a
     /// duplicate, a full dead-letter queue): raised as is.
     Propagated,
@@ -117,13 +130,15 @@ pub struct Protections {
     pub dlq: bool,
     /// The zone has a fallback.
     pub fallback: bool,
+    /// The zone names a compartment (`bulkhead=`).
+    pub bulkhead: bool,
 }
 
 /// One call's way through the order.
 #[derive(Debug, Clone)]
 pub struct Pipeline {
     /// The steps this zone's protections make possible at all.
-    possible: u8,
+    possible: u16,
     next: Step,
     ending: Option<Ending>,
     claim_held: bool,
@@ -142,6 +157,9 @@ impl Pipeline {
         }
         if protections.fallback {
             possible |= Step::Fallback.bit();
+        }
+        if protections.bulkhead {
+            possible |= Step::Permit.bit();
         }
         let mut call = Self {
             possible,
@@ -187,6 +205,12 @@ impl Pipeline {
         self.advance();
     }
 
+    /// The compartment gave the call a permit.
+    #[inline]
+    pub fn permitted(&mut self) {
+        self.advance();
+    }
+
     /// The call's own part is over (or, `Rejected`, never began).
     #[inline]
     pub fn ended(&mut self, ending: Ending) {
@@ -216,11 +240,12 @@ impl Pipeline {
     /// The steps that may still come, given how the call ended and
     /// whether a claim is held.
     #[inline]
-    fn open(&self) -> u8 {
+    fn open(&self) -> u16 {
         let after = match self.ending {
             None => BEFORE_THE_END,
             Some(Ending::Returned) => AFTER_RETURNED,
             Some(Ending::Rejected) => AFTER_REJECTED,
+            Some(Ending::Shed) => AFTER_SHED,
             Some(Ending::Propagated) => AFTER_PROPAGATED,
             Some(Ending::GaveUp) => AFTER_GAVE_UP,
         };
@@ -232,7 +257,7 @@ impl Pipeline {
     /// open step after this one ([`Step::Finish`] always is).
     #[inline]
     fn advance(&mut self) {
-        let later = u16::from(self.open()) & !((2u16 << self.next as u8) - 1);
+        let later = u32::from(self.open()) & !((2u32 << self.next as u8) - 1);
         self.next = ORDER[(later.trailing_zeros() as usize).min(ORDER.len() - 1)];
     }
 }
@@ -245,6 +270,12 @@ mod tests {
         idempotency: true,
         dlq: true,
         fallback: true,
+        bulkhead: false,
+    };
+
+    const BULKHEADED: Protections = Protections {
+        bulkhead: true,
+        ..ALL
     };
 
     /// Drives a call to its end, answering each step as `script` says, and
@@ -389,5 +420,49 @@ mod tests {
         });
         assert!(!taken.contains(&Step::ReleaseClaim));
         assert!(taken.contains(&Step::Fallback));
+    }
+
+    #[test]
+    fn a_permit_is_taken_after_admission_and_before_the_attempts() {
+        let taken = walk(BULKHEADED, |step, call| match step {
+            Step::Permit => call.permitted(),
+            other => succeeding(other, call),
+        });
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::Permit,
+                Step::Attempts,
+                Step::CompleteClaim,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_shed_call_releases_its_claim_is_not_recorded_and_may_fall_back() {
+        let taken = walk(BULKHEADED, |step, call| match step {
+            Step::Permit => call.ended(Ending::Shed),
+            other => succeeding(other, call),
+        });
+        assert_eq!(
+            taken,
+            [
+                Step::Claim,
+                Step::Admit,
+                Step::Permit,
+                Step::ReleaseClaim,
+                Step::Fallback,
+                Step::Finish
+            ]
+        );
+    }
+
+    #[test]
+    fn a_zone_without_a_compartment_never_takes_a_permit() {
+        let taken = walk(ALL, succeeding);
+        assert!(!taken.contains(&Step::Permit));
     }
 }

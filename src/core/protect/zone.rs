@@ -6,6 +6,7 @@
 //! breaker's bookkeeping, backoff and the wall-clock bound.
 
 use crate::core::breaker::{CircuitBreaker, Permit, Rejection};
+use crate::core::bulkhead::Compartment;
 use crate::core::clock::{from_nanos, to_nanos, Nanos, SharedClock};
 use crate::core::control::{KillSwitch, KILL_SWITCH};
 use crate::core::events::{Event, EVENTS};
@@ -32,6 +33,8 @@ pub struct Zone {
     counters: Arc<ZoneCounters>,
     kill_switch: &'static KillSwitch,
     retry_budget: &'static BudgetSetting,
+    /// The bulkhead compartment its calls take a permit of (`bulkhead=`).
+    compartment: Option<Arc<Compartment>>,
 }
 
 /// One call in progress: plain data, so a driver can keep it on its stack or
@@ -93,7 +96,20 @@ impl Zone {
             counters: Arc::default(),
             kill_switch: &KILL_SWITCH,
             retry_budget: &RETRY_BUDGET,
+            compartment: None,
         }
+    }
+
+    /// Takes a permit of `compartment` for each call, after the breaker.
+    pub fn with_compartment(mut self, compartment: Arc<Compartment>) -> Self {
+        self.compartment = Some(compartment);
+        self
+    }
+
+    /// The compartment this zone's calls take a permit of, if any.
+    #[inline]
+    pub fn compartment(&self) -> Option<&Arc<Compartment>> {
+        self.compartment.as_ref()
     }
 
     /// Spends retries from `budget` instead of the process's (tests).
@@ -361,6 +377,13 @@ impl Zone {
         if !call.passthrough {
             self.counters.call(CallOutcome::Aborted);
         }
+    }
+
+    /// The call was shed after admission (a full compartment): no verdict
+    /// on the dependency, so the breaker counts nothing and a probe slot
+    /// goes back.
+    pub fn shed(&self, call: &CallState) {
+        self.release(call);
     }
 
     fn release(&self, call: &CallState) {
