@@ -1,7 +1,8 @@
 """A process that forks again and again while every background service of
 Baldur runs (breaker sync with a Redis, the leader's lease loop, a
-scheduler task every 10 ms, the watchdog, the admin server) and two threads
-make protected calls. Each child uses every service once and exits; a child
+scheduler task every 10 ms, the watchdog, the admin server, the audit
+trail's writer, the notifier) and two threads make protected calls and
+record operator actions. Each child uses every service once and exits; a child
 that has not exited within its bound is hung: a lock the fork caught held.
 It prints one JSON line: forks made, the pids of children that hung, and
 for each hung child its threads' stacks (from gdb, when there is one).
@@ -22,6 +23,7 @@ import time
 
 import baldur
 import baldur._core as _core
+import baldur.audit
 import baldur.leader
 import baldur.scheduler
 
@@ -46,6 +48,9 @@ def in_child() -> None:
         baldur.leader.status()
         baldur.scheduler.status()
         _core.watchdog_status()
+        baldur.notify("fork-stress child", priority="LOW")
+        baldur.force_open_circuit("fork-stress-operated", actor="child")
+        baldur.audit.list(limit=1)
     finally:
         os._exit(0)
 
@@ -81,6 +86,7 @@ def main() -> None:
         leader_election_redis_url=url,
         leader_lease_seconds=1,
         admin_port=admin_port,
+        audit_enabled=True,
     )
     ticks = [0]
 
@@ -90,11 +96,16 @@ def main() -> None:
 
     stop = threading.Event()
 
+    operated = baldur.protected("fork-stress-operated")(lambda: 0)
+    operated()
+
     def hammer() -> None:
         while not stop.is_set():
             for n in range(50):
                 call(n)
             baldur.leader.is_leader()
+            baldur.notify("fork-stress parent", priority="LOW")
+            baldur.reset_circuit("fork-stress-operated", actor="parent")
             time.sleep(0.001)
 
     for _ in range(2):

@@ -6,7 +6,8 @@ interpreter exit with the GIL released, so no worker thread is left to
 re-take the GIL while the interpreter finalises; and a forked child
 (gunicorn ``--preload``, Celery prefork, ``multiprocessing`` with fork)
 forgets its parent's runtime, whose threads did not survive the fork, and
-starts its own on first use.
+starts its own on first use; the fork itself waits for the audit trail's
+SQLite transactions under way to end.
 """
 
 from __future__ import annotations
@@ -21,7 +22,11 @@ def install_hooks() -> None:
     """Registers the exit and fork hooks (once per process, at import)."""
     atexit.register(_at_exit)
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=_core.runtime_after_fork)
+        os.register_at_fork(
+            before=_core.runtime_before_fork,
+            after_in_parent=_core.runtime_after_fork_in_parent,
+            after_in_child=_core.runtime_after_fork,
+        )
 
 
 def _at_exit() -> None:

@@ -13,7 +13,9 @@
 
 use arc_swap::ArcSwap;
 use parking_lot::{ArcMutexGuard, Mutex, RawMutex};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// State behind a mutex that [`replace_after_fork`](Self::replace_after_fork)
 /// swaps out whole.
@@ -74,6 +76,86 @@ impl<T> std::fmt::Debug for ForkCell<T> {
     }
 }
 
+/// Sections a fork should not catch half done, and the fork that waits for
+/// them: state a vanished thread left half changed (a lock held, a SQLite
+/// transaction open) cannot always be rebuilt in the child, so the parent
+/// lets none be under way as it forks. A thread enters a section around
+/// short synchronous work only (never across an await or a wait on another
+/// process); [`ForkGate::before_fork`] stops new sections and waits a
+/// bounded while for the ones under way.
+#[derive(Debug, Default)]
+pub struct ForkGate {
+    forking: AtomicBool,
+    inside: AtomicUsize,
+}
+
+/// One section under way; it ends when dropped.
+#[derive(Debug)]
+pub struct Section<'a>(&'a ForkGate);
+
+impl ForkGate {
+    /// A gate with nothing inside.
+    pub const fn new() -> Self {
+        Self {
+            forking: AtomicBool::new(false),
+            inside: AtomicUsize::new(0),
+        }
+    }
+
+    /// Enters a section, first waiting out a fork about to happen.
+    pub fn enter(&self) -> Section<'_> {
+        loop {
+            while self.forking.load(Ordering::Acquire) {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            self.inside.fetch_add(1, Ordering::AcqRel);
+            if !self.forking.load(Ordering::Acquire) {
+                return Section(self);
+            }
+            self.inside.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+
+    /// Before a fork: no new section starts, and the fork waits up to
+    /// `bound` for the ones under way (one that outlasts it, waiting on
+    /// something outside this process, is not waited for). Whether every
+    /// section ended.
+    pub fn before_fork(&self, bound: Duration) -> bool {
+        self.forking.store(true, Ordering::Release);
+        let deadline = Instant::now() + bound;
+        while self.inside.load(Ordering::Acquire) > 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        true
+    }
+
+    /// After the fork, in the parent: sections go on.
+    pub fn after_fork_in_parent(&self) {
+        self.forking.store(false, Ordering::Release);
+    }
+
+    /// After the fork, in the child: the parent's sections are not the
+    /// child's.
+    pub fn after_fork_in_child(&self) {
+        self.inside.store(0, Ordering::Release);
+        self.forking.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Section<'_> {
+    fn drop(&mut self) {
+        self.0.inside.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The process's gate: the breaker sync's lock-taking phases and the audit
+/// trail's SQLite transactions enter it; `core::process::fork` closes it
+/// around a fork.
+pub static FORK_GATE: ForkGate = ForkGate::new();
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -106,5 +188,38 @@ mod tests {
             1,
             "the old guard's release touches the old state only"
         );
+    }
+
+    #[test]
+    fn a_fork_waits_for_the_section_under_way_and_holds_new_ones_back() {
+        let gate = ForkGate::new();
+        let section = gate.enter();
+        let (entered, saw) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                released.recv().unwrap();
+                drop(section);
+            });
+            // The section ends while the fork waits: it waited for it.
+            release.send(()).unwrap();
+            assert!(gate.before_fork(Duration::from_secs(10)));
+            let later = scope.spawn(|| {
+                let _held = gate.enter();
+                entered.send(()).unwrap();
+            });
+            assert!(saw.try_recv().is_err(), "no section starts while forking");
+            gate.after_fork_in_parent();
+            saw.recv().unwrap();
+            later.join().unwrap();
+        });
+        // A section that never ends is waited for only as long as the bound.
+        let stuck = gate.enter();
+        assert!(!gate.before_fork(Duration::from_millis(5)));
+        // In the child the thread that held it is gone (its guard never drops).
+        std::mem::forget(stuck);
+        gate.after_fork_in_child();
+        drop(gate.enter());
+        assert!(gate.before_fork(Duration::from_millis(5)));
     }
 }

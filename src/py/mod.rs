@@ -86,6 +86,8 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(runtime::shutdown_runtime, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::close_runtime, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_after_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::runtime_before_fork, m)?)?;
+    m.add_function(wrap_pyfunction!(runtime::runtime_after_fork_in_parent, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_status, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::runtime_ping, m)?)?;
     m.add_function(wrap_pyfunction!(stores::redis_url_problem, m)?)?;

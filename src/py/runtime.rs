@@ -98,6 +98,19 @@ pub(crate) fn close_runtime(py: Python<'_>) {
     without_gil(py, || RUNTIME.close(SHUTDOWN_TIMEOUT));
 }
 
+/// The `os.register_at_fork` before hook: waits (the GIL released, a
+/// bounded while) for what must not be forked half done.
+#[pyfunction]
+pub(crate) fn runtime_before_fork(py: Python<'_>) {
+    without_gil(py, fork::before_fork);
+}
+
+/// The `os.register_at_fork` parent hook, after the fork.
+#[pyfunction]
+pub(crate) fn runtime_after_fork_in_parent() {
+    fork::after_fork_in_parent();
+}
+
 /// The `os.register_at_fork` child hook: the process's services forget
 /// what the parent's threads own, in the core's one order. A store the
 /// child could not set up again is reported, not raised (the hook runs

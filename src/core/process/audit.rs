@@ -13,11 +13,17 @@
 //! SQLite's write lock, reads the head and writes after it, so the chain
 //! never forks. A forked child opens its own connection (an SQLite
 //! connection must not cross a fork) and leaves the parent's queue to it.
+//! A transaction is a section of the process's fork gate
+//! (`core::fork_cell::FORK_GATE`): a fork waits a bounded while for the
+//! ones under way, since SQLite keeps its locks' bookkeeping in process
+//! memory, and a child forked mid-transaction inherits a lock no
+//! connection of its will ever release, its own appends then waiting on it
+//! until they time out.
 
 use crate::core::audit::{AuditRecord, NewRecord, SqliteAudit, Verdict};
 use crate::core::clock::process_clock;
 use crate::core::events::{Event, EVENTS};
-use crate::core::fork_cell::ForkCell;
+use crate::core::fork_cell::{ForkCell, FORK_GATE};
 use crate::core::process::RUNTIME;
 use arc_swap::ArcSwapOption;
 use std::collections::VecDeque;
@@ -68,7 +74,10 @@ pub fn record(record: NewRecord) -> Result<Option<u64>, String> {
     let Some(chain) = chain()? else {
         return Ok(None);
     };
-    let seqs = chain.append(vec![record]).map_err(|e| e.0)?;
+    let seqs = {
+        let _in_transaction = FORK_GATE.enter();
+        chain.append(vec![record]).map_err(|e| e.0)?
+    };
     Ok(seqs.first().copied())
 }
 
@@ -109,7 +118,11 @@ pub fn flush(bound: Duration) {
     }
     write_queued();
     if let Ok(Some(chain)) = chain() {
-        if let Err(error) = chain.checkpoint() {
+        let checkpointed = {
+            let _in_transaction = FORK_GATE.enter();
+            chain.checkpoint()
+        };
+        if let Err(error) = checkpointed {
             report_failure("the exit checkpoint", &error.0);
         }
     }
@@ -118,7 +131,10 @@ pub fn flush(bound: Duration) {
 /// Up to `limit` records after seq `after`, ascending (empty while off).
 pub fn list(limit: u64, after: u64) -> Result<Vec<AuditRecord>, String> {
     match chain()? {
-        Some(chain) => chain.list(limit, after).map_err(|e| e.0),
+        Some(chain) => {
+            let _in_transaction = FORK_GATE.enter();
+            chain.list(limit, after).map_err(|e| e.0)
+        }
         None => Ok(Vec::new()),
     }
 }
@@ -126,7 +142,10 @@ pub fn list(limit: u64, after: u64) -> Result<Vec<AuditRecord>, String> {
 /// Walks the chain (`None` while the trail is off).
 pub fn verify() -> Result<Option<Verdict>, String> {
     match chain()? {
-        Some(chain) => chain.verify().map(Some).map_err(|e| e.0),
+        Some(chain) => {
+            let _in_transaction = FORK_GATE.enter();
+            chain.verify().map(Some).map_err(|e| e.0)
+        }
         None => Ok(None),
     }
 }
@@ -150,8 +169,10 @@ fn chain() -> Result<Option<Arc<SqliteAudit>>, String> {
             return Ok(Some(chain.clone()));
         }
     }
+    let opening = FORK_GATE.enter();
     let chain =
         Arc::new(SqliteAudit::open(&config.path, config.signing_key.clone()).map_err(|e| e.0)?);
+    drop(opening);
     *opened = Some((config, chain.clone()));
     Ok(Some(chain))
 }
@@ -163,7 +184,10 @@ fn write_queued() {
             return;
         }
         let written = chain().and_then(|chain| match chain {
-            Some(chain) => chain.append(batch.clone()).map(drop).map_err(|e| e.0),
+            Some(chain) => {
+                let _in_transaction = FORK_GATE.enter();
+                chain.append(batch.clone()).map(drop).map_err(|e| e.0)
+            }
             None => Ok(()),
         });
         if let Err(error) = written {

@@ -5,12 +5,33 @@
 //! the child's first use.
 
 use crate::core::events::{Event, EVENTS};
+use crate::core::fork_cell::FORK_GATE;
 use crate::core::process::admin::{Started, ADMIN};
 use crate::core::process::{
     audit, dlq_flush, dlq_queues, idempotency, leader, scheduler, stores, watchdog, RUNTIME,
 };
 use crate::core::random;
 use crate::core::store::caller_connection;
+use std::time::Duration;
+
+/// How long a fork waits for the sections under way (each takes
+/// milliseconds; one waiting on another process, a SQLite lock say, is not
+/// waited for past this).
+const FORK_WAIT: Duration = Duration::from_secs(2);
+
+/// The parent's side, before the fork (the bindings install it as
+/// `os.register_at_fork(before=...)`): the fork gate's sections under way
+/// (the breaker sync's lock-taking phases, the audit trail's SQLite
+/// transactions) end first, a bounded wait, so the child inherits none
+/// half done.
+pub fn before_fork() {
+    FORK_GATE.before_fork(FORK_WAIT);
+}
+
+/// The parent's side, after the fork: what waited goes on.
+pub fn after_fork_in_parent() {
+    FORK_GATE.after_fork_in_parent();
+}
 
 /// The child's side of a fork, run before anything else in the child (the
 /// bindings install it as `os.register_at_fork(after_in_child=...)`). The
@@ -20,6 +41,7 @@ use crate::core::store::caller_connection;
 /// health. An error names a store that could not be set up again from the
 /// parent's configuration (the child then runs on process memory).
 pub fn after_fork() -> Result<(), String> {
+    FORK_GATE.after_fork_in_child();
     RUNTIME.forget_after_fork();
     watchdog::after_fork();
     random::reseed_after_fork();

@@ -22,6 +22,7 @@ pub mod wire;
 use crate::core::breaker::shared::{Inbox, Outbox};
 use crate::core::breaker::{CircuitBreaker, Registry};
 use crate::core::error::StoreError;
+use crate::core::fork_cell::FORK_GATE;
 use crate::core::store::wal::LazyWal;
 use crate::core::store::RedisStore;
 use logged::Logged;
@@ -203,6 +204,9 @@ impl BreakerSync {
 
     /// Returns whether it learnt of breakers changed elsewhere (to refresh).
     async fn round_of(&self, scope: Scope) -> bool {
+        // Gathering takes every breaker's locks (window, outbox) in turn: a
+        // section of the fork gate, so a child is never forked holding one.
+        let gathering = FORK_GATE.enter();
         let breakers = self.registry.all();
         let announced = std::mem::take(&mut *self.announced.lock());
         for breaker in &breakers {
@@ -215,6 +219,7 @@ impl BreakerSync {
             .partition(|b| scope == Scope::All || b.needs_sync());
         let checked = self.next_checks(&idle);
         let outboxes: Vec<Outbox> = busy.iter().map(|b| b.drain_outbox()).collect();
+        drop(gathering);
         let synced: Vec<(&CircuitBreaker, &Outbox)> =
             busy.iter().map(|b| &***b).zip(outboxes.iter()).collect();
         let replies = self.send(&synced, &checked, &self.worker).await;
@@ -244,7 +249,10 @@ impl BreakerSync {
                     // Names the log did not take wait for the next round.
                     self.unlogged.lock().extend(request.also_changed);
                     for (breaker, outbox) in request.synced {
-                        breaker.link().sync_failed(*outbox);
+                        {
+                            let _section = FORK_GATE.enter();
+                            breaker.link().sync_failed(*outbox);
+                        }
                         self.log_decisions(breaker, outbox).await;
                     }
                 }
@@ -255,10 +263,14 @@ impl BreakerSync {
 
     async fn adopt(&self, breaker: &CircuitBreaker, outbox: &Outbox, inbox: &Inbox) {
         let decided = outbox.trip || outbox.operator.is_some() || outbox.merge.is_some();
-        // Landed first: for a moment the counts are in neither (a trip
-        // then waits for the answer), never in both.
-        breaker.link().counts_landed(outbox.counts);
-        breaker.apply_fleet_answer(inbox, Some(outbox.generation), decided);
+        {
+            // Applying takes the breaker's locks: a section of the fork gate.
+            let _section = FORK_GATE.enter();
+            // Landed first: for a moment the counts are in neither (a trip
+            // then waits for the answer), never in both.
+            breaker.link().counts_landed(outbox.counts);
+            breaker.apply_fleet_answer(inbox, Some(outbox.generation), decided);
+        }
         self.forget_logged(breaker.name()).await;
     }
 
