@@ -405,7 +405,7 @@ impl AsyncCall {
             || stores::start_pending()
             || !KILL_SWITCH.is_enabled()
             || this.core.timeout().is_some()
-            || this.core.compartment().is_some()
+            || this.bulkheaded
         {
             return Ok(None);
         }

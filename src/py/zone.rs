@@ -65,6 +65,9 @@ pub(crate) struct PyZone {
     pub(crate) idempotency: Option<Py<IdempotencySpec>>,
     /// Record calls that end without the function succeeding.
     pub(crate) dlq: bool,
+    /// Its calls take a bulkhead permit: read on every call, so kept here
+    /// beside `dlq` rather than looked up in the core zone.
+    pub(crate) bulkheaded: bool,
 }
 
 #[pymethods]
@@ -99,6 +102,7 @@ impl PyZone {
         let compartment = bulkhead
             .map(|name| bulkhead::compartment_named(py, name))
             .transpose()?;
+        let bulkheaded = compartment.is_some();
         let backoff = Backoff::new(
             base_delay,
             max_delay,
@@ -136,6 +140,7 @@ impl PyZone {
             fallback_takes_error,
             idempotency,
             dlq,
+            bulkheaded,
         })
     }
 
@@ -207,7 +212,7 @@ impl PyZone {
             idempotency: enabled && self.idempotency.is_some(),
             dlq: enabled && self.dlq,
             fallback: self.fallback.is_some(),
-            bulkhead: enabled && self.core.compartment().is_some(),
+            bulkhead: enabled && self.bulkheaded,
         }
     }
 
