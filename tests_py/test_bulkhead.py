@@ -316,3 +316,18 @@ def test_bad_limits_are_config_errors_naming_the_key(keywords: dict[str, Any], k
         baldur.register_compartment("bad-compartment", **keywords)
     assert refused.value.key == key
     assert "bad-compartment" not in baldur.compartments()
+
+
+def test_the_metrics_count_each_compartment(
+    compartment: Callable[..., str], holders: list[Holder]
+) -> None:
+    name = compartment(1)
+    holder = holding(name, holders)
+    with pytest.raises(baldur.BulkheadFullError):
+        holder.hold("refused")
+    counts = baldur.metrics_snapshot()["bulkheads"][name]
+    assert counts == {"active": 1, "waiting": 0, "capacity": 1, "rejected": 1}
+    if baldur.metrics.prometheus_available():
+        text = baldur.metrics.prometheus_text()[0].decode()
+        assert f'baldur_bulkhead_rejected_total{{compartment="{name}"}} 1.0' in text
+        assert f'baldur_bulkhead_active{{compartment="{name}"}} 1.0' in text

@@ -33,6 +33,7 @@ class BaldurCollector:
         yield from _http_families(snap)
         yield from _scheduled_families(snap)
         yield from _notification_families(snap)
+        yield from _bulkhead_families(snap)
 
 
 def _zone_families(zones: dict[str, Any]) -> Iterator[Any]:
@@ -189,6 +190,31 @@ def _notification_families(snap: dict[str, Any]) -> Iterator[Any]:
     yield suppressed
     yield delivered
     yield failed
+
+
+def _bulkhead_families(snap: dict[str, Any]) -> Iterator[Any]:
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily  # noqa: PLC0415 (the optional [prometheus] extra)
+
+    active = GaugeMetricFamily(
+        "baldur_bulkhead_active", "Calls holding a compartment's permit.", labels=["compartment"]
+    )
+    waiting = GaugeMetricFamily(
+        "baldur_bulkhead_waiting",
+        "Calls waiting for a compartment's permit.",
+        labels=["compartment"],
+    )
+    rejected = CounterMetricFamily(
+        "baldur_bulkhead_rejected",
+        "Calls a full compartment turned away (full, or waited too long).",
+        labels=["compartment"],
+    )
+    for name, counts in snap["bulkheads"].items():
+        active.add_metric([name], counts["active"])
+        waiting.add_metric([name], counts["waiting"])
+        rejected.add_metric([name], counts["rejected"])
+    yield active
+    yield waiting
+    yield rejected
 
 
 def _http_families(snap: dict[str, Any]) -> Iterator[Any]:

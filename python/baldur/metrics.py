@@ -11,7 +11,7 @@ counting goes on and the JSON view still works.
 
 >>> import baldur
 >>> sorted(baldur.metrics_snapshot())[:4]
-['breakers', 'dlq', 'domains_overflowed', 'enabled']
+['breakers', 'bulkheads', 'dlq', 'domains_overflowed']
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 import baldur._builtin_checks as _builtin_checks
+import baldur._bulkhead as _bulkhead
 import baldur._core as _core
 import baldur._notify as _notify
 import baldur._shutdown as _shutdown
@@ -92,6 +93,15 @@ def metrics_snapshot() -> dict[str, Any]:
             "state": {name: snap["state"] for name, snap in breakers.items()},
         },
         "dlq": {"depth": None if depth is None else max(0, depth), "replays": raw["dlq_replays"]},
+        "bulkheads": {
+            name: {
+                "active": snap.active,
+                "waiting": snap.waiting,
+                "capacity": snap.capacity,
+                "rejected": snap.rejected,
+            }
+            for name, snap in _bulkhead.compartments().items()
+        },
         "stores": _builtin_checks.store_health(),
         "endpoints": [
             {
