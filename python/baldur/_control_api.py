@@ -43,6 +43,9 @@ holder also gets its ``message`` (URL passwords hidden).
                                     entry is in ``needs_review``
 ``POST dlq/purge``                  body ``{"domain"?, "state"?}`` (one at
                                     least): ``{"purged": n, "domain", "state"}``
+``GET bulkheads/``                  ``{"bulkheads": [{"name", "active", "waiting",
+                                    "capacity", "max_waiting", "wait_timeout",
+                                    "rejected"}], "enabled": true}``
 ``GET kill-switch/``                ``{"enabled", "reason", "actor", "disabled_at"}``
 ``POST kill-switch/disable``        body ``{"reason"}`` (required): the status
 ``POST kill-switch/enable``         the status
@@ -54,8 +57,7 @@ holder also gets its ``message`` (URL passwords hidden).
 Subsystems not built (or not turned on) answer what there is: ``GET
 reports/?days=N`` ``{"reports": [], "enabled": false}``, ``GET
 audit/?limit=&after=`` ``{"records": [], "enabled": false}`` while the audit
-trail is off, ``GET bulkheads/`` ``{"bulkheads": [], ...}``, ``GET
-rate-limits/`` ``{"rate_limits": [], ...}``; every other route of theirs
+trail is off, ``GET rate-limits/`` ``{"rate_limits": [], ...}``; every other route of theirs
 (``reports/DATE/``, ``audit/verify/`` while off, ``emergency/``,
 ``governance/``, ``canary/`` and their POSTs) is 404
 ``{"error": "not_enabled", "subsystem": ...}``.
@@ -147,7 +149,7 @@ ROUTES: tuple[tuple[str, Mapping[str, Handler]], ...] = (
     ("reports/{}/", {"GET": actions.report}),
     ("audit/", {"GET": actions.audit}),
     ("audit/verify/", {"GET": actions.audit_verify}),
-    ("bulkheads/", {"GET": actions.empty_list("bulkheads")}),
+    ("bulkheads/", {"GET": actions.bulkheads}),
     ("rate-limits/", {"GET": actions.empty_list("rate_limits")}),
     ("leader/", {"GET": actions.leader_status}),
     ("emergency/", {"GET": actions.not_running("emergency")}),

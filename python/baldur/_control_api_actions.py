@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import baldur._bulkhead as _bulkhead
 import baldur._core as _core
 import baldur.audit as audit_trail
 import baldur.dlq as dlq
@@ -192,6 +193,23 @@ def dlq_purge(req: Request) -> Response:
 
 
 # -- kill switch ------------------------------------------------------------
+
+
+def bulkheads(req: Request) -> Response:
+    """Every compartment, by name: ``baldur.compartments()``."""
+    rows = [
+        {
+            "name": name,
+            "active": snap.active,
+            "waiting": snap.waiting,
+            "capacity": snap.capacity,
+            "max_waiting": snap.max_waiting,
+            "wait_timeout": snap.wait_timeout,
+            "rejected": snap.rejected,
+        }
+        for name, snap in sorted(_bulkhead.compartments().items())
+    ]
+    return ok({"bulkheads": rows, "enabled": True})
 
 
 def kill_switch_status(req: Request) -> Response:
