@@ -72,7 +72,7 @@ def coroutine_function(
         ok, value = await run(call, func, args, kwargs)
         return value if ok else await settle_failure(call, zone, value)
 
-    if zone.dlq or zone.bulkhead is not None:
+    if zone.dlq:
         return general_call  # a dead letter needs the call's arguments from the start
 
     begin = _core.AsyncStart(zone).begin
@@ -80,8 +80,8 @@ def coroutine_function(
     async def protected_call(*args: Any, **kwargs: Any) -> Any:
         # Most calls: admitted and started in one step, the attempt awaited
         # here, one more step to report it, in a frame kept small. The rest
-        # (the first sync round to wait for, a bound, Baldur disabled) goes
-        # the general way.
+        # (the first sync round to wait for, a bound, Baldur disabled, no
+        # bulkhead permit free at once) goes the general way.
         call = begin()
         if call is None:
             return await general_call(*args, **kwargs)

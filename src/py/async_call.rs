@@ -405,10 +405,20 @@ impl AsyncCall {
             || stores::start_pending()
             || !KILL_SWITCH.is_enabled()
             || this.core.timeout().is_some()
-            || this.bulkheaded
         {
             return Ok(None);
         }
+        // A free permit is taken before the breaker is asked (and returned
+        // if it refuses); with none free, the general path asks the breaker
+        // first and then waits in line. Either way an open breaker's refusal
+        // is the answer, as the order says.
+        let permit = match this.bulkheaded {
+            false => None,
+            true => match this.core.compartment().and_then(|c| c.try_acquire()) {
+                Some(permit) => Some(permit),
+                None => return Ok(None),
+            },
+        };
         let in_flight = DRAIN.enter();
         let mut pipeline = Pipeline::new(this.protections(true));
         let mut state = match this.core.begin() {
@@ -420,14 +430,15 @@ impl AsyncCall {
             }
         };
         pipeline.admitted();
+        if permit.is_some() {
+            pipeline.permitted();
+        }
         // No deadline: the first attempt starts unbounded.
         let _ = this.core.start_attempt(&mut state);
-        Ok(Some(Self::fresh(
-            pipeline,
-            zone.clone().unbind(),
-            state,
-            in_flight,
-        )))
+        Ok(Some(Self {
+            permit,
+            ..Self::fresh(pipeline, zone.clone().unbind(), state, in_flight)
+        }))
     }
 
     /// An admitted call with nothing attempted, failed or recorded yet.

@@ -17,6 +17,20 @@ pub enum Acquire {
 }
 
 impl Compartment {
+    /// A permit if one is free and nobody waits, else `None`, with nothing
+    /// counted or queued: for a caller with another way to wait (the async
+    /// fast path falls back on the general one).
+    #[inline]
+    pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
+        let mut state = self.state.lock();
+        if state.active < state.settings.capacity && state.line.is_empty() {
+            state.active += 1;
+            drop(state);
+            return Some(Permit::new(self.clone()));
+        }
+        None
+    }
+
     /// A permit now, a place in line, or a refusal. A free permit is not
     /// taken while anyone waits: the line goes first.
     #[inline]

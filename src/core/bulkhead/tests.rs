@@ -111,6 +111,22 @@ fn a_dropped_ticket_leaves_the_line_and_hands_on_a_granted_permit() {
 }
 
 #[test]
+fn trying_takes_a_free_permit_and_otherwise_leaves_no_trace() {
+    let (_, db) = compartment(1, 1, 1_000);
+    let held = db.try_acquire().expect("a free permit");
+    assert!(db.try_acquire().is_none());
+    let snapshot = db.snapshot();
+    assert_eq!(
+        (snapshot.active, snapshot.waiting, snapshot.rejected),
+        (1, 0, 0)
+    );
+    let mut waiting = ticket(db.acquire());
+    drop(held);
+    assert!(db.try_acquire().is_none(), "the line goes first");
+    assert!(waiting.poll().unwrap().is_ok());
+}
+
+#[test]
 fn every_permit_comes_back() {
     let (_, db) = compartment(3, 0, 0);
     let permits: Vec<_> = (0..3).map(|_| permit(db.acquire())).collect();
