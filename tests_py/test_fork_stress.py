@@ -39,5 +39,9 @@ def test_no_child_hangs_on_a_lock_its_parents_threads_held(
     assert result["forks"] == forks
     hung = "\n\n".join(f"child {pid}:\n{stacks}" for pid, stacks in result["hung"].items())
     assert not result["hung"], f"{len(result['hung'])} of {forks} children hung:\n{hung}"
+    # Python 3.11's own after-fork step can hang on its thread-state lock
+    # (taken, without the GIL, by a thread attaching to Python as the fork
+    # happens): rare, not Baldur's lock, and counted apart.
+    assert len(result["interpreter_hung"]) <= forks // 100
     # The parent's services ran throughout (the task ran on the leader).
     assert result["ticks"] > 0

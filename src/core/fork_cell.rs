@@ -89,6 +89,9 @@ pub struct ForkGate {
     inside: AtomicUsize,
 }
 
+/// The longest a section waits for a fork to happen before it enters.
+pub const ENTER_WAIT: Duration = Duration::from_secs(3);
+
 /// One section under way; it ends when dropped.
 #[derive(Debug)]
 pub struct Section<'a>(&'a ForkGate);
@@ -102,14 +105,19 @@ impl ForkGate {
         }
     }
 
-    /// Enters a section, first waiting out a fork about to happen.
+    /// Enters a section, first waiting out a fork about to happen, for at
+    /// most [`ENTER_WAIT`]: a thread that holds what the forking thread
+    /// needs next (Python's GIL, which the fork waits without) must not wait
+    /// for a fork that waits for it. Past the bound it enters anyway (the
+    /// fork then may catch it, as it could before the gate existed).
     pub fn enter(&self) -> Section<'_> {
+        let deadline = Instant::now() + ENTER_WAIT;
         loop {
-            while self.forking.load(Ordering::Acquire) {
+            while self.forking.load(Ordering::Acquire) && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(1));
             }
             self.inside.fetch_add(1, Ordering::AcqRel);
-            if !self.forking.load(Ordering::Acquire) {
+            if !self.forking.load(Ordering::Acquire) || Instant::now() >= deadline {
                 return Section(self);
             }
             self.inside.fetch_sub(1, Ordering::AcqRel);

@@ -5,10 +5,10 @@
 
 use crate::core::clock::process_clock;
 use crate::core::events::{Event, EVENTS};
+use crate::core::fork_cell::ForkCell;
 use crate::core::idempotency::{Claim, IdempotencyGate, StoreError, UnreachableStore};
 use crate::core::process::{wal, RUNTIME};
 use crate::core::store::wal::Pending;
-use parking_lot::Mutex;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 use tokio::task::JoinHandle;
@@ -20,7 +20,7 @@ pub static GATE: LazyLock<IdempotencyGate> =
 
 /// Completions and releases still travelling to a remote store; the exit
 /// hook waits for them before the runtime stops.
-static IN_FLIGHT: Mutex<Vec<JoinHandle<()>>> = Mutex::new(Vec::new());
+static IN_FLIGHT: LazyLock<ForkCell<Vec<JoinHandle<()>>>> = LazyLock::new(ForkCell::default);
 
 /// Puts the gate back on a fresh memory store (a shared store is
 /// unconfigured, or a drill's fault is over).
@@ -54,9 +54,9 @@ pub fn wait_for_completions(timeout: Duration) {
 /// does not have, so waiting for them at exit would only wait out the
 /// timeout. They are the parent's to deliver; the child forgets them.
 pub(crate) fn after_fork() {
-    if let Some(mut tasks) = IN_FLIGHT.try_lock() {
-        std::mem::forget(std::mem::take(&mut *tasks));
-    }
+    // The parent's tasks are on a runtime the child does not have: left
+    // with the parent's list, never dropped.
+    IN_FLIGHT.replace_after_fork(Vec::new());
 }
 
 /// A claim held for the length of one call. Settled exactly once:

@@ -6,6 +6,7 @@
 
 use crate::core::breaker::fleet::{BreakerSync, DEFAULT_SYNC_INTERVAL};
 use crate::core::clock::SystemClock;
+use crate::core::fork_cell::ForkCell;
 use crate::core::idempotency::{Claim, RedisIdempotencyStore, StoreError};
 use crate::core::process::breakers::REGISTRY;
 use crate::core::process::idempotency::{self, GATE};
@@ -14,9 +15,10 @@ use crate::core::store::health::{HealthEvent, StoreHealth, DEFAULT_PROBE_INTERVA
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::wal::{LazyWal, Pending};
 use crate::core::store::{RedisStore, RedisTarget};
+use arc_swap::{ArcSwap, ArcSwapOption};
 use parking_lot::Mutex;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
@@ -30,14 +32,21 @@ pub const SYNC_LOOP: &str = "breaker_sync";
 /// DEGRADED reports; the watchdog is for a loop that stopped altogether.
 const SYNC_LOOP_MIN_INTERVAL: Duration = DEFAULT_OPERATION_TIMEOUT;
 
-/// The URLs [`configure`] was given and what was built from them.
-static CONFIGURED: Mutex<Configured> = Mutex::new(Configured::memory());
+/// The URLs [`configure`] was given and what was built from them. Locked
+/// by threads without the GIL (an operator's sync round, a replay): a
+/// forked child replaces it, rebuilt from [`URLS`].
+static CONFIGURED: LazyLock<ForkCell<Configured>> =
+    LazyLock::new(|| ForkCell::new(Configured::memory()));
 
-/// How often breakers sync (`BALDUR_CB_SYNC_INTERVAL_SECONDS`).
-static SYNC_INTERVAL: Mutex<Duration> = Mutex::new(DEFAULT_SYNC_INTERVAL);
+/// The idempotency and breaker URLs [`configure`] was last given, read
+/// without a lock by a forked child.
+static URLS: LazyLock<ArcSwap<(Option<String>, Option<String>)>> = LazyLock::new(ArcSwap::default);
+
+/// How often breakers sync (`BALDUR_CB_SYNC_INTERVAL_SECONDS`), in ns.
+static SYNC_INTERVAL_NANOS: AtomicU64 = AtomicU64::new(DEFAULT_SYNC_INTERVAL.as_nanos() as u64);
 
 /// The CA bundle for rediss:// given to the last configuration.
-static TLS_CA: Mutex<Option<Vec<u8>>> = Mutex::new(None);
+static TLS_CA: LazyLock<ArcSwapOption<Vec<u8>>> = LazyLock::new(ArcSwapOption::empty);
 
 /// Set while a replay of the log runs (one at a time).
 static REPLAYING: AtomicBool = AtomicBool::new(false);
@@ -56,7 +65,7 @@ static SYNC_PENDING: AtomicBool = AtomicBool::new(false);
 /// Held while the first sync round runs: every first caller waits for it.
 /// Behind a swappable handle: a child forked while a thread held it gets
 /// a fresh one (that thread does not exist in the child to release it).
-static START_LOCK: LazyLock<Mutex<Arc<Mutex<()>>>> = LazyLock::new(Mutex::default);
+static START_LOCK: LazyLock<ForkCell<Arc<Mutex<()>>>> = LazyLock::new(ForkCell::default);
 
 struct Configured {
     idempotency: Option<(String, Arc<StoreHealth>)>,
@@ -113,9 +122,11 @@ pub fn configure(urls: StoreUrls) -> Result<(), String> {
         if interval.is_zero() {
             return Err("sync_interval must be > 0 seconds".to_owned());
         }
-        *SYNC_INTERVAL.lock() = interval;
+        let nanos = u64::try_from(interval.as_nanos()).unwrap_or(u64::MAX);
+        SYNC_INTERVAL_NANOS.store(nanos, Ordering::Release);
     }
-    *TLS_CA.lock() = tls_ca_pem.clone();
+    TLS_CA.store(tls_ca_pem.clone().map(Arc::new));
+    URLS.store(Arc::new((idempotency_url.clone(), breaker_url.clone())));
     wal::configure(wal_path, idempotency_url.is_some() || breaker_url.is_some());
     let mut configured = CONFIGURED.lock();
     let current = configured.idempotency.as_ref().map(|(url, _)| url.as_str());
@@ -254,7 +265,7 @@ fn start_sync_now() {
         return;
     };
     let worker = format!("{}-{:x}", std::process::id(), fastrand::u64(..));
-    let interval = *SYNC_INTERVAL.lock();
+    let interval = Duration::from_nanos(SYNC_INTERVAL_NANOS.load(Ordering::Acquire));
     let mut sync = BreakerSync::new(&REGISTRY, redis, worker, interval)
         .on_wal_failure(Arc::new(|error: &str| wal::report_append_failure(error)))
         .on_round(Arc::new(|| watchdog::beat(SYNC_LOOP)));
@@ -412,22 +423,16 @@ pub(crate) fn after_fork() -> Result<(), String> {
     REPLAYING.store(false, Ordering::Release);
     REPLAY_AGAIN.store(false, Ordering::Release);
     STOPPING.store(false, Ordering::Release);
-    if let Some(mut lock) = START_LOCK.try_lock() {
-        *lock = Arc::default();
-    }
+    START_LOCK.replace_after_fork(Arc::default());
     for breaker in REGISTRY.all() {
         breaker.forget_link_after_fork();
     }
-    let mut configured = CONFIGURED.lock();
-    if let Some(task) = configured.sync_task.take() {
-        std::mem::forget(task); // its runtime is gone; aborting would touch it
-    }
-    configured.sync = None;
-    let idempotency = configured.idempotency.take().map(|(url, _)| url);
-    let breakers = configured.breakers.take().map(|(url, ..)| url);
-    drop(configured);
+    // The parent's sync task and connections belong to a runtime the child
+    // does not have: forgotten with the parent's state, never dropped.
+    CONFIGURED.replace_after_fork(Configured::memory());
+    let (idempotency, breakers) = (*URLS.load_full()).clone();
     let wal_path = wal::after_fork();
-    let tls_ca_pem = TLS_CA.lock().clone();
+    let tls_ca_pem = TLS_CA.load_full().map(|ca| (*ca).clone());
     configure(StoreUrls {
         idempotency,
         breakers,

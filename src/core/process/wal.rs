@@ -5,28 +5,29 @@
 
 use crate::core::events::{Event, EVENTS};
 use crate::core::store::wal::{LazyWal, Pending};
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-/// The log, when a store is remote and a path is configured.
-static WAL: Mutex<Option<Arc<LazyWal>>> = Mutex::new(None);
+/// The log, when a store is remote and a path is configured. Read without
+/// a lock: a thread logging as the process forks leaves the child nothing
+/// held.
+static WAL: LazyLock<ArcSwapOption<LazyWal>> = LazyLock::new(ArcSwapOption::empty);
 
 /// Keeps the log at `path` while some store is remote (`remote`), none
 /// otherwise; the same path keeps the log already open.
 pub(crate) fn configure(path: Option<PathBuf>, remote: bool) {
-    let mut wal = WAL.lock();
-    let same = wal.as_ref().map(|w| w.path().to_owned()) == path;
+    let same = WAL.load().as_ref().map(|w| w.path().to_owned()) == path;
     if !remote {
-        *wal = None;
+        WAL.store(None);
     } else if !same {
-        *wal = path.map(|path| Arc::new(LazyWal::new(path)));
+        WAL.store(path.map(|path| Arc::new(LazyWal::new(path))));
     }
 }
 
 /// The log, if one is configured.
 pub(crate) fn current() -> Option<Arc<LazyWal>> {
-    WAL.lock().clone()
+    WAL.load_full()
 }
 
 /// Logs a write that could not reach Redis, durably (a disk write: not
@@ -76,7 +77,7 @@ pub fn pending() -> Result<u64, String> {
 /// In a forked child: the parent's SQLite connection must not be used
 /// here. Forgets it and returns the path, to reopen lazily.
 pub(crate) fn after_fork() -> Option<PathBuf> {
-    WAL.lock().take().map(|wal| {
+    WAL.swap(None).map(|wal| {
         let path = wal.path().to_owned();
         std::mem::forget(wal);
         path
