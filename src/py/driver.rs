@@ -153,8 +153,10 @@ fn permitted_attempts(
 }
 
 /// The attempts of an admitted call under the retry policy and the bound:
-/// each attempt run, its error classified, the backoff slept.
-#[inline]
+/// each attempt run, its error classified, the backoff slept. Always
+/// inlined: with a second caller (the bulkhead's step), a hint alone let the
+/// compiler call it out of line on every call's path.
+#[inline(always)]
 fn attempts(
     py: Python<'_>,
     zone: &PyZone,
