@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -331,3 +332,18 @@ def test_the_metrics_count_each_compartment(
         text = baldur.metrics.prometheus_text()[0].decode()
         assert f'baldur_bulkhead_rejected_total{{compartment="{name}"}} 1.0' in text
         assert f'baldur_bulkhead_active{{compartment="{name}"}} 1.0' in text
+
+
+def test_a_full_compartment_is_not_a_dead_letter(
+    compartment: Callable[..., str],
+    holders: list[Holder],
+    configure: Callable[..., None],
+    tmp_path: Path,
+) -> None:
+    configure(data_dir=str(tmp_path))
+    name = compartment(1)
+    holding(name, holders)
+    result = baldur.protect_with_meta("bulkhead-dlq", lambda: "ran", bulkhead=name, dlq=True)
+    assert isinstance(result.error, baldur.BulkheadFullError)
+    assert result.dlq_id is None
+    assert baldur.dlq.list(domain="bulkhead-dlq") == []
