@@ -7,7 +7,7 @@
 
 use crate::core::audit::record::{AuditRecord, NewRecord};
 use crate::core::audit::verify::{verify, Checkpoint, Verdict};
-use parking_lot::Mutex;
+use crate::core::store::sqlite_connection::SqliteConnection;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -38,7 +38,7 @@ fn store(error: impl std::fmt::Display) -> AuditError {
 /// The chain in one SQLite file.
 #[derive(Debug)]
 pub struct SqliteAudit {
-    connection: Mutex<Connection>,
+    connection: SqliteConnection,
     /// Signs checkpoints (`BALDUR_AUDIT_SIGNING_KEY`).
     signing_key: Option<Vec<u8>>,
 }
@@ -60,7 +60,7 @@ impl SqliteAudit {
             .map_err(store)?;
         connection.execute_batch(SCHEMA).map_err(store)?;
         Ok(Self {
-            connection: Mutex::new(connection),
+            connection: SqliteConnection::new(connection),
             signing_key,
         })
     }

@@ -7,6 +7,7 @@ use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
 use crate::core::dlq::group_commit::GroupCommit;
 use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::store::{store, DlqError, Stats};
+use crate::core::store::sqlite_connection::SqliteConnection;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -30,7 +31,7 @@ pub(super) type Recorded = Result<(i64, Eviction), DlqError>;
 /// The queue. See the module docs.
 #[derive(Debug)]
 pub struct SqliteDlq {
-    pub(super) connection: Mutex<Connection>,
+    pub(super) connection: SqliteConnection,
     pub(super) caps: Mutex<Caps>,
     /// Records waiting to share the next commit (`sqlite_record`).
     pub(super) group: GroupCommit<Pending, Recorded>,
@@ -106,7 +107,7 @@ impl SqliteDlq {
         connection.execute_batch(SCHEMA).map_err(store)?;
         add_token_column(&connection)?;
         Ok(Self {
-            connection: Mutex::new(connection),
+            connection: SqliteConnection::new(connection),
             caps: Mutex::new(caps),
             group: GroupCommit::new(),
             clock,

@@ -13,12 +13,11 @@
 //! SQLite's write lock, reads the head and writes after it, so the chain
 //! never forks. A forked child opens its own connection (an SQLite
 //! connection must not cross a fork) and leaves the parent's queue to it.
-//! A transaction is a section of the process's fork gate
-//! (`core::fork_cell::FORK_GATE`): a fork waits a bounded while for the
-//! ones under way, since SQLite keeps its locks' bookkeeping in process
-//! memory, and a child forked mid-transaction inherits a lock no
-//! connection of its will ever release, its own appends then waiting on it
-//! until they time out.
+//! Every use of the connection, opening it too, is a section of the
+//! process's fork gate (`core::store::sqlite_connection`): a fork waits a
+//! bounded while for the one under way, since SQLite keeps its locks'
+//! bookkeeping in process memory and a child forked mid-transaction would
+//! inherit a lock no connection of its will ever release.
 
 use crate::core::audit::{AuditRecord, NewRecord, SqliteAudit, Verdict};
 use crate::core::clock::process_clock;
@@ -74,10 +73,7 @@ pub fn record(record: NewRecord) -> Result<Option<u64>, String> {
     let Some(chain) = chain()? else {
         return Ok(None);
     };
-    let seqs = {
-        let _in_transaction = FORK_GATE.enter();
-        chain.append(vec![record]).map_err(|e| e.0)?
-    };
+    let seqs = chain.append(vec![record]).map_err(|e| e.0)?;
     Ok(seqs.first().copied())
 }
 
@@ -118,11 +114,7 @@ pub fn flush(bound: Duration) {
     }
     write_queued();
     if let Ok(Some(chain)) = chain() {
-        let checkpointed = {
-            let _in_transaction = FORK_GATE.enter();
-            chain.checkpoint()
-        };
-        if let Err(error) = checkpointed {
+        if let Err(error) = chain.checkpoint() {
             report_failure("the exit checkpoint", &error.0);
         }
     }
@@ -131,10 +123,7 @@ pub fn flush(bound: Duration) {
 /// Up to `limit` records after seq `after`, ascending (empty while off).
 pub fn list(limit: u64, after: u64) -> Result<Vec<AuditRecord>, String> {
     match chain()? {
-        Some(chain) => {
-            let _in_transaction = FORK_GATE.enter();
-            chain.list(limit, after).map_err(|e| e.0)
-        }
+        Some(chain) => chain.list(limit, after).map_err(|e| e.0),
         None => Ok(Vec::new()),
     }
 }
@@ -142,10 +131,7 @@ pub fn list(limit: u64, after: u64) -> Result<Vec<AuditRecord>, String> {
 /// Walks the chain (`None` while the trail is off).
 pub fn verify() -> Result<Option<Verdict>, String> {
     match chain()? {
-        Some(chain) => {
-            let _in_transaction = FORK_GATE.enter();
-            chain.verify().map(Some).map_err(|e| e.0)
-        }
+        Some(chain) => chain.verify().map(Some).map_err(|e| e.0),
         None => Ok(None),
     }
 }
@@ -184,10 +170,7 @@ fn write_queued() {
             return;
         }
         let written = chain().and_then(|chain| match chain {
-            Some(chain) => {
-                let _in_transaction = FORK_GATE.enter();
-                chain.append(batch.clone()).map(drop).map_err(|e| e.0)
-            }
+            Some(chain) => chain.append(batch.clone()).map(drop).map_err(|e| e.0),
             None => Ok(()),
         });
         if let Err(error) = written {

@@ -5,6 +5,7 @@ pub mod health;
 pub mod incarnation;
 pub mod private_file;
 pub mod redis;
+pub mod sqlite_connection;
 pub mod wal;
 
 pub use caller_connection::{CallerConnections, CallerError};

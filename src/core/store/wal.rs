@@ -5,6 +5,7 @@
 //! left behind.
 
 use crate::core::clock::{process_clock, SharedClock};
+use crate::core::store::sqlite_connection::SqliteConnection;
 use parking_lot::Mutex;
 use rusqlite::{params, Connection};
 use serde::{Deserialize, Serialize};
@@ -103,7 +104,7 @@ pub struct Entry {
 /// The log. Each call is one short SQLite transaction.
 #[derive(Debug)]
 pub struct WriteAheadLog {
-    connection: Mutex<Connection>,
+    connection: SqliteConnection,
     path: PathBuf,
     quarantined: Mutex<Vec<String>>,
     /// Stamps each row's `logged_at_ms`.
@@ -141,7 +142,7 @@ impl WriteAheadLog {
             .and_then(|()| add_slot_column(&connection))
             .map_err(|e| format!("cannot prepare the write-ahead log: {e}"))?;
         Ok(Self {
-            connection: Mutex::new(connection),
+            connection: SqliteConnection::new(connection),
             path: path.to_owned(),
             quarantined: Mutex::default(),
             clock,
