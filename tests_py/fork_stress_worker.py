@@ -41,11 +41,23 @@ def call(n: int) -> int:
     return n
 
 
+@baldur.protected("fork-stress-bulkhead", retry=False, bulkhead="database")
+def in_compartment(n: int) -> int:
+    return n
+
+
 def in_child() -> None:
     """What a pre-forked worker does first: a protected call on a breaker
     the parent synced, one on a new breaker, and a question to every
     background service."""
+    code = 0
     try:
+        # The parent's threads held permits of "database" as it forked:
+        # none of them is the child's.
+        if baldur.compartments()["database"].active != 0:
+            code = 3
+        for n in range(20):
+            in_compartment(n)
         call(1)
         baldur.protected(f"fork-stress-child-{os.getpid()}")(lambda: 2)()
         baldur.leader.is_leader()
@@ -55,8 +67,10 @@ def in_child() -> None:
         baldur.notify("fork-stress child", priority="LOW")
         baldur.force_open_circuit("fork-stress-operated", actor="child")
         baldur.audit.list(limit=1)
+    except BaseException:
+        code = 4
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 def stacks_of(pid: int) -> str:
@@ -79,15 +93,16 @@ def in_interpreter_reinit(stacks: str) -> bool:
     return "PyOS_AfterFork_Child" in main and "baldur::" not in main
 
 
-def wait_for(pid: int) -> bool:
-    """Whether the child exited within the bound (a hung one is killed)."""
+def wait_for(pid: int) -> int | None:
+    """The child's exit code if it exited within the bound (a hung one is
+    killed)."""
     deadline = time.monotonic() + CHILD_BOUND_SECONDS
     while time.monotonic() < deadline:
-        done, _ = os.waitpid(pid, os.WNOHANG)
+        done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            return True
+            return os.waitstatus_to_exitcode(status)
         time.sleep(0.002)
-    return False
+    return None
 
 
 def main() -> None:
@@ -114,6 +129,7 @@ def main() -> None:
         while not stop.is_set():
             for n in range(50):
                 call(n)
+                in_compartment(n)
             baldur.leader.is_leader()
             baldur.notify("fork-stress parent", priority="LOW")
             baldur.reset_circuit("fork-stress-operated", actor="parent")
@@ -124,18 +140,24 @@ def main() -> None:
     time.sleep(1)
     hung: dict[int, str] = {}
     interpreter_hung: dict[int, str] = {}
+    #: Children that exited with a status other than 0: 3, a compartment
+    #: still counting the parent's permits; 4, a call that raised.
+    failed: dict[int, int] = {}
     for _ in range(forks):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - the child exits inside
             in_child()
-        if not wait_for(pid):
+        exited = wait_for(pid)
+        if exited:
+            failed[pid] = exited
+        if exited is None:
             stacks = stacks_of(pid)
             (interpreter_hung if in_interpreter_reinit(stacks) else hung)[pid] = stacks
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
         time.sleep(0.003)
     stop.set()
-    result = {"forks": forks, "hung": hung, "interpreter_hung": interpreter_hung}
+    result = {"forks": forks, "hung": hung, "interpreter_hung": interpreter_hung, "failed": failed}
     print(json.dumps({**result, "ticks": ticks[0]}), flush=True)
     # Like a pre-forking master's exit: Baldur's own exit hooks run.
     sys.exit(0)

@@ -43,5 +43,6 @@ def test_no_child_hangs_on_a_lock_its_parents_threads_held(
     # (taken, without the GIL, by a thread attaching to Python as the fork
     # happens): rare, not Baldur's lock, and counted apart.
     assert len(result["interpreter_hung"]) <= forks // 100
+    assert not result["failed"], f"children that exited badly (pid: status): {result['failed']}"
     # The parent's services ran throughout (the task ran on the leader).
     assert result["ticks"] > 0

@@ -6,7 +6,7 @@
 //! rebuilt in a forked child, whose copy of the parent's runtime has no
 //! threads behind it.
 
-use parking_lot::Mutex;
+use crate::core::fork_cell::ForkCell;
 use std::future::Future;
 use std::io;
 use std::time::Duration;
@@ -29,7 +29,10 @@ pub const WORKER_THREADS: usize = 2;
 /// ```
 #[derive(Debug, Default)]
 pub struct BackgroundRuntime {
-    runtime: Mutex<Option<Runtime>>,
+    /// Locked by whichever thread starts or reaches the runtime (a
+    /// background task spawning another, too): a forked child replaces it
+    /// rather than wait for a lock one of those threads held.
+    runtime: ForkCell<Option<Runtime>>,
     /// Lock-free: read on callers' paths, which a forked child runs while
     /// a lock its parent's threads held at the fork would stay held.
     starts: std::sync::atomic::AtomicU64,
@@ -44,9 +47,9 @@ pub struct BackgroundRuntime {
 
 impl BackgroundRuntime {
     /// A runtime that starts on first use.
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Self {
-            runtime: Mutex::new(None),
+            runtime: ForkCell::new(None),
             starts: std::sync::atomic::AtomicU64::new(0),
             closed: std::sync::atomic::AtomicBool::new(false),
             blocking: std::sync::atomic::AtomicUsize::new(0),
@@ -130,8 +133,6 @@ impl BackgroundRuntime {
     /// (its threads exist only in the parent, so dropping it would wait on
     /// threads that are not there). The next use starts a fresh one.
     pub fn forget_after_fork(&self) {
-        if let Some(inherited) = self.runtime.lock().take() {
-            std::mem::forget(inherited);
-        }
+        self.runtime.replace_after_fork(None);
     }
 }

@@ -22,7 +22,8 @@ impl Compartment {
     /// fast path falls back on the general one).
     #[inline]
     pub fn try_acquire(self: &Arc<Self>) -> Option<Permit> {
-        let mut state = self.state.lock();
+        let cell = self.state();
+        let mut state = cell.lock();
         if state.active < state.settings.capacity && state.line.is_empty() {
             state.active += 1;
             drop(state);
@@ -35,7 +36,8 @@ impl Compartment {
     /// taken while anyone waits: the line goes first.
     #[inline]
     pub fn acquire(self: &Arc<Self>) -> Acquire {
-        let mut state = self.state.lock();
+        let cell = self.state();
+        let mut state = cell.lock();
         if state.active < state.settings.capacity && state.line.is_empty() {
             state.active += 1;
             drop(state);

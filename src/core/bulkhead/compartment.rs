@@ -7,6 +7,7 @@
 
 use super::settings::Settings;
 use crate::core::clock::{Nanos, SharedClock};
+use arc_swap::ArcSwap;
 use parking_lot::{Condvar, Mutex, MutexGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -72,7 +73,12 @@ pub(super) struct State {
 pub struct Compartment {
     name: Arc<str>,
     clock: SharedClock,
-    pub(super) state: Mutex<State>,
+    /// The state, swapped whole in a forked child ([`Compartment::after_fork`]):
+    /// the parent's permits out and its line are its threads', which the
+    /// child does not have, and one of them may hold the lock.
+    state: ArcSwap<Mutex<State>>,
+    /// The limits, readable without the lock (the child's fresh state has them).
+    limits: ArcSwap<Settings>,
     rejected: AtomicU64,
 }
 
@@ -82,11 +88,12 @@ impl Compartment {
         Arc::new(Self {
             name: name.into(),
             clock,
-            state: Mutex::new(State {
+            state: ArcSwap::from_pointee(Mutex::new(State {
                 settings,
                 active: 0,
                 line: VecDeque::new(),
-            }),
+            })),
+            limits: ArcSwap::from_pointee(settings),
             rejected: AtomicU64::new(0),
         })
     }
@@ -94,6 +101,24 @@ impl Compartment {
     /// The compartment's name.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// The state's cell, to lock for one operation.
+    #[inline]
+    pub(super) fn state(&self) -> arc_swap::Guard<Arc<Mutex<State>>> {
+        self.state.load()
+    }
+
+    /// In a forked child: nothing out, nobody in line, the same limits. A
+    /// permit the forking thread itself held comes back to the fresh state
+    /// (freed, never below zero). The parent's state is left, not dropped.
+    pub fn after_fork(&self) {
+        let fresh = State {
+            settings: **self.limits.load(),
+            active: 0,
+            line: VecDeque::new(),
+        };
+        std::mem::forget(self.state.swap(Arc::new(Mutex::new(fresh))));
     }
 
     /// The time waits are measured on.
@@ -117,13 +142,13 @@ impl Compartment {
     /// compartment shrunk below its permits out frees instead of handing on.
     #[inline]
     pub(super) fn release(&self) {
-        Self::give_back(&mut self.state.lock());
+        Self::give_back(&mut self.state().lock());
     }
 
     /// [`Compartment::release`] under a lock already held.
     pub(super) fn give_back(state: &mut MutexGuard<'_, State>) {
         if state.line.is_empty() || state.active > state.settings.capacity {
-            state.active -= 1;
+            state.active = state.active.saturating_sub(1);
             return;
         }
         Self::hand_to_first(state);
@@ -141,8 +166,10 @@ impl Compartment {
     /// New limits for the same compartment: the callsites already holding
     /// it see them at once, and a larger capacity lets the line in.
     pub fn reconfigure(&self, settings: Settings) {
-        let mut state = self.state.lock();
+        let cell = self.state();
+        let mut state = cell.lock();
         state.settings = settings;
+        self.limits.store(Arc::new(settings));
         while state.active < settings.capacity && !state.line.is_empty() {
             state.active += 1;
             Self::hand_to_first(&mut state);
@@ -153,7 +180,8 @@ impl Compartment {
 
     /// Active, waiting, the limits and the refusals so far.
     pub fn snapshot(&self) -> Snapshot {
-        let state = self.state.lock();
+        let cell = self.state();
+        let state = cell.lock();
         Snapshot {
             settings: state.settings,
             active: state.active,

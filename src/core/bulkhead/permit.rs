@@ -63,7 +63,8 @@ impl Ticket {
     /// The permit if it came, the refusal if the wait is over, else `None`.
     pub fn poll(&mut self) -> Option<Result<Permit, Occupancy>> {
         let compartment = self.compartment.clone();
-        let mut state = compartment.state.lock();
+        let cell = compartment.state();
+        let mut state = cell.lock();
         self.settle(&mut state)
     }
 
@@ -72,7 +73,8 @@ impl Ticket {
     /// lets the caller look for signals between them.
     pub fn wait(&mut self, slice: Duration) -> Option<Result<Permit, Occupancy>> {
         let compartment = self.compartment.clone();
-        let mut state = compartment.state.lock();
+        let cell = compartment.state();
+        let mut state = cell.lock();
         if let Some(settled) = self.settle(&mut state) {
             return Some(settled);
         }
@@ -127,7 +129,8 @@ impl Drop for Ticket {
         if self.settled {
             return;
         }
-        let mut state = self.compartment.state.lock();
+        let cell = self.compartment.state();
+        let mut state = cell.lock();
         if self.waiter.granted.load(Ordering::Acquire) {
             Compartment::give_back(&mut state);
         } else {

@@ -87,6 +87,16 @@ impl Compartments {
         })
     }
 
+    /// In a forked child: every compartment fresh ([`Compartment::after_fork`]).
+    /// A registry a vanished thread was writing is left as it is.
+    pub fn after_fork(&self) {
+        if let Some(by_name) = self.by_name.try_read() {
+            by_name
+                .values()
+                .for_each(|compartment| compartment.after_fork());
+        }
+    }
+
     /// Every compartment's snapshot, by name.
     pub fn snapshots(&self) -> Vec<(String, Snapshot)> {
         let by_name = self.by_name.read();

@@ -243,3 +243,27 @@ fn a_task_awaits_its_permit_and_a_cancelled_task_leaves_the_line() {
     });
     assert_eq!(db.snapshot().active, 0);
 }
+
+#[test]
+fn a_forked_child_starts_with_nothing_out_and_nobody_in_line() {
+    let (_, db) = compartment(2, 4, 1_000);
+    let held = permit(db.acquire());
+    let other = permit(db.acquire());
+    let waiting = ticket(db.acquire());
+    // The parent's threads held these; in the child they never come back.
+    std::mem::forget(other);
+    std::mem::forget(waiting);
+    db.after_fork();
+    let fresh = db.snapshot();
+    assert_eq!(
+        (fresh.active, fresh.waiting, fresh.settings.capacity),
+        (0, 0, 2)
+    );
+    // The forking thread's own permit comes back to the fresh state: freed,
+    // never below zero.
+    drop(held);
+    assert_eq!(db.snapshot().active, 0);
+    let _a = permit(db.acquire());
+    let _b = permit(db.acquire());
+    assert!(matches!(db.acquire(), Acquire::Wait(_)));
+}

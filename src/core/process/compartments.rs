@@ -9,3 +9,8 @@ use std::sync::LazyLock;
 /// process's clock (a test may stop it and time waits out by hand).
 pub static COMPARTMENTS: LazyLock<Compartments> =
     LazyLock::new(|| Compartments::with_built_ins(process_clock()));
+
+/// In a forked child: the parent's permits and lines were its threads'.
+pub(crate) fn after_fork() {
+    COMPARTMENTS.after_fork();
+}

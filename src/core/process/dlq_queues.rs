@@ -6,14 +6,15 @@
 use crate::core::clock::SystemClock;
 use crate::core::dlq::sqlite::REPLAY_LEASE_MS;
 use crate::core::dlq::{Caps, DlqStore, Overflow, RedisDlq, SqliteDlq};
+use crate::core::fork_cell::ForkCell;
 use crate::core::process::{health, RUNTIME};
 use crate::core::store::health::{StoreHealth, DEFAULT_PROBE_INTERVAL};
 use crate::core::store::redis::DEFAULT_OPERATION_TIMEOUT;
 use crate::core::store::{RedisStore, RedisTarget};
-use parking_lot::Mutex;
+use arc_swap::ArcSwapOption;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 /// How long a replay may hold an entry before another replayer may take it:
@@ -29,7 +30,20 @@ struct Configured {
     remote: Option<Arc<RedisDlq>>,
 }
 
-static QUEUE: Mutex<Option<Configured>> = Mutex::new(None);
+/// Locked by threads without the GIL too (a store's I/O): a forked child
+/// replaces it, rebuilt from [`SETTINGS`].
+static QUEUE: LazyLock<ForkCell<Option<Configured>>> = LazyLock::new(|| ForkCell::new(None));
+/// What the last [`configure`] was given, read without a lock by a child.
+static SETTINGS: LazyLock<ArcSwapOption<Settings>> = LazyLock::new(ArcSwapOption::empty);
+
+/// The queue's configuration, apart from what was opened from it.
+#[derive(Debug, Clone)]
+struct Settings {
+    path: PathBuf,
+    caps: Caps,
+    redis_url: Option<String>,
+    tls_ca: Option<Vec<u8>>,
+}
 /// Bumped whenever the queues are replaced: a flusher started for older
 /// ones stops.
 pub(crate) static GENERATION: AtomicU64 = AtomicU64::new(0);
@@ -64,6 +78,12 @@ pub fn configure(
         overflow,
     };
     let mut queue = QUEUE.lock();
+    SETTINGS.store(Some(Arc::new(Settings {
+        path: path.clone(),
+        caps,
+        redis_url: redis_url.clone(),
+        tls_ca: tls_ca_pem.clone(),
+    })));
     if let Some(configured) = queue.as_mut() {
         if configured.path == path {
             configured.caps = caps;
@@ -99,8 +119,7 @@ pub fn configure(
 
 /// The queues, opened on first use, and whether this call opened one
 /// (the caller then looks for what a predecessor left). `None` before
-/// `init()` configured them. Called with the GIL held (so a fork never
-/// finds the lock taken by a thread that will not exist in the child).
+/// `init()` configured them.
 pub(crate) fn open() -> Result<Option<(Queues, bool)>, String> {
     let mut guard = QUEUE.lock();
     let Some(configured) = guard.as_mut() else {
@@ -183,10 +202,18 @@ impl std::fmt::Display for QueuesError {
 /// (on a runtime the child does not have) are left alone and reopened.
 pub(crate) fn after_fork() {
     GENERATION.fetch_add(1, Ordering::Release);
-    if let Some(configured) = QUEUE.lock().as_mut() {
-        std::mem::forget(configured.local.take());
-        std::mem::forget(configured.remote.take());
-    }
+    // The parent's connections (its SQLite handle, its Redis on a runtime
+    // the child does not have) are left with the parent's state, unopened
+    // again here until first use.
+    let fresh = SETTINGS.load_full().map(|settings| Configured {
+        path: settings.path.clone(),
+        caps: settings.caps,
+        redis_url: settings.redis_url.clone(),
+        tls_ca: settings.tls_ca.clone(),
+        local: None,
+        remote: None,
+    });
+    QUEUE.replace_after_fork(fresh);
 }
 
 /// Redis claims made from now on take over one held longer than `lease`

@@ -8,7 +8,8 @@ use crate::core::events::{Event, EVENTS};
 use crate::core::fork_cell::FORK_GATE;
 use crate::core::process::admin::{Started, ADMIN};
 use crate::core::process::{
-    audit, dlq_flush, dlq_queues, idempotency, leader, scheduler, stores, watchdog, RUNTIME,
+    audit, compartments, dlq_flush, dlq_queues, idempotency, leader, scheduler, stores, watchdog,
+    RUNTIME,
 };
 use crate::core::random;
 use crate::core::store::caller_connection;
@@ -51,6 +52,7 @@ pub fn after_fork() -> Result<(), String> {
     dlq_queues::after_fork();
     dlq_flush::after_fork();
     audit::after_fork();
+    compartments::after_fork();
     admin_after_fork();
     leader::after_fork();
     scheduler::after_fork();

@@ -29,6 +29,7 @@ pub mod watchdog;
 pub mod zones;
 
 use crate::core::runtime::BackgroundRuntime;
+use std::sync::LazyLock;
 
 /// The one background runtime of this process.
-pub static RUNTIME: BackgroundRuntime = BackgroundRuntime::new();
+pub static RUNTIME: LazyLock<BackgroundRuntime> = LazyLock::new(BackgroundRuntime::new);
