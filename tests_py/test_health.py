@@ -226,6 +226,26 @@ def test_the_dashboard_summary_rolls_up_calls(
     assert endpoints.dispatch("dashboard/summary/").payload["cached"] is True
 
 
+def test_the_dashboard_shows_each_compartment_and_what_it_turned_away(zone_name: str) -> None:
+    compartment = f"{zone_name}-pool"
+    baldur.register_compartment(compartment, max_concurrent=1, max_waiting=0)
+    inner = baldur.protected(f"{zone_name}-inner", bulkhead=compartment, fallback=lambda: "shed")(
+        lambda: "ran"
+    )
+    # The outer call holds the one permit: the inner call finds it full.
+    outer = baldur.protected(zone_name, bulkhead=compartment)(inner)
+    assert outer() == "shed"
+    body = baldur.dashboard.summary(nocache=True)
+    assert body["bulkheads"][compartment] == {
+        "active": 0,
+        "waiting": 0,
+        "capacity": 1,
+        "rejected": 1,
+    }
+    assert body["overview"]["bulkhead_rejections"] >= 1
+    assert {"cache", "database", "external_api", "message_queue"} <= set(body["bulkheads"])
+
+
 def test_the_dashboard_lists_failure_types_from_the_dlq(
     zone_name: str, configure: Callable[..., None], tmp_path: object
 ) -> None:

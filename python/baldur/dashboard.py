@@ -33,8 +33,9 @@ _cache: tuple[float, dict[str, Any]] | None = None
 def summary(*, nocache: bool = False) -> dict[str, Any]:
     """The summary: ``verdict`` (``healthy``, ``good``, ``warning`` or
     ``critical``), ``overview`` counts with a ``resolution_rate``,
-    ``recent_activity``, ``noisiest_domains``, ``failure_types`` and
-    ``retry_alerts``."""
+    ``recent_activity``, ``noisiest_domains``, ``failure_types``,
+    ``retry_alerts`` and ``bulkheads`` (each compartment's occupancy and
+    the calls it turned away)."""
     global _cache
     now = time.monotonic()
     with _lock:
@@ -61,6 +62,7 @@ def _compute(*, nocache: bool) -> dict[str, Any]:
         totals["attempts"] += data["attempts"]
         totals["fallbacks"] += data["fallbacks"]
     replays = snap["dlq"]["replays"]
+    bulkheads: dict[str, Any] = snap.get("bulkheads", {})
     problems = totals["failure"] + totals["timeout"] + totals["rejected"]
     resolved = totals["fallbacks"] + replays["succeeded"]
     try:
@@ -84,6 +86,7 @@ def _compute(*, nocache: bool) -> dict[str, Any]:
         "dlq_replays_succeeded": replays["succeeded"],
         "dlq_replays_failed": replays["failed"],
         "open_breakers": open_breakers,
+        "bulkhead_rejections": sum(counts["rejected"] for counts in bulkheads.values()),
         "resolution_rate": None if problems == 0 else round(min(1.0, resolved / problems), 4),
     }
     noisiest = sorted(
@@ -110,6 +113,7 @@ def _compute(*, nocache: bool) -> dict[str, Any]:
         "noisiest_domains": [row for row in noisiest if row["failures"]][:TOP],
         "failure_types": _failure_types(unavailable),
         "retry_alerts": retry_alerts,
+        "bulkheads": bulkheads,
         "unavailable": unavailable,
         "generated_at": time.time(),
     }
