@@ -63,6 +63,8 @@ _channels: dict[str, Channel] = {}
 _lock = threading.Lock()
 _wake = threading.Event()
 _worker: threading.Thread | None = None
+#: Held while the worker handles what Baldur raised by itself.
+_handling = threading.Lock()
 #: Notifications handed over by notify_later(), raised by the worker.
 _later: deque[tuple[str, str, str, str, dict[str, Any]]] = deque(maxlen=1000)
 
@@ -188,9 +190,10 @@ def _run() -> None:
     watched = False
     while True:
         try:
-            while _later:
-                title, message, priority, key, fields = _later.popleft()
-                notify(title, message, priority=priority, key=key, fields=fields)
+            with _handling:
+                while _later:
+                    title, message, priority, key, fields = _later.popleft()
+                    notify(title, message, priority=priority, key=key, fields=fields)
             for delivery in _core.notify_take_due():
                 _deliver(delivery)
             wait = _core.notify_next_due()
@@ -234,14 +237,24 @@ def _deliver(delivery: tuple[int, str, str, str, int]) -> None:
         )
 
 
+def forget_pending(timeout: float) -> None:
+    """Drops what Baldur raised by itself and the worker has not handled
+    yet, and waits (up to ``timeout``) for the one it is handling: a test's
+    reset, so that one test's alerts are never logged during the next."""
+    _later.clear()
+    if _handling.acquire(timeout=timeout):
+        _handling.release()
+
+
 def _after_fork_in_child() -> None:
-    # The parent's worker is gone and its lock may be held forever.
-    global _worker, _lock, _wake
+    # The parent's worker is gone and its locks may be held forever.
+    global _worker, _lock, _wake, _handling
     _core.notify_after_fork()
     _later.clear()
     _worker = None
     _lock = threading.Lock()
     _wake = threading.Event()
+    _handling = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -49,6 +49,7 @@ from baldur import (
     _calls,
     _core,
     _kill_switch,
+    _notify,
     _shutdown,
     _validate,
     _zones,
@@ -93,7 +94,8 @@ def reset() -> None:
     - the kill switch enabled, its local record removed;
     - every metric at zero, notifications' counts too;
     - notifications: budgets and cooldowns (this process's) fresh, nothing
-      waiting to be posted;
+      waiting to be posted or raised (what Baldur raised by itself during
+      the last test is dropped, the one being handled waited for);
     - the shutdown drain over: serving again;
     - the health and dashboard caches, the recent-events ring and the
       recorded skipped waits emptied.
@@ -121,6 +123,7 @@ def reset() -> None:
     _shutdown.reset_for_tests()
     _zones.forget_announcements()
     _activity.clear()
+    _notify.forget_pending(timeout=2.0)
     health.invalidate_cache()
     dashboard.invalidate_cache()
 
