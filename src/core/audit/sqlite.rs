@@ -7,7 +7,7 @@
 
 use crate::core::audit::record::{AuditRecord, NewRecord};
 use crate::core::audit::verify::{verify, Checkpoint, Verdict};
-use crate::core::store::sqlite_connection::SqliteConnection;
+use crate::core::store::sqlite_connection::{open_durable, SqliteConnection};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::Path;
 use std::time::Duration;
@@ -46,19 +46,8 @@ pub struct SqliteAudit {
 impl SqliteAudit {
     /// Opens (creating) the chain at `path`, a private file (0600).
     pub fn open(path: &Path, signing_key: Option<Vec<u8>>) -> Result<Self, AuditError> {
-        crate::core::store::private_file::prepare(path).map_err(store)?;
-        let connection = Connection::open(path).map_err(store)?;
         // Processes appending together wait their turn, a bounded while.
-        connection
-            .busy_timeout(Duration::from_secs(10))
-            .map_err(store)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(store)?;
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(store)?;
-        connection.execute_batch(SCHEMA).map_err(store)?;
+        let connection = open_durable(path, Duration::from_secs(10), SCHEMA).map_err(store)?;
         Ok(Self {
             connection: SqliteConnection::new(connection),
             signing_key,

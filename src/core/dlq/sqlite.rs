@@ -7,7 +7,7 @@ use crate::core::dlq::entry::{Caps, Entry, Eviction, NewEntry};
 use crate::core::dlq::group_commit::GroupCommit;
 use crate::core::dlq::listing::{ListQuery, Page};
 use crate::core::dlq::store::{store, DlqError, Stats};
-use crate::core::store::sqlite_connection::SqliteConnection;
+use crate::core::store::sqlite_connection::{open_durable, SqliteConnection};
 use parking_lot::Mutex;
 use rusqlite::{params, Connection, OptionalExtension, Row};
 use std::path::Path;
@@ -93,18 +93,7 @@ impl SqliteDlq {
     /// `clock`'s wall time.
     pub fn open_with_clock(path: &Path, caps: Caps, clock: SharedClock) -> Result<Self, DlqError> {
         // It holds call arguments: 0600 in a 0700 directory.
-        crate::core::store::private_file::prepare(path).map_err(store)?;
-        let connection = Connection::open(path).map_err(store)?;
-        connection
-            .busy_timeout(Duration::from_secs(2))
-            .map_err(store)?;
-        connection
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(store)?;
-        connection
-            .pragma_update(None, "synchronous", "FULL")
-            .map_err(store)?;
-        connection.execute_batch(SCHEMA).map_err(store)?;
+        let connection = open_durable(path, Duration::from_secs(2), SCHEMA).map_err(store)?;
         add_token_column(&connection)?;
         Ok(Self {
             connection: SqliteConnection::new(connection),

@@ -10,6 +10,25 @@ use crate::core::fork_cell::{Section, FORK_GATE};
 use parking_lot::{Mutex, MutexGuard};
 use rusqlite::Connection;
 use std::ops::{Deref, DerefMut};
+use std::path::Path;
+use std::time::Duration;
+
+/// Opens (creating) a private (0600, in a 0700 directory), durable SQLite
+/// store at `path`: the WAL journal, `synchronous=FULL` (acknowledged means
+/// on disk), writers waiting at most `busy` for one another, `schema`
+/// applied. What every local store opens with; the error is SQLite's or
+/// the file system's own text.
+pub fn open_durable(path: &Path, busy: Duration, schema: &str) -> Result<Connection, String> {
+    crate::core::store::private_file::prepare(path).map_err(|e| e.to_string())?;
+    let connection = Connection::open(path).map_err(|e| e.to_string())?;
+    connection
+        .busy_timeout(busy)
+        .and_then(|()| connection.pragma_update(None, "journal_mode", "WAL"))
+        .and_then(|()| connection.pragma_update(None, "synchronous", "FULL"))
+        .and_then(|()| connection.execute_batch(schema))
+        .map_err(|e| e.to_string())?;
+    Ok(connection)
+}
 
 /// The connection, locked per use.
 #[derive(Debug)]
